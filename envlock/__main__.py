@@ -1,0 +1,5 @@
+"""Allows `python -m envlock`."""
+
+from envlock.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""Entry point: find the command, build only its parser, run it, map errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import sys
+from collections.abc import Sequence
+
+from envlock import __version__
+from envlock.errors import EnvlockError, ExitCode, InternalError
+
+# name -> (module under envlock.cli, one-line summary). Modules are imported only when used,
+# so that `envlock --help` stays fast.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "solve": ("solve", "resolve the spec into a hashed, multi-target lockfile"),
+    "check": ("check", "exit 0 if the lock is fresh for its spec, 1 with the reasons if not"),
+    "show": ("show", "print what the lock holds"),
+    "export": ("export", "write one target as pylock.toml or requirements.txt"),
+    "install": ("install", "materialize a lock target into the store or a prefix"),
+    "fetch": ("fetch", "download everything a lock needs into a bundle for offline installs"),
+    "run": ("run", "run a command inside the installed environment of a lock target"),
+    "shell": ("shell", "print the activation line of an installed environment"),
+    "diff": ("diff", "review the difference between two lockfiles"),
+    "doctor": ("doctor", "check whether this node can run a lock target"),
+    "inspect": ("inspect", "list SASS and PTX architectures inside CUDA binaries"),
+    "gc": ("gc", "remove store paths that no root holds"),
+}
+
+EPILOG = """\
+exit codes: 0 success; 1 the inputs are the reason (unsatisfiable, stale, incompatible node,
+integrity failure, differences with --exit-code); 2 usage or spec error; 3 network or index
+failure a retry may cure; 4 internal error.
+
+Start with `envlock solve` next to an envlock.toml, then `envlock show`.
+"""
+
+
+def _root_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="envlock",
+        description="Reproducible environment lockfiles for GPU Python stacks.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"envlock {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show tracebacks and more detail")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print only errors and data")
+    return parser
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    found = {}
+    for name, (module, summary) in COMMANDS.items():
+        if importlib.util.find_spec(f"envlock.cli.{module}") is not None:
+            found[name] = (module, summary)
+    return found
+
+
+def build_parser(command: str | None) -> argparse.ArgumentParser:
+    """The parser with every command listed, and the full arguments of `command` only."""
+    parser = _root_parser()
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, summary) in _available().items():
+        if name == command:
+            mod = importlib.import_module(f"envlock.cli.{module}")
+            cmd_parser = sub.add_parser(
+                name,
+                help=summary,
+                description=mod.__doc__,
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+            mod.add_arguments(cmd_parser)
+            cmd_parser.set_defaults(_run=mod.run)
+        else:
+            sub.add_parser(name, help=summary)
+    return parser
+
+
+def _find_command(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if arg in COMMANDS:
+            return arg
+        if arg == "--":
+            return None
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run envlock with `argv` (default: sys.argv[1:]) and return the exit code."""
+    from envlock.cli.output import Console, error_document, print_json
+
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_find_command(args_list))
+    args = parser.parse_args(args_list)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return ExitCode.USAGE
+    console = Console(verbose=args.verbose, quiet=args.quiet)
+    want_json = bool(getattr(args, "json", False))
+    try:
+        code: int = args._run(args, console)
+        return code
+    except EnvlockError as err:
+        if want_json:
+            print_json(error_document(err))
+        else:
+            console.error(err)
+        if args.verbose:
+            raise
+        return err.exit_code
+    except KeyboardInterrupt:
+        console.info("interrupted")
+        return 130
+    except Exception as exc:  # a bug: say so plainly, traceback only with -v
+        err = InternalError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="this is a bug in envlock; rerun with -v for the traceback and report it",
+        )
+        if want_json:
+            print_json(error_document(err))
+        else:
+            console.error(err)
+        if args.verbose:
+            raise
+        return ExitCode.INTERNAL

@@ -1,0 +1,123 @@
+"""The lock as frozen values: what `solve` writes and every later command reads.
+
+The lock model is owned here; the TOML form lives in `envlock.lock.toml`, the JSON form in
+`envlock.lock.json`, standard exports in `envlock.lock.pylock` / `envlock.lock.requirements`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LOCK_VERSION = 1
+STORE_LAYOUT_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Artifact:
+    """One file of a locked package, pinned by URL, size and sha256."""
+
+    filename: str
+    url: str  # never carries credentials
+    size: int
+    sha256: str
+    hash_source: str = "index"  # "index": the index gave it; "downloaded": envlock hashed the file
+    upload_time: str | None = None  # RFC 3339, as the index gave it
+    yanked: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedPackage:
+    """One package of a target's resolved set."""
+
+    name: str  # normalized
+    version: str  # may carry a local label: "2.5.1+cu124"
+    index: str  # the simple-API base URL it came from
+    artifacts: tuple[Artifact, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejection:
+    """A variant that was considered for a target and why it lost."""
+
+    variant: str
+    reason: str
+    fix: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedTarget:
+    """Everything the lock pins for one target, plus why it chose it."""
+
+    name: str
+    platform: str
+    glibc: str
+    python: str
+    gpus: tuple[str, ...]  # "sm_90", sorted
+    driver: str | None  # lowest driver declared for the target
+    variant: str  # "cu124" | "cpu"
+    torch: str | None  # the locked torch version, "2.5.1+cu124"
+    cuda: str | None  # CUDA runtime X.Y that the resolved set pins
+    cudnn: str | None
+    nccl: str | None
+    requires_driver: str | None  # driver the locked stack needs natively
+    compat: str | None  # "native" | "minor-version" | None (cpu)
+    kb_status: str  # status of the knowledge-base row used: confirmed | ... | inferred | user
+    env_hash: str  # "sha256:..."
+    packages: tuple[LockedPackage, ...]  # sorted by name
+    rejected: tuple[Rejection, ...]
+
+    def package(self, name: str) -> LockedPackage | None:
+        for p in self.packages:
+            if p.name == name:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetInputs:
+    """A target as the spec declared it, normalized, kept so `check` can say what changed."""
+
+    name: str
+    platform: str
+    glibc: str
+    gpus: tuple[str, ...]
+    driver: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockInputs:
+    """The normalized spec that produced the lock."""
+
+    name: str
+    python: str
+    dependencies: tuple[str, ...]
+    cuda_version: str | None
+    cudnn: str | None
+    nccl: str | None
+    driver_compat: str
+    allow_ptx: bool
+    default_index: str
+    pytorch_index: str | None
+    extra_indexes: tuple[str, ...]
+    exclude_newer: str | None
+    targets: tuple[TargetInputs, ...]
+    knowledge_base: str  # "sha256:..." of the knowledge base rows used
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Lock:
+    """A whole lockfile."""
+
+    lock_version: int
+    envlock_version: str
+    uv_version: str
+    spec_hash: str
+    inputs: LockInputs
+    targets: tuple[LockedTarget, ...]
+    content_hash: str  # "sha256:..." over the rest of the file, so hand edits are caught
+
+    def target(self, name: str) -> LockedTarget | None:
+        for t in self.targets:
+            if t.name == name:
+                return t
+        return None

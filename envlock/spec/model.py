@@ -1,0 +1,90 @@
+"""The parsed, validated env spec (`envlock.toml` or `[tool.envlock]`), as frozen values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.kb.model import ComputeCapability
+
+PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-amd64", "macos-arm64")
+DRIVER_COMPAT_MODES = ("prefer-native", "native", "minor-version")
+DEFAULT_GLIBC = "2.28"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuRequest:
+    """A GPU as the user wrote it, with the compute capability it stands for."""
+
+    written: str  # "H100" or "sm_90"
+    cc: ComputeCapability
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetSpec:
+    """One kind of node the lock must serve."""
+
+    name: str
+    platform: str
+    glibc: str
+    gpus: tuple[GpuRequest, ...]
+    driver: str | None
+
+    @property
+    def archs(self) -> tuple[ComputeCapability, ...]:
+        """Distinct compute capabilities of the target, sorted."""
+        return tuple(sorted({g.cc for g in self.gpus}))
+
+    @property
+    def has_gpus(self) -> bool:
+        return bool(self.gpus)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CudaConstraints:
+    """The `[cuda]` table: PEP 440 specifiers on what the lock really pins."""
+
+    version: str | None  # specifier on CUDA runtime X.Y, e.g. ">=12.1"
+    cudnn: str | None
+    nccl: str | None
+    driver_compat: str  # one of DRIVER_COMPAT_MODES
+    allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IndexSettings:
+    """The `[indexes]` table; `pytorch` is None when the variant indexes are switched off."""
+
+    default: str | None  # None: take it from the user's uv/pip configuration
+    pytorch: str | None
+    extra: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spec:
+    """A whole validated spec. `source` is the file it came from."""
+
+    source: Path
+    name: str
+    python: str  # "3.11" or "3.13t"
+    dependencies: tuple[str, ...]  # PEP 508 strings as written (validated)
+    cuda: CudaConstraints
+    targets: tuple[TargetSpec, ...]
+    indexes: IndexSettings
+    exclude_newer: str | None  # RFC 3339 UTC timestamp
+    knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
+
+    @property
+    def free_threaded(self) -> bool:
+        return self.python.endswith("t")
+
+    @property
+    def python_version(self) -> str:
+        """The X.Y part of `python`, without the free-threading suffix."""
+        return self.python.rstrip("t")
+
+    def target(self, name: str) -> TargetSpec | None:
+        for t in self.targets:
+            if t.name == name:
+                return t
+        return None
