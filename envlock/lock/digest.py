@@ -1,0 +1,32 @@
+"""Digests over locks: the content hash that catches hand edits, and per-target env hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from envlock.lock.model import STORE_LAYOUT_VERSION, LockedPackage
+
+
+def sha256_json(value: object) -> str:
+    """`sha256:<hex>` of the canonical JSON form of `value` (sorted keys, no whitespace)."""
+    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def env_hash(*, python: str, platform: str, packages: Sequence[LockedPackage]) -> str:
+    """The identity of an environment: its exact artifact set, Python, platform and store layout.
+
+    Two targets with the same env hash materialize to the same store path, whoever solved them.
+    """
+    return sha256_json(
+        {
+            "layout": STORE_LAYOUT_VERSION,
+            "python": python,
+            "platform": platform,
+            "packages": sorted(
+                [p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages
+            ),
+        }
+    )

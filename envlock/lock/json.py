@@ -1,0 +1,69 @@
+"""The JSON form of a lock that `solve --json` and `show --json` print (DESIGN §7); stable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from envlock.lock.model import Lock, LockedTarget
+
+
+def target_to_json(t: LockedTarget) -> dict[str, object]:
+    """One target in the documented JSON shape."""
+    packages: list[dict[str, object]] = []
+    for p in t.packages:
+        first = p.artifacts[0] if p.artifacts else None
+        packages.append(
+            {
+                "name": p.name,
+                "version": p.version,
+                "index": p.index,
+                "url": first.url if first else None,
+                "sha256": first.sha256 if first else None,
+                "size": first.size if first else None,
+                "artifacts": [
+                    {
+                        "file": a.filename,
+                        "url": a.url,
+                        "size": a.size,
+                        "sha256": a.sha256,
+                        "hash-source": a.hash_source,
+                        "upload-time": a.upload_time,
+                        "yanked": a.yanked,
+                    }
+                    for a in p.artifacts
+                ],
+            }
+        )
+    return {
+        "name": t.name,
+        "platform": t.platform,
+        "glibc": t.glibc,
+        "python": t.python,
+        "gpus": list(t.gpus),
+        "driver": t.driver,
+        "variant": t.variant,
+        "torch": t.torch,
+        "cuda": t.cuda,
+        "compat": t.compat,
+        "requires-driver": t.requires_driver,
+        "cudnn": t.cudnn,
+        "nccl": t.nccl,
+        "knowledge-base-row": t.kb_status,
+        "env-hash": t.env_hash,
+        "download-size": sum(a.size for p in t.packages for a in p.artifacts),
+        "packages": packages,
+        "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in t.rejected],
+    }
+
+
+def lock_to_json(lock: Lock, targets: Sequence[str] = ()) -> dict[str, object]:
+    """The whole lock (or only the named targets) as the documented JSON document."""
+    chosen = [t for t in lock.targets if not targets or t.name in targets]
+    return {
+        "lock-version": lock.lock_version,
+        "envlock-version": lock.envlock_version,
+        "uv-version": lock.uv_version,
+        "spec-hash": lock.spec_hash,
+        "content-hash": lock.content_hash,
+        "targets": [target_to_json(t) for t in chosen],
+    }
