@@ -1,0 +1,210 @@
+"""The uv backend: the one module that starts uv to resolve (DESIGN §5).
+
+Each request becomes a throw-away project whose `[tool.uv.sources]` pin the torch family to its
+variant index (an `explicit` index, so no other index can shadow it), resolved with
+`uv pip compile --format pylock.toml` for the target's Python and platform. uv's PEP 751 output
+is read back into a `Resolution`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from envlock import _toml
+from envlock.errors import InternalError, NetworkError, ResolutionError
+from envlock.resolvers import Resolution, ResolutionRequest, ResolvedFile, ResolvedPackage
+from envlock.resolvers.platforms import uv_python_platform
+
+# The uv releases envlock is tested with; the same range pins uv in pyproject.toml.
+SUPPORTED = ((0, 13), (0, 14))
+
+# Environment variables through which a user's uv setup could change a resolution behind
+# envlock's back: the spec and envlock's own index discovery already decided these.
+_UV_ENV_OVERRIDES = (
+    "UV_INDEX",
+    "UV_INDEX_URL",
+    "UV_DEFAULT_INDEX",
+    "UV_EXTRA_INDEX_URL",
+    "UV_FIND_LINKS",
+    "UV_INDEX_STRATEGY",
+    "UV_EXCLUDE_NEWER",
+    "UV_NO_INDEX",
+    "UV_PYTHON",
+    "UV_CONSTRAINT",
+    "UV_OVERRIDE",
+    "UV_PRERELEASE",
+    "UV_RESOLUTION",
+)
+
+_USERINFO = re.compile(r"(//)[^/@\s]+@")
+_NETWORK_SIGNS = (
+    "Failed to fetch",
+    "error sending request",
+    "HTTP status server error",
+    "operation timed out",
+    "Connection refused",
+    "dns error",
+    "Could not connect",
+    "Request failed after",
+)
+
+
+def _redact(text: str) -> str:
+    return _USERINFO.sub(r"\1****@", text)
+
+
+@functools.lru_cache(maxsize=1)
+def uv_binary() -> str:
+    """The uv executable: the one installed with envlock, else the first on PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        found = shutil.which("uv")
+        if not found:
+            raise InternalError(
+                "uv is not installed",
+                hint="install envlock with its dependencies (`pip install envlock` pulls uv in)",
+            ) from None
+        return found
+
+
+@functools.lru_cache(maxsize=1)
+def uv_version() -> str:
+    """The version of uv in use, e.g. "0.13.9"."""
+    out = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
+    m = re.search(r"uv (\d+\.\d+\.\d+)", out.stdout)
+    if not m:
+        raise InternalError(f"could not read uv's version from {out.stdout.strip()!r}")
+    return m.group(1)
+
+
+def uv_environment() -> dict[str, str]:
+    """The process environment for uv, without variables that would change its index choice."""
+    env = {k: v for k, v in os.environ.items() if k not in _UV_ENV_OVERRIDES}
+    env.setdefault("UV_NO_PROGRESS", "1")
+    return env
+
+
+def _project_text(request: ResolutionRequest) -> str:
+    lines = [
+        "[project]",
+        'name = "envlock-resolution"',
+        'version = "0"',
+        f'requires-python = ">={request.python}"',
+        "dependencies = " + json.dumps(list(request.requirements)),
+    ]
+    for i, (_, url) in enumerate(request.pinned):
+        lines += ["", "[[tool.uv.index]]", f'name = "pinned-{i}"', f"url = {json.dumps(url)}", "explicit = true"]
+    if request.pinned:
+        lines += ["", "[tool.uv.sources]"]
+        for i, (project, _) in enumerate(request.pinned):
+            lines.append(f'{json.dumps(project)} = {{ index = "pinned-{i}" }}')
+    return "\n".join(lines) + "\n"
+
+
+def _command(request: ResolutionRequest, workdir: Path, *, offline: bool) -> list[str]:
+    cmd = [
+        uv_binary(),
+        "pip",
+        "compile",
+        "pyproject.toml",
+        "--no-config",
+        "--quiet",
+        "--format",
+        "pylock.toml",
+        "-o",
+        "pylock.resolution.toml",
+        "--python-version",
+        request.python,
+        "--python-platform",
+        uv_python_platform(request.platform, request.glibc),
+        "--no-header",
+        "--no-build",  # a lock for another platform cannot run sdist builds: wheels only
+    ]
+    # uv gives every --index priority over --default-index; DESIGN §3 wants the default index
+    # first and the extra indexes after it, so all of them are passed in that order.
+    for url in (request.default_index, *request.extra_indexes):
+        cmd += ["--index", url]
+    cmd += ["--default-index", request.default_index]
+    if request.constraints:
+        (workdir / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
+        cmd += ["--constraint", "constraints.txt"]
+    if request.exclude_newer:
+        cmd += ["--exclude-newer", request.exclude_newer]
+    if offline:
+        cmd.append("--offline")
+    return cmd
+
+
+def _parse_pylock(path: Path) -> tuple[ResolvedPackage, ...]:
+    data = _toml.loads(path.read_text(encoding="utf-8"))
+    packages: list[ResolvedPackage] = []
+    for raw in data.get("packages", []):
+        files: list[ResolvedFile] = []
+        for w in raw.get("wheels", []) + ([raw["sdist"]] if "sdist" in raw else []):
+            url = w.get("url") or w.get("path", "")
+            upload = w.get("upload-time")
+            files.append(
+                ResolvedFile(
+                    url=url,
+                    filename=w.get("name") or url.rsplit("/", 1)[-1],
+                    sha256=(w.get("hashes") or {}).get("sha256"),
+                    size=w.get("size"),
+                    upload_time=upload.isoformat().replace("+00:00", "Z") if upload else None,
+                )
+            )
+        packages.append(ResolvedPackage(name=raw["name"], version=str(raw["version"]), files=tuple(files)))
+    return tuple(sorted(packages, key=lambda p: p.name))
+
+
+class UvBackend:
+    """Resolves through `uv pip compile`."""
+
+    name = "uv"
+
+    def __init__(self, *, offline: bool = False) -> None:
+        self.offline = offline
+
+    def version(self) -> str:
+        return uv_version()
+
+    def resolve(self, request: ResolutionRequest) -> Resolution:
+        with tempfile.TemporaryDirectory(prefix="envlock-uv-") as tmp:
+            workdir = Path(tmp)
+            (workdir / "pyproject.toml").write_text(_project_text(request), encoding="utf-8")
+            proc = subprocess.run(
+                _command(request, workdir, offline=self.offline),
+                cwd=workdir,
+                env=uv_environment(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise self._failure(proc.stderr or proc.stdout)
+            return Resolution(
+                packages=_parse_pylock(workdir / "pylock.resolution.toml"),
+                backend=f"uv {uv_version()}",
+            )
+
+    @staticmethod
+    def _failure(output: str) -> Exception:
+        text = _redact(output.strip())
+        if any(sign in text for sign in _NETWORK_SIGNS):
+            return NetworkError(
+                f"uv could not reach an index:\n{text}",
+                hint="check the index URLs and your network, then retry (results are cached)",
+            )
+        return ResolutionError(
+            f"uv found no solution:\n{text}",
+            hint="relax the conflicting requirements in [env].dependencies",
+        )
