@@ -1,12 +1,53 @@
-"""The standard TOML reader on every supported Python (tomllib from 3.11, tomli before)."""
+"""TOML reading for every Python envlock supports: `tomllib` from 3.11, the `tomli` backport before."""
 
 from __future__ import annotations
 
+import re
 import sys
+from pathlib import Path
+from typing import Any, BinaryIO
 
 if sys.version_info >= (3, 11):
-    from tomllib import TOMLDecodeError, load, loads
-else:  # pragma: no cover - exercised on 3.10 only
-    from tomli import TOMLDecodeError, load, loads
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    # tomli is only installed on 3.10, where mypy may still run without it.
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
-__all__ = ["TOMLDecodeError", "load", "loads"]
+# A ValueError subclass on every version; typed as such so that callers need no tomllib import.
+TOMLDecodeError: type[ValueError] = tomllib.TOMLDecodeError
+
+_POSITION_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def loads(text: str) -> dict[str, Any]:
+    """Parse TOML text; raises TOMLDecodeError."""
+    data: dict[str, Any] = tomllib.loads(text)
+    return data
+
+
+def load(source: Path | BinaryIO) -> dict[str, Any]:
+    """Parse a TOML file, given as a path or a binary file object; raises OSError or TOMLDecodeError."""
+    if isinstance(source, Path):
+        with source.open("rb") as f:
+            data: dict[str, Any] = tomllib.load(f)
+        return data
+    loaded: dict[str, Any] = tomllib.load(source)
+    return loaded
+
+
+def error_position(exc: ValueError) -> tuple[int, int] | None:
+    """The (line, column) a decode error points at, 1-based, when the parser says so."""
+    line = getattr(exc, "lineno", None)
+    col = getattr(exc, "colno", None)
+    if isinstance(line, int) and isinstance(col, int):
+        return line, col
+    m = _POSITION_RE.search(str(exc))
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def error_text(exc: ValueError) -> str:
+    """The decode error's message without the position suffix (the caller prints the position itself)."""
+    msg = getattr(exc, "msg", None)
+    if isinstance(msg, str):
+        return msg
+    return _POSITION_RE.sub("", str(exc)).strip()

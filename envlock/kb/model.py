@@ -52,7 +52,9 @@ class GpuInfo:
     cc: ComputeCapability
     family: str
     source: str
-    status: str  # confirmed | corroborated | unconfirmed
+    status: str  # confirmed | corroborated | unconfirmed | user
+    aliases: tuple[str, ...] = ()  # other names that resolve to this GPU ("DGX Spark" for GB10)
+    tegra: bool = False  # a Jetson part: desktop cubins do not run on it before CUDA 13.2
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,6 +93,25 @@ class TorchBuild:
     source: str  # source ids, comma separated
     status: str  # confirmed | corroborated | unconfirmed | inferred | user
     inferred_from: str | None = None  # "2.5.1" when this row was inferred from another release
+    python: tuple[str, ...] = ()  # Python versions with a wheel ("3.11", "3.13t"); empty when unknown
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GpuDriverLimit:
+    """The driver range a GPU generation works with: a floor (Blackwell) or a last branch (Volta: R580)."""
+
+    key: str  # "blackwell"
+    label: str  # "Blackwell", for messages
+    cc_major: tuple[int, ...]
+    cc_exclude: tuple[ComputeCapability, ...]  # e.g. 7.5 (Turing) among major 7
+    min_driver_linux: str | None
+    min_driver_windows: str | None
+    max_branch: int | None  # last supported driver branch (Linux numbering)
+    source: str
+    status: str
+
+    def applies_to(self, cc: ComputeCapability) -> bool:
+        return cc.major in self.cc_major and cc not in self.cc_exclude
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,0 +1,306 @@
+"""The loaded knowledge base: lookups over the merged rows of the built-in data and the user's files."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from envlock.errors import SpecError
+from envlock.kb.files import KbFragment, PypiDefault, parse_driver, read_fragment, variant_cuda
+from envlock.kb.model import (
+    ComputeCapability,
+    CudaFamily,
+    CudaToolkit,
+    GpuDriverLimit,
+    GpuInfo,
+    TorchBuild,
+)
+from envlock.kb.rules import compare_driver
+
+ENV_VAR = "ENVLOCK_KB"
+CPU_SOURCE = "envlock-cpu-build"
+# Platforms whose default-index torch wheels are CPU-only for every release (DESIGN §3, compat.md §1).
+_CPU_ONLY_DEFAULT_PLATFORMS = ("windows-amd64", "macos-arm64")
+
+_NAME_PREFIXES = ("nvidia", "tesla", "geforce", "quadro")
+# Words nvidia-smi appends to a model name: form factor, memory size and type, MIG profile.
+_NAME_SUFFIX_RE = re.compile(r"^(sxm\d*|pcie|nvl\d*|hbm\d*e?|\d+gb|mig\S*)$")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class KnowledgeBase:
+    """Facts about GPUs, CUDA drivers and torch builds, merged from the built-in data and user files.
+
+    Build it with `load_kb`; the fields are the merged tables, the methods the lookups everyone calls.
+    """
+
+    digest: str  # "sha256:<hex>" over the bytes of every file loaded, in load order
+    files: tuple[Path, ...]  # the user files merged over the built-in data, in order
+    sources: Mapping[str, str]
+    gpus: Mapping[str, GpuInfo]  # normalized name or alias -> row
+    tegra: frozenset[ComputeCapability]
+    toolkits: Mapping[str, CudaToolkit]
+    families: Mapping[int, CudaFamily]
+    driver_limits: tuple[GpuDriverLimit, ...]
+    pypi_defaults: Mapping[Version, PypiDefault]
+    builds: Mapping[tuple[Version, str, str], TorchBuild]
+    known_ccs: frozenset[ComputeCapability]  # every CC a GPU row, Tegra row or torch build names
+
+    # -- GPUs -----------------------------------------------------------------------------------
+
+    def gpu(self, name: str) -> GpuInfo | None:
+        """The GPU row for a name written any usual way ("nvidia h100", "Tesla V100", "A100-SXM4-80GB")."""
+        key = normalize_gpu_name(name)
+        if key in self.gpus:
+            return self.gpus[key]
+        stripped = normalize_gpu_name(name, strip_suffixes=True)
+        return self.gpus.get(stripped)
+
+    def resolve_gpu(self, text: str) -> ComputeCapability:
+        """A GPU name or an architecture ("H100", "sm_90", "9.0", "90") -> its compute capability.
+
+        An architecture must be one the knowledge base knows (a GPU, a Tegra part or a built arch), so that a
+        typo like "sm_99" is caught. Raises KeyError(text) when neither works.
+        """
+        info = self.gpu(text)
+        if info is not None:
+            return info.cc
+        try:
+            cc = ComputeCapability.parse(text)
+        except ValueError:
+            raise KeyError(text) from None
+        if cc in self.known_ccs:
+            return cc
+        raise KeyError(text)
+
+    def suggest_gpus(self, text: str, n: int = 3) -> list[str]:
+        """Up to `n` GPU names closest to `text`, for a did-you-mean."""
+        key = normalize_gpu_name(text, strip_suffixes=True)
+        prefixed = sorted(k for k in self.gpus if key and k.startswith(key))
+        matches = prefixed + difflib.get_close_matches(key, list(self.gpus), n=n * 3, cutoff=0.5)
+        names = list(dict.fromkeys(self.gpus[m].name for m in matches))
+        return names[:n]
+
+    def is_tegra(self, cc: ComputeCapability) -> bool:
+        """Whether a compute capability is a Tegra (Jetson) part."""
+        return cc in self.tegra
+
+    # -- CUDA -----------------------------------------------------------------------------------
+
+    def cuda_toolkit(self, version: str) -> CudaToolkit | None:
+        """The CUDA X.Y toolkit row ("12.4"); None when the KB does not know it."""
+        return self.toolkits.get(version)
+
+    def family(self, major: int) -> CudaFamily | None:
+        """The CUDA major family row (its minor-version-compatibility floor)."""
+        return self.families.get(major)
+
+    # -- torch ----------------------------------------------------------------------------------
+
+    def variant_cuda(self, variant: str) -> str | None:
+        """ "cu124" -> "12.4", "cu130" -> "13.0", "cu92" -> "9.2", "cpu" -> None; ValueError on junk."""
+        return variant_cuda(variant)
+
+    def known_variants(self) -> tuple[str, ...]:
+        """ "cpu" then every CUDA variant with a torch row, ordered by CUDA version (cu92 before cu130)."""
+        variants = {b.variant for b in self.builds.values() if b.variant != "cpu"}
+        return ("cpu", *sorted(variants, key=_variant_order))
+
+    def torch_build(self, release: str, variant: str, platform: str) -> TorchBuild | None:
+        """What torch `release` built for `variant` on `platform` carries; see the package docstring.
+
+        A known row is returned as is. A release the KB lacks borrows the row of the newest known release
+        not newer than it, for the same variant and platform (status "inferred", `inferred_from` set).
+        None when no such row exists. `cpu` always gives a row without GPU code.
+        """
+        version = _version(release)
+        exact = self.builds.get((version, variant, platform))
+        if exact is not None:
+            return exact
+        if variant == "cpu":
+            return TorchBuild(
+                release=release,
+                variant="cpu",
+                platform=platform,
+                cuda=None,
+                sass=(),
+                ptx=(),
+                cudnn=None,
+                nccl=None,
+                source=CPU_SOURCE,
+                status="confirmed",
+            )
+        variant_cuda(variant)  # a ValueError for junk, before "unknown"
+        older = [
+            (v, b)
+            for (v, var, plat), b in self.builds.items()
+            if var == variant and plat == platform and v <= version
+        ]
+        if not older:
+            return None
+        _, base = max(older, key=lambda item: item[0])
+        return replace(base, release=release, status="inferred", inferred_from=base.release, python=())
+
+    def pypi_default_variant(self, release: str, platform: str) -> str | None:
+        """Which variant the default index's plain torch wheel is for a release and platform.
+
+        Windows and macOS are always "cpu"; Linux comes from the `[pypi_default]` table and is None for a
+        release it does not list (ask the index: the local version of the wheel says it).
+        """
+        row = self.pypi_defaults.get(_version(release))
+        if row is not None and platform in row.variants:
+            return row.variants[platform]
+        if platform in _CPU_ONLY_DEFAULT_PLATFORMS:
+            return "cpu"
+        return None
+
+    # -- drivers --------------------------------------------------------------------------------
+
+    def gpu_driver_problem(self, cc: ComputeCapability, driver: str, platform: str) -> str | None:
+        """Why `driver` cannot drive a GPU of compute capability `cc`, or None when it can.
+
+        Floors (Blackwell needs >= 570.26) apply on every platform; last-branch limits (Maxwell, Pascal and
+        Volta end with R580, Kepler with R470) only on Linux, because Windows driver numbers run past the
+        branch number. Raises ValueError when `driver` is not a driver version.
+        """
+        major = parse_driver(driver)[0]
+        windows = platform.startswith("windows")
+        for limit in self.driver_limits:
+            if not limit.applies_to(cc):
+                continue
+            floor = limit.min_driver_windows if windows else limit.min_driver_linux
+            if floor is not None and compare_driver(driver, floor) < 0:
+                return (
+                    f"{limit.label} GPUs ({cc.sm}) need NVIDIA driver >= {floor}; driver {driver} is older"
+                    f" [{limit.source}]"
+                )
+            if limit.max_branch is not None and not windows and major > limit.max_branch:
+                return (
+                    f"{limit.label} GPUs ({cc.sm}) are not supported by drivers after the R{limit.max_branch}"
+                    f" branch; driver {driver} is newer [{limit.source}]"
+                )
+        return None
+
+
+def normalize_gpu_name(name: str, *, strip_suffixes: bool = False) -> str:
+    """The lookup key of a GPU name: lower case, no spaces/dashes/parentheses, no NVIDIA/Tesla/GeForce/Quadro.
+
+    With `strip_suffixes`, trailing nvidia-smi words (SXM4, PCIe, 80GB, HBM3, NVL) are dropped as well.
+    """
+    words = re.sub(r"[\s\-_()/]+", " ", name.strip().lower()).split()
+    while words and words[0] in _NAME_PREFIXES:
+        words.pop(0)
+    if strip_suffixes:
+        while len(words) > 1 and _NAME_SUFFIX_RE.match(words[-1]):
+            words.pop()
+    return "".join(words)
+
+
+def load_kb(extra: Sequence[Path] = ()) -> KnowledgeBase:
+    """The built-in knowledge base, with the files of `ENVLOCK_KB` and then `extra` merged over it.
+
+    `ENVLOCK_KB` is an os.pathsep-separated list of files. Later files override earlier ones row by row.
+    The built-in-only case is cached. Raises SpecError for a missing or malformed user file.
+    """
+    env = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
+    files = tuple(env) + tuple(Path(p) for p in extra)
+    if not files:
+        return _builtin_kb()
+    fragments = list(_builtin_fragments())
+    for path in files:
+        if not path.is_file():
+            origin = f"{ENV_VAR}" if path in env else "the knowledge-base list"
+            raise SpecError(
+                f"{path}: knowledge-base file does not exist (named in {origin})",
+                hint="fix the path, or remove it from [resolution] knowledge-base / ENVLOCK_KB",
+                details={"file": str(path)},
+            )
+        fragments.append(read_fragment(path, user=True))
+    return _merge(fragments, files)
+
+
+@cache
+def _builtin_kb() -> KnowledgeBase:
+    return _merge(list(_builtin_fragments()), ())
+
+
+@cache
+def _builtin_fragments() -> tuple[KbFragment, ...]:
+    data_dir = resources.files("envlock.kb") / "data"
+    out = []
+    for entry in sorted(data_dir.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            path = Path(str(entry))
+            out.append(read_fragment(path, user=False))
+    if not out:
+        raise RuntimeError("envlock's built-in knowledge base is missing (envlock/kb/data/*.toml)")
+    return tuple(out)
+
+
+def _merge(fragments: Sequence[KbFragment], user_files: tuple[Path, ...]) -> KnowledgeBase:
+    digest = hashlib.sha256()
+    sources: dict[str, str] = {}
+    gpus: dict[str, GpuInfo] = {}
+    tegra: set[ComputeCapability] = set()
+    toolkits: dict[str, CudaToolkit] = {}
+    families: dict[int, CudaFamily] = {}
+    limits: dict[str, GpuDriverLimit] = {}
+    defaults: dict[Version, PypiDefault] = {}
+    builds: dict[tuple[Version, str, str], TorchBuild] = {}
+    for frag in fragments:
+        digest.update(f"{len(frag.data)}:".encode())
+        digest.update(frag.data)
+        sources.update(frag.sources)
+        tegra.update(frag.tegra)
+        for info in frag.gpus:
+            for alias in (info.name, *info.aliases):
+                gpus[normalize_gpu_name(alias)] = info
+        toolkits.update((t.version, t) for t in frag.toolkits)
+        families.update((f.major, f) for f in frag.families)
+        limits.update((lim.key, lim) for lim in frag.driver_limits)
+        for d in frag.pypi_defaults:
+            old = defaults.get(Version(d.release))
+            merged = {**(old.variants if old else {}), **d.variants}
+            defaults[Version(d.release)] = replace(d, variants=merged)
+        builds.update(((Version(b.release), b.variant, b.platform), b) for b in frag.builds)
+    gpus = {k: replace(g, tegra=g.cc in tegra) for k, g in gpus.items()}
+    known = {g.cc for g in gpus.values()} | tegra
+    for b in builds.values():
+        known.update(b.sass)
+        known.update(b.ptx)
+    return KnowledgeBase(
+        digest="sha256:" + digest.hexdigest(),
+        files=user_files,
+        sources=sources,
+        gpus=gpus,
+        tegra=frozenset(tegra),
+        toolkits=toolkits,
+        families=families,
+        driver_limits=tuple(limits.values()),
+        pypi_defaults=defaults,
+        builds=builds,
+        known_ccs=frozenset(known),
+    )
+
+
+def _variant_order(variant: str) -> tuple[int, ...]:
+    cuda = variant_cuda(variant)
+    return tuple(int(p) for p in cuda.split(".")) if cuda else (-1,)
+
+
+def _version(release: str) -> Version:
+    """The public version of a release ("2.5.1+cu124" -> 2.5.1); ValueError if it is not a version."""
+    try:
+        version = Version(release)
+    except InvalidVersion:
+        raise ValueError(f"{release!r} is not a torch release, expected a version like '2.5.1'") from None
+    return Version(version.public) if version.local else version
