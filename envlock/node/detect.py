@@ -93,7 +93,7 @@ def _resolve_gpu_word(word: str) -> ComputeCapability:
         return ComputeCapability.parse(word)
     except ValueError:
         pass
-    from envlock.kb import load_kb
+    from envlock.kb.knowledge import load_kb
 
     try:
         return load_kb().resolve_gpu(word)

@@ -64,9 +64,6 @@ def test_override_none_means_no_gpus(tmp_path: Path) -> None:
 
 
 def test_override_gpu_names_resolve_through_the_kb(tmp_path: Path) -> None:
-    kb = pytest.importorskip("envlock.kb")
-    if not hasattr(kb, "load_kb"):
-        pytest.skip("the knowledge base loader is not there yet")
     node = detect_node(_env(tmp_path, ENVLOCK_GPUS="H100", ENVLOCK_DRIVER="580.65.06"))
     assert node.gpus[0].cc == ComputeCapability(major=9, minor=0)
     with pytest.raises(UsageError, match="unknown GPU 'GeForce 9999'"):

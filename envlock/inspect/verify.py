@@ -1,0 +1,162 @@
+"""Check an installed environment's real CUDA binaries against the node's GPUs and the knowledge base.
+
+Used after `install` (does every CUDA library carry code these GPUs can run?) and by `doctor`. The
+check is per library: a library that carries kernels passes for a GPU when at least one of its
+cubins runs there (`envlock.kb.rules.sass_runs_on`; an arch-specific `sm_90a` cubin only on 9.0
+itself), or, when the user opted in and the driver runs the CUDA natively, when its PTX is not newer
+than the GPU. Libraries can legitimately hold kernels for several architectures in separate
+containers; this check looks at the library as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from envlock.inspect.model import BinaryReport
+from envlock.inspect.scan import inspect_path
+from envlock.kb.model import ComputeCapability, TorchBuild
+from envlock.kb.rules import sass_runs_on
+
+if TYPE_CHECKING:
+    from envlock.kb.knowledge import KnowledgeBase
+
+TORCH_CUDA_LIBRARY = "libtorch_cuda.so"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LibraryGap:
+    """A CUDA library of the environment with no code that runs on one of the GPUs."""
+
+    path: str
+    gpu: ComputeCapability
+    sass: tuple[str, ...]  # what the library carries, cuobjdump spelling
+    ptx: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        have = " ".join(self.sass) or "no SASS"
+        ptx = f", PTX {' '.join(self.ptx)}" if self.ptx else ""
+        return f"{self.path} has no kernel for {self.gpu.sm} (it carries {have}{ptx})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArchVerification:
+    """The result of `verify_environment`: the CUDA libraries found and every (library, GPU) gap."""
+
+    root: str
+    gpus: tuple[ComputeCapability, ...]
+    libraries: tuple[BinaryReport, ...]  # only those that carry CUDA code
+    gaps: tuple[LibraryGap, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.gaps
+
+    def library(self, name: str) -> BinaryReport | None:
+        """The first library whose file name is `name` (or `name` plus a version suffix)."""
+        for report in self.libraries:
+            base = report.path.replace("\\", "/").rsplit("/", 1)[-1]
+            if base == name or base.startswith(name + "."):
+                return report
+        return None
+
+
+def _runs(report: BinaryReport, gpu: ComputeCapability, *, tegra: bool, cuda: str | None) -> bool:
+    for name in report.sass_names:
+        cubin = ComputeCapability.parse(name)
+        if name.endswith("a"):
+            if cubin == gpu:
+                return True
+        elif sass_runs_on(cubin, gpu, cuda=cuda, tegra=tegra):
+            return True
+    return False
+
+
+def check_reports(
+    reports: Sequence[BinaryReport],
+    gpus: Sequence[ComputeCapability],
+    *,
+    allow_ptx: bool,
+    native: bool,
+    kb: KnowledgeBase,
+    cuda: str | None = None,
+    root: str = "",
+) -> ArchVerification:
+    """`verify_environment` over reports already made (for wheels, or tests)."""
+    libraries = tuple(r for r in reports if r.has_cuda)
+    gaps = []
+    for report in libraries:
+        for gpu in dict.fromkeys(gpus):
+            if _runs(report, gpu, tegra=kb.is_tegra(gpu), cuda=cuda):
+                continue
+            if allow_ptx and native and any(p <= gpu for p in report.ptx):
+                continue
+            gaps.append(LibraryGap(path=report.path, gpu=gpu, sass=report.sass_names, ptx=report.ptx_names))
+    return ArchVerification(root=root, gpus=tuple(dict.fromkeys(gpus)), libraries=libraries, gaps=tuple(gaps))
+
+
+def verify_environment(
+    root: Path,
+    gpus: Sequence[ComputeCapability],
+    *,
+    allow_ptx: bool,
+    native: bool,
+    kb: KnowledgeBase,
+    cuda: str | None = None,
+) -> ArchVerification:
+    """Scan every ELF file under `root` (an installed environment) and check each CUDA library
+    against `gpus`.
+
+    `allow_ptx` is the spec's opt-in to count PTX; `native` whether the driver runs the locked CUDA
+    natively (PTX JIT fails under minor-version compatibility). `cuda` is the CUDA the binaries were
+    built with, for the Jetson rule of `sass_runs_on`. Raises what `inspect_path` raises for a
+    corrupt binary.
+    """
+    return check_reports(
+        inspect_path(root), gpus, allow_ptx=allow_ptx, native=native, kb=kb, cuda=cuda, root=str(root)
+    )
+
+
+def _names(ccs: Sequence[ComputeCapability]) -> str:
+    return " ".join(c.sm for c in ccs) or "nothing"
+
+
+def disagreement_with_kb(
+    verification: ArchVerification,
+    expected_sass: TorchBuild | Sequence[ComputeCapability],
+    *,
+    library: str = TORCH_CUDA_LIBRARY,
+) -> list[str]:
+    """Where the knowledge base's SASS list for torch differs from what `library` really carries.
+
+    `expected_sass` is the KB row (or its SASS list). Empty when they agree or the environment has
+    no such library. The messages blame the knowledge base, not the node: the binaries are the truth.
+    """
+    report = verification.library(library)
+    if report is None:
+        return []
+    if isinstance(expected_sass, TorchBuild):
+        label = f"torch {expected_sass.release} {expected_sass.variant}"
+        expected = set(expected_sass.sass)
+    else:
+        label = "torch"
+        expected = set(expected_sass)
+    actual = set(report.sass)
+    base = report.path.replace("\\", "/").rsplit("/", 1)[-1]
+    messages = []
+    missing = sorted(expected - actual)
+    extra = sorted(actual - expected)
+    if missing:
+        messages.append(
+            f"the knowledge base says {label} carries {_names(missing)} but {base} has "
+            f"{_names(sorted(actual))}: the knowledge base is wrong, not the node"
+        )
+    if extra:
+        messages.append(
+            f"the knowledge base says {label} carries {_names(sorted(expected))} but {base} also has "
+            f"{_names(extra)}: the knowledge base is wrong, not the node"
+        )
+    return messages
