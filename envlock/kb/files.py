@@ -25,7 +25,7 @@ from envlock.kb.model import (
     GpuInfo,
     TorchBuild,
 )
-from envlock.spec.model import PLATFORMS
+from envlock.platforms import PLATFORMS
 
 FORMAT_VERSION = 1
 STATUSES = ("confirmed", "corroborated", "unconfirmed")

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.kb.model import ComputeCapability
+from envlock.platforms import PLATFORMS
 
-PLATFORMS = ("linux-x86_64", "linux-aarch64", "windows-amd64", "macos-arm64")
+__all__ = ["PLATFORMS"]
 DRIVER_COMPAT_MODES = ("prefer-native", "native", "minor-version")
 DEFAULT_GLIBC = "2.28"
 
