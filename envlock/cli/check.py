@@ -1,0 +1,59 @@
+"""Exit 0 if the lock is fresh for its spec; exit 1 and say why if it is stale.
+
+A lock is stale when the spec's inputs changed since it was solved (dependencies, CUDA
+constraints, targets, indexes, exclude-newer), when the knowledge base changed, or when the lock
+was edited by hand. Fast and offline: it never queries an index.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from envlock.cli.locations import lock_path_for, spec_path
+from envlock.cli.output import Console, print_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)")
+    parser.add_argument("-l", "--lock", metavar="LOCK", help="the lock (default: envlock.lock beside the spec)")
+    parser.add_argument("--json", action="store_true", help="print {fresh, reasons} as JSON")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from envlock.errors import StaleLockError
+    from envlock.index.config import default_index_url
+    from envlock.kb import load_kb
+    from envlock.lock.toml import load_lock
+    from envlock.solve.inputs import lock_inputs, staleness
+    from envlock.spec.parse import load_spec
+
+    spec_file = spec_path(args.spec)
+    lock_file = lock_path_for(spec_file, args.lock)
+    spec = load_spec(spec_file)
+    try:
+        lock = load_lock(lock_file)
+    except StaleLockError as err:
+        reasons = [err.message]
+    else:
+        # Without [indexes].default the default index is machine configuration (uv/pip config),
+        # not spec input: a CI runner with another mirror must not call the lock stale.
+        default = (
+            lock.inputs.default_index if spec.indexes.default is None else default_index_url(spec.indexes.default)
+        )
+        fresh = lock_inputs(
+            spec,
+            default_index=default,
+            kb_digest=load_kb(spec.knowledge_base).digest,
+        )
+        reasons = staleness(lock, fresh)
+    if args.json:
+        print_json({"fresh": not reasons, "lock": str(lock_file), "reasons": reasons})
+    if reasons:
+        console.info(f"{lock_file} is stale:")
+        for r in reasons:
+            console.info(f"  - {r}")
+        console.info("hint: run `envlock solve` to update it")
+        return 1
+    console.info(f"{lock_file} is fresh")
+    return 0
+

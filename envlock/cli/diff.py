@@ -1,0 +1,107 @@
+"""Review the difference between two lockfiles: each target's CUDA stack first (variant, CUDA
+runtime, cuDNN, NCCL, the driver the stack needs, GPU architectures), then every package.
+
+OLD and NEW are lock file paths or REV:path, read with `git show REV:path` in the current
+directory's repository (a path that exists on disk wins). Text is coloured on a terminal and plain
+in a pipe (NO_COLOR turns colour off); --format markdown is made for a pull-request comment;
+--format json is the stable form documented in docs/lock-review.md.
+
+--exit-code: exit 1 when the locks differ, 0 when they do not (like `git diff --exit-code`).
+--textconv FILE: print one lock as line-per-fact text for git's diff driver:
+    echo 'envlock.lock diff=envlock' >> .gitattributes
+    git config diff.envlock.textconv "envlock diff --textconv"
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from envlock.cli.output import Console, error_document, print_json
+from envlock.diff.archs import SassLookup
+from envlock.diff.compute import diff_locks
+from envlock.diff.render import render_markdown, render_text, render_textconv, to_json
+from envlock.diff.source import load_for_diff, read_source
+from envlock.errors import EnvlockError, ExitCode, LockFormatError, UsageError
+from envlock.lock.toml import parse_lock
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("old", nargs="?", metavar="OLD", help="the lock before: a path or REV:path")
+    parser.add_argument("new", nargs="?", metavar="NEW", help="the lock after: a path or REV:path")
+    parser.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text (default), markdown for a PR comment, or json",
+    )
+    parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when the locks differ, 0 when they do not",
+    )
+    parser.add_argument(
+        "--textconv",
+        metavar="FILE",
+        help="print one lock as line-per-fact text for git's diff.<driver>.textconv",
+    )
+
+
+def _sass_lookup() -> SassLookup | None:
+    # The knowledge base's torch-build rows say which SASS architectures each build carries; until
+    # a loader for them exists in envlock.kb, the diff shows no architecture lines.
+    return None
+
+
+def _textconv(path: str, console: Console) -> int:
+    text = read_source(path, cwd=Path.cwd())
+    try:
+        lock = parse_lock(text.text, source=text.source, verify=False)
+    except LockFormatError as err:
+        # git calls the driver on every version of the file, conflicted or foreign ones too: show
+        # those verbatim so `git diff` keeps working.
+        console.warn(f"{err.message}; showing it as it is")
+        sys.stdout.write(text.text)
+        return ExitCode.OK
+    sys.stdout.write(render_textconv(lock, sass=_sass_lookup()))
+    return ExitCode.OK
+
+
+def _diff(args: argparse.Namespace) -> int:
+    if args.old is None or args.new is None:
+        raise UsageError(
+            "envlock diff needs two locks: OLD and NEW",
+            hint="for example: envlock diff main:envlock.lock envlock.lock",
+        )
+    cwd = Path.cwd()
+    old = load_for_diff(args.old, cwd=cwd)
+    new = load_for_diff(args.new, cwd=cwd)
+    diff = diff_locks(old, new, old_source=args.old, new_source=args.new, sass=_sass_lookup())
+    if args.format == "json":
+        print_json(to_json(diff))
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(diff))
+    else:
+        sys.stdout.write(render_text(diff, color=Console(stream=sys.stdout).color))
+    if args.exit_code and not diff.empty:
+        return ExitCode.INPUTS
+    return ExitCode.OK
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    if args.textconv is not None:
+        if args.old is not None or args.new is not None:
+            raise UsageError(
+                "--textconv takes one FILE and no OLD/NEW",
+                hint='configure git with: git config diff.envlock.textconv "envlock diff --textconv"',
+            )
+        return _textconv(args.textconv, console)
+    if args.format != "json":
+        return _diff(args)
+    try:
+        return _diff(args)
+    except EnvlockError as err:
+        # --format json promises one JSON document on stdout, errors included (DESIGN §7).
+        print_json(error_document(err))
+        return err.exit_code

@@ -1,0 +1,39 @@
+"""Where the CLI finds the spec and the lock when the user does not say."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envlock.errors import LockFormatError
+
+LOCK_NAME = "envlock.lock"
+
+
+def spec_path(given: str | None) -> Path:
+    """The spec named by -s, else envlock.toml / pyproject.toml in the current directory."""
+    from envlock.spec.parse import find_spec
+
+    return Path(given) if given else find_spec(Path.cwd())
+
+
+def lock_path_for(spec: Path, given: str | None) -> Path:
+    """The lock named by -o/-l, else envlock.lock next to the spec."""
+    return Path(given) if given else spec.parent / LOCK_NAME
+
+
+def existing_lock(given: str | None) -> Path:
+    """The lock named by -l, else ./envlock.lock; a clear error when there is none."""
+    path = Path(given) if given else Path.cwd() / LOCK_NAME
+    if not path.exists():
+        raise LockFormatError(
+            f"{path}: no such lock file",
+            hint="run `envlock solve` first, or pass the lock with -l PATH",
+        )
+    return path
+
+
+def add_lock_argument(parser: object, *, flag: str = "-l") -> None:
+    """The common `-l/--lock LOCK` option."""
+    parser.add_argument(  # type: ignore[attr-defined]  # argparse parser passed untyped by design
+        flag, "--lock", dest="lock", metavar="LOCK", help="the lockfile (default: ./envlock.lock)"
+    )

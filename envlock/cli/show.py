@@ -1,0 +1,73 @@
+"""Print what a lock holds: per target the variant, CUDA stack, driver need, and packages.
+
+examples:
+  envlock show
+  envlock show --target h100
+  envlock show --json | jq '.targets[] | {name, variant, cuda}'
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from envlock.cli.locations import add_lock_argument, existing_lock
+from envlock.cli.output import Console, print_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_lock_argument(parser)
+    parser.add_argument("--target", action="append", default=[], metavar="NAME", help="only this target (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the documented JSON form")
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{n} B"
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    import sys
+
+    from envlock.errors import UsageError
+    from envlock.lock.json import lock_to_json
+    from envlock.lock.toml import load_lock
+
+    lock = load_lock(existing_lock(args.lock))
+    for name in args.target:
+        if lock.target(name) is None:
+            raise UsageError(
+                f"--target {name}: no such target in the lock",
+                hint="targets in the lock: " + ", ".join(t.name for t in lock.targets),
+            )
+    if args.json:
+        print_json(lock_to_json(lock, args.target))
+        return 0
+    out = sys.stdout
+    out.write(f"lock {lock.inputs.name}: Python {lock.inputs.python}, envlock {lock.envlock_version}, "
+              f"uv {lock.uv_version}\n")
+    for t in lock.targets:
+        if args.target and t.name not in args.target:
+            continue
+        total = sum(a.size for p in t.packages for a in p.artifacts)
+        out.write(f"\n{t.name}  ({t.platform}, glibc >= {t.glibc}, "
+                  f"{' '.join(t.gpus) if t.gpus else 'CPU only'}"
+                  f"{', driver ' + t.driver if t.driver else ''})\n")
+        out.write(f"  variant          {t.variant}\n")
+        out.write(f"  torch            {t.torch or '-'}\n")
+        out.write(f"  CUDA runtime     {t.cuda or '-'}\n")
+        out.write(f"  cuDNN            {t.cudnn or '-'}\n")
+        out.write(f"  NCCL             {t.nccl or '-'}\n")
+        if t.requires_driver:
+            out.write(f"  needs driver     >= {t.requires_driver} ({t.compat})\n")
+        out.write(f"  env hash         {t.env_hash}\n")
+        out.write(f"  packages         {len(t.packages)}, {_size(total)} to download\n")
+        width = max((len(p.name) for p in t.packages), default=0)
+        for p in t.packages:
+            out.write(f"    {p.name:<{width}}  {p.version}\n")
+        for r in t.rejected:
+            out.write(f"  rejected {r.variant}: {r.reason}\n")
+    return 0

@@ -1,0 +1,83 @@
+"""Resolve the spec (envlock.toml, or [tool.envlock] in pyproject.toml) into envlock.lock.
+
+For every [[target]], envlock asks the PyTorch variant indexes which torch builds exist for the
+target's platform, glibc and Python, keeps those with SASS for every target GPU and a CUDA the
+target's driver can run, resolves each with uv, checks the CUDA stack the resolution pins, and
+locks the best: native driver compatibility first, then the newest torch, then the highest CUDA.
+
+examples:
+  envlock solve                         # ./envlock.toml -> ./envlock.lock
+  envlock solve --target h100           # re-solve one target, keep the others
+  envlock solve --json | jq '.targets[].variant'
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from envlock.cli.locations import lock_path_for, spec_path
+from envlock.cli.output import Console, print_json
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)")
+    parser.add_argument("-o", "--output", metavar="LOCK", help="where to write the lock (default: beside the spec)")
+    parser.add_argument("--target", action="append", default=[], metavar="NAME",
+                        help="solve only this target (repeatable); the lock keeps the others")
+    parser.add_argument("--offline", action="store_true",
+                        help="use only cached index pages; fail with exit 3 on a cache miss")
+    parser.add_argument("--resolver", choices=("uv", "pip-tools"), default="uv",
+                        help="resolution engine (pip-tools only for targets that match this host)")
+    parser.add_argument("--json", action="store_true", help="print the lock as JSON on stdout")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from envlock.errors import UsageError
+    from envlock.index.client import HttpIndexClient
+    from envlock.index.config import default_index_url
+    from envlock.kb import load_kb
+    from envlock.lock.json import lock_to_json
+    from envlock.lock.toml import load_lock, write_lock
+    from envlock.resolvers import get_backend
+    from envlock.solve.solver import solve
+    from envlock.spec.parse import load_spec
+
+    spec_file = spec_path(args.spec)
+    spec = load_spec(spec_file)
+    unknown = [t for t in args.target if spec.target(t) is None]
+    if unknown:
+        raise UsageError(
+            f"--target {unknown[0]}: no such target in {spec_file}",
+            hint="targets in the spec: " + ", ".join(t.name for t in spec.targets),
+        )
+    lock_file = lock_path_for(spec_file, args.output)
+    previous = load_lock(lock_file, verify=False) if args.target and lock_file.exists() else None
+    kb = load_kb(spec.knowledge_base)
+    backend = get_backend(args.resolver)
+    if args.offline and hasattr(backend, "offline"):
+        backend.offline = True
+    with HttpIndexClient(offline=args.offline) as client:
+        lock = solve(
+            spec,
+            kb=kb,
+            client=client,
+            backend=backend,
+            default_index=default_index_url(spec.indexes.default),
+            targets=args.target,
+            previous=previous,
+            progress=console,
+        )
+    changed = write_lock(lock, lock_file)
+    if args.json:
+        print_json(lock_to_json(lock))
+    for t in lock.targets:
+        if args.target and t.name not in args.target:
+            continue
+        stack = f"torch {t.torch}" if t.torch else "no torch"
+        if t.cuda:
+            stack += f", CUDA {t.cuda}, cuDNN {t.cudnn or '-'}, NCCL {t.nccl or '-'}"
+        if t.requires_driver:
+            stack += f", driver >= {t.requires_driver} ({t.compat})"
+        console.info(f"{t.name}: {t.variant}: {stack}; {len(t.packages)} packages")
+    console.info(f"{'wrote' if changed else 'unchanged'} {lock_file}")
+    return 0

@@ -1,0 +1,75 @@
+"""Export one lock target as a standard PEP 751 `pylock.<target>.toml`.
+
+The result installs with `uv pip install -r` and `pip install -r`, and validates with
+`packaging.pylock`. It is valid only on the target's platform and Python, which its
+`environments` and `requires-python` say.
+"""
+
+from __future__ import annotations
+
+from envlock import __version__
+from envlock.lock.model import Artifact, Lock, LockedTarget
+from envlock.lock.toml import _s, _v
+
+_ENVIRONMENTS = {
+    "linux-x86_64": "sys_platform == 'linux' and platform_machine == 'x86_64'",
+    "linux-aarch64": "sys_platform == 'linux' and platform_machine == 'aarch64'",
+    "windows-amd64": "sys_platform == 'win32'",
+    "macos-arm64": "sys_platform == 'darwin' and platform_machine == 'arm64'",
+}
+
+
+def pylock_filename(target: str) -> str:
+    """`pylock.<target>.toml`, the PEP 751 name for a named lock."""
+    return f"pylock.{target}.toml"
+
+
+def _upload_time(value: str | None) -> str | None:
+    # PEP 751 wants a TOML datetime, not a string; RFC 3339 text is already TOML datetime syntax.
+    if not value:
+        return None
+    return value if value.endswith(("Z", "+00:00")) else value + "Z"
+
+
+def _file(a: Artifact) -> str:
+    parts = [f"name = {_s(a.filename)}", f"url = {_s(a.url)}", f"size = {a.size}"]
+    upload = _upload_time(a.upload_time)
+    if upload:
+        parts.append(f"upload-time = {upload}")
+    parts.append(f"hashes = {{ sha256 = {_s(a.sha256)} }}")
+    return "{ " + ", ".join(parts) + " }"
+
+
+def export_pylock(lock: Lock, target: LockedTarget) -> str:
+    """The text of the PEP 751 file for `target`."""
+    out = [
+        f"# PEP 751 export of target {target.name!r} of an envlock lock (envlock export).",
+        f"# Valid for Python {target.python} on {target.platform} only.",
+        'lock-version = "1.0"',
+        f"environments = [{_s(_ENVIRONMENTS[target.platform])}]",
+        f'requires-python = "=={target.python}.*"',
+        "extras = []",
+        "dependency-groups = []",
+        "default-groups = []",
+        f'created-by = "envlock"',
+    ]
+    for p in target.packages:
+        out += ["", "[[packages]]", f"name = {_s(p.name)}", f"version = {_s(p.version)}", f"index = {_s(p.index)}"]
+        wheels = [a for a in p.artifacts if a.filename.endswith(".whl")]
+        sdists = [a for a in p.artifacts if not a.filename.endswith(".whl")]
+        if wheels:
+            out.append("wheels = [")
+            out += [f"    {_file(a)}," for a in wheels]
+            out.append("]")
+        if sdists:
+            out.append(f"sdist = {_file(sdists[0])}")
+    out += [
+        "",
+        "[tool.envlock]",
+        f"target = {_s(target.name)}",
+        f"variant = {_s(target.variant)}",
+        f"env-hash = {_s(target.env_hash)}",
+        f"lock-content-hash = {_s(lock.content_hash)}",
+        f"envlock-version = {_v(__version__)}",
+    ]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,95 @@
+"""The pip-tools backend: `pip-compile` for the host's own platform and Python.
+
+pip cannot resolve for another platform, so this backend serves targets that match the machine
+envlock runs on, and cross-checks uv there. pip merges every index and takes the best version,
+so the torch family is constrained to the variant's local label (`+cu124`) to keep pip from
+mixing in a build from another index. pip-compile reports names, versions and hashes; the files
+themselves are found on the indexes afterwards (see `envlock.solve.artifacts`).
+"""
+
+from __future__ import annotations
+
+import os
+import platform as host_platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from envlock.errors import InternalError, NetworkError, ResolutionError, UsageError
+from envlock.resolvers import Resolution, ResolutionRequest, ResolvedPackage
+
+_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+# pip's configuration would add indexes, find-links and constraints of this machine.
+_PIP_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_CONSTRAINT", "PIP_NO_INDEX",
+            "PIP_REQUIRE_VIRTUALENV")
+
+
+def host_target() -> tuple[str, str]:
+    """(platform, "X.Y") of the interpreter envlock runs on."""
+    machine = host_platform.machine().lower()
+    if sys.platform.startswith("linux"):
+        plat = "linux-aarch64" if machine in ("aarch64", "arm64") else "linux-x86_64"
+    elif sys.platform == "win32":
+        plat = "windows-amd64"
+    else:
+        plat = "macos-arm64"
+    return plat, f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+class PipToolsBackend:
+    """Resolves through `pip-compile` for the host platform only."""
+
+    name = "pip-tools"
+
+    def version(self) -> str:
+        from importlib.metadata import version
+
+        return version("pip-tools")
+
+    def _binary(self) -> str:
+        found = shutil.which("pip-compile", path=os.pathsep.join([str(Path(sys.executable).parent),
+                                                                 os.environ.get("PATH", "")]))
+        if not found:
+            raise InternalError("pip-compile is not installed", hint="pip install pip-tools")
+        return found
+
+    def resolve(self, request: ResolutionRequest) -> Resolution:
+        plat, python = host_target()
+        if (request.platform, request.python) != (plat, python):
+            raise UsageError(
+                f"pip-tools resolves only for this host ({plat}, Python {python}), not for "
+                f"{request.platform} with Python {request.python}",
+                hint="use --resolver uv (the default), which resolves for any target",
+            )
+        with tempfile.TemporaryDirectory(prefix="envlock-piptools-") as tmp:
+            work = Path(tmp)
+            reqs = list(request.requirements)
+            (work / "requirements.in").write_text("\n".join(reqs) + "\n")
+            cmd = [self._binary(), "--quiet", "--generate-hashes", "--no-header", "--no-annotate",
+                   "--strip-extras", "--allow-unsafe", "--no-emit-index-url", "--cache-dir", str(work / "cache"),
+                   "-o", str(work / "requirements.txt"), "--index-url", request.default_index]
+            for url in [u for _, u in request.pinned] + list(request.extra_indexes):
+                if url not in cmd:
+                    cmd += ["--extra-index-url", url]
+            if request.constraints:
+                (work / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
+                cmd += ["--pip-args", f"--constraint {work / 'constraints.txt'}"]
+            cmd.append(str(work / "requirements.in"))
+            env = {k: v for k, v in os.environ.items() if k not in _PIP_ENV}
+            env["PIP_CONFIG_FILE"] = os.devnull
+            proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                text = (proc.stderr or proc.stdout).strip()
+                if "Could not fetch" in text or "ConnectionError" in text or "HTTPError" in text:
+                    raise NetworkError(f"pip-compile could not reach an index:\n{text}")
+                raise ResolutionError(f"pip-compile found no solution:\n{text}")
+            packages = []
+            for line in (work / "requirements.txt").read_text().splitlines():
+                m = _LINE.match(line.strip())
+                if m:
+                    packages.append(ResolvedPackage(name=m.group(1).lower(), version=m.group(2), files=()))
+        return Resolution(packages=tuple(sorted(packages, key=lambda p: p.name)),
+                          backend=f"pip-tools {self.version()}")

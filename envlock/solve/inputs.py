@@ -1,0 +1,85 @@
+"""The normalized inputs a lock records, and why a lock is stale against its spec."""
+
+from __future__ import annotations
+
+from envlock.lock.model import Lock, LockInputs, TargetInputs
+from envlock.spec.model import Spec
+
+
+def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs:
+    """The normalized form of `spec` that a lock keeps, so `check` can explain staleness."""
+    return LockInputs(
+        name=spec.name,
+        python=spec.python,
+        dependencies=spec.dependencies,
+        cuda_version=spec.cuda.version,
+        cudnn=spec.cuda.cudnn,
+        nccl=spec.cuda.nccl,
+        driver_compat=spec.cuda.driver_compat,
+        allow_ptx=spec.cuda.allow_ptx,
+        default_index=default_index,
+        pytorch_index=spec.indexes.pytorch,
+        extra_indexes=spec.indexes.extra,
+        exclude_newer=spec.exclude_newer,
+        targets=tuple(
+            TargetInputs(
+                name=t.name,
+                platform=t.platform,
+                glibc=t.glibc,
+                gpus=tuple(cc.sm for cc in t.archs),
+                driver=t.driver,
+            )
+            for t in spec.targets
+        ),
+        knowledge_base=kb_digest,
+    )
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, tuple):
+        return "[" + ", ".join(str(v) for v in value) + "]" if value else "[]"
+    return str(value)
+
+
+def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
+    """Human reasons why `lock` was not produced from `fresh`; empty when it is up to date."""
+    old = lock.inputs
+    reasons: list[str] = []
+    if old.dependencies != fresh.dependencies:
+        added = [d for d in fresh.dependencies if d not in old.dependencies]
+        removed = [d for d in old.dependencies if d not in fresh.dependencies]
+        parts = [f"+ {d}" for d in added] + [f"- {d}" for d in removed]
+        reasons.append("env.dependencies changed: " + ", ".join(parts or ["order changed"]))
+    simple = (
+        ("env.name", old.name, fresh.name),
+        ("env.python", old.python, fresh.python),
+        ("cuda.version", old.cuda_version, fresh.cuda_version),
+        ("cuda.cudnn", old.cudnn, fresh.cudnn),
+        ("cuda.nccl", old.nccl, fresh.nccl),
+        ("cuda.driver-compat", old.driver_compat, fresh.driver_compat),
+        ("cuda.allow-ptx", old.allow_ptx, fresh.allow_ptx),
+        ("the default index", old.default_index, fresh.default_index),
+        ("indexes.pytorch", old.pytorch_index, fresh.pytorch_index),
+        ("indexes.extra", old.extra_indexes, fresh.extra_indexes),
+        ("resolution.exclude-newer", old.exclude_newer, fresh.exclude_newer),
+    )
+    for label, a, b in simple:
+        if a != b:
+            reasons.append(f"{label} changed: {_fmt(a)} -> {_fmt(b)}")
+    old_targets = {t.name: t for t in old.targets}
+    new_targets = {t.name: t for t in fresh.targets}
+    for name in sorted(new_targets.keys() - old_targets.keys()):
+        reasons.append(f"target {name} was added to the spec")
+    for name in sorted(old_targets.keys() - new_targets.keys()):
+        reasons.append(f"target {name} was removed from the spec")
+    for name in sorted(new_targets.keys() & old_targets.keys()):
+        a, b = old_targets[name], new_targets[name]
+        for field in ("platform", "glibc", "gpus", "driver"):
+            va, vb = getattr(a, field), getattr(b, field)
+            if va != vb:
+                reasons.append(f"target {name}: {field} changed: {_fmt(va)} -> {_fmt(vb)}")
+    if old.knowledge_base != fresh.knowledge_base:
+        reasons.append("the knowledge base changed (new envlock release or a changed knowledge-base file)")
+    return reasons

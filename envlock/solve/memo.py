@@ -1,0 +1,44 @@
+"""An index client wrapper that answers each project page once per solve.
+
+Many targets ask the same variant indexes for the same pages; within one solve the answer
+cannot change, so it is fetched once (and still goes through the HTTP cache underneath).
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+
+from envlock.index import IndexClient
+from envlock.index.model import ProjectPage
+
+
+class MemoClient:
+    """Delegates to `inner`, remembering `project()` answers (and errors) for the session."""
+
+    def __init__(self, inner: IndexClient) -> None:
+        self._inner = inner
+        self._pages: dict[tuple[str, str], Future[ProjectPage]] = {}
+        self._lock = threading.Lock()
+
+    def project(self, index_url: str, name: str) -> ProjectPage:
+        key = (index_url, name)
+        with self._lock:
+            future = self._pages.get(key)
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._pages[key] = future
+        if owner:
+            try:
+                future.set_result(self._inner.project(index_url, name))
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
+
+    def file_info(self, url: str) -> tuple[int, str | None]:
+        return self._inner.file_info(url)
+
+    def download(self, url: str, dest: Path, *, expected_sha256: str | None = None) -> tuple[str, int]:
+        return self._inner.download(url, dest, expected_sha256=expected_sha256)

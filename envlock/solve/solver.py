@@ -1,0 +1,355 @@
+"""`solve`: spec -> lock. Picks, per target, one consistent torch / CUDA / cuDNN / NCCL set.
+
+Flow for each target: find the variant options the indexes offer (rules 1–3, 7), resolve every
+option through the backend concurrently (identical requests across targets are resolved once),
+check the CUDA stack each resolution really pins (rule 4, DESIGN §5), rank the survivors (rules
+5–6) and lock the best. When nothing survives, every variant considered is reported with its
+reason and fix (rule 8).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from envlock import __version__
+from envlock.errors import EnvlockError, ResolutionError
+from envlock.index import IndexClient
+from envlock.kb import KnowledgeBase
+from envlock.kb.rules import driver_verdict
+from envlock.lock.digest import env_hash
+from envlock.lock.model import LOCK_VERSION, Lock, LockedTarget, Rejection
+from envlock.lock.toml import seal
+from envlock.progress import Progress, Silent
+from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
+from envlock.solve.artifacts import lock_packages
+from envlock.solve.candidates import VariantOption, find_options
+from envlock.solve.inputs import lock_inputs
+from envlock.solve.memo import MemoClient
+from envlock.solve.tags import ordered_target_tags
+from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
+from envlock.spec.model import Spec, TargetSpec
+from envlock.spec.parse import spec_hash
+
+# Projects built per variant and published on each variant index; pinned to it when resolving.
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+MAX_PARALLEL_RESOLUTIONS = 6
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Outcome:
+    """One option after resolution and the CUDA-stack check."""
+
+    option: VariantOption
+    resolution: Resolution
+    torch: Version | None
+    stack: CudaStack
+    requires_driver: str | None
+    compat: str | None
+
+
+class _ResolutionPool:
+    """Runs backend resolutions concurrently and resolves each distinct request once."""
+
+    def __init__(self, backend: ResolverBackend, workers: int) -> None:
+        self._backend = backend
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envlock-resolve")
+        self._futures: dict[ResolutionRequest, Future[Resolution]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, request: ResolutionRequest) -> Future[Resolution]:
+        with self._lock:
+            future = self._futures.get(request)
+            if future is None:
+                future = self._executor.submit(self._backend.resolve, request)
+                self._futures[request] = future
+            return future
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _torch_wanted(spec: Spec) -> SpecifierSet:
+    wanted = SpecifierSet()
+    for dep in spec.dependencies:
+        req = Requirement(dep)
+        if canonicalize_name(req.name) == "torch":
+            wanted &= req.specifier
+    return wanted
+
+
+def _uses_torch(spec: Spec) -> bool:
+    return any(canonicalize_name(Requirement(d).name) in TORCH_FAMILY for d in spec.dependencies)
+
+
+def _request(spec: Spec, target: TargetSpec, option: VariantOption | None, default_index: str) -> ResolutionRequest:
+    pinned: tuple[tuple[str, str], ...] = ()
+    constraints: tuple[str, ...] = ()
+    if option is not None:
+        if option.index is not None:
+            pinned = tuple((name, option.index) for name in TORCH_FAMILY)
+        constraints = tuple(f"torch!={v}" for v in option.excluded)
+    return ResolutionRequest(
+        requirements=spec.dependencies,
+        constraints=constraints,
+        python=spec.python,
+        platform=target.platform,
+        glibc=target.glibc,
+        default_index=default_index,
+        extra_indexes=spec.indexes.extra,
+        pinned=pinned,
+        exclude_newer=spec.exclude_newer,
+    )
+
+
+def _evaluate(
+    option: VariantOption, resolution: Resolution, target: TargetSpec, spec: Spec, kb: KnowledgeBase
+) -> _Outcome | Rejection:
+    """Rule 4 and the driver the locked stack needs (DESIGN §5), for one resolved option."""
+    pairs = [(p.name, p.version) for p in resolution.packages]
+    stack = analyze(pairs)
+    torch_pkg = resolution.package("torch")
+    torch = Version(torch_pkg.version) if torch_pkg else None
+    mixed = mixed_majors(stack)
+    if mixed:
+        return Rejection(variant=option.variant, reason=mixed, fix="pin the packages of the other CUDA major "
+                         "to builds of the variant's major (e.g. cupy-cuda12x with a cu12x torch)")
+    problems = constraint_problems(stack, cuda=spec.cuda.version, cudnn=spec.cuda.cudnn, nccl=spec.cuda.nccl)
+    if problems:
+        reason, fix = problems[0]
+        return Rejection(variant=option.variant, reason=reason, fix=fix)
+    needs_cuda = stack.newest_toolkit or (stack.runtime or option.cuda)
+    requires_driver: str | None = None
+    compat: str | None = None
+    if needs_cuda is not None:
+        toolkit = kb.cuda_toolkit(needs_cuda)
+        requires_driver = toolkit.min_driver_linux if toolkit else None
+        if target.platform == "windows-amd64" and toolkit:
+            requires_driver = toolkit.min_driver_windows
+        if target.driver is not None:
+            verdict = driver_verdict(target.driver, needs_cuda, target.platform, kb)
+            why = stack.newest_toolkit_package or f"CUDA {needs_cuda}"
+            if not verdict.ok:
+                return Rejection(variant=option.variant, reason=f"{why} needs a newer driver: {verdict.reason}",
+                                 fix=f"driver >= {verdict.requires_mvc}" if verdict.requires_mvc else None)
+            if spec.cuda.driver_compat == "native" and verdict.compat != "native":
+                return Rejection(
+                    variant=option.variant,
+                    reason=f"{why} needs driver {verdict.requires_native} natively (target: {target.driver})",
+                    fix=f"driver >= {verdict.requires_native}, or driver-compat = \"prefer-native\"",
+                )
+            compat = verdict.compat
+    return _Outcome(option=option, resolution=resolution, torch=torch, stack=stack,
+                    requires_driver=requires_driver, compat=compat)
+
+
+def _pick(outcomes: Sequence[_Outcome], mode: str) -> tuple[_Outcome, list[Rejection]]:
+    """Rules 5 and 6: native first (prefer-native), then the newest torch, then the highest CUDA."""
+
+    def key(o: _Outcome) -> tuple[bool, Version, Version]:
+        native = mode != "prefer-native" or o.compat in (None, "native")
+        torch = Version(o.torch.public) if o.torch else Version("0")
+        return (native, torch, Version(o.stack.runtime or o.option.cuda or "0"))
+
+    ordered = sorted(outcomes, key=key, reverse=True)
+    best = ordered[0]
+    losers: list[Rejection] = []
+    for o in ordered[1:]:
+        if mode == "prefer-native" and best.compat == "native" and o.compat == "minor-version":
+            why = f"works only through minor-version compatibility; {best.option.variant} runs natively"
+        elif o.torch and best.torch and o.torch.public != best.torch.public:
+            why = f"its newest allowed torch is {o.torch.public}, older than {best.torch.public}"
+        else:
+            why = f"CUDA {o.stack.runtime or o.option.cuda} is lower than {best.stack.runtime or best.option.cuda}"
+        losers.append(Rejection(variant=o.option.variant, reason=f"not chosen: {why}"))
+    return best, losers
+
+
+def _target_lock(
+    target: TargetSpec,
+    spec: Spec,
+    kb: KnowledgeBase,
+    best: _Outcome | None,
+    resolution: Resolution,
+    rejections: Sequence[Rejection],
+    client: IndexClient,
+    default_index: str,
+) -> LockedTarget:
+    option = best.option if best else None
+    pinned = {name: option.index for name in TORCH_FAMILY} if option and option.index else {}
+    packages = lock_packages(
+        client,
+        resolution.packages,
+        pinned=pinned,
+        indexes=[default_index, *spec.indexes.extra],
+        tags=ordered_target_tags(spec.python, target.platform, target.glibc),
+    )
+    stack = best.stack if best else analyze((p.name, p.version) for p in resolution.packages)
+    kb_status = "none"
+    if best and best.torch is not None and option is not None:
+        kb_status = option.build(best.torch).status
+    return LockedTarget(
+        name=target.name,
+        platform=target.platform,
+        glibc=target.glibc,
+        python=spec.python,
+        gpus=tuple(cc.sm for cc in target.archs),
+        driver=target.driver,
+        variant=option.variant if option else "none",
+        torch=str(best.torch) if best and best.torch else None,
+        cuda=stack.runtime or (option.cuda if option else None),
+        cudnn=stack.cudnn,
+        nccl=stack.nccl,
+        requires_driver=best.requires_driver if best else None,
+        compat=best.compat if best else None,
+        kb_status=kb_status,
+        env_hash=env_hash(python=spec.python, platform=target.platform, packages=packages),
+        packages=packages,
+        rejected=tuple(sorted(rejections, key=lambda r: r.variant)),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Unsatisfiable:
+    target: str
+    rejected: tuple[Rejection, ...]
+
+
+def _solve_target(
+    target: TargetSpec,
+    spec: Spec,
+    kb: KnowledgeBase,
+    client: IndexClient,
+    pool: _ResolutionPool,
+    default_index: str,
+    progress: Progress,
+) -> LockedTarget | _Unsatisfiable:
+    if not _uses_torch(spec):
+        progress.step(f"{target.name}: resolving (no torch in the dependencies)")
+        resolution = pool.submit(_request(spec, target, None, default_index)).result()
+        return _target_lock(target, spec, kb, None, resolution, (), client, default_index)
+    gpu_problems = [
+        p for cc in target.archs
+        if target.driver and (p := kb.gpu_driver_problem(cc, target.driver, target.platform))
+    ]
+    progress.step(f"{target.name}: looking up torch variants")
+    options, rejections = find_options(
+        target, spec, kb, client, default_index=default_index,
+        torch_wanted=_torch_wanted(spec), gpu_problems=gpu_problems,
+    )
+    futures = [(o, pool.submit(_request(spec, target, o, default_index))) for o in options]
+    outcomes: list[_Outcome] = []
+    for option, future in futures:
+        progress.step(f"{target.name}: resolving {option.variant}")
+        try:
+            resolution = future.result()
+        except ResolutionError as err:
+            first = err.message.splitlines()
+            detail = " ".join(line.strip() for line in first[1:4]) or first[0]
+            rejections.append(Rejection(variant=option.variant, reason=f"dependencies conflict: {detail}",
+                                        fix="relax the conflicting requirement"))
+            continue
+        result = _evaluate(option, resolution, target, spec, kb)
+        if isinstance(result, Rejection):
+            rejections.append(result)
+        else:
+            outcomes.append(result)
+    if not outcomes:
+        return _Unsatisfiable(target=target.name, rejected=tuple(sorted(rejections, key=lambda r: r.variant)))
+    best, losers = _pick(outcomes, spec.cuda.driver_compat)
+    progress.step(f"{target.name}: locking {best.option.variant} (torch {best.torch})")
+    return _target_lock(target, spec, kb, best, best.resolution, [*rejections, *losers], client, default_index)
+
+
+def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> ResolutionError:
+    lines: list[str] = []
+    for f in failures:
+        target = spec.target(f.target)
+        what = (
+            f"{', '.join(g.written for g in target.gpus)}, driver {target.driver}"
+            if target and target.gpus else "CPU only"
+        )
+        lines.append(f"target {f.target} ({target.platform if target else '?'}, {what}) cannot be satisfied:")
+        for r in f.rejected:
+            lines.append(f"  {r.variant}: {r.reason}" + (f"  [fix: {r.fix}]" if r.fix else ""))
+    fixes = sorted({r.fix for f in failures for r in f.rejected if r.fix})
+    return ResolutionError(
+        "\n".join(lines),
+        hint="one of: " + "; ".join(fixes) if fixes else "loosen the spec's constraints",
+        details={
+            "targets": [
+                {"name": f.target, "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix}
+                                                for r in f.rejected]}
+                for f in failures
+            ]
+        },
+    )
+
+
+def solve(
+    spec: Spec,
+    *,
+    kb: KnowledgeBase,
+    client: IndexClient,
+    backend: ResolverBackend,
+    default_index: str,
+    targets: Sequence[str] = (),
+    previous: Lock | None = None,
+    progress: Progress | None = None,
+) -> Lock:
+    """Solve `spec` into a sealed lock.
+
+    With `targets`, only those are re-solved; the others are kept from `previous` when it has
+    them. Raises ResolutionError (listing every target that cannot be satisfied), NetworkError.
+    """
+    progress = progress or Silent()
+    client = MemoClient(client)
+    chosen = [t for t in spec.targets if not targets or t.name in targets]
+    kept = {t.name: t for t in previous.targets} if previous and targets else {}
+    pool = _ResolutionPool(backend, MAX_PARALLEL_RESOLUTIONS)
+    results: dict[str, LockedTarget | _Unsatisfiable] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="envlock-target") as ex:
+            futures = {
+                t.name: ex.submit(_solve_target, t, spec, kb, client, pool, default_index, progress)
+                for t in chosen
+            }
+            errors: list[EnvlockError] = []
+            for name, future in futures.items():
+                try:
+                    results[name] = future.result()
+                except EnvlockError as err:
+                    errors.append(err)
+            if errors:
+                raise errors[0]
+    finally:
+        pool.close()
+    failures = [r for r in results.values() if isinstance(r, _Unsatisfiable)]
+    if failures:
+        raise _unsatisfiable_error(failures, spec)
+    locked: list[LockedTarget] = []
+    for t in spec.targets:
+        result = results.get(t.name)
+        if isinstance(result, LockedTarget):
+            locked.append(result)
+        elif t.name in kept:
+            locked.append(kept[t.name])
+    return seal(
+        Lock(
+            lock_version=LOCK_VERSION,
+            envlock_version=__version__,
+            uv_version=backend.version(),
+            spec_hash=spec_hash(spec),
+            inputs=lock_inputs(spec, default_index=default_index, kb_digest=kb.digest),
+            targets=tuple(locked),
+            content_hash="",
+        )
+    )
+
