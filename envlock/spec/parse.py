@@ -1,0 +1,608 @@
+"""Read an env spec (`envlock.toml`, or `[tool.envlock]` in `pyproject.toml`) into a validated `Spec`.
+
+The format is DESIGN §3, plus two keys of envlock's own:
+
+    [cuda]
+    allow-ptx = false                    # count PTX as covering newer GPUs (only under a native driver)
+    [resolution]
+    knowledge-base = ["private.toml"]    # extra knowledge-base files, relative to the spec file
+
+Choices where DESIGN is silent: at least one `[[target]]` is required and `platform` is required in each;
+a `driver` on a target without GPUs is allowed and kept; `driver = 580` may be written as a number, but
+not as a float (550.54 would lose digits); `exclude-newer` accepts an RFC 3339 timestamp with a zone (TOML
+datetime or string) or a bare date (midnight UTC), and is normalized to `YYYY-MM-DDTHH:MM:SSZ`; index URLs
+lose a trailing slash.
+
+Every error is a `SpecError` whose message reads `<file>:<line>: <key.path>: <what is wrong>, expected
+<what>`, with a hint (a did-you-mean or what to do).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from envlock import _toml
+from envlock.errors import SpecError
+from envlock.kb import KnowledgeBase, load_kb
+from envlock.kb.files import parse_driver
+from envlock.spec.model import (
+    DEFAULT_GLIBC,
+    DRIVER_COMPAT_MODES,
+    PLATFORMS,
+    CudaConstraints,
+    GpuRequest,
+    IndexSettings,
+    Spec,
+    TargetSpec,
+)
+from envlock.spec.source_map import SourceMap
+
+SPEC_FILE = "envlock.toml"
+PYPROJECT_FILE = "pyproject.toml"
+DEFAULT_PYTORCH_INDEX = "https://download.pytorch.org/whl"
+SPEC_VERSION = 1
+
+_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution")
+_ENV_KEYS = ("name", "python", "dependencies")
+_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx")
+_TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
+_INDEX_KEYS = ("default", "pytorch", "extra")
+_RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
+
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_PYTHON_RE = re.compile(r"^(\d+)\.(\d+)(t?)$")
+_GLIBC_RE = re.compile(r"^\d+\.\d+$")
+_NAME_EXPECTED = 'lower-case letters, digits and dashes, starting with a letter or digit (like "vit-train")'
+_TARGET_EXAMPLE = (
+    '[[target]]\nname = "h100"\nplatform = "linux-x86_64"\ngpus = ["H100"]\ndriver = "550.54.15"'
+)
+
+
+def find_spec(start: Path) -> Path:
+    """The spec to use from `start`: the file itself, or in the directory `envlock.toml`, else a
+    `pyproject.toml` with a `[tool.envlock]` table. Raises SpecError with a hint when there is none."""
+    if start.is_file():
+        return start
+    candidate = start / SPEC_FILE
+    if candidate.is_file():
+        return candidate
+    pyproject = start / PYPROJECT_FILE
+    if pyproject.is_file():
+        try:
+            data = _toml.load(pyproject)
+        except (OSError, ValueError):
+            data = {}
+        tool = data.get("tool")
+        if isinstance(tool, dict) and "envlock" in tool:
+            return pyproject
+    raise SpecError(
+        f"no {SPEC_FILE} (or {PYPROJECT_FILE} with [tool.envlock]) in {_display(start)}",
+        hint=f"create {SPEC_FILE} with [env] and [[target]] tables, or pass -s PATH to a spec",
+    )
+
+
+def load_spec(path: Path, kb: KnowledgeBase | None = None) -> Spec:
+    """Parse and validate the spec at `path` (envlock.toml, or pyproject.toml's [tool.envlock]).
+
+    GPU names resolve through `kb`; by default the built-in knowledge base plus the files named in
+    `[resolution] knowledge-base`. Raises SpecError for anything malformed.
+    """
+    display = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(
+            f"{display}: cannot read the spec: {exc.strerror or exc}",
+            hint="check the path, or run `envlock` in the directory holding envlock.toml",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{display}: the spec is not UTF-8 text", hint="save it as UTF-8") from exc
+    try:
+        raw = _toml.loads(text)
+    except _toml.TOMLDecodeError as exc:
+        pos = _toml.error_position(exc)
+        line, col = pos if pos else (1, 1)
+        raise SpecError(
+            f"{display}:{line}: not valid TOML: {_toml.error_text(exc)} (line {line}, column {col})",
+            hint="fix the TOML syntax at that position",
+            details={"file": display, "line": line, "column": col},
+        ) from exc
+    prefix = ""
+    if path.name == PYPROJECT_FILE:
+        tool = raw.get("tool")
+        if not isinstance(tool, dict) or not isinstance(tool.get("envlock"), dict):
+            raise SpecError(
+                f"{display}:1: tool.envlock: missing, expected a [tool.envlock] table",
+                hint=f"add [tool.envlock.env] and [[tool.envlock.target]] tables, or use {SPEC_FILE}",
+                details={"file": display, "line": 1, "key": "tool.envlock"},
+            )
+        raw = tool["envlock"]
+        prefix = "tool.envlock"
+    return _SpecReader(path, display, SourceMap(text), prefix).spec(raw, kb)
+
+
+def spec_hash(spec: Spec) -> str:
+    """ "sha256:<hex>" over a canonical JSON form of the normalized spec.
+
+    Formatting, comments, key order, GPU spelling ("H100" vs "sm_90") and dependency order do not change
+    it; any value that can change the lock does.
+    """
+    base = spec.source.parent
+    document = {
+        "spec-version": SPEC_VERSION,
+        "name": spec.name,
+        "python": spec.python,
+        "dependencies": sorted(str(Requirement(d)) for d in spec.dependencies),
+        "cuda": {
+            "version": spec.cuda.version,
+            "cudnn": spec.cuda.cudnn,
+            "nccl": spec.cuda.nccl,
+            "driver-compat": spec.cuda.driver_compat,
+            "allow-ptx": spec.cuda.allow_ptx,
+        },
+        "targets": [
+            {
+                "name": t.name,
+                "platform": t.platform,
+                "glibc": t.glibc,
+                "gpus": [cc.sm for cc in t.archs],
+                "driver": t.driver,
+            }
+            for t in spec.targets
+        ],
+        "indexes": {
+            "default": spec.indexes.default,
+            "pytorch": spec.indexes.pytorch,
+            "extra": list(spec.indexes.extra),
+        },
+        "exclude-newer": spec.exclude_newer,
+        "knowledge-base": [_relative(p, base) for p in spec.knowledge_base],
+    }
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+class _SpecReader:
+    """Validates one parsed spec; `fail` builds the located error for a key path."""
+
+    def __init__(self, path: Path, display: str, source_map: SourceMap, prefix: str) -> None:
+        self.path = path
+        self.display = display
+        self.map = source_map
+        self.prefix = prefix
+
+    def key(self, path: str) -> str:
+        return f"{self.prefix}.{path}" if self.prefix else path
+
+    def fail(
+        self, path: str, what: str, expected: str, hint: str | None = None, line_of: str | None = None
+    ) -> SpecError:
+        full = self.key(path)
+        line = self.map.line(self.key(line_of) if line_of else full)
+        return SpecError(
+            f"{self.display}:{line}: {full}: {what}, expected {expected}",
+            hint=hint,
+            details={"file": self.display, "line": line, "key": full},
+        )
+
+    # -- the document ---------------------------------------------------------------------------
+
+    def spec(self, raw: Mapping[str, Any], kb: KnowledgeBase | None) -> Spec:
+        self.check_keys("", raw, _ROOT_KEYS)
+        env = self.table("env", raw, required=True)
+        self.check_keys("env", env, _ENV_KEYS)
+        resolution = self.table("resolution", raw)
+        self.check_keys("resolution", resolution, _RESOLUTION_KEYS)
+        knowledge = self.knowledge_base(resolution)
+        if kb is None:
+            kb = load_kb(knowledge)
+        return Spec(
+            source=self.path,
+            name=self.name("env.name", env),
+            python=self.python(env),
+            dependencies=self.dependencies(env),
+            cuda=self.cuda(self.table("cuda", raw)),
+            targets=self.targets(raw, kb),
+            indexes=self.indexes(self.table("indexes", raw)),
+            exclude_newer=self.exclude_newer(resolution),
+            knowledge_base=knowledge,
+        )
+
+    # -- generic checks -------------------------------------------------------------------------
+
+    def check_keys(self, path: str, table: Mapping[str, Any], allowed: Sequence[str]) -> None:
+        for key in table:
+            if key in allowed:
+                continue
+            full = f"{path}.{key}" if path else key
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else None
+            where = f"[{self.key(path)}]" if path else "the top level"
+            raise self.fail(full, "unknown key", f"one of {', '.join(allowed)} in {where}", hint=hint)
+
+    def table(self, path: str, raw: Mapping[str, Any], *, required: bool = False) -> Mapping[str, Any]:
+        if path not in raw:
+            if required:
+                raise self.fail(path, "missing", f"a [{self.key(path)}] table", hint=_ENV_HINT)
+            return {}
+        value = raw[path]
+        if not isinstance(value, dict):
+            raise self.fail(path, f"{_show(value)} is not a table", f"a [{self.key(path)}] table")
+        return value
+
+    def string(self, path: str, value: object, expected: str) -> str:
+        if not isinstance(value, str):
+            hint = (
+                f'quote it: {path.rpartition(".")[2]} = "{value}"'
+                if isinstance(value, (int, float))
+                else None
+            )
+            raise self.fail(path, f"{_show(value)} is not a string", expected, hint=hint)
+        if not value.strip():
+            raise self.fail(path, "is empty", expected)
+        return value.strip()
+
+    def strings(self, path: str, value: object, expected: str) -> list[str]:
+        if not isinstance(value, list):
+            raise self.fail(path, f"{_show(value)} is not a list", f"a list of {expected}")
+        return [self.string(f"{path}[{i}]", v, expected) for i, v in enumerate(value)]
+
+    def choice(self, path: str, value: object, choices: Sequence[str]) -> str:
+        expected = "one of " + ", ".join(f'"{c}"' for c in choices)
+        text = self.string(path, value, expected)
+        if text not in choices:
+            close = difflib.get_close_matches(text, choices, n=1, cutoff=0.4)
+            raise self.fail(
+                path,
+                f"{_show(text)} is not allowed",
+                expected,
+                hint=f"did you mean {close[0]!r}?" if close else None,
+            )
+        return text
+
+    # -- [env] ----------------------------------------------------------------------------------
+
+    def name(self, path: str, table: Mapping[str, Any]) -> str:
+        leaf = path.rpartition(".")[2]
+        if leaf not in table:
+            raise self.fail(path, "missing", _NAME_EXPECTED, line_of=path.rpartition(".")[0])
+        text = self.string(path, table[leaf], _NAME_EXPECTED)
+        if not _NAME_RE.match(text):
+            suggestion = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
+            hint = f'try "{suggestion}"' if suggestion and _NAME_RE.match(suggestion) else None
+            raise self.fail(path, f"{_show(text)} is not a valid name", _NAME_EXPECTED, hint=hint)
+        return text
+
+    def python(self, env: Mapping[str, Any]) -> str:
+        expected = 'X.Y like "3.11" (or "3.13t" for a free-threaded build)'
+        if "python" not in env:
+            raise self.fail("env.python", "missing", expected, line_of="env")
+        value = env["python"]
+        if isinstance(value, float):
+            raise self.fail(
+                "env.python",
+                f"{value!r} is a number",
+                f"a quoted string, {expected}",
+                hint='quote it: python = "3.11" (a number cannot tell 3.1 from 3.10)',
+            )
+        text = self.string("env.python", value, expected)
+        m = _PYTHON_RE.match(text)
+        if not m or m.group(1) != "3":
+            hint = None
+            m2 = re.match(r"^(?:py|python)?\s*(3)\.(\d+)", text)
+            if m2:
+                hint = f'did you mean "{m2.group(1)}.{m2.group(2)}"?'
+            raise self.fail("env.python", f"{_show(text)} is not a Python version", expected, hint=hint)
+        return text
+
+    def dependencies(self, env: Mapping[str, Any]) -> tuple[str, ...]:
+        if "dependencies" not in env:
+            return ()
+        expected = 'PEP 508 requirements like "torch>=2.5"'
+        out = []
+        for i, text in enumerate(self.strings("env.dependencies", env["dependencies"], expected)):
+            try:
+                Requirement(text)
+            except InvalidRequirement as exc:
+                raise self.fail(
+                    f"env.dependencies[{i}]",
+                    f"{_show(text)} is not a PEP 508 requirement ({exc})",
+                    'a requirement like "torch>=2.5,<2.8" or "numpy<2"',
+                ) from None
+            out.append(text)
+        return tuple(out)
+
+    # -- [cuda] ---------------------------------------------------------------------------------
+
+    def cuda(self, table: Mapping[str, Any]) -> CudaConstraints:
+        self.check_keys("cuda", table, _CUDA_KEYS)
+        allow_ptx = table.get("allow-ptx", False)
+        if not isinstance(allow_ptx, bool):
+            raise self.fail("cuda.allow-ptx", f"{_show(allow_ptx)} is not a boolean", "true or false")
+        mode = table.get("driver-compat", DRIVER_COMPAT_MODES[0])
+        return CudaConstraints(
+            version=self.specifier("cuda.version", table),
+            cudnn=self.specifier("cuda.cudnn", table),
+            nccl=self.specifier("cuda.nccl", table),
+            driver_compat=self.choice("cuda.driver-compat", mode, DRIVER_COMPAT_MODES),
+            allow_ptx=allow_ptx,
+        )
+
+    def specifier(self, path: str, table: Mapping[str, Any]) -> str | None:
+        leaf = path.rpartition(".")[2]
+        if leaf not in table:
+            return None
+        expected = 'a PEP 440 version specifier like ">=12.1" or "==12.4.*"'
+        text = self.string(path, table[leaf], expected)
+        try:
+            SpecifierSet(text)
+        except InvalidSpecifier:
+            hint = f'write "=={text}" or ">={text}"' if re.match(r"^\d+(\.\d+)*$", text) else None
+            raise self.fail(path, f"{_show(text)} is not a version specifier", expected, hint=hint) from None
+        return text
+
+    # -- [[target]] -----------------------------------------------------------------------------
+
+    def targets(self, raw: Mapping[str, Any], kb: KnowledgeBase) -> tuple[TargetSpec, ...]:
+        value = raw.get("target")
+        if value is None or value == []:
+            raise self.fail(
+                "target",
+                "no [[target]] is declared",
+                "at least one [[target]] table",
+                hint="declare the kinds of node the lock must serve, e.g.\n" + _TARGET_EXAMPLE,
+            )
+        if not isinstance(value, list):
+            raise self.fail(
+                "target",
+                f"{_show(value)} is not an array of tables",
+                "[[target]] (double brackets), one per kind of node",
+                hint="write [[target]] instead of [target]",
+            )
+        out: list[TargetSpec] = []
+        seen: dict[str, int] = {}
+        for i, item in enumerate(value):
+            path = f"target[{i}]"
+            if not isinstance(item, dict):
+                raise self.fail(path, f"{_show(item)} is not a table", "a [[target]] table")
+            target = self.target(path, item, kb)
+            if target.name in seen:
+                raise self.fail(
+                    f"{path}.name",
+                    f'"{target.name}" is already the name of target[{seen[target.name]}]',
+                    "a unique name per target",
+                    hint="rename one of the two targets",
+                )
+            seen[target.name] = i
+            out.append(target)
+        return tuple(out)
+
+    def target(self, path: str, item: Mapping[str, Any], kb: KnowledgeBase) -> TargetSpec:
+        self.check_keys(path, item, _TARGET_KEYS)
+        name = self.name(f"{path}.name", item)
+        if "platform" not in item:
+            raise self.fail(f"{path}.platform", "missing", " | ".join(PLATFORMS), line_of=path)
+        platform = self.choice(f"{path}.platform", item["platform"], PLATFORMS)
+        glibc = DEFAULT_GLIBC
+        if "glibc" in item:
+            glibc = self.string(f"{path}.glibc", item["glibc"], 'X.Y like "2.28"')
+            if not _GLIBC_RE.match(glibc):
+                raise self.fail(f"{path}.glibc", f"{_show(glibc)} is not a glibc version", 'X.Y like "2.28"')
+        gpus = self.gpus(path, item.get("gpus", []), kb)
+        driver = self.driver(path, item)
+        if gpus and driver is None:
+            raise self.fail(
+                f"{path}.driver",
+                "missing while gpus is set",
+                'the lowest NVIDIA driver on these nodes, like "550.54.15"',
+                hint="run nvidia-smi on the oldest node and copy its Driver Version",
+                line_of=f"{path}.gpus",
+            )
+        if gpus and platform.startswith("macos"):
+            raise self.fail(
+                f"{path}.gpus",
+                "macOS has no NVIDIA GPUs",
+                "no gpus on a macos-arm64 target",
+                hint="remove gpus from this target, or change its platform",
+            )
+        return TargetSpec(name=name, platform=platform, glibc=glibc, gpus=gpus, driver=driver)
+
+    def gpus(self, path: str, value: object, kb: KnowledgeBase) -> tuple[GpuRequest, ...]:
+        expected = 'a GPU name like "H100" or an architecture like "sm_90"'
+        out = []
+        for i, text in enumerate(self.strings(f"{path}.gpus", value, expected)):
+            try:
+                cc = kb.resolve_gpu(text)
+            except KeyError:
+                close = kb.suggest_gpus(text)
+                hint = f"did you mean {', '.join(close)}?" if close else None
+                extra = "or add it to a knowledge-base file ([resolution] knowledge-base)"
+                hint = f"{hint} {extra}" if hint else f"write its architecture (sm_XY), {extra}"
+                raise self.fail(
+                    f"{path}.gpus[{i}]", f"{_show(text)} is not a known GPU", expected, hint=hint
+                ) from None
+            out.append(GpuRequest(written=text, cc=cc))
+        return tuple(out)
+
+    def driver(self, path: str, item: Mapping[str, Any]) -> str | None:
+        if "driver" not in item:
+            return None
+        value = item["driver"]
+        expected = 'digits like "550.54.15"'
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        elif isinstance(value, float):
+            raise self.fail(
+                f"{path}.driver",
+                f"{value!r} is a number",
+                f"a quoted string, {expected}",
+                hint=f'quote it: driver = "{value}" (a number loses trailing zeros)',
+            )
+        text = self.string(f"{path}.driver", value, expected)
+        try:
+            parse_driver(text)
+        except ValueError:
+            raise self.fail(
+                f"{path}.driver",
+                f"{_show(text)} is not a driver version",
+                expected,
+                hint="copy the Driver Version that nvidia-smi prints on the oldest node",
+            ) from None
+        return text
+
+    # -- [indexes] ------------------------------------------------------------------------------
+
+    def indexes(self, table: Mapping[str, Any]) -> IndexSettings:
+        self.check_keys("indexes", table, _INDEX_KEYS)
+        default = self.url("indexes.default", table["default"]) if "default" in table else None
+        pytorch: str | None = DEFAULT_PYTORCH_INDEX
+        if "pytorch" in table:
+            value = table["pytorch"]
+            if value is False:
+                pytorch = None
+            elif isinstance(value, bool):
+                raise self.fail(
+                    "indexes.pytorch",
+                    "true is not allowed",
+                    "a URL, or false to switch the variant indexes off",
+                    hint=f"leave it out to use {DEFAULT_PYTORCH_INDEX}",
+                )
+            else:
+                pytorch = self.url("indexes.pytorch", value)
+        extra: list[str] = []
+        if "extra" in table:
+            if not isinstance(table["extra"], list):
+                raise self.fail(
+                    "indexes.extra", f"{_show(table['extra'])} is not a list", "a list of index URLs"
+                )
+            extra = [self.url(f"indexes.extra[{i}]", v) for i, v in enumerate(table["extra"])]
+        return IndexSettings(default=default, pytorch=pytorch, extra=tuple(extra))
+
+    def url(self, path: str, value: object) -> str:
+        expected = 'an http(s):// or file:// URL like "https://download.pytorch.org/whl"'
+        text = self.string(path, value, expected)
+        parts = urlsplit(text)
+        ok = (parts.scheme in ("http", "https") and bool(parts.netloc)) or (
+            parts.scheme == "file" and bool(parts.path)
+        )
+        if not ok:
+            raise self.fail(path, f"{_show(_redact(text))} is not a usable index URL", expected)
+        return text if parts.scheme == "file" and parts.path == "/" else text.rstrip("/")
+
+    # -- [resolution] ---------------------------------------------------------------------------
+
+    def exclude_newer(self, table: Mapping[str, Any]) -> str | None:
+        if "exclude-newer" not in table:
+            return None
+        path = "resolution.exclude-newer"
+        expected = 'an RFC 3339 timestamp with a time zone, like "2026-11-01T00:00:00Z"'
+        value = table["exclude-newer"]
+        if isinstance(value, str):
+            value = _parse_timestamp(value.strip())
+            if value is None:
+                raise self.fail(path, f"{_show(table['exclude-newer'])} is not a timestamp", expected)
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                raise self.fail(
+                    path,
+                    "has no time zone",
+                    expected,
+                    hint="append Z for UTC, or an offset like +02:00",
+                )
+            value = value.astimezone(dt.timezone.utc)
+        elif isinstance(value, dt.date):
+            value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+        else:
+            raise self.fail(path, f"{_show(value)} is not a timestamp", expected)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def knowledge_base(self, table: Mapping[str, Any]) -> tuple[Path, ...]:
+        if "knowledge-base" not in table:
+            return ()
+        path = "resolution.knowledge-base"
+        out = []
+        for i, text in enumerate(
+            self.strings(path, table["knowledge-base"], "paths of knowledge-base files")
+        ):
+            file = (self.path.parent / text).resolve()
+            if not file.is_file():
+                raise self.fail(
+                    f"{path}[{i}]",
+                    f'"{text}" does not exist ({_display(file)})',
+                    "a knowledge-base TOML file, relative to the spec",
+                    hint="fix the path; it is relative to the directory of the spec",
+                )
+            out.append(file)
+        return tuple(out)
+
+
+_ENV_HINT = 'start the spec with\n[env]\nname = "my-env"\npython = "3.11"\ndependencies = ["torch"]'
+
+
+def _parse_timestamp(text: str) -> dt.datetime | dt.date | None:
+    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            return None
+    if not re.match(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", text):
+        return None
+    iso = re.sub(r"[Zz]$", "+00:00", text)
+    iso = re.sub(r"(\.\d{1,6})\d*", r"\1", iso)  # datetime takes at most microseconds
+    m = re.match(r"^(.*\.)(\d{1,5})(\D.*)?$", iso)
+    if m:  # Python 3.10 accepts only 3 or 6 fraction digits
+        iso = m.group(1) + m.group(2).ljust(6, "0") + (m.group(3) or "")
+    try:
+        return dt.datetime.fromisoformat(iso[:10] + "T" + iso[11:])
+    except ValueError:
+        return None
+
+
+def _display(path: Path) -> str:
+    """A path as messages show it: relative to the working directory when it lies below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return Path(os.path.relpath(path, base.resolve())).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+def _show(value: object) -> str:
+    """A value as a message quotes it: TOML-like, cut short when long."""
+    if isinstance(value, str):
+        text = f'"{value}"'
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, dict):
+        text = "a table"
+    elif isinstance(value, list):
+        text = "a list"
+    else:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
