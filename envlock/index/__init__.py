@@ -1,0 +1,51 @@
+"""The index client: what package indexes list, and the files they serve.
+
+`IndexClient` is the seam the solver and the store use; `HttpIndexClient` is the implementation
+that talks to real indexes (HTTP(S) and `file://` PEP 503 trees).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from envlock.index.auth import redact_url
+from envlock.index.client import DownloadProgress, HttpIndexClient, project_url
+from envlock.index.errors import ArtifactNotFound, ProjectNotFound
+from envlock.index.model import IndexFile, ProjectPage
+
+
+class IndexClient(Protocol):
+    """Reads project pages and files from package indexes."""
+
+    def project(self, index_url: str, name: str) -> ProjectPage:
+        """The files `index_url` lists for project `name`; ProjectNotFound if it has none."""
+        ...
+
+    def file_info(self, url: str) -> tuple[int, str | None]:
+        """`(size, sha256 declared by the server or None)` without downloading the file."""
+        ...
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        expected_sha256: str | None = None,
+        progress: DownloadProgress | None = None,
+    ) -> tuple[str, int]:
+        """Download `url` to `dest` atomically; return `(sha256 hex, size)`."""
+        ...
+
+
+__all__ = [
+    "ArtifactNotFound",
+    "DownloadProgress",
+    "HttpIndexClient",
+    "IndexClient",
+    "IndexFile",
+    "ProjectNotFound",
+    "ProjectPage",
+    "project_url",
+    "redact_url",
+]

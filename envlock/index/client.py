@@ -1,0 +1,429 @@
+"""The HTTP index client: simple-API pages (JSON first, HTML fallback), file sizes and downloads.
+
+This is the one place in envlock that touches the network. It retries what a retry may cure
+(5xx, 429, connection errors, timeouts) with exponential backoff, keeps an on-disk cache of pages
+that it revalidates on every use, answers from that cache alone when offline, and sends
+credentials from URL userinfo or netrc without ever letting them into a URL it returns, a message
+or a log line. One instance may be shared by the threads of a `ThreadPoolExecutor`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import httpx
+from packaging.utils import canonicalize_name
+
+from envlock import __version__
+from envlock.errors import IndexFormatError, IntegrityError, NetworkError
+from envlock.index.auth import CredentialStore, redact_url
+from envlock.index.cache import CachedResponse, HttpCache, default_cache_root
+from envlock.index.errors import ArtifactNotFound, ProjectNotFound
+from envlock.index.model import ProjectPage
+from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
+
+log = logging.getLogger("envlock.index")
+
+DownloadProgress = Callable[[int, "int | None"], None]
+"""Called with (bytes received so far, total bytes or None) while a download runs."""
+
+_CHUNK = 1 << 20
+_SERIAL_HEADER = "X-PyPI-Last-Serial"
+_CHECKSUM_HEADER = "X-Checksum-Sha256"  # Artifactory and Nexus declare the sha256 of a file this way
+
+
+def index_base(index_url: str) -> str:
+    """The index URL with exactly one trailing slash."""
+    return index_url.rstrip("/") + "/"
+
+
+def project_url(index_url: str, name: str) -> str:
+    """`<index>/<normalized-name>/` (PEP 503)."""
+    return f"{index_base(index_url)}{canonicalize_name(name)}/"
+
+
+class _Retry(Exception):
+    """A failed try that a later try may cure; `reason` says what happened."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.delay = delay
+
+
+class HttpIndexClient:
+    """An `IndexClient` over HTTP(S) and `file://` directories laid out as PEP 503 trees."""
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        offline: bool = False,
+        retries: int = 3,
+        backoff: float = 0.5,
+        timeout: float = 30.0,
+        *,
+        netrc_file: Path | None = None,
+    ) -> None:
+        """`retries` counts the tries after the first; the n-th retry waits `backoff * 2**(n-1)` s."""
+        self._cache = HttpCache(cache_dir if cache_dir is not None else default_cache_root())
+        self._offline = offline
+        self._retries = max(0, retries)
+        self._backoff = backoff
+        self._timeout = timeout
+        self._credentials = CredentialStore(netrc_file)
+        self._http = httpx.Client(
+            timeout=timeout,
+            follow_redirects=True,
+            headers={"User-Agent": f"envlock/{__version__}"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> HttpIndexClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------ project pages
+
+    def project(self, index_url: str, name: str) -> ProjectPage:
+        """The files `index_url` lists for `name`; raises ProjectNotFound on 404."""
+        bare = self._credentials.remember(index_url)
+        base = index_base(bare)
+        normalized = canonicalize_name(name)
+        url = project_url(base, normalized)
+        if urlsplit(url).scheme == "file":
+            return self._local_project(base, normalized, url)
+        entry, parsed = self._page(url, index=base, name=normalized)
+        serial = parsed.serial if parsed.serial is not None else entry.serial
+        log.debug("%s: %d files", url, len(parsed.files))
+        return ProjectPage(index=base, name=normalized, files=parsed.files, serial=serial)
+
+    def _local_project(self, base: str, name: str, url: str) -> ProjectPage:
+        page = _file_path(url) / "index.html"
+        try:
+            body = page.read_bytes()
+        except FileNotFoundError:
+            raise _not_found(name, base) from None
+        except OSError as exc:
+            raise NetworkError(
+                f"cannot read {page.name} of {url}: {exc.strerror}",
+                hint="check the permissions of the local index directory",
+                details={"url": url},
+            ) from exc
+        parsed = parse_html_page(body, url=url)
+        return ProjectPage(index=base, name=name, files=parsed.files, serial=parsed.serial)
+
+    def _page(self, url: str, *, index: str, name: str) -> tuple[CachedResponse, ParsedPage]:
+        cached = self._cache.get(url)
+        if self._offline:
+            if cached is None:
+                raise _offline_miss(url)
+            return cached, _parse_entry(cached)
+        headers = {"Accept": ACCEPT}
+        if cached is not None:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        response = self._send("GET", url, headers=headers)
+        if response.status_code == 304 and cached is not None:
+            log.debug("%s: not modified", redact_url(url))
+            return cached, _parse_entry(cached)
+        if response.status_code == 404:
+            raise _not_found(name, index)
+        _raise_for_client_error(response, url)
+        if response.status_code != 200:
+            raise IndexFormatError(
+                f"{redact_url(url)} answered HTTP {response.status_code} instead of a page",
+                hint="the index or a proxy in between is misbehaving; retry later or use another mirror",
+                details={"url": redact_url(url), "status": response.status_code},
+            )
+        serial_text = response.headers.get(_SERIAL_HEADER, "")
+        entry = CachedResponse(
+            url=redact_url(str(response.url)),
+            body=response.content,
+            content_type=response.headers.get("Content-Type"),
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+            serial=int(serial_text) if serial_text.isdigit() else None,
+            fetched_at=time.time(),
+        )
+        # Parse before caching: a garbage answer must not replace a good cached page.
+        parsed = _parse_entry(entry)
+        self._cache.put(_keyed(entry, url))
+        return entry, parsed
+
+    # ------------------------------------------------------------------------------------- files
+
+    def file_info(self, url: str) -> tuple[int, str | None]:
+        """`(size in bytes, sha256 the server declares in X-Checksum-Sha256 or None)` from a HEAD request."""
+        if urlsplit(url).scheme == "file":
+            path = _file_path(url)
+            try:
+                return path.stat().st_size, None
+            except FileNotFoundError:
+                raise _artifact_not_found(url) from None
+        if self._offline:
+            raise _offline_miss(url)
+        response = self._send("HEAD", url, headers={"Accept-Encoding": "identity"})
+        if response.status_code == 404:
+            raise _artifact_not_found(url)
+        _raise_for_client_error(response, url)
+        length = response.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise IndexFormatError(
+                f"{redact_url(url)} gave no Content-Length for a HEAD request",
+                hint="envlock will have to download the file to learn its size",
+                details={"url": redact_url(url)},
+            )
+        declared = response.headers.get(_CHECKSUM_HEADER)
+        return int(length), (declared.lower() if declared else None)
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        expected_sha256: str | None = None,
+        progress: DownloadProgress | None = None,
+    ) -> tuple[str, int]:
+        """Stream `url` into `dest` and return `(sha256 hex, size)`.
+
+        The bytes go to a temporary file beside `dest`, which is renamed into place only when
+        complete and, if `expected_sha256` is given, matching; otherwise the partial file is
+        deleted and IntegrityError (mismatch) or NetworkError (transfer failed) is raised.
+        """
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if urlsplit(url).scheme == "file":
+            return self._finish(self._copy_local(url, dest, progress), url, dest, expected_sha256)
+        if self._offline:
+            raise _offline_miss(url)
+        reasons: list[str] = []
+        for attempt in range(self._retries + 1):
+            try:
+                result = self._stream_once(url, dest, progress)
+            except _Retry as retry:
+                reasons.append(retry.reason)
+                if attempt < self._retries:
+                    self._sleep(attempt, retry.delay)
+                continue
+            return self._finish(result, url, dest, expected_sha256)
+        raise _gave_up(url, reasons)
+
+    def _stream_once(self, url: str, dest: Path, progress: DownloadProgress | None) -> tuple[Path, str, int]:
+        with self._temp_for(dest) as (handle, temp):
+            try:
+                with self._http.stream(
+                    "GET", url, headers={"Accept-Encoding": "identity"}, auth=self._auth(url)
+                ) as response:
+                    _check_retryable(response)
+                    if response.status_code == 404:
+                        raise _artifact_not_found(url)
+                    _raise_for_client_error(response, url)
+                    length = response.headers.get("Content-Length", "")
+                    total = int(length) if length.isdigit() else None
+                    digest = hashlib.sha256()
+                    received = 0
+                    for chunk in response.iter_bytes(_CHUNK):
+                        handle.write(chunk)
+                        digest.update(chunk)
+                        received += len(chunk)
+                        if progress is not None:
+                            progress(received, total)
+            except httpx.TimeoutException as exc:
+                raise _Retry(f"timed out after {self._timeout:g} s") from exc
+            except httpx.TransportError as exc:
+                raise _Retry(f"transfer failed ({type(exc).__name__})") from exc
+            if total is not None and received != total:
+                raise _Retry(f"truncated: got {received} of {total} bytes")
+            handle.flush()
+            return temp, digest.hexdigest(), received
+
+    def _copy_local(self, url: str, dest: Path, progress: DownloadProgress | None) -> tuple[Path, str, int]:
+        source = _file_path(url)
+        with self._temp_for(dest) as (handle, temp):
+            digest = hashlib.sha256()
+            received = 0
+            try:
+                reader = source.open("rb")
+            except FileNotFoundError:
+                raise _artifact_not_found(url) from None
+            with reader:
+                while chunk := reader.read(_CHUNK):
+                    handle.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    if progress is not None:
+                        progress(received, None)
+            handle.flush()
+            return temp, digest.hexdigest(), received
+
+    @contextlib.contextmanager
+    def _temp_for(self, dest: Path) -> Iterator[tuple[BinaryIO, Path]]:
+        """A temporary file beside `dest`; deleted unless the caller renames it away first."""
+        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        temp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                yield handle, temp
+        except BaseException:
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise
+
+    def _finish(
+        self, result: tuple[Path, str, int], url: str, dest: Path, expected_sha256: str | None
+    ) -> tuple[str, int]:
+        temp, digest, size = result
+        if expected_sha256 is not None and digest != expected_sha256.lower():
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            raise IntegrityError(
+                f"{redact_url(url)} does not match its expected sha256 "
+                f"(expected {expected_sha256.lower()}, got {digest})",
+                hint="the file on the index changed or the transfer was tampered with; "
+                "do not install it; re-solve if the index really replaced the file",
+                details={"url": redact_url(url), "expected": expected_sha256.lower(), "actual": digest},
+            )
+        temp.replace(dest)
+        return digest, size
+
+    # ---------------------------------------------------------------------------------- requests
+
+    def _auth(self, url: str) -> httpx.BasicAuth | None:
+        credentials = self._credentials.for_url(url)
+        if credentials is None:
+            return None
+        return httpx.BasicAuth(credentials.username, credentials.password)
+
+    def _send(self, method: str, url: str, *, headers: dict[str, str]) -> httpx.Response:
+        """One request with retries; returns the first answer that a retry would not change."""
+        reasons: list[str] = []
+        for attempt in range(self._retries + 1):
+            try:
+                response = self._http.request(method, url, headers=headers, auth=self._auth(url))
+                _check_retryable(response)
+                return response
+            except httpx.TimeoutException:
+                reasons.append(f"timed out after {self._timeout:g} s")
+            except httpx.TransportError as exc:
+                reasons.append(f"connection failed ({type(exc).__name__})")
+            except _Retry as retry:
+                reasons.append(retry.reason)
+                if attempt < self._retries:
+                    self._sleep(attempt, retry.delay)
+                continue
+            if attempt < self._retries:
+                self._sleep(attempt, None)
+        raise _gave_up(url, reasons)
+
+    def _sleep(self, attempt: int, server_delay: float | None) -> None:
+        delay = self._backoff * (2**attempt)
+        if server_delay is not None:
+            delay = max(delay, min(server_delay, 60.0))
+        if delay > 0:
+            time.sleep(delay)
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _parse_entry(entry: CachedResponse) -> ParsedPage:
+    return parse_page(entry.body, content_type=entry.content_type, url=entry.url)
+
+
+def _keyed(entry: CachedResponse, request_url: str) -> CachedResponse:
+    """The entry stored under the URL that was asked for (the final URL may differ after redirects)."""
+    return CachedResponse(
+        url=redact_url(request_url),
+        body=entry.body,
+        content_type=entry.content_type,
+        etag=entry.etag,
+        last_modified=entry.last_modified,
+        serial=entry.serial,
+        fetched_at=entry.fetched_at,
+    )
+
+
+def _check_retryable(response: httpx.Response) -> None:
+    status = response.status_code
+    if status == 429 or status >= 500:
+        retry_after = response.headers.get("Retry-After", "")
+        delay = float(retry_after) if retry_after.isdigit() else None
+        response.close()
+        raise _Retry(f"HTTP {status}", delay)
+
+
+def _raise_for_client_error(response: httpx.Response, url: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    where = redact_url(url)
+    if status in (401, 403):
+        raise NetworkError(
+            f"{where} refused access (HTTP {status})",
+            hint="give credentials in the index URL (https://user:token@host/...) or in ~/.netrc "
+            "(or the file $NETRC names), and check that they are still valid",
+            details={"url": where, "status": status},
+        )
+    raise NetworkError(
+        f"{where} answered HTTP {status}",
+        hint="check the index URL",
+        details={"url": where, "status": status},
+    )
+
+
+def _gave_up(url: str, reasons: list[str]) -> NetworkError:
+    where = redact_url(url)
+    tries = len(reasons)
+    last = reasons[-1] if reasons else "no answer"
+    return NetworkError(
+        f"{where} failed after {tries} {'try' if tries == 1 else 'tries'}: {last}",
+        hint="the index may be down or unreachable; retry later, "
+        "or use --offline with a warm cache or a bundle",
+        details={"url": where, "tries": tries, "reasons": list(reasons)},
+    )
+
+
+def _offline_miss(url: str) -> NetworkError:
+    where = redact_url(url)
+    return NetworkError(
+        f"{where} is not in the cache and --offline was given",
+        hint="run once online to fill the cache, or install from a bundle made by `envlock fetch`",
+        details={"url": where},
+    )
+
+
+def _not_found(name: str, index: str) -> ProjectNotFound:
+    return ProjectNotFound(
+        f"project {name!r} was not found on {redact_url(index)}",
+        hint="check the spelling of the project name and the index URL",
+        details={"project": name, "index": redact_url(index)},
+    )
+
+
+def _artifact_not_found(url: str) -> ArtifactNotFound:
+    where = redact_url(url)
+    return ArtifactNotFound(
+        f"{where} does not exist (HTTP 404)",
+        hint="the index no longer serves this file; re-solve to pick one it does serve, "
+        "or install from a bundle that still holds it",
+        details={"url": where},
+    )
+
+
+def _file_path(url: str) -> Path:
+    return Path(url2pathname(urlsplit(url).path))

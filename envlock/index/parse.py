@@ -1,0 +1,245 @@
+"""Turn a simple-API response body (PEP 691 JSON or PEP 503 HTML) into `IndexFile`s.
+
+Both parsers produce the same values for the same page: absolute file URLs without fragment or
+credentials, hashes as sorted `(algorithm, lowercase hex)` pairs, yanked flag plus reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from envlock.errors import IndexFormatError
+from envlock.index.auth import redact_url
+from envlock.index.model import IndexFile
+
+JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"
+HTML_CONTENT_TYPES = ("application/vnd.pypi.simple.v1+html", "text/html")
+ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+SUPPORTED_MAJOR = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedPage:
+    """The files of one page and the serial it declared, before it becomes a `ProjectPage`."""
+
+    files: tuple[IndexFile, ...]
+    serial: int | None
+
+
+def media_type(content_type: str | None) -> str:
+    """The bare media type of a Content-Type header value (`text/html; charset=utf-8` -> `text/html`)."""
+    if not content_type:
+        return ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def parse_page(body: bytes, *, content_type: str | None, url: str) -> ParsedPage:
+    """Parse a project page according to the Content-Type the server actually returned."""
+    kind = media_type(content_type)
+    if kind == JSON_CONTENT_TYPE or kind == "application/json":
+        return parse_json_page(body, url=url)
+    if kind in HTML_CONTENT_TYPES:
+        return parse_html_page(body, url=url)
+    raise IndexFormatError(
+        f"{redact_url(url)} answered with content type {kind or '(none)'!r}, not a simple-API page",
+        hint="check that the URL points at a PEP 503/691 'simple' index (it usually ends in /simple/)",
+        details={"url": redact_url(url), "content-type": kind},
+    )
+
+
+def _check_api_version(version: object, url: str) -> None:
+    if version is None:
+        return
+    text = str(version)
+    major, _, _ = text.partition(".")
+    if not major.isdigit() or int(major) != SUPPORTED_MAJOR:
+        raise IndexFormatError(
+            f"{redact_url(url)} speaks simple-API version {text}; envlock understands 1.x",
+            hint="upgrade envlock, or point it at an index that serves API version 1",
+            details={"url": redact_url(url), "api-version": text},
+        )
+
+
+def clean_file_url(href: str, base: str) -> tuple[str, str | None]:
+    """Resolve `href` against `base`; return `(absolute URL without fragment/userinfo, fragment)`."""
+    absolute = urljoin(base, href)
+    parts = urlsplit(absolute)
+    bare = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
+    return redact_url(bare), (parts.fragment or None)
+
+
+def filename_of(url: str) -> str:
+    """The decoded last path segment of a file URL (`torch-2.5.1%2Bcu124-...` -> `torch-2.5.1+cu124-...`)."""
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+
+
+def _hashes_from_mapping(raw: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for algorithm, digest in raw.items():
+        name = str(algorithm).lower()
+        if name in hashlib.algorithms_guaranteed and isinstance(digest, str) and digest:
+            pairs.append((name, digest.lower()))
+    return tuple(sorted(pairs))
+
+
+# ------------------------------------------------------------------------------------------- JSON
+
+
+def parse_json_page(body: bytes, *, url: str) -> ParsedPage:
+    """Parse a PEP 691 project page."""
+    where = redact_url(url)
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IndexFormatError(
+            f"{where} returned invalid JSON ({exc})",
+            hint="the index or a proxy in between is misbehaving; retry later or use another mirror",
+            details={"url": where},
+        ) from exc
+    if not isinstance(document, dict):
+        raise _shape_error(where, "the document is not a JSON object")
+    meta = document.get("meta")
+    if not isinstance(meta, dict):
+        raise _shape_error(where, "the 'meta' object is missing")
+    _check_api_version(meta.get("api-version"), url)
+    raw_files = document.get("files")
+    if not isinstance(raw_files, list):
+        raise _shape_error(where, "the 'files' list is missing")
+    files = []
+    for position, raw in enumerate(raw_files):
+        if not isinstance(raw, dict):
+            raise _shape_error(where, f"files[{position}] is not an object")
+        files.append(_json_file(raw, position=position, page_url=url, where=where))
+    serial = meta.get("_last-serial")
+    return ParsedPage(files=tuple(files), serial=serial if isinstance(serial, int) else None)
+
+
+def _json_file(raw: Mapping[str, object], *, position: int, page_url: str, where: str) -> IndexFile:
+    href = raw.get("url")
+    filename = raw.get("filename")
+    if not isinstance(href, str) or not href:
+        raise _shape_error(where, f"files[{position}] has no 'url'")
+    file_url, fragment = clean_file_url(href, page_url)
+    if not isinstance(filename, str) or not filename:
+        filename = filename_of(file_url)
+    raw_hashes = raw.get("hashes")
+    hashes = _hashes_from_mapping(raw_hashes) if isinstance(raw_hashes, dict) else ()
+    if not hashes and fragment:
+        hashes = _hashes_from_fragment(fragment)
+    requires_python = raw.get("requires-python")
+    yanked_raw = raw.get("yanked", False)
+    yanked = bool(yanked_raw)
+    reason = yanked_raw if isinstance(yanked_raw, str) and yanked_raw else None
+    size = raw.get("size")
+    upload_time = raw.get("upload-time")
+    metadata = raw.get("core-metadata", raw.get("dist-info-metadata", False))
+    return IndexFile(
+        filename=filename,
+        url=file_url,
+        hashes=hashes,
+        requires_python=requires_python if isinstance(requires_python, str) and requires_python else None,
+        yanked=yanked,
+        yanked_reason=reason,
+        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
+        upload_time=upload_time if isinstance(upload_time, str) else None,
+        core_metadata=bool(metadata),
+    )
+
+
+def _shape_error(where: str, what: str) -> IndexFormatError:
+    return IndexFormatError(
+        f"{where} is not a valid simple-API JSON page: {what}",
+        hint="the index or a proxy in between is misbehaving; retry later or use another mirror",
+        details={"url": where},
+    )
+
+
+# ------------------------------------------------------------------------------------------- HTML
+
+_HASH_FRAGMENT = re.compile(r"^([a-zA-Z0-9_]+)=([0-9a-fA-F]+)$")
+_PAGE_MARKERS = re.compile(rb"<\s*(!doctype|html|body|head)\b", re.IGNORECASE)
+_SERIAL_COMMENT = re.compile(r"^\s*SERIAL\s+(\d+)\s*$")
+
+
+def _hashes_from_fragment(fragment: str) -> tuple[tuple[str, str], ...]:
+    match = _HASH_FRAGMENT.match(fragment)
+    if match is None:
+        return ()
+    return _hashes_from_mapping({match.group(1): match.group(2)})
+
+
+class _AnchorCollector(HTMLParser):
+    """Collects `<a>` attributes, `<base href>`, the repository-version meta and a SERIAL comment."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.anchors: list[dict[str, str | None]] = []
+        self.base_href: str | None = None
+        self.api_version: str | None = None
+        self.serial: int | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "a":
+            self.anchors.append(values)
+        elif tag == "base" and values.get("href"):
+            self.base_href = values["href"]
+        elif tag == "meta" and values.get("name") == "pypi:repository-version":
+            self.api_version = values.get("content")
+
+    def handle_comment(self, data: str) -> None:
+        match = _SERIAL_COMMENT.match(data)
+        if match is not None:
+            self.serial = int(match.group(1))
+
+
+def parse_html_page(body: bytes, *, url: str) -> ParsedPage:
+    """Parse a PEP 503 project page (attribute values are HTML-unescaped by the parser)."""
+    where = redact_url(url)
+    text = body.decode("utf-8", errors="replace")
+    collector = _AnchorCollector()
+    collector.feed(text)
+    collector.close()
+    _check_api_version(collector.api_version, url)
+    if not collector.anchors and _PAGE_MARKERS.search(body) is None:
+        raise IndexFormatError(
+            f"{where} is not a valid simple-API HTML page (no links and no HTML document)",
+            hint="the index or a proxy in between is misbehaving; retry later or use another mirror",
+            details={"url": where},
+        )
+    base = urljoin(url, collector.base_href) if collector.base_href else url
+    files = []
+    for anchor in collector.anchors:
+        href = anchor.get("href")
+        if not href:
+            continue
+        file_url, fragment = clean_file_url(href, base)
+        filename = filename_of(file_url)
+        if not filename:
+            continue
+        yanked_attr = "data-yanked" in anchor
+        reason = anchor.get("data-yanked") or None
+        metadata_attr = anchor.get("data-core-metadata", anchor.get("data-dist-info-metadata"))
+        has_metadata = ("data-core-metadata" in anchor or "data-dist-info-metadata" in anchor) and (
+            metadata_attr or "true"
+        ).lower() != "false"
+        files.append(
+            IndexFile(
+                filename=filename,
+                url=file_url,
+                hashes=_hashes_from_fragment(fragment) if fragment else (),
+                requires_python=anchor.get("data-requires-python") or None,
+                yanked=yanked_attr,
+                yanked_reason=reason,
+                size=None,
+                upload_time=None,
+                core_metadata=has_metadata,
+            )
+        )
+    return ParsedPage(files=tuple(files), serial=collector.serial)
