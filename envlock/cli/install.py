@@ -15,27 +15,34 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envlock.errors import UsageError
-
 if TYPE_CHECKING:
     from envlock.cli.output import Console
     from envlock.install.apply import InstallResult
+    from envlock.install.plan import InstallPlan
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments `install`, `run` and `shell` share."""
-    parser.add_argument("-l", "--lock", type=Path, default=None, help="the lock file (default: ./envlock.lock)")
+    parser.add_argument(
+        "-l", "--lock", type=Path, default=None, help="the lock file (default: ./envlock.lock)"
+    )
     parser.add_argument(
         "--target", default=None, metavar="NAME|auto", help="lock target to install, or `auto` to detect"
     )
-    parser.add_argument("--store", type=Path, default=None, help="store root (default: $ENVLOCK_STORE or XDG data dir)")
+    parser.add_argument(
+        "--store", type=Path, default=None, help="store root (default: $ENVLOCK_STORE or XDG data dir)"
+    )
     parser.add_argument("--offline", action="store_true", help="never use the network")
-    parser.add_argument("--bundle", type=Path, default=None, help="take artifacts from a bundle of `envlock fetch`")
+    parser.add_argument(
+        "--bundle", type=Path, default=None, help="take artifacts from a bundle of `envlock fetch`"
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_target_arguments(parser)
-    parser.add_argument("--prefix", type=Path, default=None, help="make a plain venv at PATH instead of a store path")
+    parser.add_argument(
+        "--prefix", type=Path, default=None, help="make a plain venv at PATH instead of a store path"
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -67,14 +74,16 @@ def install_from_args(args: argparse.Namespace, console: Console) -> InstallResu
     return _apply(plan, args, console, bundle)
 
 
-def _apply(plan: object, args: argparse.Namespace, console: Console, bundle: Path | None) -> InstallResult:
+def _apply(
+    plan: InstallPlan, args: argparse.Namespace, console: Console, bundle: Path | None
+) -> InstallResult:
     from envlock.install.apply import Sources, apply_install
-    from envlock.install.plan import InstallPlan
     from envlock.install.sources import ArtifactSource, BundleSource
 
-    assert isinstance(plan, InstallPlan)
     if plan.hit:
-        return apply_install(plan, sources=Sources(bundle=None, network=None), materializer=_NoBuild(), progress=console)
+        return apply_install(
+            plan, sources=Sources(bundle=None, network=None), materializer=_NoBuild(), progress=console
+        )
     from envlock.materialize.venv import VenvMaterializer
 
     def network() -> ArtifactSource:
@@ -106,14 +115,16 @@ class _NoBuild:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    if args.prefix is not None and args.store is not None and False:
-        raise UsageError("unreachable")
     result = install_from_args(args, console)
     if args.json:
         from envlock.cli.output import print_json
 
-        print_json({"path": str(result.path), "target": result.target, "env": result.env_name, "built": result.built})
+        print_json(
+            {"path": str(result.path), "target": result.target, "env": result.env_name, "built": result.built}
+        )
     else:
-        console.info(("installed " if result.built else "found ") + f"target {result.target} at {result.path}")
+        console.info(
+            ("installed " if result.built else "found ") + f"target {result.target} at {result.path}"
+        )
         print(result.path)
     return 0

@@ -1,0 +1,54 @@
+"""Remove store paths that no root holds: environments, artifacts, and leftovers of killed builds.
+
+Roots live in <store>/v1/roots/: each install registers one for its lock and target (moved when
+the lock changes; dead when the lock file is gone), --prefix installs register their prefix, and
+any symlink you add there keeps its target. --dry-run prints the plan and changes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envlock.cli.output import Console
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store", type=Path, default=None, help="store root (default: $ENVLOCK_STORE or XDG data dir)"
+    )
+    parser.add_argument("--dry-run", action="store_true", help="print what would be removed, remove nothing")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from envlock.store.gc import apply_gc, plan_gc
+    from envlock.store.layout import StoreLayout, default_store_root
+    from envlock.store.lease import stale_seconds_from_env
+
+    layout = StoreLayout(root=(args.store or default_store_root()).absolute())
+    stale = stale_seconds_from_env()
+    plan = plan_gc(layout, stale_seconds=stale)
+    items = plan.remove if args.dry_run else tuple(apply_gc(plan, layout, stale_seconds=stale))
+    if args.json:
+        from envlock.cli.output import print_json
+
+        print_json(
+            {
+                "store": str(layout.root),
+                "dry-run": args.dry_run,
+                "removed" if not args.dry_run else "would-remove": [
+                    {"path": str(i.path), "kind": i.kind, "reason": i.reason, "bytes": i.size} for i in items
+                ],
+                "kept-envs": [str(p) for p in plan.kept_envs],
+            }
+        )
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    for item in items:
+        print(f"{verb} {item.kind} {item.path} ({item.reason})")
+    total = sum(i.size for i in items)
+    console.info(f"{verb} {len(items)} paths, {total / 1e6:.1f} MB; kept {len(plan.kept_envs)} environments")
+    return 0

@@ -1,0 +1,27 @@
+"""Print the line that activates the environment of a lock target: `source <env>/bin/activate`.
+
+Use it as `eval "$(envlock shell -l envlock.lock --target auto)"`; it installs first if needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envlock.cli.output import Console
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from envlock.cli.install import add_target_arguments
+
+    add_target_arguments(parser)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from envlock.cli.install import install_from_args
+
+    result = install_from_args(args, console)
+    print(f"source {shlex.quote(str(result.path / 'bin' / 'activate'))}")
+    return 0

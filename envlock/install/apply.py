@@ -1,0 +1,181 @@
+"""Carry out an install plan: verified artifacts into the store, then one build under a lease."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.errors import IntegrityError, NetworkError, StoreError
+from envlock.install.plan import InstallPlan
+from envlock.install.sources import ArtifactSource
+from envlock.install.wheels import choose_artifacts
+from envlock.lock.model import Artifact
+from envlock.materialize import LocalArtifact, Materializer, MaterializeRequest
+from envlock.progress import Progress
+from envlock.store.artifacts import ArtifactState, check_stored, store_artifact
+from envlock.store.lease import LeaseHolder, acquire_lease, stale_seconds_from_env
+from envlock.store.local import LocalStore
+from envlock.store.record import EnvRecord
+from envlock.store.roots import add_root, lock_root_name, prefix_root_name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstallResult:
+    path: Path
+    built: bool  # this process built it (False: it was there, or another process built it)
+    target: str
+    env_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sources:
+    """Where missing artifacts come from, in order; `offline` forbids the network."""
+
+    bundle: ArtifactSource | None
+    network: Callable[[], ArtifactSource] | None  # None: offline
+
+
+def _missing_error(art: Artifact, state: ArtifactState) -> Exception:
+    if state is ArtifactState.CORRUPT:
+        return IntegrityError(
+            f"{art.filename}: the store's copy is corrupt (sha256 does not match the lock) and --offline "
+            "forbids fetching it again",
+            hint="rerun without --offline, or with --bundle DIR from `envlock fetch`",
+            details={"file": art.filename},
+        )
+    return NetworkError(
+        f"--offline: {art.filename} is not in the store and no bundle was given",
+        hint="make a bundle with `envlock fetch -o DIR` where there is network, then "
+        "`envlock install --offline --bundle DIR`",
+        details={"file": art.filename},
+    )
+
+
+def gather_artifacts(plan: InstallPlan, sources: Sources, progress: Progress) -> tuple[LocalArtifact, ...]:
+    """Every file the target installs, verified, in the store's artifact area."""
+    files: list[LocalArtifact] = []
+    network: ArtifactSource | None = None
+    for package, art in choose_artifacts(plan.target):
+        state = check_stored(plan.store, art)
+        if state is not ArtifactState.OK:
+            if state is ArtifactState.CORRUPT:
+                progress.warn(f"{art.filename}: the store's copy is corrupt; fetching it again")
+            if sources.bundle is not None:
+                source = sources.bundle
+            elif sources.network is not None:
+                network = network or sources.network()
+                source = network
+            else:
+                raise _missing_error(art, state)
+            progress.step(f"fetching {art.filename} from {source.description}")
+            store_artifact(plan.store, art, _writer(source, art), origin=source.description)
+        files.append(
+            LocalArtifact(
+                package=package, artifact=art, path=plan.store.artifact_path(art.sha256, art.filename)
+            )
+        )
+    return tuple(files)
+
+
+def _writer(source: ArtifactSource, art: Artifact) -> Callable[[Path], None]:
+    def write(dest: Path) -> None:
+        source.provide(art, dest)
+
+    return write
+
+
+def _register_root(plan: InstallPlan, path: Path) -> None:
+    if plan.prefix:
+        add_root(plan.store, prefix_root_name(path), path)
+    else:
+        add_root(plan.store, lock_root_name(plan.lock_path, plan.target.name), path, lock_path=plan.lock_path)
+
+
+def apply_install(
+    plan: InstallPlan,
+    *,
+    sources: Sources,
+    materializer: Materializer,
+    progress: Progress,
+    on_wait: Callable[[LeaseHolder | None], None] | None = None,
+) -> InstallResult:
+    """Make `plan.path` hold the target's environment; a hit only refreshes the GC root."""
+    if plan.hit:
+        with contextlib.suppress(StoreError):  # a read-only store still serves its environments
+            _register_root(plan, plan.path)
+        return InstallResult(path=plan.path, built=False, target=plan.target.name, env_name=plan.env_name)
+    from envlock.materialize.uvinstall import find_interpreter
+
+    interpreter = find_interpreter(plan.target.python)  # fail before taking a lease or downloading
+    stale = stale_seconds_from_env()
+    store = LocalStore(plan.store, stale_seconds=stale)
+    plan.store.ensure()
+    shas = sorted({a.sha256 for _p, a in choose_artifacts(plan.target)})
+
+    def build(dest: Path) -> None:
+        files = gather_artifacts(plan, sources, progress)
+        progress.step(f"building {plan.env_name}")
+        materializer.materialize(
+            MaterializeRequest(
+                env_name=plan.lock.inputs.name,
+                target=plan.target,
+                lock_content_hash=plan.lock.content_hash,
+                interpreter=interpreter,
+                files=files,
+            ),
+            dest,
+        )
+
+    if not plan.prefix:
+        outcome = store.build(
+            plan.env_name,
+            info={"artifacts": shas},
+            build=build,
+            after_publish=lambda p: _register_root(plan, p),
+            on_wait=on_wait,
+        )
+        return InstallResult(
+            path=outcome.path, built=outcome.built, target=plan.target.name, env_name=plan.env_name
+        )
+    return _apply_prefix(plan, store, build, shas, stale)
+
+
+def _apply_prefix(
+    plan: InstallPlan, store: LocalStore, build: Callable[[Path], None], shas: list[str], stale: float
+) -> InstallResult:
+    def current() -> bool:
+        record = EnvRecord.read(plan.path)
+        return record is not None and record.env_hash == plan.target.env_hash
+
+    lease = acquire_lease(
+        plan.store.lease_path(prefix_root_name(plan.path)),
+        info={"prefix": str(plan.path), "artifacts": shas},
+        stale_seconds=stale,
+        done=current,
+    )
+    if lease is None:
+        return InstallResult(path=plan.path, built=False, target=plan.target.name, env_name=plan.env_name)
+    with lease:
+        plan.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = plan.path.with_name(f".{plan.path.name}.envlock-{uuid.uuid4().hex[:12]}")
+        try:
+            build(scratch)
+            store.publish_prefix(scratch, plan.path)
+            _register_root(plan, plan.path)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    return InstallResult(path=plan.path, built=True, target=plan.target.name, env_name=plan.env_name)
+
+
+def env_path_for_run(path: Path) -> dict[str, str]:
+    """The environment variables of a process running inside the environment at `path`."""
+    env = dict(os.environ)
+    env.pop("PYTHONHOME", None)
+    env["VIRTUAL_ENV"] = str(path)
+    env["PATH"] = str(path / "bin") + os.pathsep + env.get("PATH", os.defpath)
+    return env

@@ -1,0 +1,119 @@
+"""Offline bundles: a lock, every artifact its targets install, and a `SHA256SUMS` file.
+
+<bundle>/envlock.lock
+<bundle>/artifacts/<sha256>/<filename>
+<bundle>/SHA256SUMS        (`sha256sum -c SHA256SUMS` checks it by hand)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.errors import IntegrityError, UsageError
+from envlock.install.sources import ArtifactSource, BundleSource
+from envlock.install.wheels import choose_artifacts
+from envlock.lock.model import Artifact, Lock, LockedTarget
+from envlock.progress import Progress
+from envlock.store.artifacts import ArtifactState, check_file, check_stored, hash_file
+from envlock.store.layout import StoreLayout
+
+BUNDLE_LOCK = "envlock.lock"
+SUMS = "SHA256SUMS"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BundleResult:
+    path: Path
+    files: int
+    fetched: int
+    bytes: int
+
+
+def bundle_lock_path(bundle: Path) -> Path:
+    """The lock inside `bundle`; raises UsageError when `bundle` is not one."""
+    lock = bundle / BUNDLE_LOCK
+    if not lock.is_file():
+        raise UsageError(
+            f"--bundle {bundle}: not an envlock bundle (no {BUNDLE_LOCK} in it)",
+            hint="make one with `envlock fetch -o DIR` on a machine with network access",
+        )
+    return lock
+
+
+def check_bundle_lock(bundle: Path) -> None:
+    """The bundle's lock must be the one its SHA256SUMS names (a swapped lock is an IntegrityError)."""
+    sums = bundle / SUMS
+    try:
+        lines = sums.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise IntegrityError(
+            f"bundle {bundle} has no {SUMS}", hint="fetch the bundle again with `envlock fetch`"
+        ) from None
+    for line in lines:
+        digest, _, name = line.partition("  ")
+        if name == BUNDLE_LOCK:
+            if hash_file(bundle / BUNDLE_LOCK)[0] != digest:
+                raise IntegrityError(
+                    f"bundle {bundle}: {BUNDLE_LOCK} does not match its entry in {SUMS}",
+                    hint="the bundle was changed after `envlock fetch`; fetch it again",
+                )
+            return
+    raise IntegrityError(f"bundle {bundle}: {SUMS} has no entry for {BUNDLE_LOCK}")
+
+
+def write_bundle(
+    *,
+    lock_path: Path,
+    lock: Lock,
+    targets: Sequence[LockedTarget],
+    out: Path,
+    layout: StoreLayout | None,
+    source: ArtifactSource,
+    progress: Progress,
+) -> BundleResult:
+    """Fill `out` with the lock and the files `targets` install, reusing valid files already there
+    (and the store's verified copies); each file is checked against the lock's sha256."""
+    out.mkdir(parents=True, exist_ok=True)
+    bundle = BundleSource(out)
+    wanted: dict[str, Artifact] = {}
+    for target in targets:
+        for _pkg, art in choose_artifacts(target):
+            wanted.setdefault(art.sha256, art)
+    fetched = 0
+    total = 0
+    for art in wanted.values():
+        dest = bundle.path_of(art)
+        total += art.size
+        if check_file(dest, art) is ArtifactState.OK:
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.part")
+        try:
+            if layout is not None and check_stored(layout, art) is ArtifactState.OK:
+                shutil.copyfile(layout.artifact_path(art.sha256, art.filename), tmp)
+            else:
+                progress.step(f"fetching {art.filename}")
+                source.provide(art, tmp)
+                fetched += 1
+            if check_file(tmp, art) is not ArtifactState.OK:
+                raise IntegrityError(
+                    f"{art.filename}: {source.description} gave bytes that do not match the lock's sha256",
+                    hint="the file changed after the lock was made; re-solve the lock",
+                    details={"file": art.filename},
+                )
+            tmp.replace(dest)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+    shutil.copyfile(lock_path, out / BUNDLE_LOCK)
+    lines = [f"{hash_file(out / BUNDLE_LOCK)[0]}  {BUNDLE_LOCK}"]
+    lines += [
+        f"{a.sha256}  artifacts/{a.sha256}/{a.filename}"
+        for a in sorted(wanted.values(), key=lambda a: a.filename)
+    ]
+    (out / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return BundleResult(path=out, files=len(wanted), fetched=fetched, bytes=total)

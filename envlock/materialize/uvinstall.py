@@ -1,0 +1,147 @@
+"""The one module that starts uv for installation: find an interpreter, make a venv, install files.
+
+uv never resolves here: every file is a local, already verified artifact, passed with its sha256
+(`--require-hashes`), `--no-deps`, `--no-index`, `--offline`, and uv's own config files ignored, so
+the result depends on the lock alone. uv never downloads an interpreter (`--no-python-downloads`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.errors import IncompatibleNodeError, InternalError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Interpreter:
+    path: Path
+    version: str  # "3.11.7"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WheelFile:
+    """A verified local file to install, with the name the lock gives it."""
+
+    name: str
+    path: Path
+    sha256: str
+
+
+def uv_binary() -> str:
+    """The uv executable: the one installed beside this Python (the `uv` dependency), else PATH."""
+    try:
+        from uv import find_uv_bin
+
+        return str(find_uv_bin())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("uv")
+    if found is None:
+        raise InternalError(
+            "uv is not installed", hint="install envlock with its dependencies (`pip install envlock`)"
+        )
+    return found
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env.pop("VIRTUAL_ENV", None)
+    env.pop("CONDA_PREFIX", None)
+    return env
+
+
+def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [uv_binary(), *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def _fail(what: str, done: subprocess.CompletedProcess[str]) -> InternalError:
+    tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+    return InternalError(
+        f"uv failed to {what} (exit {done.returncode}):\n{tail}",
+        hint="rerun with -v; if the files are fine this is a bug in envlock",
+    )
+
+
+def find_interpreter(python: str) -> Interpreter:
+    """An interpreter of the locked Python `X.Y` (or `X.Yt`) on this node; never downloads one."""
+    done = _run(["python", "find", python, "--system", "--no-project", "--no-python-downloads", "--no-config"])
+    path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else ""
+    if not path:
+        raise IncompatibleNodeError(
+            f"no Python {python} interpreter on this node (the lock is solved for Python {python})",
+            hint=f"install Python {python} (for example `uv python install {python}`) and rerun",
+            details={"python": python},
+        )
+    probe = subprocess.run(
+        [path, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Interpreter(path=Path(path), version=probe.stdout.strip() or python)
+
+
+def create_venv(dest: Path, interpreter: Interpreter) -> None:
+    """A relocatable venv at `dest` (so it can be built in scratch and renamed into place)."""
+    done = _run(
+        [
+            "venv",
+            "--relocatable",
+            "--no-config",
+            "--no-python-downloads",
+            "--quiet",
+            "--python",
+            str(interpreter.path),
+            str(dest),
+        ]
+    )
+    if done.returncode != 0:
+        raise _fail(f"create a venv at {dest}", done)
+
+
+def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
+    """Install exactly `files` into `venv`; uv checks each file's sha256 again."""
+    if not files:
+        return
+    reqs = venv / ".envlock-requirements.txt"
+    reqs.write_text(
+        "".join(f"{f.name} @ {f.path.resolve().as_uri()} --hash=sha256:{f.sha256}\n" for f in files),
+        encoding="utf-8",
+    )
+    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    try:
+        done = _run(
+            [
+                "pip",
+                "install",
+                "--python",
+                str(python),
+                "--no-deps",
+                "--no-index",
+                "--offline",
+                "--no-config",
+                "--require-hashes",
+                "--no-build",
+                "--quiet",
+                "-r",
+                str(reqs),
+            ]
+        )
+    finally:
+        reqs.unlink()
+    if done.returncode != 0:
+        raise _fail(f"install {len(files)} files into {venv}", done)

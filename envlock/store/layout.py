@@ -1,0 +1,95 @@
+"""Where things live in a store: the versioned directory layout and how env paths are named.
+
+    <root>/v1/envs/<32 hex of env hash>-<env>-<target>/   published environments (immutable)
+    <root>/v1/artifacts/sha256/<hex>/<filename>           downloaded files, by content
+    <root>/v1/roots/                                      GC roots (symlinks to environments)
+    <root>/v1/scratch/                                    builds in progress, same filesystem
+    <root>/v1/leases/                                     build leases (one file per env being built)
+    <root>/v1/builds.log                                  one line per published environment
+
+The root is `--store`, else `$ENVLOCK_STORE`, else `$XDG_DATA_HOME/envlock/store`, else
+`~/.local/share/envlock/store`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.lock.model import STORE_LAYOUT_VERSION
+
+ENV_STORE = "ENVLOCK_STORE"
+ENV_RECORD = "envlock-env.json"  # the file inside every environment that says what it is
+
+
+def default_store_root(environ: Mapping[str, str] | None = None) -> Path:
+    """The store root when `--store` is not given (see the module docstring)."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(ENV_STORE)
+    if explicit:
+        return Path(explicit).expanduser()
+    data_home = env.get("XDG_DATA_HOME")
+    base = Path(data_home).expanduser() if data_home else Path("~/.local/share").expanduser()
+    return base / "envlock" / "store"
+
+
+def env_dir_name(*, env_hash: str, env_name: str, target: str) -> str:
+    """`<first 32 hex of the env hash>-<env name>-<target name>`."""
+    hex_digest = env_hash.split(":", 1)[-1]
+    return f"{hex_digest[:32]}-{env_name}-{target}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoreLayout:
+    """The paths of one store; creating them is `ensure()`, everything else is pure."""
+
+    root: Path
+
+    @property
+    def base(self) -> Path:
+        return self.root / f"v{STORE_LAYOUT_VERSION}"
+
+    @property
+    def envs(self) -> Path:
+        return self.base / "envs"
+
+    @property
+    def artifacts(self) -> Path:
+        return self.base / "artifacts" / "sha256"
+
+    @property
+    def roots(self) -> Path:
+        return self.base / "roots"
+
+    @property
+    def scratch(self) -> Path:
+        return self.base / "scratch"
+
+    @property
+    def leases(self) -> Path:
+        return self.base / "leases"
+
+    @property
+    def build_log(self) -> Path:
+        return self.base / "builds.log"
+
+    def env_path(self, name: str) -> Path:
+        return self.envs / name
+
+    def artifact_path(self, sha256: str, filename: str) -> Path:
+        return self.artifacts / sha256 / filename
+
+    def lease_path(self, key: str) -> Path:
+        return self.leases / f"{key}.lease"
+
+    def ensure(self) -> None:
+        """Create the layout's directories; raises StoreError naming the path when it cannot."""
+        from envlock.store.errors import store_error
+
+        for path in (self.envs, self.artifacts, self.roots, self.scratch, self.leases):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise store_error(exc, path, "create the store directory") from exc

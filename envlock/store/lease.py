@@ -1,0 +1,211 @@
+"""Build leases that work on filesystems without working `flock` (Lustre, many NFS mounts).
+
+A lease is a file created with O_CREAT|O_EXCL (atomic on every POSIX filesystem, including NFSv3+),
+holding who took it. A thread touches its mtime every `stale/4` seconds. A waiter that sees the
+lease's (inode, mtime) unchanged for `stale` seconds of its own clock (so clock skew between nodes
+does not matter), or whose holder is a dead process on this very host, takes it over: it renames the
+lease to a name only it uses, checks that what it moved is still the stale lease (else it links it
+back), removes it and tries the atomic create again. Leases only decide who builds; whether two
+builds ever race is settled by the publishing `rename` (see `envlock.store.local`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.store.errors import store_error
+
+ENV_STALE_SECONDS = "ENVLOCK_LEASE_STALE_SECONDS"
+DEFAULT_STALE_SECONDS = 60.0
+
+
+def stale_seconds_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """`ENVLOCK_LEASE_STALE_SECONDS`, or 60 s; values that are not positive numbers fall back to 60."""
+    text = (os.environ if environ is None else environ).get(ENV_STALE_SECONDS, "")
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_STALE_SECONDS
+    return value if value > 0 else DEFAULT_STALE_SECONDS
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeaseHolder:
+    """What a lease file says about who holds it."""
+
+    token: str
+    host: str
+    boot_id: str | None
+    pid: int
+    info: Mapping[str, object]
+
+    @classmethod
+    def read(cls, path: Path) -> LeaseHolder | None:
+        """The holder recorded at `path`, or None when it is gone, empty or unreadable."""
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            info = data.get("info", {})
+            return cls(
+                token=str(data["token"]),
+                host=str(data["host"]),
+                boot_id=data.get("boot-id"),
+                pid=int(data["pid"]),
+                info=info if isinstance(info, dict) else {},
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def is_dead_here(self) -> bool:
+        """True when the holder ran on this host in this boot and its process is gone."""
+        if self.host != socket.gethostname() or self.boot_id is None or self.boot_id != _boot_id():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+class Lease:
+    """A held lease: its heartbeat runs until `release()`; `lost` turns true if it was taken over."""
+
+    def __init__(self, path: Path, token: str, stale_seconds: float) -> None:
+        self.path = path
+        self.token = token
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, args=(max(stale_seconds / 4, 0.05),), name="envlock-lease", daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            with contextlib.suppress(OSError):
+                os.utime(self.path)
+            holder = LeaseHolder.read(self.path)
+            if holder is not None and holder.token != self.token:
+                self.lost = True
+                return
+
+    def release(self) -> None:
+        """Stop the heartbeat and remove the lease if it is still ours."""
+        self._stop.set()
+        self._thread.join()
+        holder = LeaseHolder.read(self.path)
+        if holder is not None and holder.token == self.token:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def _try_create(path: Path, token: str, info: Mapping[str, object]) -> bool:
+    body = json.dumps(
+        {
+            "token": token,
+            "host": socket.gethostname(),
+            "boot-id": _boot_id(),
+            "pid": os.getpid(),
+            "started": time.time(),
+            "info": dict(info),
+        },
+        sort_keys=True,
+    ).encode()
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise store_error(exc, path, "create a build lease") from exc
+    try:
+        os.write(fd, body)
+    finally:
+        os.close(fd)
+    return True
+
+
+def _take_over(path: Path, identity: tuple[int, int], token: str) -> None:
+    """Remove the lease at `path` if it is still the one with `identity`; race-safe."""
+    aside = path.with_name(f"{path.name}.stale-{token}")
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        return
+    try:
+        st = aside.stat()
+        if (st.st_ino, st.st_mtime_ns) != identity:
+            # We moved a lease that is alive (someone took over before us): put it back unless a
+            # newer one already took its place, in which case its holder finds out by its heartbeat.
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            aside.unlink()
+
+
+def acquire_lease(
+    path: Path,
+    *,
+    info: Mapping[str, object],
+    stale_seconds: float,
+    done: Callable[[], bool],
+    on_wait: Callable[[LeaseHolder | None], None] | None = None,
+    poll_seconds: float = 0.25,
+) -> Lease | None:
+    """Take the lease at `path`, waiting while a live holder has it.
+
+    Returns None as soon as `done()` says the work is already done (checked before taking the
+    lease and while waiting); `on_wait` is called once when we start waiting for another holder.
+    """
+    token = uuid.uuid4().hex
+    seen: dict[tuple[int, int], float] = {}
+    waited = False
+    while True:
+        if done():
+            return None
+        if _try_create(path, token, info):
+            if done():  # published between our check and the create
+                lease = Lease(path, token, stale_seconds)
+                lease.release()
+                return None
+            return Lease(path, token, stale_seconds)
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        identity = (st.st_ino, st.st_mtime_ns)
+        now = time.monotonic()
+        first = seen.setdefault(identity, now)
+        holder = LeaseHolder.read(path)
+        if now - first >= stale_seconds or (holder is not None and holder.is_dead_here()):
+            _take_over(path, identity, token)
+            continue
+        if not waited:
+            waited = True
+            if on_wait is not None:
+                on_wait(holder)
+        time.sleep(min(poll_seconds, stale_seconds / 4) * random.uniform(0.6, 1.4))

@@ -1,0 +1,154 @@
+"""The store on a local or shared filesystem: lookups, and builds that publish with one rename."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.store.errors import store_error
+from envlock.store.layout import ENV_RECORD, StoreLayout
+from envlock.store.lease import LeaseHolder, acquire_lease
+
+ENV_BUILD_PAUSE = "ENVLOCK_TEST_BUILD_PAUSE"  # tests: seconds to sleep between building and publishing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BuildOutcome:
+    """Where the environment is, and whether this process built it (False: found or lost the race)."""
+
+    path: Path
+    built: bool
+
+
+def _rmtree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        path.unlink()
+
+
+def _pause_for_tests() -> None:
+    text = os.environ.get(ENV_BUILD_PAUSE)
+    if text:
+        time.sleep(float(text))
+
+
+def is_published(env_dir: Path) -> bool:
+    """An environment counts once its record exists (the record is written before publishing)."""
+    return (env_dir / ENV_RECORD).is_file()
+
+
+class LocalStore:
+    """A store rooted at `layout.root`, shared safely between processes and nodes."""
+
+    def __init__(self, layout: StoreLayout, *, stale_seconds: float) -> None:
+        self.layout = layout
+        self.stale_seconds = stale_seconds
+
+    def lookup(self, name: str) -> Path | None:
+        path = self.layout.env_path(name)
+        return path if is_published(path) else None
+
+    def build(
+        self,
+        name: str,
+        *,
+        info: Mapping[str, object],
+        build: Callable[[Path], None],
+        after_publish: Callable[[Path], None] | None = None,
+        on_wait: Callable[[LeaseHolder | None], None] | None = None,
+    ) -> BuildOutcome:
+        """Build environment `name` unless someone has, or does while we wait for their lease.
+
+        `build(dir)` fills a scratch directory; it is published to `envs/<name>` by one rename.
+        `after_publish(path)` runs while the lease is still held (to register roots before a GC can
+        see an unrooted environment). The lease file carries `info` (which artifacts are in use).
+        """
+        self.layout.ensure()
+        final = self.layout.env_path(name)
+        lease = acquire_lease(
+            self.layout.lease_path(name),
+            info={"env": name, **info},
+            stale_seconds=self.stale_seconds,
+            done=lambda: is_published(final),
+            on_wait=on_wait,
+        )
+        if lease is None:
+            if after_publish is not None:
+                after_publish(final)
+            return BuildOutcome(path=final, built=False)
+        with lease:
+            self._clean_scratch(name, keep=lease.token)
+            scratch = self.layout.scratch / f"{name}.{lease.token}"
+            try:
+                scratch.mkdir()
+            except OSError as exc:
+                raise store_error(exc, scratch, "create a scratch directory") from exc
+            try:
+                env_dir = scratch / "env"
+                build(env_dir)
+                _pause_for_tests()
+                built = self._publish(env_dir, final)
+                if built:
+                    self._log(name)
+                if after_publish is not None:
+                    after_publish(final)
+                return BuildOutcome(path=final, built=built)
+            finally:
+                _rmtree(scratch)
+
+    def _publish(self, env_dir: Path, final: Path) -> bool:
+        try:
+            env_dir.rename(final)
+            return True
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and is_published(final):
+                return False  # another builder won the rename: use theirs
+            raise store_error(exc, final, "publish the environment") from exc
+
+    def _clean_scratch(self, name: str, *, keep: str) -> None:
+        """Remove what killed builds of `name` left (we hold its lease, so they are not running)."""
+        prefix = f"{name}."
+        with contextlib.suppress(FileNotFoundError):
+            for entry in self.layout.scratch.iterdir():
+                if entry.name.startswith(prefix) and entry.name != prefix + keep:
+                    _rmtree(entry)
+
+    def _log(self, name: str) -> None:
+        when = time.strftime("%Y-%m-%dT%H:%M:%S")
+        line = f"{when} published {name} host={socket.gethostname()} pid={os.getpid()}\n"
+        with contextlib.suppress(OSError), self.layout.build_log.open("a", encoding="utf-8") as f:
+            f.write(line)
+
+    def publish_prefix(self, env_dir: Path, prefix: Path) -> None:
+        """Move a built environment to a user's `--prefix`, replacing an older envlock environment there."""
+        aside: Path | None = None
+        if prefix.exists() or prefix.is_symlink():
+            if not (prefix / ENV_RECORD).is_file() and any(prefix.iterdir()):
+                from envlock.errors import UsageError
+
+                raise UsageError(
+                    f"--prefix {prefix}: the directory exists and is not an envlock environment",
+                    hint="choose a new or empty directory; envlock replaces only environments it made",
+                )
+            aside = prefix.with_name(f".{prefix.name}.old-{uuid.uuid4().hex[:8]}")
+            try:
+                prefix.rename(aside)
+            except OSError as exc:
+                raise store_error(exc, prefix, "replace the environment") from exc
+        try:
+            env_dir.rename(prefix)
+        except OSError as exc:
+            if aside is not None:
+                with contextlib.suppress(OSError):
+                    aside.rename(prefix)
+            raise store_error(exc, prefix, "publish the environment") from exc
+        if aside is not None:
+            _rmtree(aside)

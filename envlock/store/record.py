@@ -1,0 +1,87 @@
+"""`envlock-env.json`: the record inside every environment of what it is and where it came from."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.store.layout import ENV_RECORD
+
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordedPackage:
+    name: str
+    version: str
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnvRecord:
+    """What an installed environment holds: enough to check it and to keep its artifacts in GC."""
+
+    env_name: str
+    target: str
+    env_hash: str
+    lock_content_hash: str
+    platform: str
+    python: str  # the locked X.Y
+    interpreter: str  # the base interpreter the venv was made from
+    interpreter_version: str
+    envlock_version: str
+    packages: tuple[RecordedPackage, ...]
+
+    def to_json(self) -> str:
+        return (
+            json.dumps(
+                {
+                    "record-version": RECORD_VERSION,
+                    "env": self.env_name,
+                    "target": self.target,
+                    "env-hash": self.env_hash,
+                    "lock-content-hash": self.lock_content_hash,
+                    "platform": self.platform,
+                    "python": self.python,
+                    "interpreter": self.interpreter,
+                    "interpreter-version": self.interpreter_version,
+                    "envlock-version": self.envlock_version,
+                    "packages": [
+                        {"name": p.name, "version": p.version, "file": p.filename, "sha256": p.sha256}
+                        for p in self.packages
+                    ],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+
+    def write(self, env_dir: Path) -> None:
+        (env_dir / ENV_RECORD).write_text(self.to_json(), encoding="utf-8")
+
+    @classmethod
+    def read(cls, env_dir: Path) -> EnvRecord | None:
+        """The record of the environment at `env_dir`, or None when it has none or it is unreadable."""
+        try:
+            data = json.loads((env_dir / ENV_RECORD).read_text(encoding="utf-8"))
+            return cls(
+                env_name=data["env"],
+                target=data["target"],
+                env_hash=data["env-hash"],
+                lock_content_hash=data["lock-content-hash"],
+                platform=data["platform"],
+                python=data["python"],
+                interpreter=data["interpreter"],
+                interpreter_version=data["interpreter-version"],
+                envlock_version=data["envlock-version"],
+                packages=tuple(
+                    RecordedPackage(
+                        name=p["name"], version=p["version"], filename=p["file"], sha256=p["sha256"]
+                    )
+                    for p in data["packages"]
+                ),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None

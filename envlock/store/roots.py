@@ -1,0 +1,98 @@
+"""GC roots: symlinks in `v1/roots/` naming the environments that `envlock gc` must keep.
+
+An install from a lock file registers `lock-<16 hex of the lock's path>-<target>` pointing to the
+environment, plus `<same>.lock` pointing to the lock file: re-installing a changed lock moves the
+root (so the old environment becomes garbage), and a root whose lock file is gone is dead. A
+`--prefix` install registers `prefix-<16 hex of the prefix path>`. Anyone may add a symlink of their
+own to keep an environment alive; it stays live while its target exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.store.errors import store_error
+from envlock.store.layout import StoreLayout
+
+LOCK_SUFFIX = ".lock"
+
+
+def _h16(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def lock_root_name(lock_path: Path, target: str) -> str:
+    return f"lock-{_h16(str(lock_path.resolve()))}-{target}"
+
+
+def prefix_root_name(prefix: Path) -> str:
+    return f"prefix-{_h16(str(prefix.resolve()))}"
+
+
+def _symlink(link: Path, target: Path) -> None:
+    try:
+        if str(link.readlink()) == str(target):
+            return
+    except OSError:
+        pass
+    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex}")
+    try:
+        tmp.symlink_to(target)
+        tmp.replace(link)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise store_error(exc, link, "register a GC root") from exc
+
+
+def add_root(layout: StoreLayout, name: str, env_path: Path, *, lock_path: Path | None = None) -> Path:
+    """Register (or move) the root `name` so that it holds `env_path`; returns the root's path."""
+    link = layout.roots / name
+    if lock_path is not None:
+        _symlink(layout.roots / (name + LOCK_SUFFIX), lock_path.resolve())
+    _symlink(link, env_path)
+    return link
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Root:
+    """One root as found on disk; `live` says whether it still holds its environment."""
+
+    path: Path
+    env: Path
+    lock: Path | None
+    live: bool
+    reason: str | None  # why a dead root is dead
+
+
+def read_roots(layout: StoreLayout) -> list[Root]:
+    """Every root of the store, sorted by name."""
+    roots: list[Root] = []
+    try:
+        entries = sorted(layout.roots.iterdir())
+    except FileNotFoundError:
+        return roots
+    names = {e.name for e in entries}
+    for entry in entries:
+        is_lock_link = entry.name.endswith(LOCK_SUFFIX) and entry.name[: -len(LOCK_SUFFIX)] in names
+        if entry.name.startswith(".") or is_lock_link:
+            continue
+        try:
+            env = entry.readlink() if entry.is_symlink() else Path(entry.read_text().strip())
+        except OSError:
+            continue
+        lock: Path | None = None
+        lock_link = entry.with_name(entry.name + LOCK_SUFFIX)
+        if lock_link.is_symlink():
+            lock = lock_link.readlink()
+        reason: str | None = None
+        if not env.exists():
+            reason = f"its environment {env} no longer exists"
+        elif lock is not None and not lock.exists():
+            reason = f"its lock file {lock} no longer exists"
+        roots.append(Root(path=entry, env=env, lock=lock, live=reason is None, reason=reason))
+    return roots
