@@ -64,6 +64,7 @@ _RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PYTHON_RE = re.compile(r"^(\d+)\.(\d+)(t?)$")
 _GLIBC_RE = re.compile(r"^\d+\.\d+$")
+_INDEX_RE = re.compile(r"\[\d+\]$")
 _NAME_EXPECTED = 'lower-case letters, digits and dashes, starting with a letter or digit (like "vit-train")'
 _TARGET_EXAMPLE = (
     '[[target]]\nname = "h100"\nplatform = "linux-x86_64"\ngpus = ["H100"]\ndriver = "550.54.15"'
@@ -229,7 +230,12 @@ class _SpecReader:
             full = f"{path}.{key}" if path else key
             close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}?" if close else None
-            where = f"[{self.key(path)}]" if path else "the top level"
+            if not path:
+                where = "the top level"
+            elif path.endswith("]"):
+                where = f"[[{self.key(_INDEX_RE.sub('', path))}]]"
+            else:
+                where = f"[{self.key(path)}]"
             raise self.fail(full, "unknown key", f"one of {', '.join(allowed)} in {where}", hint=hint)
 
     def table(self, path: str, raw: Mapping[str, Any], *, required: bool = False) -> Mapping[str, Any]:
