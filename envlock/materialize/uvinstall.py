@@ -7,6 +7,7 @@ the result depends on the lock alone. uv never downloads an interpreter (`--no-p
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from envlock.errors import IncompatibleNodeError, InternalError
+from envlock.errors import EnvlockError, IncompatibleNodeError, InternalError
+from envlock.store.errors import store_error
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,17 +70,22 @@ def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _fail(what: str, done: subprocess.CompletedProcess[str]) -> InternalError:
+def _fail(what: str, done: subprocess.CompletedProcess[str], where: Path) -> EnvlockError:
     tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
+    for words, code in (("No space left on device", errno.ENOSPC), ("Read-only file system", errno.EROFS)):
+        if words in tail:
+            return store_error(OSError(code, words), where, what)
     return InternalError(
-        f"uv failed to {what} (exit {done.returncode}):\n{tail}",
+        f"uv failed to {what} at {where} (exit {done.returncode}):\n{tail}",
         hint="rerun with -v; if the files are fine this is a bug in envlock",
     )
 
 
 def find_interpreter(python: str) -> Interpreter:
     """An interpreter of the locked Python `X.Y` (or `X.Yt`) on this node; never downloads one."""
-    done = _run(["python", "find", python, "--system", "--no-project", "--no-python-downloads", "--no-config"])
+    done = _run(
+        ["python", "find", python, "--system", "--no-project", "--no-python-downloads", "--no-config"]
+    )
     path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else ""
     if not path:
         raise IncompatibleNodeError(
@@ -110,7 +117,7 @@ def create_venv(dest: Path, interpreter: Interpreter) -> None:
         ]
     )
     if done.returncode != 0:
-        raise _fail(f"create a venv at {dest}", done)
+        raise _fail("create a venv", done, dest)
 
 
 def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
@@ -144,4 +151,4 @@ def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
     finally:
         reqs.unlink()
     if done.returncode != 0:
-        raise _fail(f"install {len(files)} files into {venv}", done)
+        raise _fail(f"install {len(files)} files", done, venv)

@@ -70,7 +70,10 @@ def store_artifact(
     final = layout.artifact_path(artifact.sha256, artifact.filename)
     tmp = layout.scratch / f"artifact-{uuid.uuid4().hex}-{artifact.filename}"
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except OSError as exc:
+            raise store_error(exc, tmp, "write an artifact") from exc
         state = check_file(tmp, artifact)
         if state is not ArtifactState.OK:
             got = hash_file(tmp) if tmp.exists() else None

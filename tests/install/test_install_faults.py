@@ -1,0 +1,211 @@
+"""Faults and bad input: killed builds, dead lease holders, corrupt files, tampered locks, broken stores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from lockmaker import FileServer, TargetDef, make_lock, run_envlock
+
+from envlock.lock.toml import load_lock
+from envlock.store.layout import env_dir_name
+
+
+def _env_name(lock: Path, target: str) -> str:
+    parsed = load_lock(lock)
+    t = parsed.target(target)
+    assert t is not None
+    return env_dir_name(env_hash=t.env_hash, env_name=parsed.inputs.name, target=target)
+
+
+def _popen_install(lock: Path, store: Path, target: str, **env: str) -> subprocess.Popen[str]:
+    full = dict(os.environ, ENVLOCK_GPUS="none", ENVLOCK_DRIVER="none", **env)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "envlock",
+            "install",
+            "-l",
+            str(lock),
+            "--target",
+            target,
+            "--store",
+            str(store),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=full,
+    )
+
+
+def _wait_for(predicate: object, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def _built_in_scratch(store: Path) -> bool:
+    scratch = store / "v1" / "scratch"
+    return scratch.exists() and any((d / "env" / "envlock-env.json").exists() for d in scratch.iterdir())
+
+
+def _artifact_files(store: Path) -> list[Path]:
+    root = store / "v1" / "artifacts" / "sha256"
+    return sorted(f for d in root.iterdir() for f in d.iterdir()) if root.exists() else []
+
+
+def test_sigkill_mid_build_then_rerun_succeeds_on_a_clean_store(lock: Path, store: Path) -> None:
+    victim = _popen_install(lock, store, "cpu", ENVLOCK_TEST_BUILD_PAUSE="60")
+    _wait_for(lambda: _built_in_scratch(store))
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    name = _env_name(lock, "cpu")
+    assert not (store / "v1" / "envs" / name).exists()  # nothing half-published
+    assert (store / "v1" / "leases" / f"{name}.lease").exists()
+    assert list((store / "v1" / "scratch").iterdir())
+
+    done = run_envlock(
+        ["install", "-l", str(lock), "--target", "cpu", "--store", str(store)],
+        env={"ENVLOCK_LEASE_STALE_SECONDS": "2"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).name == name
+    assert list((store / "v1" / "scratch").iterdir()) == []
+    assert list((store / "v1" / "leases").iterdir()) == []
+    assert (store / "v1" / "builds.log").read_text().count("published") == 1
+
+
+def test_waiter_takes_over_when_the_lease_holder_dies(lock: Path, store: Path) -> None:
+    holder = _popen_install(
+        lock, store, "cpu", ENVLOCK_TEST_BUILD_PAUSE="60", ENVLOCK_LEASE_STALE_SECONDS="2"
+    )
+    name = _env_name(lock, "cpu")
+    _wait_for(lambda: (store / "v1" / "leases" / f"{name}.lease").exists())
+    waiter = _popen_install(lock, store, "cpu", ENVLOCK_LEASE_STALE_SECONDS="2")
+    time.sleep(1.0)
+    assert waiter.poll() is None  # still waiting for the live holder
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    out, err = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0, err
+    assert "waiting for" in err
+    assert Path(out.strip()).name == name
+    assert (store / "v1" / "builds.log").read_text().count("published") == 1
+    assert list((store / "v1" / "scratch").iterdir()) == []
+
+
+def test_corrupt_store_artifact_is_fetched_again(lock: Path, store: Path, server: FileServer) -> None:
+    assert run_envlock(["install", "-l", str(lock), "--target", "cpu", "--store", str(store)]).returncode == 0
+    alpha = next(f for f in _artifact_files(store) if f.name.startswith("alpha"))
+    alpha.write_bytes(b"bit rot")
+    before = len(server.requests)
+    done = run_envlock(["install", "-l", str(lock), "--target", "small", "--store", str(store)])
+    assert done.returncode == 0, done.stderr
+    assert "corrupt" in done.stderr
+    assert server.requests[before:] == [alpha.name]
+    assert alpha.read_bytes() != b"bit rot"
+
+
+def test_corrupt_store_artifact_offline_is_an_integrity_error(lock: Path, store: Path) -> None:
+    assert run_envlock(["install", "-l", str(lock), "--target", "cpu", "--store", str(store)]).returncode == 0
+    next(f for f in _artifact_files(store) if f.name.startswith("alpha")).write_bytes(b"bit rot")
+    done = run_envlock(["install", "-l", str(lock), "--target", "small", "--store", str(store), "--offline"])
+    assert done.returncode == 1
+    assert "corrupt" in done.stderr
+    assert not (store / "v1" / "envs" / _env_name(lock, "small")).exists()
+
+
+def test_index_serving_other_bytes_fails_and_publishes_nothing(
+    lock: Path, store: Path, server: FileServer
+) -> None:
+    server.override["beta-2.0-py3-none-any.whl"] = b"not the locked wheel"
+    done = run_envlock(["install", "-l", str(lock), "--target", "cpu", "--store", str(store)])
+    assert done.returncode == 1, done.stderr
+    assert "beta-2.0-py3-none-any.whl" in done.stderr
+    assert list((store / "v1" / "envs").iterdir()) == []
+    assert all(not f.name.startswith("beta") for f in _artifact_files(store))
+    assert list((store / "v1" / "scratch").iterdir()) == []
+
+
+def test_hand_edited_lock_is_refused(lock: Path, store: Path) -> None:
+    lock.write_text(lock.read_text().replace('version = "2.0"', 'version = "2.1"'))
+    done = run_envlock(["install", "-l", str(lock), "--target", "cpu", "--store", str(store)])
+    assert done.returncode == 1
+    assert "edited by hand" in done.stderr
+    assert not store.exists()
+
+
+def test_lock_from_a_newer_envlock_is_exit_2(lock: Path, store: Path) -> None:
+    lock.write_text(lock.read_text().replace("lock-version = 1", "lock-version = 99"))
+    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
+    assert done.returncode == 2
+    assert "newer envlock" in done.stderr
+
+
+def test_unknown_target_is_exit_2_and_lists_targets(lock: Path, store: Path) -> None:
+    done = run_envlock(["install", "-l", str(lock), "--target", "h100", "--store", str(store)])
+    assert done.returncode == 2
+    assert "no target 'h100'" in done.stderr and "cpu, small" in done.stderr
+
+
+def test_missing_interpreter_is_exit_1_with_a_hint(
+    tmp_path: Path, wheels: Path, server: FileServer, store: Path
+) -> None:
+    lock = make_lock(tmp_path / "old.lock", wheels, server.url, [TargetDef(name="cpu")], python="3.4")
+    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
+    assert done.returncode == 1, done.stderr
+    assert "no Python 3.4 interpreter" in done.stderr
+    assert "uv python install 3.4" in done.stderr
+    assert server.requests == []  # failed before downloading anything
+
+
+def test_offline_without_bundle_or_cache_is_exit_3(lock: Path, store: Path, server: FileServer) -> None:
+    done = run_envlock(["install", "-l", str(lock), "--target", "cpu", "--store", str(store), "--offline"])
+    assert done.returncode == 3
+    assert "--offline" in done.stderr and "envlock fetch" in done.stderr
+    assert server.requests == []
+
+
+def test_offline_from_the_store_cache_works(lock: Path, store: Path, server: FileServer) -> None:
+    assert run_envlock(["install", "-l", str(lock), "--target", "cpu", "--store", str(store)]).returncode == 0
+    done = run_envlock(["install", "-l", str(lock), "--target", "small", "--store", str(store), "--offline"])
+    assert done.returncode == 0, done.stderr
+    assert len(server.requests) == 2
+
+
+def _mounted(kind: str) -> list[str]:
+    if subprocess.run(["unshare", "-rm", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("unshare -rm (user + mount namespace) is not permitted here")
+    return ["unshare", "-rm", "sh", "-c", f'mount -t tmpfs -o {kind} tmpfs "$0" && exec "$@"']
+
+
+def test_read_only_store_is_a_store_error_naming_the_path(lock: Path, tmp_path: Path) -> None:
+    store = tmp_path / "ro"
+    store.mkdir()
+    # a real read-only filesystem (root ignores permission bits, not EROFS)
+    prefix = [*_mounted("ro"), str(store)]
+    done = run_envlock(["install", "-l", str(lock), "--target", "cpu", "--store", str(store)], prefix=prefix)
+    assert done.returncode == 1, done.stderr
+    assert str(store) in done.stderr and "read-only" in done.stderr
+
+
+def test_full_disk_is_a_store_error_naming_the_path(tmp_path: Path, wheels: Path, server: FileServer) -> None:
+    big = TargetDef(name="cpu", packages=(("bulky", "1.0"),))
+    payload = {"bulky": {"bulky/data.bin": os.urandom(256 * 1024)}}
+    lock = make_lock(tmp_path / "big.lock", wheels, server.url, [big], payloads=payload)
+    store = tmp_path / "full"
+    store.mkdir()
+    prefix = [*_mounted("size=128k"), str(store)]
+    done = run_envlock(["install", "-l", str(lock), "--store", str(store)], prefix=prefix)
+    assert done.returncode == 1, done.stderr
+    assert "no space left" in done.stderr and str(store) in done.stderr
