@@ -19,11 +19,12 @@ import sys
 from pathlib import Path
 
 from envlock.cli.output import Console, error_document, print_json
-from envlock.diff.archs import SassLookup
+from envlock.diff.archs import KnowledgeBaseSass, SassLookup
 from envlock.diff.compute import diff_locks
 from envlock.diff.render import render_markdown, render_text, render_textconv, to_json
 from envlock.diff.source import load_for_diff, read_source
 from envlock.errors import EnvlockError, ExitCode, LockFormatError, UsageError
+from envlock.kb import load_kb
 from envlock.lock.toml import parse_lock
 
 
@@ -48,10 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _sass_lookup() -> SassLookup | None:
-    # The knowledge base's torch-build rows say which SASS architectures each build carries; until
-    # a loader for them exists in envlock.kb, the diff shows no architecture lines.
-    return None
+def _sass_lookup(console: Console) -> SassLookup | None:
+    """The knowledge base's torch-build rows; a broken user KB file costs the architecture lines only."""
+    try:
+        return KnowledgeBaseSass(load_kb())
+    except EnvlockError as err:
+        console.warn(f"{err.message}; GPU architectures are left out of the review")
+        return None
 
 
 def _textconv(path: str, console: Console) -> int:
@@ -64,11 +68,11 @@ def _textconv(path: str, console: Console) -> int:
         console.warn(f"{err.message}; showing it as it is")
         sys.stdout.write(text.text)
         return ExitCode.OK
-    sys.stdout.write(render_textconv(lock, sass=_sass_lookup()))
+    sys.stdout.write(render_textconv(lock, sass=_sass_lookup(console)))
     return ExitCode.OK
 
 
-def _diff(args: argparse.Namespace) -> int:
+def _diff(args: argparse.Namespace, console: Console) -> int:
     if args.old is None or args.new is None:
         raise UsageError(
             "envlock diff needs two locks: OLD and NEW",
@@ -77,7 +81,7 @@ def _diff(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     old = load_for_diff(args.old, cwd=cwd)
     new = load_for_diff(args.new, cwd=cwd)
-    diff = diff_locks(old, new, old_source=args.old, new_source=args.new, sass=_sass_lookup())
+    diff = diff_locks(old, new, old_source=args.old, new_source=args.new, sass=_sass_lookup(console))
     if args.format == "json":
         print_json(to_json(diff))
     elif args.format == "markdown":
@@ -98,9 +102,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
             )
         return _textconv(args.textconv, console)
     if args.format != "json":
-        return _diff(args)
+        return _diff(args, console)
     try:
-        return _diff(args)
+        return _diff(args, console)
     except EnvlockError as err:
         # --format json promises one JSON document on stdout, errors included (DESIGN §7).
         print_json(error_document(err))

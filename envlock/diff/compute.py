@@ -1,0 +1,494 @@
+"""Compute the review of two locks: pure, no I/O; `diff_locks(old, new) -> LockDiff`.
+
+Versions are compared with PEP 440 on their *public* part only. A local label names a build
+flavour (`+cu124`, `+cpu`), and PEP 440 orders local labels as strings (`+cu92` above `+cu130`),
+which says nothing about which CUDA is newer; so the same public version with another local label
+is a "changed (local version)" entry, never an upgrade or a downgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from envlock.diff.archs import SassLookup, runs_on
+from envlock.diff.model import (
+    KIND_ORDER,
+    STACK_FIELDS,
+    ChangeKind,
+    DiffWarning,
+    FileChange,
+    LockDiff,
+    LockSide,
+    PackageChange,
+    StackChange,
+    TargetDiff,
+    TargetStatus,
+    ValueChange,
+)
+from envlock.errors import LockFormatError
+from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
+from envlock.lock.toml import compute_content_hash
+
+
+def diff_locks(
+    old: Lock,
+    new: Lock,
+    *,
+    old_source: str = "old",
+    new_source: str = "new",
+    sass: SassLookup | None = None,
+) -> LockDiff:
+    """The review of `old` -> `new`.
+
+    Both locks must have the same lock-version (bring older ones forward first with
+    `envlock.diff.source.migrate`); otherwise LockFormatError. `sass` supplies the architecture
+    lists of the locked torch builds; without it the diff has no architecture lines.
+    """
+    if old.lock_version != new.lock_version:
+        raise LockFormatError(
+            f"cannot compare lock-version {old.lock_version} ({old_source}) with lock-version "
+            f"{new.lock_version} ({new_source})",
+            hint="re-solve the older lock with this envlock so both have the same lock-version",
+        )
+    old_side = _side(old, old_source)
+    new_side = _side(new, new_source)
+    warnings: list[DiffWarning] = []
+    for side in (old_side, new_side):
+        if side.hand_edited:
+            warnings.append(
+                DiffWarning(
+                    kind="hand-edited",
+                    message=f"{side.source} was edited by hand: its content hash does not match its "
+                    "content (`envlock check` fails on it)",
+                )
+            )
+
+    old_targets = {t.name: t for t in old.targets}
+    new_targets = {t.name: t for t in new.targets}
+    targets: list[TargetDiff] = []
+    for t in new.targets:
+        targets.append(_target_diff(old_targets.get(t.name), t, sass, warnings))
+    for t in old.targets:
+        if t.name not in new_targets:
+            targets.append(_target_diff(t, None, sass, warnings))
+
+    return LockDiff(
+        old=old_side,
+        new=new_side,
+        lock=_lock_changes(old, new),
+        inputs=_input_changes(old.inputs, new.inputs),
+        targets=tuple(targets),
+        warnings=tuple(warnings),
+    )
+
+
+def _side(lock: Lock, source: str) -> LockSide:
+    return LockSide(
+        source=source,
+        lock_version=lock.lock_version,
+        envlock_version=lock.envlock_version,
+        content_hash=lock.content_hash,
+        hand_edited=compute_content_hash(lock) != lock.content_hash,
+    )
+
+
+def _changed(pairs: Sequence[tuple[str, str | None, str | None]]) -> tuple[ValueChange, ...]:
+    return tuple(ValueChange(field=f, old=o, new=n) for f, o, n in pairs if o != n)
+
+
+def _lock_changes(old: Lock, new: Lock) -> tuple[ValueChange, ...]:
+    old_order = [t.name for t in old.targets]
+    new_order = [t.name for t in new.targets]
+    common = set(old_order) & set(new_order)
+    old_common = [n for n in old_order if n in common]
+    new_common = [n for n in new_order if n in common]
+    return _changed(
+        [
+            ("lock-version", str(old.lock_version), str(new.lock_version)),
+            ("envlock-version", old.envlock_version, new.envlock_version),
+            ("uv-version", old.uv_version, new.uv_version),
+            ("spec-hash", old.spec_hash, new.spec_hash),
+            ("target-order", ", ".join(old_common), ", ".join(new_common)),
+        ]
+    )
+
+
+# ------------------------------------------------------------------------------------ spec inputs
+
+
+def _join(values: Sequence[str]) -> str:
+    return ", ".join(values)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _requirement_name(text: str) -> str | None:
+    try:
+        return canonicalize_name(Requirement(text).name)
+    except InvalidRequirement:
+        return None
+
+
+def _dependency_changes(old: Sequence[str], new: Sequence[str]) -> list[ValueChange]:
+    """Removed and added requirement strings, paired into one change when they name one project."""
+    removed = [d for d in old if d not in new]
+    added = [d for d in new if d not in old]
+
+    def by_name(items: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for d in items:
+            out.setdefault(_requirement_name(d) or d, []).append(d)
+        return out
+
+    r_names, a_names = by_name(removed), by_name(added)
+    changes: list[ValueChange] = []
+    for name in sorted(set(r_names) | set(a_names)):
+        olds, news = r_names.get(name, []), a_names.get(name, [])
+        if len(olds) == 1 and len(news) == 1:
+            changes.append(ValueChange(field=f"dependencies[{name}]", old=olds[0], new=news[0]))
+            continue
+        changes += [ValueChange(field=f"dependencies[{name}]", old=o, new=None) for o in olds]
+        changes += [ValueChange(field=f"dependencies[{name}]", old=None, new=n) for n in news]
+    return changes
+
+
+def _target_input_summary(t: TargetInputs) -> str:
+    gpus = _join(t.gpus) if t.gpus else "no GPUs"
+    driver = f", driver {t.driver}" if t.driver else ""
+    return f"{t.platform}, glibc {t.glibc}, {gpus}{driver}"
+
+
+def _input_changes(old: LockInputs, new: LockInputs) -> tuple[ValueChange, ...]:
+    changes: list[ValueChange] = list(
+        _changed(
+            [
+                ("name", old.name, new.name),
+                ("python", old.python, new.python),
+            ]
+        )
+    )
+    changes += _dependency_changes(old.dependencies, new.dependencies)
+    changes += _changed(
+        [
+            ("cuda-version", old.cuda_version, new.cuda_version),
+            ("cudnn", old.cudnn, new.cudnn),
+            ("nccl", old.nccl, new.nccl),
+            ("driver-compat", old.driver_compat, new.driver_compat),
+            ("allow-ptx", _bool(old.allow_ptx), _bool(new.allow_ptx)),
+            ("default-index", old.default_index, new.default_index),
+            ("pytorch-index", old.pytorch_index, new.pytorch_index),
+            ("extra-indexes", _join(old.extra_indexes), _join(new.extra_indexes)),
+            ("exclude-newer", old.exclude_newer, new.exclude_newer),
+            ("knowledge-base", old.knowledge_base, new.knowledge_base),
+        ]
+    )
+    old_t = {t.name: t for t in old.targets}
+    new_t = {t.name: t for t in new.targets}
+    for name in [t.name for t in new.targets] + [t.name for t in old.targets if t.name not in new_t]:
+        o, n = old_t.get(name), new_t.get(name)
+        if o is None or n is None:
+            changes.append(
+                ValueChange(
+                    field=f"targets[{name}]",
+                    old=_target_input_summary(o) if o else None,
+                    new=_target_input_summary(n) if n else None,
+                )
+            )
+            continue
+        changes += _changed(
+            [
+                (f"targets[{name}].platform", o.platform, n.platform),
+                (f"targets[{name}].glibc", o.glibc, n.glibc),
+                (f"targets[{name}].gpus", _join(o.gpus), _join(n.gpus)),
+                (f"targets[{name}].driver", o.driver, n.driver),
+            ]
+        )
+    old_order = [t.name for t in old.targets if t.name in new_t]
+    new_order = [t.name for t in new.targets if t.name in old_t]
+    if old_order != new_order:
+        changes.append(ValueChange(field="targets.order", old=_join(old_order), new=_join(new_order)))
+    return tuple(changes)
+
+
+# ----------------------------------------------------------------------------------------- targets
+
+
+def _stack_values(t: LockedTarget | None) -> dict[str, str | None]:
+    if t is None:
+        return {}
+    return {
+        "variant": t.variant,
+        "torch": t.torch,
+        "cuda": t.cuda,
+        "cudnn": t.cudnn,
+        "nccl": t.nccl,
+        "requires-driver": t.requires_driver,
+        "compat": t.compat,
+        "gpus": _join(t.gpus) or None,
+        "driver": t.driver,
+        "python": t.python,
+        "platform": t.platform,
+        "glibc": t.glibc,
+    }
+
+
+def _stack(
+    old: LockedTarget | None,
+    new: LockedTarget | None,
+    lookup: SassLookup | None,
+) -> StackChange:
+    ov, nv = _stack_values(old), _stack_values(new)
+    fields = tuple(ValueChange(field=f, old=ov.get(f), new=nv.get(f)) for f in STACK_FIELDS)
+    sass_old = lookup.sass(old) if lookup and old else None
+    sass_new = lookup.sass(new) if lookup and new else None
+    lost: tuple[str, ...] = ()
+    if old is not None and new is not None and sass_old is not None and sass_new is not None:
+        lost = tuple(g for g in new.gpus if runs_on(sass_old, g) and not runs_on(sass_new, g))
+    return StackChange(fields=fields, sass_old=sass_old, sass_new=sass_new, kernels_lost=lost)
+
+
+def _size(p: LockedPackage | None) -> int:
+    return sum(a.size for a in p.artifacts) if p else 0
+
+
+def _download(t: LockedTarget | None) -> int:
+    return sum(_size(p) for p in t.packages) if t else 0
+
+
+def _target_diff(
+    old: LockedTarget | None,
+    new: LockedTarget | None,
+    lookup: SassLookup | None,
+    warnings: list[DiffWarning],
+) -> TargetDiff:
+    either = new or old
+    assert either is not None
+    status: TargetStatus
+    if old is None:
+        status = "added"
+    elif new is None:
+        status = "removed"
+    else:
+        status = "changed"
+    stack = _stack(old, new, lookup)
+    packages = _package_changes(old, new, either.name, warnings)
+    for gpu in stack.kernels_lost:
+        warnings.append(
+            DiffWarning(
+                kind="kernels-lost",
+                target=either.name,
+                message=f"{either.name}: the new torch build has no kernel (SASS) for this target's "
+                f"{gpu} GPUs; the old one had",
+            )
+        )
+    other: tuple[ValueChange, ...] = ()
+    rejected: tuple[ValueChange, ...] = ()
+    if old is not None and new is not None:
+        other = _changed(
+            [
+                ("env-hash", old.env_hash, new.env_hash),
+                ("knowledge-base-row", old.kb_status, new.kb_status),
+            ]
+        )
+        rejected = _rejection_changes(old, new)
+    diff = TargetDiff(
+        name=either.name,
+        status=status,
+        stack=stack,
+        packages=packages,
+        download_old=_download(old),
+        download_new=_download(new),
+        other=other,
+        rejected=rejected,
+    )
+    if status == "changed" and diff.stack.empty and not packages and not other and not rejected:
+        return TargetDiff(
+            name=diff.name,
+            status="unchanged",
+            stack=stack,
+            packages=(),
+            download_old=diff.download_old,
+            download_new=diff.download_new,
+        )
+    return diff
+
+
+def _rejection_text(reason: str, fix: str | None) -> str:
+    return f"{reason} (fix: {fix})" if fix else reason
+
+
+def _rejection_changes(old: LockedTarget, new: LockedTarget) -> tuple[ValueChange, ...]:
+    o = {r.variant: _rejection_text(r.reason, r.fix) for r in old.rejected}
+    n = {r.variant: _rejection_text(r.reason, r.fix) for r in new.rejected}
+    order = [r.variant for r in new.rejected] + [r.variant for r in old.rejected if r.variant not in n]
+    changes = _changed([(v, o.get(v), n.get(v)) for v in order])
+    if not changes and list(o) != list(n):
+        changes = (ValueChange(field="order", old=_join(list(o)), new=_join(list(n))),)
+    return changes
+
+
+# ---------------------------------------------------------------------------------------- packages
+
+
+def _package_changes(
+    old: LockedTarget | None,
+    new: LockedTarget | None,
+    target: str,
+    warnings: list[DiffWarning],
+) -> tuple[PackageChange, ...]:
+    old_p = {p.name: p for p in old.packages} if old else {}
+    new_p = {p.name: p for p in new.packages} if new else {}
+    changes: list[PackageChange] = []
+    for name in sorted(set(old_p) | set(new_p)):
+        change = _package_change(old_p.get(name), new_p.get(name), target, warnings)
+        if change is not None:
+            changes.append(change)
+    changes.sort(key=lambda c: (KIND_ORDER.index(c.kind), c.name))
+    return tuple(changes)
+
+
+def compare_versions(old: str, new: str) -> tuple[ChangeKind, tuple[str, ...]] | None:
+    """How `new` relates to `old`: upgraded / downgraded by public version, else changed, else None.
+
+    The local label never decides the direction (see the module docstring); a different local
+    label adds the reason "local version". Versions that are not PEP 440 compare as strings only
+    for equality.
+    """
+    try:
+        vo, vn = Version(old), Version(new)
+    except InvalidVersion:
+        return None if old == new else ("changed", ("version",))
+    local = ("local version",) if vo.local != vn.local else ()
+    po, pn = Version(vo.public), Version(vn.public)
+    if pn > po:
+        return "upgraded", local
+    if pn < po:
+        return "downgraded", local
+    if local:
+        return "changed", local
+    if old != new:
+        return "changed", ("version",)
+    return None
+
+
+def _file_changes(old: Sequence[Artifact], new: Sequence[Artifact]) -> tuple[FileChange, ...]:
+    o = {a.filename: a for a in old}
+    n = {a.filename: a for a in new}
+    out: list[FileChange] = []
+    for name in sorted(set(o) | set(n)):
+        a, b = o.get(name), n.get(name)
+        if a is None and b is not None:
+            out.append(FileChange(file=name, change="added", new=b.sha256))
+            continue
+        if b is None and a is not None:
+            out.append(FileChange(file=name, change="removed", old=a.sha256))
+            continue
+        assert a is not None and b is not None
+        pairs: list[tuple[str, str | None, str | None]] = [
+            ("hash", a.sha256, b.sha256),
+            ("size", str(a.size), str(b.size)),
+            ("url", a.url, b.url),
+            ("yanked", _bool(a.yanked), _bool(b.yanked)),
+            ("hash-source", a.hash_source, b.hash_source),
+            ("upload-time", a.upload_time, b.upload_time),
+        ]
+        out += [FileChange(file=name, change=k, old=x, new=y) for k, x, y in pairs if x != y]
+    if not out and [a.filename for a in old] != [a.filename for a in new]:
+        out.append(
+            FileChange(
+                file="",
+                change="order",
+                old=_join([a.filename for a in old]),
+                new=_join([a.filename for a in new]),
+            )
+        )
+    return tuple(out)
+
+
+_FILE_REASON = {
+    "added": "artifact",
+    "removed": "artifact",
+    "url": "artifact",
+    "size": "artifact",
+    "order": "artifact",
+    "hash": "hash",
+    "yanked": "yanked",
+    "hash-source": "metadata",
+    "upload-time": "metadata",
+}
+_REASON_ORDER = ("version", "local version", "index", "artifact", "hash", "yanked", "metadata")
+
+
+def _package_change(
+    old: LockedPackage | None,
+    new: LockedPackage | None,
+    target: str,
+    warnings: list[DiffWarning],
+) -> PackageChange | None:
+    if old is None or new is None:
+        p = new or old
+        assert p is not None
+        return PackageChange(
+            name=p.name,
+            kind="added" if old is None else "removed",
+            old_version=old.version if old else None,
+            new_version=new.version if new else None,
+            old_index=old.index if old else None,
+            new_index=new.index if new else None,
+            old_size=_size(old),
+            new_size=_size(new),
+        )
+    version = compare_versions(old.version, new.version)
+    reasons: set[str] = set(version[1]) if version else set()
+    if old.index != new.index:
+        reasons.add("index")
+    files: tuple[FileChange, ...] = ()
+    if old.version == new.version:
+        files = _file_changes(old.artifacts, new.artifacts)
+        reasons |= {_FILE_REASON[f.change] for f in files}
+        for f in files:
+            if f.change == "hash":
+                warnings.append(
+                    DiffWarning(
+                        kind="hash-changed",
+                        target=target,
+                        package=new.name,
+                        message=f"{target}: {new.name} {new.version}: {f.file} has another sha256 "
+                        f"({_short(f.old)} -> {_short(f.new)}) while its version did not change; "
+                        "check where the new file came from before merging",
+                    )
+                )
+            elif f.change == "yanked" and f.new == "true":
+                warnings.append(
+                    DiffWarning(
+                        kind="yanked",
+                        target=target,
+                        package=new.name,
+                        message=f"{target}: {new.name} {new.version}: {f.file} is yanked on its index",
+                    )
+                )
+    if version is None and not reasons:
+        return None
+    kind: ChangeKind = version[0] if version else "changed"
+    return PackageChange(
+        name=new.name,
+        kind=kind,
+        old_version=old.version,
+        new_version=new.version,
+        old_index=old.index,
+        new_index=new.index,
+        old_size=_size(old),
+        new_size=_size(new),
+        reasons=tuple(r for r in _REASON_ORDER if r in reasons),
+        files=files,
+    )
+
+
+def _short(sha: str | None) -> str:
+    return (sha or "")[:12]

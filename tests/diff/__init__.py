@@ -1,0 +1,1 @@
+"""Tests of `envlock diff`: compute, renderers, CLI and git integration."""
