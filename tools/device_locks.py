@@ -1,0 +1,111 @@
+"""Write the small locks the device validation judges (tools/device_validate.sh): one target that fits
+an H100/H200 node with torch 2.11.0+cu130, one whose torch build lacks sm_90, and a CPU target.
+
+usage: python tools/device_locks.py OUT_DIR   (writes OUT_DIR/envlock.lock with envlock's own writer)
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from envlock.lock.model import (
+    LOCK_VERSION,
+    Artifact,
+    Lock,
+    LockedPackage,
+    LockedTarget,
+    LockInputs,
+    TargetInputs,
+)
+from envlock.lock.toml import dump_lock, seal
+
+ZERO = "sha256:" + "0" * 64
+
+
+def _torch(version: str, variant: str, tag: str) -> LockedPackage:
+    filename = f"torch-{version}-{tag}.whl"
+    return LockedPackage(
+        name="torch",
+        version=version,
+        index=f"https://download.pytorch.org/whl/{variant}",
+        artifacts=(
+            Artifact(
+                filename=filename,
+                url=f"https://download.pytorch.org/whl/{variant}/{filename.replace('+', '%2B')}",
+                size=1,
+                sha256="0" * 64,
+            ),
+        ),
+    )
+
+
+def _target(name: str, *, torch: str, variant: str, cuda: str | None, driver: str | None,
+            gpus: tuple[str, ...], tag: str, python: str) -> LockedTarget:  # fmt: skip
+    return LockedTarget(
+        name=name,
+        platform="linux-x86_64",
+        glibc="2.28",
+        python=python,
+        gpus=gpus,
+        driver=driver,
+        variant=variant,
+        torch=torch,
+        cuda=cuda,
+        cudnn=None,
+        nccl=None,
+        requires_driver=driver,
+        compat="native" if cuda else None,
+        kb_status="confirmed",
+        env_hash=ZERO,
+        packages=(_torch(torch, variant, tag),),
+        rejected=(),
+    )
+
+
+def build() -> Lock:
+    targets = (
+        _target("old-cu117", torch="2.0.1+cu117", variant="cu117", cuda="11.7", driver="515.43.04",
+                gpus=("sm_86",), tag="cp311-cp311-linux_x86_64", python="3.11"),
+        _target("h100-cu130", torch="2.11.0+cu130", variant="cu130", cuda="13.0", driver="580.65.06",
+                gpus=("sm_90",), tag="cp312-cp312-manylinux_2_28_x86_64", python="3.12"),
+        _target("cpu", torch="2.11.0+cpu", variant="cpu", cuda=None, driver=None, gpus=(),
+                tag="cp312-cp312-manylinux_2_28_x86_64", python="3.12"),
+    )  # fmt: skip
+    inputs = LockInputs(
+        name="device-validation",
+        python="3.12",
+        dependencies=("torch",),
+        cuda_version=None,
+        cudnn=None,
+        nccl=None,
+        driver_compat="prefer-native",
+        allow_ptx=False,
+        default_index="https://mirror.example/simple",
+        pytorch_index="https://download.pytorch.org/whl",
+        extra_indexes=(),
+        exclude_newer=None,
+        targets=tuple(
+            TargetInputs(name=t.name, platform=t.platform, glibc=t.glibc, gpus=t.gpus, driver=t.driver)
+            for t in targets
+        ),
+        knowledge_base=ZERO,
+    )
+    return seal(
+        Lock(
+            lock_version=LOCK_VERSION,
+            envlock_version="0.0.0",
+            uv_version="0.13.0",
+            spec_hash=ZERO,
+            inputs=inputs,
+            targets=targets,
+            content_hash="",
+        )
+    )
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "envlock.lock").write_text(dump_lock(build()))
+    sys.stdout.write(f"wrote {out / 'envlock.lock'}\n")
