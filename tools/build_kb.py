@@ -36,6 +36,10 @@ EXTRA_SOURCES = {
         "envlock assumption: a Windows CUDA wheel carries at least the SASS of the same release's Linux "
         "x86_64 build (a third-party report, corridorkey-141, shows a superset on Windows); not verified"
     ),
+    "not-on-nvidia-table": (
+        "GPU variants NVIDIA's CUDA GPUs page does not list (A10G, H800, A800); capability of the GPU "
+        "they derive from (compat.md §6: unconfirmed)"
+    ),
     "envlock-cpu-build": "envlock rule: a cpu build carries no GPU code and pins no CUDA, cuDNN or NCCL",
     "design-cpu-only": (
         "envlock DESIGN §3 and compat.md §1: the default index's Windows and macOS torch wheels are CPU-only "
@@ -184,9 +188,14 @@ def _gpus(compat: Mapping[str, Any]) -> str:
         "[gpus]",
     ]
     for name, cc, family, src, status, aliases in rows:
+        note = None
+        if src.startswith("none"):
+            src, note = "not-on-nvidia-table", src.removeprefix("none").strip(" ()")
         fields: dict[str, Any] = {"cc": cc, "family": family, "source": src, "status": status}
         if aliases:
             fields["aliases"] = list(aliases)
+        if note:
+            fields["note"] = note
         lines.append(f"{_key(name)} = {_inline(fields)}")
     lines += [
         "",
