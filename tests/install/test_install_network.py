@@ -1,0 +1,94 @@
+"""A small real install from the real default index: a CUDA runtime wheel and an ordinary package."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from lockmaker import run_envlock
+
+from envlock.errors import NetworkError
+from envlock.lock.digest import env_hash
+from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
+from envlock.lock.toml import dump_lock, seal
+
+pytestmark = pytest.mark.network
+
+PROJECTS = ("nvidia-cuda-runtime-cu12", "six")
+PYTHON = "3.11"
+
+
+def _newest_fitting(index: str, name: str, target: LockedTarget) -> LockedPackage:
+    from envlock.index.client import HttpIndexClient
+    from envlock.install.wheels import _tag_rank
+
+    rank = _tag_rank(target.platform, target.glibc, target.python)
+    with HttpIndexClient() as client:
+        page = client.project(index, name)
+    wheels = [
+        f for f in page.files
+        if f.is_wheel and not f.yanked and f.sha256 and f.size and f.version is not None
+        and not f.version.is_prerelease and any(str(t) in rank for t in f.tags)
+    ]  # fmt: skip
+    assert wheels, f"{name}: no wheel for {target.platform} / Python {target.python} on {index}"
+    best = max(wheels, key=lambda f: f.version)  # type: ignore[arg-type,return-value]
+    art = Artifact(filename=best.filename, url=best.url, size=best.size or 0, sha256=best.sha256 or "")
+    return LockedPackage(name=name, version=str(best.version), index=index, artifacts=(art,))
+
+
+def test_real_index_install_then_store_hit(tmp_path: Path) -> None:
+    from envlock.index.config import default_index_url
+
+    index = default_index_url(None)
+    skeleton = LockedTarget(
+        name="cpu", platform="linux-x86_64", glibc="2.28", python=PYTHON, gpus=(), driver=None, variant="cpu",
+        torch=None, cuda="12.4", cudnn=None, nccl=None, requires_driver=None, compat=None,
+        kb_status="confirmed", env_hash="", packages=(), rejected=(),
+    )  # fmt: skip
+    try:
+        packages = tuple(
+            sorted((_newest_fitting(index, n, skeleton) for n in PROJECTS), key=lambda p: p.name)
+        )
+    except NetworkError as exc:
+        pytest.skip(f"the default index ({index}) is unreachable: {exc}")
+    target = replace(
+        skeleton,
+        packages=packages,
+        env_hash=env_hash(python=PYTHON, platform="linux-x86_64", packages=packages),
+    )
+    lock = seal(
+        Lock(
+            lock_version=1, envlock_version="0.1.0", uv_version="0.13.9", spec_hash="sha256:" + "0" * 64,
+            inputs=LockInputs(
+                name="net", python=PYTHON, dependencies=PROJECTS, cuda_version=None, cudnn=None, nccl=None,
+                driver_compat="prefer-native", allow_ptx=False, default_index=index, pytorch_index=None,
+                extra_indexes=(), exclude_newer=None,
+                targets=(
+                    TargetInputs(name="cpu", platform="linux-x86_64", glibc="2.28", gpus=(), driver=None),
+                ),
+                knowledge_base="sha256:" + "1" * 64,
+            ),
+            targets=(target,), content_hash="",
+        )
+    )  # fmt: skip
+    path = tmp_path / "envlock.lock"
+    path.write_text(dump_lock(lock))
+    store = tmp_path / "store"
+    first = run_envlock(["install", "-l", str(path), "--store", str(store), "--json"], timeout=900)
+    assert first.returncode == 0, first.stderr
+    doc = json.loads(first.stdout)
+    assert doc["built"] is True
+    env = Path(doc["path"])
+    probe = subprocess.run(
+        [str(env / "bin" / "python"), "-I", "-c",
+         "import six, importlib.metadata as m; print(m.version('nvidia-cuda-runtime-cu12'))"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert probe.stdout.strip() == next(p.version for p in packages if p.name.startswith("nvidia")), (
+        probe.stderr
+    )
+    second = run_envlock(["install", "-l", str(path), "--store", str(store), "--json"])
+    assert json.loads(second.stdout) == doc | {"built": False}
