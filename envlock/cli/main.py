@@ -113,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.info("interrupted")
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`envlock show | head`): not an error of ours.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # a bug: say so plainly, traceback only with -v
         err = InternalError(
             f"internal error: {type(exc).__name__}: {exc}",

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -129,6 +128,10 @@ def _bool(value: bool) -> str:
 
 
 def _requirement_name(text: str) -> str | None:
+    # Imported here: parsing requirements is only needed when dependencies changed, and the module
+    # costs more to import than the rest of a diff of two 500-package locks.
+    from packaging.requirements import InvalidRequirement, Requirement
+
     try:
         return canonicalize_name(Requirement(text).name)
     except InvalidRequirement:
@@ -360,6 +363,8 @@ def compare_versions(old: str, new: str) -> tuple[ChangeKind, tuple[str, ...]] |
     label adds the reason "local version". Versions that are not PEP 440 compare as strings only
     for equality.
     """
+    if old == new:
+        return None
     try:
         vo, vn = Version(old), Version(new)
     except InvalidVersion:
@@ -431,6 +436,8 @@ def _package_change(
     target: str,
     warnings: list[DiffWarning],
 ) -> PackageChange | None:
+    if old == new:
+        return None
     if old is None or new is None:
         p = new or old
         assert p is not None

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from envlock.errors import UsageError
-from envlock.inspect.verify import disagreement_with_kb, verify_environment
+from envlock.inspect.verify import LibraryGap, disagreement_with_kb, verify_environment
 from envlock.kb.model import ComputeCapability, TorchBuild
 from envlock.kb.rules import driver_verdict, sass_runs_on
 from envlock.lock.model import Lock, LockedTarget
@@ -357,6 +357,10 @@ def _check_glibc(target: LockedTarget, node: NodeInfo) -> Check | None:
     return Check(name="glibc", status=OK, message=f"glibc {node.glibc}{wheels_need}")
 
 
+def archs_text(gaps: Sequence[LibraryGap]) -> str:
+    return " ".join(sorted({g.gpu.sm for g in gaps}))
+
+
 def _environment_checks(
     env_root: Path, target: LockedTarget, node: NodeInfo, kb: KnowledgeBase, *, native: bool, allow_ptx: bool
 ) -> list[Check]:
@@ -371,14 +375,15 @@ def _environment_checks(
             )
         ]
     checks = []
-    if result.gaps:
-        lines = [g.message for g in result.gaps]
+    own = [g for g in result.gaps if not g.vendor]
+    if own:
+        lines = [g.message for g in own]
         shown = "; ".join(lines[:3]) + (f"; and {len(lines) - 3} more" if len(lines) > 3 else "")
         checks.append(
             Check(
                 name="environment",
                 status=FAIL,
-                message=f"{len(result.gaps)} CUDA library/GPU pair(s) without code: {shown}",
+                message=f"{len(own)} CUDA library/GPU pair(s) without code: {shown}",
                 hint="this is a 'no kernel image is available' failure waiting to happen; choose a build "
                 "that carries these GPUs",
             )
@@ -390,6 +395,17 @@ def _environment_checks(
                 name="environment",
                 status=OK,
                 message=f"all {len(result.libraries)} CUDA libraries under {env_root} carry code for {archs}",
+            )
+        )
+    if result.vendor_gaps:
+        names = sorted({Path(g.path.replace("!", "/")).name for g in result.vendor_gaps})
+        checks.append(
+            Check(
+                name="nvidia libraries",
+                status=WARN,
+                message=f"{', '.join(names)}: no cubin in .nv_fatbin for {archs_text(result.vendor_gaps)}; "
+                "NVIDIA's libraries may load their kernels another way (cuFFT does)",
+                hint="if a call into one of these fails with 'no kernel image', this is why",
             )
         )
     release = _torch_release(target)

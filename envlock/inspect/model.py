@@ -59,6 +59,11 @@ class BinaryReport:
     sass_entries: int = 0
     ptx_entries: int = 0
     section: str | None = None  # ".nv_fatbin" | "__nv_relfatbin"
+    sass_counts: tuple[tuple[str, int], ...] = ()  # cubins per arch name, in sass_names order
+
+    def sass_count(self, name: str) -> int:
+        """How many cubins the binary carries for arch `name` (`sm_90`, `sm_90a`)."""
+        return dict(self.sass_counts).get(name, 0)
 
     @property
     def arch_specific(self) -> tuple[ComputeCapability, ...]:
@@ -78,4 +83,5 @@ class BinaryReport:
             "sass-entries": self.sass_entries,
             "ptx-entries": self.ptx_entries,
             "section": self.section,
+            "sass-counts": dict(self.sass_counts),
         }

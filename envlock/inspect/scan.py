@@ -40,6 +40,7 @@ def _summarize(path: str, f: BinaryIO, file_size: int) -> BinaryReport:
         )
     sass, ptx, sass_names, ptx_names, compressions = set(), set(), set(), set(), set()
     sass_entries = ptx_entries = containers = 0
+    per_arch: dict[str, int] = {}
     for container, entry in walk_fatbin(
         f, base=chosen.offset, size=chosen.size, where=path, section=chosen.name
     ):
@@ -49,6 +50,7 @@ def _summarize(path: str, f: BinaryIO, file_size: int) -> BinaryReport:
             sass.add(entry.cc)
             sass_names.add(entry.arch)
             sass_entries += 1
+            per_arch[entry.arch] = per_arch.get(entry.arch, 0) + 1
         else:
             ptx.add(entry.cc)
             ptx_names.add(entry.arch)
@@ -64,6 +66,7 @@ def _summarize(path: str, f: BinaryIO, file_size: int) -> BinaryReport:
         digits = re.sub(r"\D", "", name)
         return int(digits), name
 
+    sass_order = tuple(sorted(sass_names, key=order))
     return BinaryReport(
         path=path,
         sass=tuple(sorted(sass)),
@@ -71,11 +74,12 @@ def _summarize(path: str, f: BinaryIO, file_size: int) -> BinaryReport:
         compressed=compressed,
         containers=containers,
         has_cuda=sass_entries + ptx_entries > 0,
-        sass_names=tuple(sorted(sass_names, key=order)),
+        sass_names=sass_order,
         ptx_names=tuple(sorted(ptx_names, key=order)),
         sass_entries=sass_entries,
         ptx_entries=ptx_entries,
         section=chosen.name,
+        sass_counts=tuple((n, per_arch[n]) for n in sass_order),
     )
 
 

@@ -140,6 +140,11 @@ def _command(request: ResolutionRequest, workdir: Path, *, offline: bool) -> lis
         cmd += ["--constraint", "constraints.txt"]
     if request.exclude_newer:
         cmd += ["--exclude-newer", request.exclude_newer]
+        # Variant indexes (download.pytorch.org) publish no upload times, and uv drops files
+        # without one under --exclude-newer; the projects pinned to them are exempt (the lock
+        # pins their files by hash, and envlock filters what dates the index does give).
+        for project, _ in request.pinned:
+            cmd += ["--exclude-newer-package", f"{project}=false"]
     if offline:
         cmd.append("--offline")
     return cmd

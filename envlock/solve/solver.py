@@ -96,8 +96,17 @@ def _request(spec: Spec, target: TargetSpec, option: VariantOption | None, defau
         if option.index is not None:
             pinned = tuple((name, option.index) for name in TORCH_FAMILY)
         constraints = tuple(f"torch!={v}" for v in option.excluded)
+    requirements = spec.dependencies
+    if (
+        option is not None
+        and option.index is not None
+        and not any(canonicalize_name(Requirement(d).name) == "torch" for d in requirements)
+    ):
+        # uv applies index pinning to direct dependencies only: name torch so that it comes from
+        # the variant index even when only torchvision or torchaudio asked for it.
+        requirements = (*requirements, "torch")
     return ResolutionRequest(
-        requirements=spec.dependencies,
+        requirements=requirements,
         constraints=constraints,
         python=spec.python,
         platform=target.platform,
