@@ -54,6 +54,7 @@ def test_agrees_with_cuobjdump(fatbins: dict[str, Built], cuobjdump: Path, name:
     assert report.ptx_names == tuple(sorted(set(ptx), key=lambda n: int(re.sub(r"\D", "", n))))
     assert report.sass_entries == len(sass)
     assert report.ptx_entries == len(ptx)
+    assert dict(report.sass_counts) == {n: sass.count(n) for n in set(sass)}
 
 
 def test_every_build_is_covered(fatbins: dict[str, Built]) -> None:

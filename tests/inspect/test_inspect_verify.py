@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from envlock.inspect import check_reports, disagreement_with_kb, inspect_path, verify_environment
+from envlock.inspect import (
+    ArchVerification,
+    BinaryReport,
+    check_reports,
+    disagreement_with_kb,
+    inspect_path,
+    verify_environment,
+)
 from envlock.kb.knowledge import KnowledgeBase, load_kb
 from envlock.kb.model import ComputeCapability, TorchBuild
 
@@ -98,3 +105,34 @@ def test_disagreement_with_the_knowledge_base(env_root: Path, kb: KnowledgeBase)
         "the knowledge base is wrong, not the node"
     ]
     assert disagreement_with_kb(result, [cc("sm_90")], library="libnothing.so") == []
+
+
+def test_a_thin_extra_arch_is_not_a_disagreement() -> None:
+    # The shape of torch 2.11.0+cu130's libtorch_cuda.so seen on the device: 444 cubins for each
+    # arch of its build list, 1 for sm_89, arch-specific ones for sm_103a.
+    counts = (("sm_80", 444), ("sm_89", 1), ("sm_90", 444), ("sm_90a", 4), ("sm_103a", 59))
+    report = BinaryReport(
+        path="site-packages/torch/lib/libtorch_cuda.so",
+        sass=tuple(sorted({cc(n) for n, _ in counts})),
+        ptx=(),
+        compressed="zstd",
+        containers=444,
+        has_cuda=True,
+        sass_names=tuple(n for n, _ in counts),
+        sass_counts=counts,
+    )
+    verification = ArchVerification(root="env", gpus=(cc("9.0"),), libraries=(report,), gaps=())
+    assert disagreement_with_kb(verification, [cc("sm_80"), cc("sm_90")]) == []
+    [message] = disagreement_with_kb(verification, [cc("sm_90")])
+    assert "also has sm_80:" in message  # a full set the KB forgot is reported
+
+
+def test_gaps_in_nvidia_redistributables_are_kept_apart(
+    fatbins: dict[str, Built], tmp_path: Path, kb: KnowledgeBase
+) -> None:
+    lib = tmp_path / "venv" / "lib" / "python3.12" / "site-packages" / "nvidia" / "cu13" / "lib"
+    lib.mkdir(parents=True)
+    shutil.copy(fatbins["plain"].path, lib / "libcufft.so.12")  # sm_89 sm_100: nothing for 9.0
+    result = verify_environment(tmp_path / "venv", [cc("9.0")], allow_ptx=False, native=True, kb=kb)
+    assert [Path(g.path).name for g in result.vendor_gaps] == ["libcufft.so.12"]
+    assert result.ok
