@@ -390,11 +390,15 @@ def _environment_checks(
         )
     else:
         archs = " ".join(c.sm for c in gpus)
+        vendor = {g.path for g in result.vendor_gaps}
+        covered = len(result.libraries) - len(vendor)
+        rest = f" (the other {len(vendor)} are NVIDIA's, below)" if vendor else ""
         checks.append(
             Check(
                 name="environment",
                 status=OK,
-                message=f"all {len(result.libraries)} CUDA libraries under {env_root} carry code for {archs}",
+                message=f"{covered} of {len(result.libraries)} CUDA libraries under {env_root} carry code "
+                f"for {archs}{rest}",
             )
         )
     if result.vendor_gaps:
