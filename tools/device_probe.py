@@ -52,8 +52,7 @@ if __name__ == "__main__":
 
         x = torch.randn(4096, device="cuda")
         y = torch.fft.ifft(torch.fft.fft(x)).real
-        sys.stdout.write(
-            f"cuFFT round trip on {torch.cuda.get_device_name()}: max error {(x - y).abs().max().item():.2e}\n"
-        )
+        error = (x - y).abs().max().item()
+        sys.stdout.write(f"cuFFT round trip on {torch.cuda.get_device_name()}: max error {error:.2e}\n")
     except Exception as exc:
         sys.stdout.write(f"cuFFT round trip failed: {type(exc).__name__}: {exc}\n")
