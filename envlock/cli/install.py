@@ -78,12 +78,12 @@ def _apply(
     plan: InstallPlan, args: argparse.Namespace, console: Console, bundle: Path | None
 ) -> InstallResult:
     from envlock.install.apply import Sources, apply_install
-    from envlock.install.sources import ArtifactSource, BundleSource
 
     if plan.hit:
         return apply_install(
             plan, sources=Sources(bundle=None, network=None), materializer=_NoBuild(), progress=console
         )
+    from envlock.install.sources import ArtifactSource, BundleSource
     from envlock.materialize.venv import VenvMaterializer
 
     def network() -> ArtifactSource:

@@ -9,19 +9,21 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envlock.errors import IntegrityError, NetworkError, StoreError
 from envlock.install.plan import InstallPlan
 from envlock.install.sources import ArtifactSource
 from envlock.install.wheels import choose_artifacts
 from envlock.lock.model import Artifact
-from envlock.materialize import LocalArtifact, Materializer, MaterializeRequest
 from envlock.progress import Progress
-from envlock.store.artifacts import ArtifactState, check_stored, store_artifact
-from envlock.store.lease import LeaseHolder, acquire_lease, stale_seconds_from_env
-from envlock.store.local import LocalStore
-from envlock.store.record import EnvRecord
 from envlock.store.roots import add_root, lock_root_name, prefix_root_name
+
+if TYPE_CHECKING:  # the store-hit path imports none of these (threading, subprocess, hashlib)
+    from envlock.materialize import LocalArtifact, Materializer
+    from envlock.store.artifacts import ArtifactState
+    from envlock.store.lease import LeaseHolder
+    from envlock.store.local import LocalStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +43,8 @@ class Sources:
 
 
 def _missing_error(art: Artifact, state: ArtifactState) -> Exception:
+    from envlock.store.artifacts import ArtifactState
+
     if state is ArtifactState.CORRUPT:
         return IntegrityError(
             f"{art.filename}: the store's copy is corrupt (sha256 does not match the lock) and --offline "
@@ -58,6 +62,9 @@ def _missing_error(art: Artifact, state: ArtifactState) -> Exception:
 
 def gather_artifacts(plan: InstallPlan, sources: Sources, progress: Progress) -> tuple[LocalArtifact, ...]:
     """Every file the target installs, verified, in the store's artifact area."""
+    from envlock.materialize import LocalArtifact
+    from envlock.store.artifacts import ArtifactState, check_stored, store_artifact
+
     files: list[LocalArtifact] = []
     network: ArtifactSource | None = None
     for package, art in choose_artifacts(plan.target):
@@ -109,15 +116,20 @@ def apply_install(
         with contextlib.suppress(StoreError):  # a read-only store still serves its environments
             _register_root(plan, plan.path)
         return InstallResult(path=plan.path, built=False, target=plan.target.name, env_name=plan.env_name)
+    from envlock.materialize import MaterializeRequest
     from envlock.materialize.uvinstall import find_interpreter
+    from envlock.store.lease import stale_seconds_from_env
+    from envlock.store.local import LocalStore
 
-    interpreter = find_interpreter(plan.target.python)  # fail before taking a lease or downloading
     stale = stale_seconds_from_env()
     store = LocalStore(plan.store, stale_seconds=stale)
     plan.store.ensure()
     shas = sorted({a.sha256 for _p, a in choose_artifacts(plan.target)})
 
     def build(dest: Path) -> None:
+        # Only the builder needs an interpreter; it looks before downloading anything, so a node
+        # without the locked Python fails in a second (and waiters never pay for the search).
+        interpreter = find_interpreter(plan.target.python)
         files = gather_artifacts(plan, sources, progress)
         progress.step(f"building {plan.env_name}")
         materializer.materialize(
@@ -148,6 +160,9 @@ def apply_install(
 def _apply_prefix(
     plan: InstallPlan, store: LocalStore, build: Callable[[Path], None], shas: list[str], stale: float
 ) -> InstallResult:
+    from envlock.store.lease import acquire_lease
+    from envlock.store.record import EnvRecord
+
     def current() -> bool:
         record = EnvRecord.read(plan.path)
         return record is not None and record.env_hash == plan.target.env_hash

@@ -23,7 +23,7 @@ from envlock.store.errors import store_error
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Interpreter:
     path: Path
-    version: str  # "3.11.7"
+    version: str  # as asked for ("3.11"); the venv records the full version
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,13 +93,7 @@ def find_interpreter(python: str) -> Interpreter:
             hint=f"install Python {python} (for example `uv python install {python}`) and rerun",
             details={"python": python},
         )
-    probe = subprocess.run(
-        [path, "-c", "import platform; print(platform.python_version())"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return Interpreter(path=Path(path), version=probe.stdout.strip() or python)
+    return Interpreter(path=Path(path), version=python)
 
 
 def create_venv(dest: Path, interpreter: Interpreter) -> None:
@@ -118,6 +112,18 @@ def create_venv(dest: Path, interpreter: Interpreter) -> None:
     )
     if done.returncode != 0:
         raise _fail("create a venv", done, dest)
+
+
+def venv_python_version(venv: Path) -> str | None:
+    """The full version (`3.11.7`) that `pyvenv.cfg` of `venv` records, if it does."""
+    try:
+        for line in (venv / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() in ("version_info", "version"):
+                return value.strip()
+    except OSError:
+        return None
+    return None
 
 
 def install_files(venv: Path, files: Sequence[WheelFile]) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from envlock import __version__
 from envlock.materialize import MaterializeRequest
-from envlock.materialize.uvinstall import WheelFile, create_venv, install_files
+from envlock.materialize.uvinstall import WheelFile, create_venv, install_files, venv_python_version
 from envlock.store.record import EnvRecord, RecordedPackage
 
 
@@ -27,7 +27,7 @@ class VenvMaterializer:
             platform=request.target.platform,
             python=request.target.python,
             interpreter=str(request.interpreter.path),
-            interpreter_version=request.interpreter.version,
+            interpreter_version=venv_python_version(dest) or request.interpreter.version,
             envlock_version=__version__,
             packages=tuple(
                 RecordedPackage(

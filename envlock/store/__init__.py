@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from envlock.store.layout import ENV_RECORD, ENV_STORE, StoreLayout, default_store_root, env_dir_name
-from envlock.store.lease import LeaseHolder
-from envlock.store.local import BuildOutcome, LocalStore
+
+if TYPE_CHECKING:  # kept out of the store-hit path: they pull in threading, socket, uuid
+    from envlock.store.lease import LeaseHolder
+    from envlock.store.local import BuildOutcome
 
 
 class Store(Protocol):
@@ -34,8 +36,6 @@ class Store(Protocol):
 __all__ = [
     "ENV_RECORD",
     "ENV_STORE",
-    "BuildOutcome",
-    "LocalStore",
     "Store",
     "StoreLayout",
     "default_store_root",

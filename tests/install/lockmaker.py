@@ -140,9 +140,16 @@ class FileServer:
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            def do_HEAD(self) -> None:
+                self._answer(body=False)
+
             def do_GET(self) -> None:
+                self._answer(body=True)
+
+            def _answer(self, *, body: bool) -> None:
                 name = self.path.lstrip("/")
-                server.requests.append(name)
+                if body:
+                    server.requests.append(name)
                 data = server.override.get(name)
                 if data is None:
                     path = server.root / name
@@ -153,7 +160,8 @@ class FileServer:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if body:
+                    self.wfile.write(data)
 
             def log_message(self, *args: object) -> None:
                 pass
