@@ -174,14 +174,17 @@ def acquire_lease(
     stale_seconds: float,
     done: Callable[[], bool],
     on_wait: Callable[[LeaseHolder | None], None] | None = None,
-    poll_seconds: float = 0.25,
+    poll_seconds: float = 1.0,
 ) -> Lease | None:
     """Take the lease at `path`, waiting while a live holder has it.
 
     Returns None as soon as `done()` says the work is already done (checked before taking the
     lease and while waiting); `on_wait` is called once when we start waiting for another holder.
+    Waiters poll from 50 ms backing off to `poll_seconds`, with jitter, so that a thousand array
+    tasks neither wait long for a short build nor hammer a shared filesystem during a long one.
     """
     token = uuid.uuid4().hex
+    delay = 0.05
     seen: dict[tuple[int, int], float] = {}
     waited = False
     while True:
@@ -208,4 +211,5 @@ def acquire_lease(
             waited = True
             if on_wait is not None:
                 on_wait(holder)
-        time.sleep(min(poll_seconds, stale_seconds / 4) * random.uniform(0.6, 1.4))
+        time.sleep(min(delay, stale_seconds / 4) * random.uniform(0.6, 1.4))
+        delay = min(delay * 2, poll_seconds)
