@@ -50,6 +50,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"--target {unknown[0]}: no such target in {spec_file}",
             hint="targets in the spec: " + ", ".join(t.name for t in spec.targets),
         )
+    if args.resolver == "pip-tools":
+        from envlock.resolvers.piptools import host_target
+
+        host = host_target()
+        foreign = [t.name for t in spec.targets if (not args.target or t.name in args.target)
+                   and (t.platform, spec.python) != host]
+        if foreign:
+            raise UsageError(
+                f"--resolver pip-tools resolves only for this host ({host[0]}, Python {host[1]}); "
+                f"target {foreign[0]} is not that",
+                hint="use --resolver uv (the default), which resolves for any target",
+            )
     lock_file = lock_path_for(spec_file, args.output)
     previous = load_lock(lock_file, verify=False) if args.target and lock_file.exists() else None
     kb = load_kb(spec.knowledge_base)

@@ -52,6 +52,9 @@ def project_url(index_url: str, name: str) -> str:
     return f"{index_base(index_url)}{canonicalize_name(name)}/"
 
 
+_NOT_FOUND_TYPE = "x-envlock/not-found"  # a cached 404
+
+
 class _Retry(Exception):
     """A failed try that a later try may cure; `reason` says what happened."""
 
@@ -131,7 +134,11 @@ class HttpIndexClient:
         if self._offline:
             if cached is None:
                 raise _offline_miss(url)
+            if cached.content_type == _NOT_FOUND_TYPE:
+                raise _not_found(name, index)
             return cached, _parse_entry(cached)
+        if cached is not None and cached.content_type == _NOT_FOUND_TYPE:
+            cached = None
         headers = {"Accept": ACCEPT}
         if cached is not None:
             if cached.etag:
@@ -143,6 +150,12 @@ class HttpIndexClient:
             log.debug("%s: not modified", redact_url(url))
             return cached, _parse_entry(cached)
         if response.status_code == 404:
+            # Remembered so that --offline can answer "no such project" too (variant indexes
+            # without a project are common); online, a 404 is always asked again.
+            self._cache.put(
+                CachedResponse(url=redact_url(url), body=b"", content_type=_NOT_FOUND_TYPE, etag=None,
+                               last_modified=None, serial=None, fetched_at=time.time())
+            )
             raise _not_found(name, index)
         _raise_for_client_error(response, url)
         if response.status_code != 200:

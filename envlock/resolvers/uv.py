@@ -2,8 +2,13 @@
 
 Each request becomes a throw-away project whose `[tool.uv.sources]` pin the torch family to its
 variant index (an `explicit` index, so no other index can shadow it), resolved with
-`uv pip compile --format pylock.toml` for the target's Python and platform. uv's PEP 751 output
-is read back into a `Resolution`.
+`uv pip compile` for the target's Python and platform.
+
+uv is asked for exact pins (`name==version`), not for its PEP 751 output: uv's pylock writer must
+put a hash on every file and downloads each file its index gives no hash for (download.pytorch.org
+leaves many torch wheels of ~1 GB without one), and it cannot do that with `--offline`. envlock
+takes files, sizes and hashes from the index pages itself (`envlock.solve.artifacts`), downloading
+only what has no hash, once, and remembering the result.
 """
 
 from __future__ import annotations
@@ -17,9 +22,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from envlock import _toml
 from envlock.errors import InternalError, NetworkError, ResolutionError
-from envlock.resolvers import Resolution, ResolutionRequest, ResolvedFile, ResolvedPackage
+from envlock.resolvers import Resolution, ResolutionRequest, ResolvedPackage
 from envlock.resolvers.platforms import uv_python_platform
 
 # The uv releases envlock is tested with; the same range pins uv in pyproject.toml.
@@ -120,9 +124,10 @@ def _command(request: ResolutionRequest, workdir: Path, *, offline: bool) -> lis
         "--no-config",
         "--quiet",
         "--format",
-        "pylock.toml",
+        "requirements.txt",
+        "--no-annotate",
         "-o",
-        "pylock.resolution.toml",
+        "resolution.txt",
         "--python-version",
         request.python,
         "--python-platform",
@@ -150,24 +155,15 @@ def _command(request: ResolutionRequest, workdir: Path, *, offline: bool) -> lis
     return cmd
 
 
-def _parse_pylock(path: Path) -> tuple[ResolvedPackage, ...]:
-    data = _toml.loads(path.read_text(encoding="utf-8"))
-    packages: list[ResolvedPackage] = []
-    for raw in data.get("packages", []):
-        files: list[ResolvedFile] = []
-        for w in raw.get("wheels", []) + ([raw["sdist"]] if "sdist" in raw else []):
-            url = w.get("url") or w.get("path", "")
-            upload = w.get("upload-time")
-            files.append(
-                ResolvedFile(
-                    url=url,
-                    filename=w.get("name") or url.rsplit("/", 1)[-1],
-                    sha256=(w.get("hashes") or {}).get("sha256"),
-                    size=w.get("size"),
-                    upload_time=upload.isoformat().replace("+00:00", "Z") if upload else None,
-                )
-            )
-        packages.append(ResolvedPackage(name=raw["name"], version=str(raw["version"]), files=tuple(files)))
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+
+
+def _parse_pins(text: str) -> tuple[ResolvedPackage, ...]:
+    packages = []
+    for line in text.splitlines():
+        m = _PIN.match(line.strip())
+        if m:
+            packages.append(ResolvedPackage(name=m.group(1).lower(), version=m.group(2), files=()))
     return tuple(sorted(packages, key=lambda p: p.name))
 
 
@@ -197,7 +193,7 @@ class UvBackend:
             if proc.returncode != 0:
                 raise self._failure(proc.stderr or proc.stdout)
             return Resolution(
-                packages=_parse_pylock(workdir / "pylock.resolution.toml"),
+                packages=_parse_pins((workdir / "resolution.txt").read_text(encoding="utf-8")),
                 backend=f"uv {uv_version()}",
             )
 

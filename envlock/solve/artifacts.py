@@ -8,6 +8,8 @@ envlock downloads the file and hashes it, checks that against what the backend s
 
 from __future__ import annotations
 
+import hashlib
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +21,7 @@ from packaging.version import Version
 from envlock.errors import IntegrityError, ResolutionError
 from envlock.index import IndexClient
 from envlock.index.auth import redact_url
+from envlock.index.cache import default_cache_root
 from envlock.index.errors import ProjectNotFound
 from envlock.index.model import IndexFile
 from envlock.lock.model import Artifact, LockedPackage
@@ -37,14 +40,64 @@ def _find(client: IndexClient, indexes: Sequence[str], name: str, filename: str)
     return indexes[0], None
 
 
-def _artifact(client: IndexClient, rf: ResolvedFile, listed: IndexFile | None, scratch: Path) -> Artifact:
+class HashMemo:
+    """sha256 and size of files envlock hashed itself, by URL, in the user cache.
+
+    A file is downloaded for hashing once; later solves (and `--offline`) reuse the result. Were
+    an index to change the bytes behind a URL, installs still catch it: they verify every file.
+    """
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.directory = (root or default_cache_root()) / "hashes-v1"
+
+    def _path(self, url: str) -> Path:
+        key = hashlib.sha256(url.encode()).hexdigest()
+        return self.directory / key[:2] / key
+
+    def get(self, url: str) -> tuple[str, int] | None:
+        try:
+            sha256, size = self._path(url).read_text().split()
+            return sha256, int(size)
+        except (OSError, ValueError):
+            return None
+
+    def put(self, url: str, sha256: str, size: int) -> None:
+        path = self._path(url)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(f"{sha256} {size}\n")
+            tmp.replace(path)
+        except OSError:
+            pass  # a cache that cannot be written only costs a download next time
+
+
+def _hash_by_download(client: IndexClient, url: str, filename: str, scratch: Path, memo: HashMemo) -> tuple[str, int]:
+    known = memo.get(url)
+    if known:
+        return known
+    got, got_size = client.download(url, scratch / filename)
+    (scratch / filename).unlink(missing_ok=True)
+    memo.put(url, got, got_size)
+    return got, got_size
+
+
+def _artifact(
+    client: IndexClient, rf: ResolvedFile, listed: IndexFile | None, scratch: Path, memo: HashMemo
+) -> Artifact:
+    if listed is not None and listed.yanked:
+        # PEP 592: a yanked file should not be used when creating a lock, even when pinned.
+        reason = f" ({listed.yanked_reason})" if listed.yanked_reason else ""
+        raise ResolutionError(
+            f"{rf.filename} is yanked on its index{reason}, and envlock does not lock yanked files",
+            hint="require a version that is not yanked",
+        )
     url = listed.url if listed else redact_url(rf.url)
     sha256 = listed.sha256 if listed else None
     size = listed.size if listed else None
     source = "index"
     if sha256 is None:
-        got, got_size = client.download(url, scratch / rf.filename)
-        (scratch / rf.filename).unlink(missing_ok=True)
+        got, got_size = _hash_by_download(client, url, rf.filename, scratch, memo)
         if rf.sha256 and rf.sha256 != got:
             raise IntegrityError(
                 f"{rf.filename}: the resolver saw sha256 {rf.sha256} but the file downloaded from "
@@ -59,7 +112,14 @@ def _artifact(client: IndexClient, rf: ResolvedFile, listed: IndexFile | None, s
             hint="the index changed while solving; retry",
         )
     if size is None:
-        size = rf.size if rf.size is not None else client.file_info(url)[0]
+        size = rf.size
+    if size is None:
+        known = memo.get(url)
+        if known and known[0] == sha256:
+            size = known[1]
+        else:
+            size = client.file_info(url)[0]
+            memo.put(url, sha256, size)
     return Artifact(
         filename=rf.filename,
         url=url,
@@ -106,6 +166,7 @@ def lock_packages(
     that report only names and versions.
     """
     out: list[LockedPackage] = []
+    memo = HashMemo()
     with tempfile.TemporaryDirectory(prefix="envlock-hash-") as tmp:
         for pkg in resolved:
             name = canonicalize_name(pkg.name)
@@ -123,7 +184,7 @@ def lock_packages(
                 files = (found,)
             for rf in files:
                 index, listed = _find(client, search, name, rf.filename)
-                artifacts.append(_artifact(client, rf, listed, Path(tmp)))
+                artifacts.append(_artifact(client, rf, listed, Path(tmp), memo))
             out.append(
                 LockedPackage(
                     name=name,
