@@ -174,6 +174,9 @@ class UvBackend:
 
     def __init__(self, *, offline: bool = False) -> None:
         self.offline = offline
+        # Found once, up front: `uv.find_uv_bin` reads sysconfig, whose first use is not
+        # thread-safe, and resolutions run in threads.
+        self._binary = uv_binary()
 
     def version(self) -> str:
         return uv_version()

@@ -130,7 +130,9 @@ def _evaluate(
     if mixed:
         return Rejection(variant=option.variant, reason=mixed, fix="pin the packages of the other CUDA major "
                          "to builds of the variant's major (e.g. cupy-cuda12x with a cu12x torch)")
-    problems = constraint_problems(stack, cuda=spec.cuda.version, cudnn=spec.cuda.cudnn, nccl=spec.cuda.nccl)
+    # [cuda] constrains the CUDA stack; a CPU-only target has none to hold it against.
+    problems = constraint_problems(stack, cuda=spec.cuda.version, cudnn=spec.cuda.cudnn, nccl=spec.cuda.nccl) \
+        if target.has_gpus else ()
     if problems:
         reason, fix = problems[0]
         return Rejection(variant=option.variant, reason=reason, fix=fix)
