@@ -14,8 +14,12 @@ from envlock.cli.output import Console, print_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)")
-    parser.add_argument("-l", "--lock", metavar="LOCK", help="the lock (default: envlock.lock beside the spec)")
+    parser.add_argument(
+        "-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)"
+    )
+    parser.add_argument(
+        "-l", "--lock", metavar="LOCK", help="the lock (default: envlock.lock beside the spec)"
+    )
     parser.add_argument("--json", action="store_true", help="print {fresh, reasons} as JSON")
 
 
@@ -38,7 +42,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         # Without [indexes].default the default index is machine configuration (uv/pip config),
         # not spec input: a CI runner with another mirror must not call the lock stale.
         default = (
-            lock.inputs.default_index if spec.indexes.default is None else default_index_url(spec.indexes.default)
+            lock.inputs.default_index
+            if spec.indexes.default is None
+            else default_index_url(spec.indexes.default)
         )
         fresh = lock_inputs(
             spec,
@@ -56,4 +62,3 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return 1
     console.info(f"{lock_file} is fresh")
     return 0
-

@@ -19,8 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_lock_argument(parser)
     parser.add_argument("--target", required=True, metavar="NAME", help="the lock target to export")
     parser.add_argument("--format", required=True, choices=("pylock", "requirements"), help="output format")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write here (pylock: must be named pylock.toml or pylock.<name>.toml)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here (pylock: must be named pylock.toml or pylock.<name>.toml)",
+    )
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
@@ -40,8 +44,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         text = export_pylock(lock, target)
         if args.output:
             name = Path(args.output).name
-            if name != "pylock.toml" and not (name.startswith("pylock.") and name.endswith(".toml")
-                                                and "." not in name[7:-5] and name[7:-5]):
+            if name != "pylock.toml" and not (
+                name.startswith("pylock.") and name.endswith(".toml") and "." not in name[7:-5] and name[7:-5]
+            ):
                 raise UsageError(
                     f"-o {args.output}: PEP 751 requires the name pylock.toml or pylock.<name>.toml",
                     hint=f"use -o {pylock_filename(target.name)}",

@@ -120,14 +120,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as exc:  # a bug: say so plainly, traceback only with -v
-        err = InternalError(
+        bug = InternalError(
             f"internal error: {type(exc).__name__}: {exc}",
             hint="this is a bug in envlock; rerun with -v for the traceback and report it",
         )
         if want_json:
-            print_json(error_document(err))
+            print_json(error_document(bug))
         else:
-            console.error(err)
+            console.error(bug)
         if args.verbose:
             raise
         return ExitCode.INTERNAL

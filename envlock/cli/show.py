@@ -16,7 +16,9 @@ from envlock.cli.output import Console, print_json
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_lock_argument(parser)
-    parser.add_argument("--target", action="append", default=[], metavar="NAME", help="only this target (repeatable)")
+    parser.add_argument(
+        "--target", action="append", default=[], metavar="NAME", help="only this target (repeatable)"
+    )
     parser.add_argument("--json", action="store_true", help="print the documented JSON form")
 
 
@@ -47,15 +49,19 @@ def run(args: argparse.Namespace, console: Console) -> int:
         print_json(lock_to_json(lock, args.target))
         return 0
     out = sys.stdout
-    out.write(f"lock {lock.inputs.name}: Python {lock.inputs.python}, envlock {lock.envlock_version}, "
-              f"uv {lock.uv_version}\n")
+    out.write(
+        f"lock {lock.inputs.name}: Python {lock.inputs.python}, envlock {lock.envlock_version}, "
+        f"uv {lock.uv_version}\n"
+    )
     for t in lock.targets:
         if args.target and t.name not in args.target:
             continue
         total = sum(a.size for p in t.packages for a in p.artifacts)
-        out.write(f"\n{t.name}  ({t.platform}, glibc >= {t.glibc}, "
-                  f"{' '.join(t.gpus) if t.gpus else 'CPU only'}"
-                  f"{', driver ' + t.driver if t.driver else ''})\n")
+        out.write(
+            f"\n{t.name}  ({t.platform}, glibc >= {t.glibc}, "
+            f"{' '.join(t.gpus) if t.gpus else 'CPU only'}"
+            f"{', driver ' + t.driver if t.driver else ''})\n"
+        )
         out.write(f"  variant          {t.variant}\n")
         out.write(f"  torch            {t.torch or '-'}\n")
         out.write(f"  CUDA runtime     {t.cuda or '-'}\n")

@@ -20,14 +20,28 @@ from envlock.cli.output import Console, print_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)")
-    parser.add_argument("-o", "--output", metavar="LOCK", help="where to write the lock (default: beside the spec)")
-    parser.add_argument("--target", action="append", default=[], metavar="NAME",
-                        help="solve only this target (repeatable); the lock keeps the others")
-    parser.add_argument("--offline", action="store_true",
-                        help="use only cached index pages; fail with exit 3 on a cache miss")
-    parser.add_argument("--resolver", choices=("uv", "pip-tools"), default="uv",
-                        help="resolution engine (pip-tools only for targets that match this host)")
+    parser.add_argument(
+        "-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)"
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="LOCK", help="where to write the lock (default: beside the spec)"
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="solve only this target (repeatable); the lock keeps the others",
+    )
+    parser.add_argument(
+        "--offline", action="store_true", help="use only cached index pages; fail with exit 3 on a cache miss"
+    )
+    parser.add_argument(
+        "--resolver",
+        choices=("uv", "pip-tools"),
+        default="uv",
+        help="resolution engine (pip-tools only for targets that match this host)",
+    )
     parser.add_argument("--json", action="store_true", help="print the lock as JSON on stdout")
 
 
@@ -54,8 +68,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         from envlock.resolvers.piptools import host_target
 
         host = host_target()
-        foreign = [t.name for t in spec.targets if (not args.target or t.name in args.target)
-                   and (t.platform, spec.python) != host]
+        foreign = [
+            t.name
+            for t in spec.targets
+            if (not args.target or t.name in args.target) and (t.platform, spec.python) != host
+        ]
         if foreign:
             raise UsageError(
                 f"--resolver pip-tools resolves only for this host ({host[0]}, Python {host[1]}); "

@@ -25,8 +25,6 @@ def env_hash(*, python: str, platform: str, packages: Sequence[LockedPackage]) -
             "layout": STORE_LAYOUT_VERSION,
             "python": python,
             "platform": platform,
-            "packages": sorted(
-                [p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages
-            ),
+            "packages": sorted([p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages),
         }
     )

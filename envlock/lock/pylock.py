@@ -51,10 +51,16 @@ def export_pylock(lock: Lock, target: LockedTarget) -> str:
         "extras = []",
         "dependency-groups = []",
         "default-groups = []",
-        f'created-by = "envlock"',
+        'created-by = "envlock"',
     ]
     for p in target.packages:
-        out += ["", "[[packages]]", f"name = {_s(p.name)}", f"version = {_s(p.version)}", f"index = {_s(p.index)}"]
+        out += [
+            "",
+            "[[packages]]",
+            f"name = {_s(p.name)}",
+            f"version = {_s(p.version)}",
+            f"index = {_s(p.index)}",
+        ]
         wheels = [a for a in p.artifacts if a.filename.endswith(".whl")]
         sdists = [a for a in p.artifacts if not a.filename.endswith(".whl")]
         if wheels:

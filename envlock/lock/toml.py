@@ -242,7 +242,7 @@ class _Reader:
             hint="the lock is damaged or not an envlock lock; regenerate it with `envlock solve`",
         )
 
-    def str(self, key: str) -> str:
+    def string(self, key: str) -> str:
         value = self.data.get(key)
         if not isinstance(value, str):
             raise self.fail(key, "a string")
@@ -256,13 +256,13 @@ class _Reader:
             raise self.fail(key, "a string")
         return value
 
-    def int(self, key: str) -> int:
+    def integer(self, key: str) -> int:
         value = self.data.get(key)
         if not isinstance(value, int) or isinstance(value, bool):
             raise self.fail(key, "an integer")
         return value
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def flag(self, key: str, default: bool = False) -> bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):
             raise self.fail(key, "true or false")
@@ -289,42 +289,42 @@ class _Reader:
 
 def _read_artifact(r: _Reader) -> Artifact:
     return Artifact(
-        filename=r.str("file"),
-        url=r.str("url"),
-        size=r.int("size"),
-        sha256=r.str("sha256"),
+        filename=r.string("file"),
+        url=r.string("url"),
+        size=r.integer("size"),
+        sha256=r.string("sha256"),
         hash_source=r.opt_str("hash-source") or "index",
         upload_time=r.opt_str("upload-time"),
-        yanked=r.bool("yanked"),
+        yanked=r.flag("yanked"),
     )
 
 
 def _read_target(r: _Reader) -> LockedTarget:
     return LockedTarget(
-        name=r.str("name"),
-        platform=r.str("platform"),
-        glibc=r.str("glibc"),
-        python=r.str("python"),
+        name=r.string("name"),
+        platform=r.string("platform"),
+        glibc=r.string("glibc"),
+        python=r.string("python"),
         gpus=r.strs("gpus"),
         driver=r.opt_str("driver"),
-        variant=r.str("variant"),
+        variant=r.string("variant"),
         torch=r.opt_str("torch"),
         cuda=r.opt_str("cuda"),
         cudnn=r.opt_str("cudnn"),
         nccl=r.opt_str("nccl"),
         requires_driver=r.opt_str("requires-driver"),
         compat=r.opt_str("compat"),
-        kb_status=r.str("knowledge-base-row"),
-        env_hash=r.str("env-hash"),
+        kb_status=r.string("knowledge-base-row"),
+        env_hash=r.string("env-hash"),
         rejected=tuple(
-            Rejection(variant=x.str("variant"), reason=x.str("reason"), fix=x.opt_str("fix"))
+            Rejection(variant=x.string("variant"), reason=x.string("reason"), fix=x.opt_str("fix"))
             for x in r.tables("rejected")
         ),
         packages=tuple(
             LockedPackage(
-                name=p.str("name"),
-                version=p.str("version"),
-                index=p.str("index"),
+                name=p.string("name"),
+                version=p.string("version"),
+                index=p.string("index"),
                 artifacts=tuple(_read_artifact(a) for a in p.tables("artifacts")),
             )
             for p in r.tables("packages")
@@ -351,7 +351,7 @@ def parse_lock(text: str, *, source: str = "envlock.lock", verify: bool = True) 
             hint="pass the envlock.lock that `envlock solve` wrote",
         )
     root = _Reader(source, data)
-    version = root.int("lock-version")
+    version = root.integer("lock-version")
     if version > LOCK_VERSION:
         raise LockFormatError(
             f"{source}: lock-version {version} was written by a newer envlock "
@@ -361,29 +361,29 @@ def parse_lock(text: str, *, source: str = "envlock.lock", verify: bool = True) 
     inputs = root.table("inputs")
     lock = Lock(
         lock_version=version,
-        envlock_version=root.str("envlock-version"),
-        uv_version=root.str("uv-version"),
-        spec_hash=root.str("spec-hash"),
-        content_hash=root.str("content-hash"),
+        envlock_version=root.string("envlock-version"),
+        uv_version=root.string("uv-version"),
+        spec_hash=root.string("spec-hash"),
+        content_hash=root.string("content-hash"),
         inputs=LockInputs(
-            name=inputs.str("name"),
-            python=inputs.str("python"),
+            name=inputs.string("name"),
+            python=inputs.string("python"),
             dependencies=inputs.strs("dependencies"),
             cuda_version=inputs.opt_str("cuda-version"),
             cudnn=inputs.opt_str("cudnn"),
             nccl=inputs.opt_str("nccl"),
-            driver_compat=inputs.str("driver-compat"),
-            allow_ptx=inputs.bool("allow-ptx"),
-            default_index=inputs.str("default-index"),
+            driver_compat=inputs.string("driver-compat"),
+            allow_ptx=inputs.flag("allow-ptx"),
+            default_index=inputs.string("default-index"),
             pytorch_index=inputs.opt_str("pytorch-index"),
             extra_indexes=inputs.strs("extra-indexes"),
             exclude_newer=inputs.opt_str("exclude-newer"),
-            knowledge_base=inputs.str("knowledge-base"),
+            knowledge_base=inputs.string("knowledge-base"),
             targets=tuple(
                 TargetInputs(
-                    name=t.str("name"),
-                    platform=t.str("platform"),
-                    glibc=t.str("glibc"),
+                    name=t.string("name"),
+                    platform=t.string("platform"),
+                    glibc=t.string("glibc"),
                     gpus=t.strs("gpus"),
                     driver=t.opt_str("driver"),
                 )

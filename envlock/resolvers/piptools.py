@@ -23,8 +23,14 @@ from envlock.resolvers import Resolution, ResolutionRequest, ResolvedPackage
 
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
 # pip's configuration would add indexes, find-links and constraints of this machine.
-_PIP_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_CONSTRAINT", "PIP_NO_INDEX",
-            "PIP_REQUIRE_VIRTUALENV")
+_PIP_ENV = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_FIND_LINKS",
+    "PIP_CONSTRAINT",
+    "PIP_NO_INDEX",
+    "PIP_REQUIRE_VIRTUALENV",
+)
 
 
 def host_target() -> tuple[str, str]:
@@ -50,8 +56,10 @@ class PipToolsBackend:
         return version("pip-tools")
 
     def _binary(self) -> str:
-        found = shutil.which("pip-compile", path=os.pathsep.join([str(Path(sys.executable).parent),
-                                                                 os.environ.get("PATH", "")]))
+        found = shutil.which(
+            "pip-compile",
+            path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        )
         if not found:
             raise InternalError("pip-compile is not installed", hint="pip install pip-tools")
         return found
@@ -68,9 +76,22 @@ class PipToolsBackend:
             work = Path(tmp)
             reqs = list(request.requirements)
             (work / "requirements.in").write_text("\n".join(reqs) + "\n")
-            cmd = [self._binary(), "--quiet", "--generate-hashes", "--no-header", "--no-annotate",
-                   "--strip-extras", "--allow-unsafe", "--no-emit-index-url", "--cache-dir", str(work / "cache"),
-                   "-o", str(work / "requirements.txt"), "--index-url", request.default_index]
+            cmd = [
+                self._binary(),
+                "--quiet",
+                "--generate-hashes",
+                "--no-header",
+                "--no-annotate",
+                "--strip-extras",
+                "--allow-unsafe",
+                "--no-emit-index-url",
+                "--cache-dir",
+                str(work / "cache"),
+                "-o",
+                str(work / "requirements.txt"),
+                "--index-url",
+                request.default_index,
+            ]
             for url in [u for _, u in request.pinned] + list(request.extra_indexes):
                 if url not in cmd:
                     cmd += ["--extra-index-url", url]
@@ -91,5 +112,6 @@ class PipToolsBackend:
                 m = _LINE.match(line.strip())
                 if m:
                     packages.append(ResolvedPackage(name=m.group(1).lower(), version=m.group(2), files=()))
-        return Resolution(packages=tuple(sorted(packages, key=lambda p: p.name)),
-                          backend=f"pip-tools {self.version()}")
+        return Resolution(
+            packages=tuple(sorted(packages, key=lambda p: p.name)), backend=f"pip-tools {self.version()}"
+        )

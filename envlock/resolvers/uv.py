@@ -107,7 +107,13 @@ def _project_text(request: ResolutionRequest) -> str:
         "dependencies = " + json.dumps(list(request.requirements)),
     ]
     for i, (_, url) in enumerate(request.pinned):
-        lines += ["", "[[tool.uv.index]]", f'name = "pinned-{i}"', f"url = {json.dumps(url)}", "explicit = true"]
+        lines += [
+            "",
+            "[[tool.uv.index]]",
+            f'name = "pinned-{i}"',
+            f"url = {json.dumps(url)}",
+            "explicit = true",
+        ]
     if request.pinned:
         lines += ["", "[tool.uv.sources]"]
         for i, (project, _) in enumerate(request.pinned):

@@ -28,7 +28,9 @@ from envlock.lock.model import Artifact, LockedPackage
 from envlock.resolvers import ResolvedFile, ResolvedPackage
 
 
-def _find(client: IndexClient, indexes: Sequence[str], name: str, filename: str) -> tuple[str, IndexFile | None]:
+def _find(
+    client: IndexClient, indexes: Sequence[str], name: str, filename: str
+) -> tuple[str, IndexFile | None]:
     for index in indexes:
         try:
             page = client.project(index, name)
@@ -72,7 +74,9 @@ class HashMemo:
             pass  # a cache that cannot be written only costs a download next time
 
 
-def _hash_by_download(client: IndexClient, url: str, filename: str, scratch: Path, memo: HashMemo) -> tuple[str, int]:
+def _hash_by_download(
+    client: IndexClient, url: str, filename: str, scratch: Path, memo: HashMemo
+) -> tuple[str, int]:
     known = memo.get(url)
     if known:
         return known

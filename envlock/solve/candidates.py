@@ -121,7 +121,8 @@ def _judge_versions(
                 failures.append(
                     (
                         version,
-                        f"torch {version}+{variant} carries no SASS for {names} (it has {_archs_text(build)})",
+                        f"torch {version}+{variant} carries no SASS for {names} "
+                        f"(it has {_archs_text(build)})",
                         f"drop {names}",
                     )
                 )
@@ -130,8 +131,9 @@ def _judge_versions(
     return _Judged(passing=tuple(passing), failures=tuple(failures), builds=tuple(builds))
 
 
-def _driver_rejection(variant: str, cuda: str, target: TargetSpec, spec: Spec, kb: KnowledgeBase
-                      ) -> tuple[DriverVerdict, Rejection | None]:
+def _driver_rejection(
+    variant: str, cuda: str, target: TargetSpec, spec: Spec, kb: KnowledgeBase
+) -> tuple[DriverVerdict, Rejection | None]:
     """Rule 3 and rule 5's `native` mode for one variant."""
     assert target.driver is not None
     verdict = driver_verdict(target.driver, cuda, target.platform, kb)
@@ -147,9 +149,9 @@ def _driver_rejection(variant: str, cuda: str, target: TargetSpec, spec: Spec, k
             variant=variant,
             reason=(
                 f"CUDA {cuda} needs driver {verdict.requires_native} natively and the target's lowest is "
-                f"{target.driver}; driver-compat = \"native\" rules out minor-version compatibility"
+                f'{target.driver}; driver-compat = "native" rules out minor-version compatibility'
             ),
-            fix=f"driver >= {verdict.requires_native}, or driver-compat = \"prefer-native\"",
+            fix=f'driver >= {verdict.requires_native}, or driver-compat = "prefer-native"',
         )
     return verdict, None
 
@@ -172,8 +174,12 @@ def find_options(
         listing = _torch_listing(client, default_index, target, spec.python, spec.exclude_newer)
         groups: dict[str, list[Version]] = {}
         variant_of: dict[Version, str] = {}
-        for version, local in (listing.versions.items() if listing else []):
-            variant = local if local in kb.known_variants() else kb.pypi_default_variant(str(version), target.platform)
+        for version, local in listing.versions.items() if listing else []:
+            variant = (
+                local
+                if local in kb.known_variants()
+                else kb.pypi_default_variant(str(version), target.platform)
+            )
             variant = variant or "unknown"
             variant_of[version] = variant
             groups.setdefault(variant, []).append(version)
@@ -187,8 +193,20 @@ def find_options(
                 )
             )
         for variant in sorted(groups, key=lambda v: _variant_order(kb, v)):
-            _consider(variant, None, groups[variant], dict(variant_of), target, spec, kb, torch_wanted,
-                      gpu_problems, options, rejections, all_versions=list(variant_of))
+            _consider(
+                variant,
+                None,
+                groups[variant],
+                dict(variant_of),
+                target,
+                spec,
+                kb,
+                torch_wanted,
+                gpu_problems,
+                options,
+                rejections,
+                all_versions=list(variant_of),
+            )
         return options, rejections
 
     variants = kb.known_variants() if target.has_gpus else ("cpu",)
@@ -201,14 +219,30 @@ def find_options(
         index = f"{base.rstrip('/')}/{variant}/"
         listing = _torch_listing(client, index, target, spec.python, spec.exclude_newer)
         if listing is None or not listing.versions:
-            why = "has no torch project" if listing is None else (
-                f"has no torch wheel for Python {spec.python} on {target.platform} (glibc {target.glibc})"
+            why = (
+                "has no torch project"
+                if listing is None
+                else (
+                    f"has no torch wheel for Python {spec.python} on {target.platform} (glibc {target.glibc})"
+                )
             )
             rejections.append(Rejection(variant=variant, reason=f"the {variant} index {why}"))
             continue
         versions = list(listing.versions)
-        _consider(variant, index, versions, dict.fromkeys(versions, variant), target, spec, kb,
-                  torch_wanted, gpu_problems, options, rejections, all_versions=versions)
+        _consider(
+            variant,
+            index,
+            versions,
+            dict.fromkeys(versions, variant),
+            target,
+            spec,
+            kb,
+            torch_wanted,
+            gpu_problems,
+            options,
+            rejections,
+            all_versions=versions,
+        )
     return options, rejections
 
 
@@ -250,25 +284,34 @@ def _consider(
     try:
         cuda = kb.variant_cuda(variant)
     except ValueError:
-        rejections.append(Rejection(variant=variant, reason=f"{variant!r} is not a variant name envlock knows"))
+        rejections.append(
+            Rejection(variant=variant, reason=f"{variant!r} is not a variant name envlock knows")
+        )
         return
     if target.has_gpus and cuda is None:
         rejections.append(
-            Rejection(variant=variant, reason="a CPU-only build, and the target declares GPUs (rule 7)",
-                      fix="enable [indexes].pytorch to reach the CUDA variant indexes")
+            Rejection(
+                variant=variant,
+                reason="a CPU-only build, and the target declares GPUs (rule 7)",
+                fix="enable [indexes].pytorch to reach the CUDA variant indexes",
+            )
         )
         return
     if not target.has_gpus and cuda is not None:
         rejections.append(
-            Rejection(variant=variant, reason=f"a CUDA {cuda} build, and the target is CPU-only (rule 7)",
-                      fix="enable [indexes].pytorch to reach the cpu variant index")
+            Rejection(
+                variant=variant,
+                reason=f"a CUDA {cuda} build, and the target is CPU-only (rule 7)",
+                fix="enable [indexes].pytorch to reach the cpu variant index",
+            )
         )
         return
     verdict: DriverVerdict | None = None
     if target.has_gpus and cuda is not None:
         if gpu_problems:
-            rejections.append(Rejection(variant=variant, reason="; ".join(gpu_problems),
-                                        fix=_gpu_problem_fix(gpu_problems)))
+            rejections.append(
+                Rejection(variant=variant, reason="; ".join(gpu_problems), fix=_gpu_problem_fix(gpu_problems))
+            )
             return
         verdict, rejection = _driver_rejection(variant, cuda, target, spec, kb)
         if rejection is not None:
@@ -291,7 +334,9 @@ def _consider(
         newest_fail = next((f for f in judged.failures if f[0] in wanted), None)
         reason, fix = (newest_fail[1], newest_fail[2]) if newest_fail else ("no allowed torch", None)
         alt = _torch_range_fix([v for v in judged.passing if v not in wanted])
-        rejections.append(Rejection(variant=variant, reason=reason, fix=f"{fix} or {alt}" if alt and fix else fix))
+        rejections.append(
+            Rejection(variant=variant, reason=reason, fix=f"{fix} or {alt}" if alt and fix else fix)
+        )
         return
     excluded = tuple(sorted(v for v in all_versions if v not in allowed))
     options.append(
@@ -317,5 +362,5 @@ def _torch_range_fix(passing: Sequence[Version]) -> str | None:
 def _gpu_problem_fix(problems: Sequence[str]) -> str | None:
     for p in problems:
         if ">=" in p:
-            return "driver " + p[p.index(">="):].split(";")[0].split(")")[0].strip()
+            return "driver " + p[p.index(">=") :].split(";")[0].split(")")[0].strip()
     return None

@@ -65,9 +65,9 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("indexes.extra", old.extra_indexes, fresh.extra_indexes),
         ("resolution.exclude-newer", old.exclude_newer, fresh.exclude_newer),
     )
-    for label, a, b in simple:
-        if a != b:
-            reasons.append(f"{label} changed: {_fmt(a)} -> {_fmt(b)}")
+    for label, before, after in simple:
+        if before != after:
+            reasons.append(f"{label} changed: {_fmt(before)} -> {_fmt(after)}")
     old_targets = {t.name: t for t in old.targets}
     new_targets = {t.name: t for t in fresh.targets}
     for name in sorted(new_targets.keys() - old_targets.keys()):

@@ -7,6 +7,7 @@ cannot change, so it is fetched once (and still goes through the HTTP cache unde
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -40,5 +41,12 @@ class MemoClient:
     def file_info(self, url: str) -> tuple[int, str | None]:
         return self._inner.file_info(url)
 
-    def download(self, url: str, dest: Path, *, expected_sha256: str | None = None) -> tuple[str, int]:
-        return self._inner.download(url, dest, expected_sha256=expected_sha256)
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        expected_sha256: str | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> tuple[str, int]:
+        return self._inner.download(url, dest, expected_sha256=expected_sha256, progress=progress)

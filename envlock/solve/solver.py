@@ -33,8 +33,8 @@ from envlock.solve.artifacts import lock_packages
 from envlock.solve.candidates import VariantOption, find_options
 from envlock.solve.inputs import lock_inputs
 from envlock.solve.memo import MemoClient
-from envlock.solve.tags import ordered_target_tags
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
+from envlock.solve.tags import ordered_target_tags
 from envlock.spec.model import Spec, TargetSpec
 from envlock.spec.parse import spec_hash
 
@@ -89,7 +89,9 @@ def _uses_torch(spec: Spec) -> bool:
     return any(canonicalize_name(Requirement(d).name) in TORCH_FAMILY for d in spec.dependencies)
 
 
-def _request(spec: Spec, target: TargetSpec, option: VariantOption | None, default_index: str) -> ResolutionRequest:
+def _request(
+    spec: Spec, target: TargetSpec, option: VariantOption | None, default_index: str
+) -> ResolutionRequest:
     pinned: tuple[tuple[str, str], ...] = ()
     constraints: tuple[str, ...] = ()
     if option is not None:
@@ -128,11 +130,18 @@ def _evaluate(
     torch = Version(torch_pkg.version) if torch_pkg else None
     mixed = mixed_majors(stack)
     if mixed:
-        return Rejection(variant=option.variant, reason=mixed, fix="pin the packages of the other CUDA major "
-                         "to builds of the variant's major (e.g. cupy-cuda12x with a cu12x torch)")
+        return Rejection(
+            variant=option.variant,
+            reason=mixed,
+            fix="pin the packages of the other CUDA major "
+            "to builds of the variant's major (e.g. cupy-cuda12x with a cu12x torch)",
+        )
     # [cuda] constrains the CUDA stack; a CPU-only target has none to hold it against.
-    problems = constraint_problems(stack, cuda=spec.cuda.version, cudnn=spec.cuda.cudnn, nccl=spec.cuda.nccl) \
-        if target.has_gpus else ()
+    problems = (
+        constraint_problems(stack, cuda=spec.cuda.version, cudnn=spec.cuda.cudnn, nccl=spec.cuda.nccl)
+        if target.has_gpus
+        else ()
+    )
     if problems:
         reason, fix = problems[0]
         return Rejection(variant=option.variant, reason=reason, fix=fix)
@@ -148,17 +157,26 @@ def _evaluate(
             verdict = driver_verdict(target.driver, needs_cuda, target.platform, kb)
             why = stack.newest_toolkit_package or f"CUDA {needs_cuda}"
             if not verdict.ok:
-                return Rejection(variant=option.variant, reason=f"{why} needs a newer driver: {verdict.reason}",
-                                 fix=f"driver >= {verdict.requires_mvc}" if verdict.requires_mvc else None)
+                return Rejection(
+                    variant=option.variant,
+                    reason=f"{why} needs a newer driver: {verdict.reason}",
+                    fix=f"driver >= {verdict.requires_mvc}" if verdict.requires_mvc else None,
+                )
             if spec.cuda.driver_compat == "native" and verdict.compat != "native":
                 return Rejection(
                     variant=option.variant,
                     reason=f"{why} needs driver {verdict.requires_native} natively (target: {target.driver})",
-                    fix=f"driver >= {verdict.requires_native}, or driver-compat = \"prefer-native\"",
+                    fix=f'driver >= {verdict.requires_native}, or driver-compat = "prefer-native"',
                 )
             compat = verdict.compat
-    return _Outcome(option=option, resolution=resolution, torch=torch, stack=stack,
-                    requires_driver=requires_driver, compat=compat)
+    return _Outcome(
+        option=option,
+        resolution=resolution,
+        torch=torch,
+        stack=stack,
+        requires_driver=requires_driver,
+        compat=compat,
+    )
 
 
 def _pick(outcomes: Sequence[_Outcome], mode: str) -> tuple[_Outcome, list[Rejection]]:
@@ -178,7 +196,8 @@ def _pick(outcomes: Sequence[_Outcome], mode: str) -> tuple[_Outcome, list[Rejec
         elif o.torch and best.torch and o.torch.public != best.torch.public:
             why = f"its newest allowed torch is {o.torch.public}, older than {best.torch.public}"
         else:
-            why = f"CUDA {o.stack.runtime or o.option.cuda} is lower than {best.stack.runtime or best.option.cuda}"
+            mine, theirs = o.stack.runtime or o.option.cuda, best.stack.runtime or best.option.cuda
+            why = f"CUDA {mine} is lower than {theirs}"
         losers.append(Rejection(variant=o.option.variant, reason=f"not chosen: {why}"))
     return best, losers
 
@@ -247,13 +266,19 @@ def _solve_target(
         resolution = pool.submit(_request(spec, target, None, default_index)).result()
         return _target_lock(target, spec, kb, None, resolution, (), client, default_index)
     gpu_problems = [
-        p for cc in target.archs
+        p
+        for cc in target.archs
         if target.driver and (p := kb.gpu_driver_problem(cc, target.driver, target.platform))
     ]
     progress.step(f"{target.name}: looking up torch variants")
     options, rejections = find_options(
-        target, spec, kb, client, default_index=default_index,
-        torch_wanted=_torch_wanted(spec), gpu_problems=gpu_problems,
+        target,
+        spec,
+        kb,
+        client,
+        default_index=default_index,
+        torch_wanted=_torch_wanted(spec),
+        gpu_problems=gpu_problems,
     )
     futures = [(o, pool.submit(_request(spec, target, o, default_index))) for o in options]
     outcomes: list[_Outcome] = []
@@ -264,8 +289,13 @@ def _solve_target(
         except ResolutionError as err:
             first = err.message.splitlines()
             detail = " ".join(line.strip() for line in first[1:4]) or first[0]
-            rejections.append(Rejection(variant=option.variant, reason=f"dependencies conflict: {detail}",
-                                        fix="relax the conflicting requirement"))
+            rejections.append(
+                Rejection(
+                    variant=option.variant,
+                    reason=f"dependencies conflict: {detail}",
+                    fix="relax the conflicting requirement",
+                )
+            )
             continue
         result = _evaluate(option, resolution, target, spec, kb)
         if isinstance(result, Rejection):
@@ -276,7 +306,9 @@ def _solve_target(
         return _Unsatisfiable(target=target.name, rejected=tuple(sorted(rejections, key=lambda r: r.variant)))
     best, losers = _pick(outcomes, spec.cuda.driver_compat)
     progress.step(f"{target.name}: locking {best.option.variant} (torch {best.torch})")
-    return _target_lock(target, spec, kb, best, best.resolution, [*rejections, *losers], client, default_index)
+    return _target_lock(
+        target, spec, kb, best, best.resolution, [*rejections, *losers], client, default_index
+    )
 
 
 def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> ResolutionError:
@@ -285,7 +317,8 @@ def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> Reso
         target = spec.target(f.target)
         what = (
             f"{', '.join(g.written for g in target.gpus)}, driver {target.driver}"
-            if target and target.gpus else "CPU only"
+            if target and target.gpus
+            else "CPU only"
         )
         lines.append(f"target {f.target} ({target.platform if target else '?'}, {what}) cannot be satisfied:")
         for r in f.rejected:
@@ -296,8 +329,12 @@ def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> Reso
         hint="one of: " + "; ".join(fixes) if fixes else "loosen the spec's constraints",
         details={
             "targets": [
-                {"name": f.target, "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix}
-                                                for r in f.rejected]}
+                {
+                    "name": f.target,
+                    "rejected": [
+                        {"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in f.rejected
+                    ],
+                }
                 for f in failures
             ]
         },
@@ -363,4 +400,3 @@ def solve(
             content_hash="",
         )
     )
-

@@ -116,9 +116,17 @@ def constraint_problems(
         if not spec:
             continue
         if value is None:
-            problems.append((f"the set pins no {label} wheel, so [cuda].{key} {spec!r} cannot be checked",
-                             f"drop [cuda].{key} or depend on a build that pins {label}"))
+            problems.append(
+                (
+                    f"the set pins no {label} wheel, so [cuda].{key} {spec!r} cannot be checked",
+                    f"drop [cuda].{key} or depend on a build that pins {label}",
+                )
+            )
         elif not SpecifierSet(spec).contains(value, prereleases=True):
-            problems.append((f"{label} {value} does not satisfy [cuda].{key} {spec!r}",
-                             f"relax [cuda].{key} or choose another torch"))
+            problems.append(
+                (
+                    f"{label} {value} does not satisfy [cuda].{key} {spec!r}",
+                    f"relax [cuda].{key} or choose another torch",
+                )
+            )
     return problems

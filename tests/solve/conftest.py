@@ -36,8 +36,13 @@ def envlock(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
     return run
 
 
-def target_block(name: str, platform: str = "linux-x86_64", gpus: tuple[str, ...] = (),
-                 driver: str | None = None, glibc: str | None = None) -> str:
+def target_block(
+    name: str,
+    platform: str = "linux-x86_64",
+    gpus: tuple[str, ...] = (),
+    driver: str | None = None,
+    glibc: str | None = None,
+) -> str:
     lines = ["[[target]]", f'name = "{name}"', f'platform = "{platform}"']
     if glibc:
         lines.append(f'glibc = "{glibc}"')

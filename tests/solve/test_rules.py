@@ -27,7 +27,9 @@ def _rejected(target: dict, variant: str) -> str:  # type: ignore[type-arg]
     return next(r["reason"] for r in target["rejected"] if r["variant"] == variant)
 
 
-def test_rule1_variant_needs_a_wheel_for_the_platform(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
+def test_rule1_variant_needs_a_wheel_for_the_platform(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
     # Only cu128 publishes aarch64 CUDA wheels of torch 2.7.1 in the fixtures (as on download.pytorch.org).
     spec = write_spec(targets=target_block("gh200", "linux-aarch64", ("GH200",), "570.86.10"))
     t = _target(_solve(envlock, spec), "gh200")
@@ -46,7 +48,9 @@ def test_rule1_glibc_floor_limits_the_wheels(envlock: Envlock, write_spec: Calla
 
 def test_rule2_sass_for_every_gpu(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
     # A P100 (sm_60) beside an RTX 5090 (sm_120): no torch 2.7 build carries both.
-    spec = write_spec(targets=target_block("mixed", gpus=("Tesla P100", "GeForce RTX 5090"), driver="575.51.03"))
+    spec = write_spec(
+        targets=target_block("mixed", gpus=("Tesla P100", "GeForce RTX 5090"), driver="575.51.03")
+    )
     run = _solve_text(envlock, spec)
     assert run.code == 1
     assert "cu128: torch 2.7.1+cu128 carries no SASS for sm_60" in run.err
@@ -54,7 +58,9 @@ def test_rule2_sass_for_every_gpu(envlock: Envlock, write_spec: Callable[..., Pa
     assert "drop sm_60" in run.err
 
 
-def test_rule2_blackwell_gets_a_build_with_its_sass(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
+def test_rule2_blackwell_gets_a_build_with_its_sass(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
     spec = write_spec(targets=target_block("ws", gpus=("GeForce RTX 5090",), driver="575.51.03"))
     t = _target(_solve(envlock, spec), "ws")
     assert t["variant"] == "cu128"
@@ -62,7 +68,9 @@ def test_rule2_blackwell_gets_a_build_with_its_sass(envlock: Envlock, write_spec
 
 
 def test_rule3_driver_floor_of_the_cuda_family(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
-    spec = write_spec(deps=("torch==2.9.1",), targets=target_block("h100", gpus=("H100",), driver="550.54.15"))
+    spec = write_spec(
+        deps=("torch==2.9.1",), targets=target_block("h100", gpus=("H100",), driver="550.54.15")
+    )
     t = _target(_solve(envlock, spec), "h100")
     assert "older than the CUDA 13.x floor 580" in _rejected(t, "cu130")
     assert t["variant"] != "cu130"
@@ -78,46 +86,67 @@ def test_rule3_blackwell_driver_limit(envlock: Envlock, write_spec: Callable[...
 
 def test_rule4_constraints_hold_for_what_is_locked(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
     # cuDNN >= 9.5 rules out every build pinning 9.1.0.70, whatever its variant name says.
-    spec = write_spec(targets=target_block("h100", gpus=("H100",), driver="570.124.06"), cuda='cudnn = ">=9.5"')
+    spec = write_spec(
+        targets=target_block("h100", gpus=("H100",), driver="570.124.06"), cuda='cudnn = ">=9.5"'
+    )
     t = _target(_solve(envlock, spec), "h100")
     assert t["cudnn"] in ("9.5.1.17", "9.7.1.26")
     assert "cuDNN 9.1.0.70 does not satisfy [cuda].cudnn '>=9.5'" in _rejected(t, "cu118")
 
 
 def test_rule4_cuda_major_is_one_across_the_set(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
-    spec = write_spec(deps=("torch>=2.5,<2.8", "cupy-cuda11x"),
-                      targets=target_block("h100", gpus=("H100",), driver="570.124.06"))
+    spec = write_spec(
+        deps=("torch>=2.5,<2.8", "cupy-cuda11x"),
+        targets=target_block("h100", gpus=("H100",), driver="570.124.06"),
+    )
     t = _target(_solve(envlock, spec), "h100")
     assert t["variant"] == "cu118"
     assert "mixes CUDA majors" in _rejected(t, "cu128")
 
 
-def test_rule5_native_mode_drops_minor_version_candidates(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
-    spec = write_spec(deps=("torch==2.7.1",), targets=target_block("h100", gpus=("H100",), driver="550.54.15"),
-                      cuda='version = ">=12"\ndriver-compat = "native"')
+def test_rule5_native_mode_drops_minor_version_candidates(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
+    spec = write_spec(
+        deps=("torch==2.7.1",),
+        targets=target_block("h100", gpus=("H100",), driver="550.54.15"),
+        cuda='version = ">=12"\ndriver-compat = "native"',
+    )
     run = _solve_text(envlock, spec)
     assert run.code == 1
     assert "rules out minor-version compatibility" in run.err
 
 
-def test_rule5_prefer_native_falls_back_and_records_it(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
-    spec = write_spec(deps=("torch==2.7.1",), targets=target_block("h100", gpus=("H100",), driver="550.54.15"),
-                      cuda='version = ">=12"')
+def test_rule5_prefer_native_falls_back_and_records_it(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
+    spec = write_spec(
+        deps=("torch==2.7.1",),
+        targets=target_block("h100", gpus=("H100",), driver="550.54.15"),
+        cuda='version = ">=12"',
+    )
     t = _target(_solve(envlock, spec), "h100")
     assert t["compat"] == "minor-version"
     assert t["variant"] == "cu128"  # both cu126 and cu128 are minor-version only: the higher CUDA wins
     assert t["requires-driver"] == "570.26"
 
 
-def test_rule5_minor_version_mode_treats_candidates_as_equal(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
-    spec = write_spec(deps=("torch==2.7.1",), targets=target_block("h100", gpus=("H100",), driver="560.35.03"),
-                      cuda='driver-compat = "minor-version"')
+def test_rule5_minor_version_mode_treats_candidates_as_equal(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
+    spec = write_spec(
+        deps=("torch==2.7.1",),
+        targets=target_block("h100", gpus=("H100",), driver="560.35.03"),
+        cuda='driver-compat = "minor-version"',
+    )
     t = _target(_solve(envlock, spec), "h100")
     assert t["variant"] == "cu128"  # prefer-native would take cu126 (native on 560)
 
 
 def test_rule5_prefer_native_prefers_native(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
-    spec = write_spec(deps=("torch==2.7.1",), targets=target_block("h100", gpus=("H100",), driver="560.35.03"))
+    spec = write_spec(
+        deps=("torch==2.7.1",), targets=target_block("h100", gpus=("H100",), driver="560.35.03")
+    )
     t = _target(_solve(envlock, spec), "h100")
     assert (t["variant"], t["compat"]) == ("cu126", "native")
     assert "minor-version compatibility" in _rejected(t, "cu128")
@@ -146,7 +175,9 @@ def test_rule7_gpu_target_never_gets_a_cpu_build(envlock: Envlock, write_spec: C
     assert "rule 7" in _rejected(t, "cpu")
 
 
-def test_rule8_unsatisfiable_lists_every_variant_with_reason(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
+def test_rule8_unsatisfiable_lists_every_variant_with_reason(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
     spec = write_spec(targets=target_block("k80", gpus=("Tesla K80",), driver="440.33.01"))
     run = _solve(envlock, spec)
     assert run.code == 1
@@ -159,8 +190,11 @@ def test_rule8_unsatisfiable_lists_every_variant_with_reason(envlock: Envlock, w
 
 def test_unpinned_nvjitlink_raises_the_driver_need(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
     # torch 2.5.1+cu121 leaves nvjitlink unpinned; it floats to 12.9, which needs a 12.9 driver.
-    spec = write_spec(deps=("torch==2.5.1",), targets=target_block("a100", gpus=("A100",), driver="580.95.05"),
-                      cuda='version = "==12.1"')
+    spec = write_spec(
+        deps=("torch==2.5.1",),
+        targets=target_block("a100", gpus=("A100",), driver="580.95.05"),
+        cuda='version = "==12.1"',
+    )
     t = _target(_solve(envlock, spec), "a100")
     assert t["variant"] == "cu121"
     assert t["cuda"] == "12.1"

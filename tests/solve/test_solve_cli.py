@@ -43,8 +43,22 @@ def test_solve_json_has_the_design_fields(envlock: Envlock, cluster: Path) -> No
     assert run.code == 0, run.err
     doc = run.json()
     assert doc["lock-version"] == 1 and doc["spec-hash"].startswith("sha256:")
-    fields = {"name", "platform", "python", "gpus", "driver", "variant", "cuda", "compat", "requires-driver",
-              "cudnn", "nccl", "env-hash", "packages", "rejected"}
+    fields = {
+        "name",
+        "platform",
+        "python",
+        "gpus",
+        "driver",
+        "variant",
+        "cuda",
+        "compat",
+        "requires-driver",
+        "cudnn",
+        "nccl",
+        "env-hash",
+        "packages",
+        "rejected",
+    }
     h100 = doc["targets"][0]
     assert fields <= set(h100)
     assert h100["gpus"] == ["sm_80", "sm_90"]
@@ -66,8 +80,9 @@ def test_cuda_stack_comes_from_the_resolved_pins(envlock: Envlock, cluster: Path
         assert names[next(n for n in names if n.startswith("nvidia-nccl"))] == t["nccl"]
 
 
-def test_torch_family_comes_from_the_variant_index(envlock: Envlock, cluster: Path,
-                                                   index_server: FixtureIndexServer) -> None:
+def test_torch_family_comes_from_the_variant_index(
+    envlock: Envlock, cluster: Path, index_server: FixtureIndexServer
+) -> None:
     doc = envlock("solve", "-s", str(cluster), "--json").json()
     h100 = doc["targets"][0]
     by_name = {p["name"]: p for p in h100["packages"]}
@@ -77,8 +92,9 @@ def test_torch_family_comes_from_the_variant_index(envlock: Envlock, cluster: Pa
     assert by_name["numpy"]["index"] == index_server.default
 
 
-def test_files_without_index_hash_are_hashed_by_envlock(envlock: Envlock, cluster: Path,
-                                                        index_server: FixtureIndexServer) -> None:
+def test_files_without_index_hash_are_hashed_by_envlock(
+    envlock: Envlock, cluster: Path, index_server: FixtureIndexServer
+) -> None:
     envlock("solve", "-s", str(cluster))
     lock = _toml.loads((cluster.parent / "envlock.lock").read_text())
     seen_downloaded = 0
@@ -144,8 +160,17 @@ def test_exported_pylock_validates_and_installs(envlock: Envlock, cluster: Path,
 
     envlock("solve", "-s", str(cluster))
     out = tmp_path / "pylock.ci.toml"
-    run = envlock("export", "-l", str(cluster.parent / "envlock.lock"), "--target", "ci", "--format", "pylock",
-                  "-o", str(out))
+    run = envlock(
+        "export",
+        "-l",
+        str(cluster.parent / "envlock.lock"),
+        "--target",
+        "ci",
+        "--format",
+        "pylock",
+        "-o",
+        str(out),
+    )
     assert run.code == 0, run.err
     with out.open("rb") as f:
         Pylock.from_dict(_toml.load(f)).validate()
@@ -153,25 +178,42 @@ def test_exported_pylock_validates_and_installs(envlock: Envlock, cluster: Path,
 
     venv = tmp_path / "venv"
     subprocess.run([uv_binary(), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
-    proc = subprocess.run([uv_binary(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"),
-                           "-r", str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [uv_binary(), "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-r", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
-    got = subprocess.run([str(venv / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    got = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import torch; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert got.endswith("+cpu")
 
 
 def test_export_rejects_a_bad_pylock_name(envlock: Envlock, cluster: Path, tmp_path: Path) -> None:
     envlock("solve", "-s", str(cluster))
-    run = envlock("export", "-l", str(cluster.parent / "envlock.lock"), "--target", "ci", "--format", "pylock",
-                  "-o", str(tmp_path / "ci.toml"))
+    run = envlock(
+        "export",
+        "-l",
+        str(cluster.parent / "envlock.lock"),
+        "--target",
+        "ci",
+        "--format",
+        "pylock",
+        "-o",
+        str(tmp_path / "ci.toml"),
+    )
     assert run.code == 2 and "pylock.ci.toml" in run.err
 
 
 def test_export_requirements_has_every_hash(envlock: Envlock, cluster: Path) -> None:
     envlock("solve", "-s", str(cluster))
-    run = envlock("export", "-l", str(cluster.parent / "envlock.lock"), "--target", "h100", "--format",
-                  "requirements")
+    run = envlock(
+        "export", "-l", str(cluster.parent / "envlock.lock"), "--target", "h100", "--format", "requirements"
+    )
     assert run.code == 0
     lines = [line for line in run.out.splitlines() if " @ " in line]
     hashes = [line for line in run.out.splitlines() if "--hash=sha256:" in line]
@@ -181,18 +223,26 @@ def test_export_requirements_has_every_hash(envlock: Envlock, cluster: Path) -> 
 def test_default_index_only_mode(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
     # [indexes] pytorch = false: torch comes from the default index, whose plain x86_64 wheels
     # are CUDA builds (2.5.1 = cu124); the variant is read from the knowledge base.
-    spec = write_spec(deps=("torch==2.5.1",), pytorch=False,
-                      targets=target_block("h100", gpus=("H100",), driver="550.54.15")
-                      + target_block("mac", "macos-arm64"))
+    spec = write_spec(
+        deps=("torch==2.5.1",),
+        pytorch=False,
+        targets=target_block("h100", gpus=("H100",), driver="550.54.15") + target_block("mac", "macos-arm64"),
+    )
     run = envlock("solve", "-s", str(spec), "--json")
     assert run.code == 0, run.err
     h100, mac = run.json()["targets"]
-    assert (h100["variant"], h100["torch"], h100["cuda"], h100["cudnn"]) == ("cu124", "2.5.1", "12.4", "9.1.0.70")
+    assert (h100["variant"], h100["torch"], h100["cuda"], h100["cudnn"]) == (
+        "cu124",
+        "2.5.1",
+        "12.4",
+        "9.1.0.70",
+    )
     assert mac["variant"] == "cpu" and not mac["cuda"]
 
 
-def test_default_index_only_cpu_linux_is_refused_with_a_hint(envlock: Envlock,
-                                                             write_spec: Callable[..., Path]) -> None:
+def test_default_index_only_cpu_linux_is_refused_with_a_hint(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
     spec = write_spec(deps=("torch==2.5.1",), pytorch=False, targets=target_block("ci"))
     run = envlock("solve", "-s", str(spec))
     assert run.code == 1
@@ -215,20 +265,25 @@ def test_offline_cold_cache_exits_3(envlock: Envlock, cluster: Path) -> None:
     assert "offline" in run.err
 
 
-def test_index_failure_exits_3(envlock: Envlock, write_spec: Callable[..., Path],
-                               index_server: FixtureIndexServer, tmp_path: Path) -> None:
+def test_index_failure_exits_3(
+    envlock: Envlock, write_spec: Callable[..., Path], index_server: FixtureIndexServer, tmp_path: Path
+) -> None:
     spec = write_spec(targets=target_block("ci"))
-    spec.write_text(spec.read_text().replace(index_server.pytorch, index_server.fault("500", "whl").rstrip("/")))
+    spec.write_text(
+        spec.read_text().replace(index_server.pytorch, index_server.fault("500", "whl").rstrip("/"))
+    )
     run = envlock("solve", "-s", str(spec))
     assert run.code == 3, run.err
     assert "500" in run.err
 
 
-def test_garbage_index_exits_3_with_the_url(envlock: Envlock, write_spec: Callable[..., Path],
-                                            index_server: FixtureIndexServer) -> None:
+def test_garbage_index_exits_3_with_the_url(
+    envlock: Envlock, write_spec: Callable[..., Path], index_server: FixtureIndexServer
+) -> None:
     spec = write_spec(targets=target_block("ci"))
-    spec.write_text(spec.read_text().replace(index_server.pytorch,
-                                             index_server.fault("garbage-html", "whl").rstrip("/")))
+    spec.write_text(
+        spec.read_text().replace(index_server.pytorch, index_server.fault("garbage-html", "whl").rstrip("/"))
+    )
     run = envlock("solve", "-s", str(spec))
     assert run.code == 3, run.err
     assert "/fault/garbage-html/" in run.err
@@ -242,8 +297,11 @@ def test_yanked_only_versions_are_not_locked(envlock: Envlock, write_spec: Calla
 
 
 def test_exclude_newer_is_honoured(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
-    spec = write_spec(deps=("torch==2.7.1", "freshpkg"), targets=target_block("ci"),
-                      extra='\n[resolution]\nexclude-newer = "2026-11-01T00:00:00Z"\n')
+    spec = write_spec(
+        deps=("torch==2.7.1", "freshpkg"),
+        targets=target_block("ci"),
+        extra='\n[resolution]\nexclude-newer = "2026-11-01T00:00:00Z"\n',
+    )
     run = envlock("solve", "-s", str(spec), "--json")
     assert run.code == 0, run.err
     fresh = next(p for p in run.json()["targets"][0]["packages"] if p["name"] == "freshpkg")
@@ -263,20 +321,30 @@ def test_no_spec_here_exits_2(envlock: Envlock, tmp_path: Path, monkeypatch: pyt
     assert run.code == 2 and "hint:" in run.err
 
 
-def test_pip_tools_backend_agrees_with_uv(envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path) -> None:
+def test_pip_tools_backend_agrees_with_uv(
+    envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
     # pip resolves only for the host: a CPU target on this machine's platform and Python.
     from envlock.resolvers.piptools import host_target
 
     platform, python = host_target()
     spec = write_spec(deps=("torch==2.7.1", "numpy<2"), python=python, targets=target_block("host", platform))
     uv = envlock("solve", "-s", str(spec), "-o", str(tmp_path / "uv.lock"), "--json")
-    pt = envlock("solve", "-s", str(spec), "-o", str(tmp_path / "pt.lock"), "--json", "--resolver", "pip-tools")
+    pt = envlock(
+        "solve", "-s", str(spec), "-o", str(tmp_path / "pt.lock"), "--json", "--resolver", "pip-tools"
+    )
     assert uv.code == 0, uv.err
     assert pt.code == 0, pt.err
-    strip = [{k: v for k, v in t.items() if k != "packages"} | {
-        "packages": [(p["name"], p["version"], p["sha256"]) for p in t["packages"]]} for t in uv.json()["targets"]]
-    strip_pt = [{k: v for k, v in t.items() if k != "packages"} | {
-        "packages": [(p["name"], p["version"], p["sha256"]) for p in t["packages"]]} for t in pt.json()["targets"]]
+    strip = [
+        {k: v for k, v in t.items() if k != "packages"}
+        | {"packages": [(p["name"], p["version"], p["sha256"]) for p in t["packages"]]}
+        for t in uv.json()["targets"]
+    ]
+    strip_pt = [
+        {k: v for k, v in t.items() if k != "packages"}
+        | {"packages": [(p["name"], p["version"], p["sha256"]) for p in t["packages"]]}
+        for t in pt.json()["targets"]
+    ]
     assert strip == strip_pt
 
 
