@@ -188,6 +188,11 @@ class UvBackend:
         return uv_version()
 
     def resolve(self, request: ResolutionRequest) -> Resolution:
+        if request.python.endswith("t"):
+            raise ResolutionError(
+                f"uv {uv_version()} cannot resolve for a free-threaded Python ({request.python})",
+                hint=f"use python = \"{request.python.rstrip('t')}\" in [env] until uv supports it",
+            )
         with tempfile.TemporaryDirectory(prefix="envlock-uv-") as tmp:
             workdir = Path(tmp)
             (workdir / "pyproject.toml").write_text(_project_text(request), encoding="utf-8")

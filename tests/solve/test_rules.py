@@ -199,3 +199,27 @@ def test_unpinned_nvjitlink_raises_the_driver_need(envlock: Envlock, write_spec:
     assert t["variant"] == "cu121"
     assert t["cuda"] == "12.1"
     assert t["requires-driver"] == "575.51.03"
+
+
+def test_user_knowledge_base_rows_change_the_choice(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
+    # A private rebuild of torch 2.7.1 cu128 without sm_90: the H100 target must not get it.
+    spec = write_spec(
+        deps=("torch==2.7.1",),
+        targets=target_block("h100", gpus=("H100",), driver="575.51.03"),
+        extra='\n[resolution]\nknowledge-base = ["private.toml"]\n',
+    )
+    (spec.parent / "private.toml").write_text(
+        'format = 1\n[[torch]]\nrelease = "2.7.1"\nvariant = "cu128"\nplatform = "linux-x86_64"\n'
+        'sass = ["sm_80", "sm_100", "sm_120"]\nsource = "our build farm"\n'
+    )
+    t = _target(_solve(envlock, spec), "h100")
+    assert t["variant"] == "cu126"
+    assert "carries no SASS for sm_90" in _rejected(t, "cu128")
+    (spec.parent / "private.toml").write_text(
+        'format = 1\n[[torch]]\nrelease = "2.7.1"\nvariant = "cu128"\nplatform = "linux-x86_64"\n'
+        'sass = ["sm_90"]\nsource = "our build farm"\n'
+    )
+    t = _target(_solve(envlock, spec), "h100")
+    assert (t["variant"], t["knowledge-base-row"]) == ("cu128", "user")
