@@ -7,12 +7,24 @@ that talks to real indexes (HTTP(S) and `file://` PEP 503 trees).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from envlock.index.auth import redact_url
-from envlock.index.client import DownloadProgress, HttpIndexClient, project_url
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
-from envlock.index.model import IndexFile, ProjectPage
+from envlock.index.model import DownloadProgress, IndexFile, ProjectPage
+
+if TYPE_CHECKING:
+    from envlock.index.client import HttpIndexClient, project_url
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP implementation (and httpx) loads only when used: `check`, `show` and `diff` never
+    # touch the network and start faster without it.
+    if name in ("HttpIndexClient", "project_url"):
+        from envlock.index import client
+
+        return getattr(client, name)
+    raise AttributeError(name)
 
 
 class IndexClient(Protocol):

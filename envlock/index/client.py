@@ -15,7 +15,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -29,12 +29,11 @@ from envlock.errors import IndexFormatError, IntegrityError, NetworkError
 from envlock.index.auth import CredentialStore, redact_url
 from envlock.index.cache import CachedResponse, HttpCache, default_cache_root
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
-from envlock.index.model import ProjectPage
+from envlock.index.model import DownloadProgress, ProjectPage
 from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
 
 log = logging.getLogger("envlock.index")
 
-DownloadProgress = Callable[[int, "int | None"], None]
 """Called with (bytes received so far, total bytes or None) while a download runs."""
 
 _CHUNK = 1 << 20

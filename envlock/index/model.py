@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from packaging.tags import Tag
@@ -80,3 +81,7 @@ class ProjectPage:
     name: str
     files: tuple[IndexFile, ...]
     serial: int | None = None
+
+
+# Called with (bytes so far, total bytes or None) while a file downloads.
+DownloadProgress = Callable[[int, "int | None"], None]
