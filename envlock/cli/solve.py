@@ -108,5 +108,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if t.requires_driver:
             stack += f", driver >= {t.requires_driver} ({t.compat})"
         console.info(f"{t.name}: {t.variant}: {stack}; {len(t.packages)} packages")
+        if t.kb_status == "inferred":
+            console.warn(
+                f"{t.name}: the knowledge base has no row for torch {t.torch} {t.variant}; its GPU "
+                "architectures were taken from the nearest older release (knowledge-base-row = "
+                '"inferred" in the lock). Check with `envlock inspect` after installing, or add a row '
+                "with [resolution].knowledge-base"
+            )
     console.info(f"{'wrote' if changed else 'unchanged'} {lock_file}")
     return 0
