@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from envlock.store.layout import ENV_RECORD, ENV_STORE, StoreLayout, default_store_root, env_dir_name
 
-if TYPE_CHECKING:  # kept out of the store-hit path: they pull in threading, socket, uuid
+if TYPE_CHECKING:  # kept out of the store-hit path: they pull in threading
     from envlock.store.lease import LeaseHolder
     from envlock.store.local import BuildOutcome
 

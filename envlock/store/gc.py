@@ -12,11 +12,10 @@ import contextlib
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from envlock.store.layout import StoreLayout
+from envlock.store.layout import StoreLayout, new_token
 from envlock.store.lease import LeaseHolder
 from envlock.store.record import EnvRecord
 from envlock.store.roots import read_roots
@@ -143,7 +142,7 @@ def apply_gc(plan: GcPlan, layout: StoreLayout, *, stale_seconds: float) -> list
         if item.kind == "artifact" and item.path.name in in_use:
             continue
         if item.kind == "env":
-            doomed = layout.scratch / f"gc-{uuid.uuid4().hex}"
+            doomed = layout.scratch / f"gc-{new_token()}"
             try:
                 item.path.rename(doomed)
             except FileNotFoundError:

@@ -35,6 +35,17 @@ def default_store_root(environ: Mapping[str, str] | None = None) -> Path:
     return base / "envlock" / "store"
 
 
+def new_token(nbytes: int = 16) -> str:
+    """A random hex name part (scratch files, lease tokens); `uuid` is not imported for it because
+    it pulls in `platform`, and every process that waits on a lease would pay for that."""
+    return os.urandom(nbytes).hex()
+
+
+def hostname() -> str:
+    """This node's name as leases and the build log record it (what `gethostname()` returns)."""
+    return os.uname().nodename
+
+
 def env_dir_name(*, env_hash: str, env_name: str, target: str) -> str:
     """`<first 32 hex of the env hash>-<env name>-<target name>`."""
     hex_digest = env_hash.split(":", 1)[-1]

@@ -15,15 +15,14 @@ import contextlib
 import json
 import os
 import random
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.store.errors import store_error
+from envlock.store.layout import hostname, new_token
 
 ENV_STALE_SECONDS = "ENVLOCK_LEASE_STALE_SECONDS"
 DEFAULT_STALE_SECONDS = 60.0
@@ -74,7 +73,7 @@ class LeaseHolder:
 
     def is_dead_here(self) -> bool:
         """True when the holder ran on this host in this boot and its process is gone."""
-        if self.host != socket.gethostname() or self.boot_id is None or self.boot_id != _boot_id():
+        if self.host != hostname() or self.boot_id is None or self.boot_id != _boot_id():
             return False
         try:
             os.kill(self.pid, 0)
@@ -127,7 +126,7 @@ def _try_create(path: Path, token: str, info: Mapping[str, object]) -> bool:
     body = json.dumps(
         {
             "token": token,
-            "host": socket.gethostname(),
+            "host": hostname(),
             "boot-id": _boot_id(),
             "pid": os.getpid(),
             "started": time.time(),
@@ -183,7 +182,7 @@ def acquire_lease(
     Waiters poll from 50 ms backing off to `poll_seconds`, with jitter, so that a thousand array
     tasks neither wait long for a short build nor hammer a shared filesystem during a long one.
     """
-    token = uuid.uuid4().hex
+    token = new_token()
     delay = 0.05
     seen: dict[tuple[int, int], float] = {}
     waited = False

@@ -6,15 +6,13 @@ import contextlib
 import errno
 import os
 import shutil
-import socket
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.store.errors import store_error
-from envlock.store.layout import ENV_RECORD, StoreLayout
+from envlock.store.layout import ENV_RECORD, StoreLayout, hostname, new_token
 from envlock.store.lease import LeaseHolder, acquire_lease
 
 ENV_BUILD_PAUSE = "ENVLOCK_TEST_BUILD_PAUSE"  # tests: seconds to sleep between building and publishing
@@ -123,7 +121,7 @@ class LocalStore:
 
     def _log(self, name: str) -> None:
         when = time.strftime("%Y-%m-%dT%H:%M:%S")
-        line = f"{when} published {name} host={socket.gethostname()} pid={os.getpid()}\n"
+        line = f"{when} published {name} host={hostname()} pid={os.getpid()}\n"
         with contextlib.suppress(OSError), self.layout.build_log.open("a", encoding="utf-8") as f:
             f.write(line)
 
@@ -138,7 +136,7 @@ class LocalStore:
                     f"--prefix {prefix}: the directory exists and is not an envlock environment",
                     hint="choose a new or empty directory; envlock replaces only environments it made",
                 )
-            aside = prefix.with_name(f".{prefix.name}.old-{uuid.uuid4().hex[:8]}")
+            aside = prefix.with_name(f".{prefix.name}.old-{new_token(4)}")
             try:
                 prefix.rename(aside)
             except OSError as exc:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.store.errors import store_error
-from envlock.store.layout import StoreLayout
+from envlock.store.layout import StoreLayout, new_token
 
 LOCK_SUFFIX = ".lock"
 
@@ -39,7 +38,7 @@ def _symlink(link: Path, target: Path) -> None:
             return
     except OSError:
         pass
-    tmp = link.with_name(f".{link.name}.{uuid.uuid4().hex}")
+    tmp = link.with_name(f".{link.name}.{new_token()}")
     try:
         tmp.symlink_to(target)
         tmp.replace(link)
