@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from envlock.cli.output import Console
@@ -110,7 +110,7 @@ def _apply(
 
 
 class _NoBuild:
-    def materialize(self, request: object, dest: Path) -> None:
+    def start(self, target: object, dest: Path) -> NoReturn:
         raise AssertionError("a store hit builds nothing")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,9 @@ from envlock.errors import IntegrityError, NetworkError, StoreError
 from envlock.install.plan import InstallPlan
 from envlock.install.sources import ArtifactSource
 from envlock.install.wheels import choose_artifacts
-from envlock.lock.model import Artifact
+from envlock.lock.model import Artifact, LockedPackage
 from envlock.progress import Progress
+from envlock.store.layout import new_token
 from envlock.store.roots import add_root, lock_root_name, prefix_root_name
 
 if TYPE_CHECKING:  # the store-hit path imports none of these (threading, subprocess, hashlib)
@@ -60,15 +60,32 @@ def _missing_error(art: Artifact, state: ArtifactState) -> Exception:
     )
 
 
-def gather_artifacts(plan: InstallPlan, sources: Sources, progress: Progress) -> tuple[LocalArtifact, ...]:
-    """Every file the target installs, verified, in the store's artifact area."""
+def check_artifacts(plan: InstallPlan) -> list[tuple[LockedPackage, Artifact, ArtifactState]]:
+    """Each file the target installs, and whether the store holds a good copy (re-hashed, in threads)."""
+    from envlock.store.artifacts import check_stored_all
+
+    chosen = list(choose_artifacts(plan.target))
+    states = check_stored_all(plan.store, [art for _p, art in chosen])
+    return [(package, art, state) for (package, art), state in zip(chosen, states, strict=True)]
+
+
+def gather_artifacts(
+    plan: InstallPlan,
+    sources: Sources,
+    progress: Progress,
+    checked: list[tuple[LockedPackage, Artifact, ArtifactState]] | None = None,
+) -> tuple[LocalArtifact, ...]:
+    """Every file the target installs, verified, in the store's artifact area.
+
+    `checked` is what `check_artifacts` found (computed here when not given); what is missing or
+    corrupt comes from the bundle, else the network, and is verified before it is stored.
+    """
     from envlock.materialize import LocalArtifact
-    from envlock.store.artifacts import ArtifactState, check_stored, store_artifact
+    from envlock.store.artifacts import ArtifactState, store_artifact
 
     files: list[LocalArtifact] = []
     network: ArtifactSource | None = None
-    for package, art in choose_artifacts(plan.target):
-        state = check_stored(plan.store, art)
+    for package, art, state in checked if checked is not None else check_artifacts(plan):
         if state is not ArtifactState.OK:
             if state is ArtifactState.CORRUPT:
                 progress.warn(f"{art.filename}: the store's copy is corrupt; fetching it again")
@@ -117,7 +134,6 @@ def apply_install(
             _register_root(plan, plan.path)
         return InstallResult(path=plan.path, built=False, target=plan.target.name, env_name=plan.env_name)
     from envlock.materialize import MaterializeRequest
-    from envlock.materialize.uvinstall import find_interpreter
     from envlock.store.lease import stale_seconds_from_env
     from envlock.store.local import LocalStore
 
@@ -127,21 +143,25 @@ def apply_install(
     shas = sorted({a.sha256 for _p, a in choose_artifacts(plan.target)})
 
     def build(dest: Path) -> None:
-        # Only the builder needs an interpreter; it looks before downloading anything, so a node
-        # without the locked Python fails in a second (and waiters never pay for the search).
-        interpreter = find_interpreter(plan.target.python)
-        files = gather_artifacts(plan, sources, progress)
-        progress.step(f"building {plan.env_name}")
-        materializer.materialize(
-            MaterializeRequest(
-                env_name=plan.lock.inputs.name,
-                target=plan.target,
-                lock_content_hash=plan.lock.content_hash,
-                interpreter=interpreter,
-                files=files,
-            ),
-            dest,
-        )
+        # Only the builder gets here. The empty environment (and the interpreter search) starts
+        # first and runs while the store's copies are re-hashed; `ready()` comes before any
+        # download, so a node without the locked Python fails at once and fetches nothing.
+        started = materializer.start(plan.target, dest)
+        try:
+            checked = check_artifacts(plan)
+            started.ready()
+            files = gather_artifacts(plan, sources, progress, checked)
+            progress.step(f"building {plan.env_name}")
+            started.finish(
+                MaterializeRequest(
+                    env_name=plan.lock.inputs.name,
+                    target=plan.target,
+                    lock_content_hash=plan.lock.content_hash,
+                    files=files,
+                )
+            )
+        finally:
+            started.cancel()
 
     if not plan.prefix:
         outcome = store.build(
@@ -177,7 +197,7 @@ def _apply_prefix(
         return InstallResult(path=plan.path, built=False, target=plan.target.name, env_name=plan.env_name)
     with lease:
         plan.path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = plan.path.with_name(f".{plan.path.name}.envlock-{uuid.uuid4().hex[:12]}")
+        scratch = plan.path.with_name(f".{plan.path.name}.envlock-{new_token(6)}")
         try:
             build(scratch)
             store.publish_prefix(scratch, plan.path)

@@ -1,4 +1,10 @@
-"""Materializers: turn a locked target's verified files into something runnable (here: a venv)."""
+"""Materializers: turn a locked target's verified files into something runnable (here: a venv).
+
+Building is two steps so that the slow parts overlap: `start(target, dest)` begins the empty
+environment (for a venv: `uv venv`, which also finds the interpreter) while the caller verifies
+artifacts; `ready()` waits for it and fails fast when the node cannot run the target, before
+anything is downloaded; `finish(request)` installs the verified files and writes the record.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,6 @@ from pathlib import Path
 from typing import Protocol
 
 from envlock.lock.model import Artifact, LockedPackage, LockedTarget
-from envlock.materialize.uvinstall import Interpreter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,14 +29,26 @@ class MaterializeRequest:
     env_name: str
     target: LockedTarget
     lock_content_hash: str
-    interpreter: Interpreter
     files: tuple[LocalArtifact, ...]
 
 
+class Build(Protocol):
+    """One environment being built into a directory that did not exist before `start`."""
+
+    def ready(self) -> None:
+        """Wait for the empty environment; raises IncompatibleNodeError when the node lacks what it needs."""
+
+    def finish(self, request: MaterializeRequest) -> None:
+        """Install `request.files` (all verified) and write the environment's record."""
+
+    def cancel(self) -> None:
+        """Stop whatever still runs; the caller removes the directory."""
+
+
 class Materializer(Protocol):
-    """Builds one environment from verified local files into a directory that does not exist yet."""
+    """Builds environments from verified local files."""
 
-    def materialize(self, request: MaterializeRequest, dest: Path) -> None: ...
+    def start(self, target: LockedTarget, dest: Path) -> Build: ...
 
 
-__all__ = ["LocalArtifact", "MaterializeRequest", "Materializer"]
+__all__ = ["Build", "LocalArtifact", "MaterializeRequest", "Materializer"]

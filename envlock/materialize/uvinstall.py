@@ -1,8 +1,12 @@
-"""The one module that starts uv for installation: find an interpreter, make a venv, install files.
+"""The one module that starts uv for installation: make a venv, install files into it.
 
 uv never resolves here: every file is a local, already verified artifact, passed with its sha256
 (`--require-hashes`), `--no-deps`, `--no-index`, `--offline`, and uv's own config files ignored, so
 the result depends on the lock alone. uv never downloads an interpreter (`--no-python-downloads`).
+
+`uv venv --python X.Y` finds the interpreter itself (one uv process fewer than a separate
+`uv python find`), and runs in the background (`start_venv`) while the caller verifies artifacts.
+Only when it fails does `uv python find` run, to tell a missing interpreter from other failures.
 """
 
 from __future__ import annotations
@@ -88,30 +92,68 @@ def find_interpreter(python: str) -> Interpreter:
     )
     path = done.stdout.strip().splitlines()[-1] if done.returncode == 0 and done.stdout.strip() else ""
     if not path:
-        raise IncompatibleNodeError(
-            f"no Python {python} interpreter on this node (the lock is solved for Python {python})",
-            hint=f"install Python {python} (for example `uv python install {python}`) and rerun",
-            details={"python": python},
-        )
+        raise _no_interpreter(python)
     return Interpreter(path=Path(path), version=python)
 
 
-def create_venv(dest: Path, interpreter: Interpreter) -> None:
-    """A relocatable venv at `dest` (so it can be built in scratch and renamed into place)."""
-    done = _run(
-        [
-            "venv",
-            "--relocatable",
-            "--no-config",
-            "--no-python-downloads",
-            "--quiet",
-            "--python",
-            str(interpreter.path),
-            str(dest),
-        ]
+def _no_interpreter(python: str) -> IncompatibleNodeError:
+    return IncompatibleNodeError(
+        f"no Python {python} interpreter on this node (the lock is solved for Python {python})",
+        hint=f"install Python {python} (for example `uv python install {python}`) and rerun",
+        details={"python": python},
     )
-    if done.returncode != 0:
-        raise _fail("create a venv", done, dest)
+
+
+class VenvJob:
+    """`uv venv` running in the background; `wait()` returns the interpreter the venv was made from."""
+
+    def __init__(self, dest: Path, python: str) -> None:
+        self.dest = dest
+        self.python = python
+        self._proc = subprocess.Popen(
+            [
+                uv_binary(),
+                "venv",
+                "--relocatable",
+                "--no-config",
+                "--no-python-downloads",
+                "--quiet",
+                "--python",
+                python,
+                str(dest),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_env(),
+        )
+
+    def wait(self) -> Interpreter:
+        """Raises IncompatibleNodeError when this node has no Python `X.Y`, StoreError/InternalError else."""
+        out, err = self._proc.communicate()
+        done = subprocess.CompletedProcess(self._proc.args, self._proc.returncode, out, err)
+        if done.returncode != 0:
+            find_interpreter(self.python)  # raises when the interpreter is what is missing
+            raise _fail("create a venv", done, self.dest)
+        link = self.dest / "bin" / "python"
+        try:
+            base = link.readlink()  # uv links the venv's python to the interpreter it chose
+        except OSError:
+            base = link.resolve()
+        return Interpreter(path=link.parent / base, version=self.python)
+
+    def cancel(self) -> None:
+        """Stop `uv venv` if it is still running (the caller failed before needing the venv)."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.communicate()
+
+
+def start_venv(dest: Path, python: str) -> VenvJob:
+    """Start making a relocatable venv of Python `X.Y` at `dest` (so it can be built in scratch and
+    renamed into place); the interpreter is found by uv, never downloaded."""
+    return VenvJob(dest, python)
 
 
 def venv_python_version(venv: Path) -> str | None:

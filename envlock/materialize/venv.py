@@ -5,18 +5,38 @@ from __future__ import annotations
 from pathlib import Path
 
 from envlock import __version__
+from envlock.lock.model import LockedTarget
 from envlock.materialize import MaterializeRequest
-from envlock.materialize.uvinstall import WheelFile, create_venv, install_files, venv_python_version
+from envlock.materialize.uvinstall import (
+    Interpreter,
+    VenvJob,
+    WheelFile,
+    install_files,
+    start_venv,
+    venv_python_version,
+)
 from envlock.store.record import EnvRecord, RecordedPackage
 
 
-class VenvMaterializer:
-    """uv makes the venv and installs the files (`--no-deps`, hash-checked); the record goes last."""
+class VenvBuild:
+    """A venv being built at `dest`: `uv venv` runs from `start` until `ready`."""
 
-    def materialize(self, request: MaterializeRequest, dest: Path) -> None:
-        create_venv(dest, request.interpreter)
+    def __init__(self, target: LockedTarget, dest: Path) -> None:
+        self.dest = dest
+        self._job: VenvJob | None = start_venv(dest, target.python)
+        self._interpreter: Interpreter | None = None
+
+    def ready(self) -> None:
+        if self._interpreter is None:
+            assert self._job is not None, "ready() after cancel()"
+            job, self._job = self._job, None
+            self._interpreter = job.wait()
+
+    def finish(self, request: MaterializeRequest) -> None:
+        self.ready()
+        assert self._interpreter is not None
         install_files(
-            dest,
+            self.dest,
             [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in request.files],
         )
         EnvRecord(
@@ -26,8 +46,8 @@ class VenvMaterializer:
             lock_content_hash=request.lock_content_hash,
             platform=request.target.platform,
             python=request.target.python,
-            interpreter=str(request.interpreter.path),
-            interpreter_version=venv_python_version(dest) or request.interpreter.version,
+            interpreter=str(self._interpreter.path),
+            interpreter_version=venv_python_version(self.dest) or self._interpreter.version,
             envlock_version=__version__,
             packages=tuple(
                 RecordedPackage(
@@ -38,4 +58,16 @@ class VenvMaterializer:
                 )
                 for f in request.files
             ),
-        ).write(dest)
+        ).write(self.dest)
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            job, self._job = self._job, None
+            job.cancel()
+
+
+class VenvMaterializer:
+    """uv makes the venv and installs the files (`--no-deps`, hash-checked); the record goes last."""
+
+    def start(self, target: LockedTarget, dest: Path) -> VenvBuild:
+        return VenvBuild(target, dest)
