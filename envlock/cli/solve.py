@@ -80,7 +80,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 hint="use --resolver uv (the default), which resolves for any target",
             )
     lock_file = lock_path_for(spec_file, args.output)
-    previous = load_lock(lock_file, verify=False) if args.target and lock_file.exists() else None
+    previous = load_lock(lock_file) if args.target and lock_file.exists() else None
     kb = load_kb(spec.knowledge_base)
     backend = get_backend(args.resolver)
     if args.offline and hasattr(backend, "offline"):

@@ -1,10 +1,12 @@
 """The pip-tools backend: `pip-compile` for the host's own platform and Python.
 
 pip cannot resolve for another platform, so this backend serves targets that match the machine
-envlock runs on, and cross-checks uv there. pip merges every index and takes the best version,
-so the torch family is constrained to the variant's local label (`+cu124`) to keep pip from
-mixing in a build from another index. pip-compile reports names, versions and hashes; the files
-themselves are found on the indexes afterwards (see `envlock.solve.artifacts`).
+envlock runs on, and cross-checks uv there. pip merges every index and takes the best version:
+the variant index is added as an extra index, and its local versions (`2.5.1+cu124`) sort above
+the default index's plain `2.5.1`, so pip takes the variant's build. That is weaker than uv's
+explicit index pinning, which is why uv is the engine. pip-compile reports names and versions;
+the files, sizes and hashes are read from the indexes afterwards (see `envlock.solve.artifacts`).
+pip-compile has no upload-date cut-off, so a spec with `exclude-newer` is refused.
 """
 
 from __future__ import annotations
@@ -72,6 +74,12 @@ class PipToolsBackend:
                 f"{request.platform} with Python {request.python}",
                 hint="use --resolver uv (the default), which resolves for any target",
             )
+        if request.exclude_newer:
+            # pip-compile has no upload-date cut-off; resolving without it would lock newer files.
+            raise UsageError(
+                "--resolver pip-tools cannot honour [resolution].exclude-newer",
+                hint="use --resolver uv (the default), or drop exclude-newer for this cross-check",
+            )
         with tempfile.TemporaryDirectory(prefix="envlock-piptools-") as tmp:
             work = Path(tmp)
             reqs = list(request.requirements)
@@ -79,8 +87,7 @@ class PipToolsBackend:
             cmd = [
                 self._binary(),
                 "--quiet",
-                "--generate-hashes",
-                "--no-header",
+                                "--no-header",
                 "--no-annotate",
                 "--strip-extras",
                 "--allow-unsafe",

@@ -57,6 +57,8 @@ _NETWORK_SIGNS = (
     "dns error",
     "Could not connect",
     "Request failed after",
+    "not found in the cache",
+    "Network connectivity is disabled",
 )
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from packaging.tags import Tag
@@ -39,7 +41,7 @@ def _find(
         for f in page.files:
             if f.filename == filename:
                 return page.index, f
-    return indexes[0], None
+    return redact_url(indexes[0]), None
 
 
 class HashMemo:
@@ -74,16 +76,38 @@ class HashMemo:
             pass  # a cache that cannot be written only costs a download next time
 
 
+# Downloads for hashing in progress, by URL: targets solved in parallel that lock the same
+# hashless file (a ~1 GB torch wheel) wait for one download instead of starting their own.
+_IN_FLIGHT: dict[str, Future[tuple[str, int]]] = {}
+_IN_FLIGHT_LOCK = threading.Lock()
+
+
 def _hash_by_download(
     client: IndexClient, url: str, filename: str, scratch: Path, memo: HashMemo
 ) -> tuple[str, int]:
     known = memo.get(url)
     if known:
         return known
-    got, got_size = client.download(url, scratch / filename)
-    (scratch / filename).unlink(missing_ok=True)
-    memo.put(url, got, got_size)
-    return got, got_size
+    with _IN_FLIGHT_LOCK:
+        future = _IN_FLIGHT.get(url)
+        owner = future is None
+        if future is None:
+            future = Future()
+            _IN_FLIGHT[url] = future
+    if not owner:
+        return future.result()
+    try:
+        got, got_size = client.download(url, scratch / filename)
+        (scratch / filename).unlink(missing_ok=True)
+        memo.put(url, got, got_size)
+        future.set_result((got, got_size))
+        return got, got_size
+    except BaseException as exc:
+        future.set_exception(exc)
+        raise
+    finally:
+        with _IN_FLIGHT_LOCK:
+            _IN_FLIGHT.pop(url, None)
 
 
 def _artifact(
@@ -176,7 +200,7 @@ def lock_packages(
             name = canonicalize_name(pkg.name)
             search = [pinned[name]] if name in pinned else list(indexes)
             artifacts: list[Artifact] = []
-            index = search[0]
+            index = redact_url(search[0])
             files = pkg.files
             if not files:
                 found = _best_wheel(client, search, name, pkg.version, tags)

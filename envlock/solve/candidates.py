@@ -48,7 +48,8 @@ class VariantOption:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Listing:
-    versions: dict[Version, str]  # public version -> variant it belongs to (default-index mode)
+    versions: dict[Version, str]  # public version -> local label, for the files that may be locked
+    hidden: frozenset[Version]  # on the page but not lockable (yanked, newer than exclude-newer)
     total_files: int
 
 
@@ -60,14 +61,22 @@ def _torch_listing(
     except ProjectNotFound:
         return None
     versions: dict[Version, str] = {}
+    hidden: set[Version] = set()
     for f in page.files:
-        if f.yanked or f.version is None or not wheel_fits(f.filename, python, target.platform, target.glibc):
+        if f.version is None:
             continue
-        if exclude_newer and f.upload_time and f.upload_time > exclude_newer:
+        public = Version(f.version.public)
+        # Every version on the page that must not be locked is remembered, so that the resolver
+        # is told to stay away from it (uv may take a yanked `==` pin, and projects pinned to a
+        # variant index are exempt from uv's exclude-newer).
+        if f.yanked or (exclude_newer and f.upload_time and f.upload_time > exclude_newer):
+            hidden.add(public)
             continue
-        local = f.version.local or ""
-        versions[Version(f.version.public)] = local
-    return _Listing(versions=versions, total_files=len(page.files))
+        if wheel_fits(f.filename, python, target.platform, target.glibc):
+            versions[public] = f.version.local or ""
+    return _Listing(
+        versions=versions, hidden=frozenset(hidden - versions.keys()), total_files=len(page.files)
+    )
 
 
 def _ranges(versions: Sequence[Version]) -> str:
@@ -205,7 +214,7 @@ def find_options(
                 gpu_problems,
                 options,
                 rejections,
-                all_versions=list(variant_of),
+                all_versions=[*variant_of, *(listing.hidden if listing else ())],
             )
         return options, rejections
 
@@ -241,7 +250,7 @@ def find_options(
             gpu_problems,
             options,
             rejections,
-            all_versions=versions,
+            all_versions=[*versions, *listing.hidden],
         )
     return options, rejections
 
@@ -327,13 +336,13 @@ def _consider(
                     variant=variant,
                     reason=f"no torch matching {str(torch_wanted) or 'any'} for Python {spec.python} on "
                     f"{target.platform} (the index has {_ranges(versions)})",
-                    fix=_torch_range_fix(judged.passing),
+                    fix=_torch_range_fix(judged.passing, torch_wanted),
                 )
             )
             return
         newest_fail = next((f for f in judged.failures if f[0] in wanted), None)
         reason, fix = (newest_fail[1], newest_fail[2]) if newest_fail else ("no allowed torch", None)
-        alt = _torch_range_fix([v for v in judged.passing if v not in wanted])
+        alt = _torch_range_fix([v for v in judged.passing if v not in wanted], torch_wanted)
         rejections.append(
             Rejection(variant=variant, reason=reason, fix=f"{fix} or {alt}" if alt and fix else fix)
         )
@@ -352,11 +361,21 @@ def _consider(
     )
 
 
-def _torch_range_fix(passing: Sequence[Version]) -> str | None:
+def _torch_range_fix(passing: Sequence[Version], wanted: SpecifierSet) -> str | None:
+    """What to ask for instead, when releases outside the requested range would pass."""
     if not passing:
         return None
-    best = max(passing)
-    return f"torch <= {best.major}.{best.minor}" if len(passing) else None
+    lo, hi = min(passing), max(passing)
+    for spec in wanted:
+        try:
+            bound = Version(spec.version.removesuffix(".*"))
+        except ValueError:
+            continue
+        if spec.operator in ("<", "<=", "==", "~=") and bound < lo:
+            return f"torch >= {lo.major}.{lo.minor}"
+        if spec.operator in (">", ">=", "==", "~=") and bound > hi:
+            return f"torch <= {hi.major}.{hi.minor}"
+    return f"torch >= {lo.major}.{lo.minor}" if lo == hi else f"torch between {lo} and {hi}"
 
 
 def _gpu_problem_fix(problems: Sequence[str]) -> str | None:

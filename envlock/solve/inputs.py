@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from envlock.index.auth import redact_url
 from envlock.lock.model import Lock, LockInputs, TargetInputs
 from envlock.spec.model import Spec
 
 
 def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs:
-    """The normalized form of `spec` that a lock keeps, so `check` can explain staleness."""
+    """The normalized form of `spec` that a lock keeps, so `check` can explain staleness.
+
+    Index URLs are recorded without credentials: a lock is committed and shared, tokens are not.
+    """
     return LockInputs(
         name=spec.name,
         python=spec.python,
@@ -17,9 +21,9 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
         nccl=spec.cuda.nccl,
         driver_compat=spec.cuda.driver_compat,
         allow_ptx=spec.cuda.allow_ptx,
-        default_index=default_index,
-        pytorch_index=spec.indexes.pytorch,
-        extra_indexes=spec.indexes.extra,
+        default_index=redact_url(default_index),
+        pytorch_index=redact_url(spec.indexes.pytorch) if spec.indexes.pytorch else None,
+        extra_indexes=tuple(redact_url(u) for u in spec.indexes.extra),
         exclude_newer=spec.exclude_newer,
         targets=tuple(
             TargetInputs(
@@ -80,6 +84,9 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
             va, vb = getattr(a, field), getattr(b, field)
             if va != vb:
                 reasons.append(f"target {name}: {field} changed: {_fmt(va)} -> {_fmt(vb)}")
+    locked = {t.name for t in lock.targets}
+    for name in sorted(t.name for t in old.targets if t.name not in locked):
+        reasons.append(f"target {name} is in the lock's inputs but was never solved")
     if old.knowledge_base != fresh.knowledge_base:
         reasons.append("the knowledge base changed (new envlock release or a changed knowledge-base file)")
     return reasons

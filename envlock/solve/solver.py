@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -20,18 +20,18 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envlock import __version__
-from envlock.errors import EnvlockError, ResolutionError
+from envlock.errors import EnvlockError, ResolutionError, UsageError
 from envlock.index import IndexClient
 from envlock.kb import KnowledgeBase
 from envlock.kb.rules import driver_verdict
 from envlock.lock.digest import env_hash
-from envlock.lock.model import LOCK_VERSION, Lock, LockedTarget, Rejection
+from envlock.lock.model import LOCK_VERSION, Lock, LockedTarget, LockInputs, Rejection
 from envlock.lock.toml import seal
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
 from envlock.solve.artifacts import lock_packages
 from envlock.solve.candidates import VariantOption, find_options
-from envlock.solve.inputs import lock_inputs
+from envlock.solve.inputs import lock_inputs, staleness
 from envlock.solve.memo import MemoClient
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
 from envlock.solve.tags import ordered_target_tags
@@ -120,6 +120,19 @@ def _request(
     )
 
 
+def _resolution_rejection(variant: str, err: ResolutionError) -> Rejection:
+    """A variant whose resolution failed: a dependency conflict, or whatever else the backend said."""
+    lines = [line.strip() for line in err.message.splitlines() if line.strip()]
+    if "No solution found" in err.message:
+        cause = next((line for line in lines if line.startswith(("cause:", "Because", "╰─▶"))), lines[-1])
+        return Rejection(
+            variant=variant,
+            reason="dependencies conflict: " + cause.removeprefix("cause:").strip(),
+            fix="relax the conflicting requirement",
+        )
+    return Rejection(variant=variant, reason=lines[0] if lines else "the resolver failed", fix=err.hint)
+
+
 def _evaluate(
     option: VariantOption, resolution: Resolution, target: TargetSpec, spec: Spec, kb: KnowledgeBase
 ) -> _Outcome | Rejection:
@@ -169,6 +182,10 @@ def _evaluate(
                     fix=f'driver >= {verdict.requires_native}, or driver-compat = "prefer-native"',
                 )
             compat = verdict.compat
+            if compat == "minor-version":
+                # What the stack needs on this target is the family floor; natively it would
+                # need `verdict.requires_native` (the reason it is not native).
+                requires_driver = verdict.requires_mvc
     return _Outcome(
         option=option,
         resolution=resolution,
@@ -287,15 +304,7 @@ def _solve_target(
         try:
             resolution = future.result()
         except ResolutionError as err:
-            first = err.message.splitlines()
-            detail = " ".join(line.strip() for line in first[1:4]) or first[0]
-            rejections.append(
-                Rejection(
-                    variant=option.variant,
-                    reason=f"dependencies conflict: {detail}",
-                    fix="relax the conflicting requirement",
-                )
-            )
+            rejections.append(_resolution_rejection(option.variant, err))
             continue
         result = _evaluate(option, resolution, target, spec, kb)
         if isinstance(result, Rejection):
@@ -341,6 +350,28 @@ def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> Reso
     )
 
 
+def _check_partial_solve(previous: Lock | None, inputs: LockInputs, targets: Sequence[str]) -> None:
+    """`--target` re-solves some targets and keeps the rest: only sound if nothing else changed."""
+    if previous is None:
+        raise UsageError(
+            "--target re-solves some targets of an existing lock, and there is no lock yet",
+            hint="run `envlock solve` without --target first",
+        )
+
+    def rest(i: LockInputs) -> LockInputs:
+        return replace(i, targets=tuple(t for t in i.targets if t.name not in targets))
+
+    changed = staleness(replace(previous, inputs=rest(previous.inputs)), rest(inputs))
+    if changed:
+        raise UsageError(
+            "--target re-solves only "
+            + ", ".join(targets)
+            + ", but the spec also changed elsewhere: "
+            + "; ".join(changed),
+            hint="run `envlock solve` without --target so that every target sees the change",
+        )
+
+
 def solve(
     spec: Spec,
     *,
@@ -358,6 +389,9 @@ def solve(
     them. Raises ResolutionError (listing every target that cannot be satisfied), NetworkError.
     """
     progress = progress or Silent()
+    inputs = lock_inputs(spec, default_index=default_index, kb_digest=kb.digest)
+    if targets:
+        _check_partial_solve(previous, inputs, targets)
     client = MemoClient(client)
     chosen = [t for t in spec.targets if not targets or t.name in targets]
     kept = {t.name: t for t in previous.targets} if previous and targets else {}
@@ -395,7 +429,7 @@ def solve(
             envlock_version=__version__,
             uv_version=backend.version(),
             spec_hash=spec_hash(spec),
-            inputs=lock_inputs(spec, default_index=default_index, kb_digest=kb.digest),
+            inputs=inputs,
             targets=tuple(locked),
             content_hash="",
         )

@@ -128,7 +128,7 @@ def test_rule5_prefer_native_falls_back_and_records_it(
     t = _target(_solve(envlock, spec), "h100")
     assert t["compat"] == "minor-version"
     assert t["variant"] == "cu128"  # both cu126 and cu128 are minor-version only: the higher CUDA wins
-    assert t["requires-driver"] == "570.26"
+    assert t["requires-driver"] == "525.60.13"  # the CUDA 12 family floor: what it needs under MVC
 
 
 def test_rule5_minor_version_mode_treats_candidates_as_equal(

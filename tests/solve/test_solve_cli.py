@@ -358,3 +358,61 @@ def test_json_error_form(envlock: Envlock, write_spec: Callable[..., Path]) -> N
     spec = write_spec(targets=target_block("b200", gpus=("B200",), driver="560.35.03"))
     doc = json.loads(envlock("solve", "-s", str(spec), "--json").out)
     assert set(doc["error"]) >= {"kind", "message", "targets"}
+
+
+def test_credentials_never_reach_the_lock(
+    envlock: Envlock, write_spec: Callable[..., Path], index_server: FixtureIndexServer
+) -> None:
+    from fixtures.catalog import PRIVATE_PASSWORD
+
+    spec = write_spec(deps=("privpkg",), targets=target_block("ci"))
+    text = spec.read_text().replace(
+        f'default = "{index_server.default}"', f'default = "{index_server.private_with_credentials}"'
+    )
+    spec.write_text(text)
+    run = envlock("solve", "-s", str(spec))
+    assert run.code == 0, run.err
+    lock = (spec.parent / "envlock.lock").read_text()
+    assert PRIVATE_PASSWORD not in lock and PRIVATE_PASSWORD not in run.err
+    assert index_server.private in lock
+    assert envlock("check", "-s", str(spec)).code == 0
+
+
+def test_partial_solve_refuses_when_the_spec_changed_elsewhere(envlock: Envlock, cluster: Path) -> None:
+    assert envlock("solve", "-s", str(cluster), "--target", "ci").code == 2  # no lock yet
+    assert envlock("solve", "-s", str(cluster)).code == 0
+    cluster.write_text(cluster.read_text().replace('"numpy<2"', '"numpy<2", "filelock"'))
+    run = envlock("solve", "-s", str(cluster), "--target", "ci")
+    assert run.code == 2
+    assert "+ filelock" in run.err and "without --target" in run.err
+    assert envlock("check", "-s", str(cluster)).code == 1
+
+
+def test_partial_solve_refuses_a_hand_edited_lock(envlock: Envlock, cluster: Path) -> None:
+    envlock("solve", "-s", str(cluster))
+    lock = cluster.parent / "envlock.lock"
+    lock.write_text(lock.read_text().replace("http://127.0.0.1", "https://evil.example", 1))
+    run = envlock("solve", "-s", str(cluster), "--target", "ci")
+    assert run.code == 1 and "edited by hand" in run.err
+    assert "evil.example" in lock.read_text()  # left for the user to look at, not sealed over
+
+
+def test_pip_tools_refuses_exclude_newer(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
+    from envlock.resolvers.piptools import host_target
+
+    platform, python = host_target()
+    spec = write_spec(
+        deps=("freshpkg",),
+        python=python,
+        targets=target_block("host", platform),
+        extra='\n[resolution]\nexclude-newer = "2026-11-01T00:00:00Z"\n',
+    )
+    run = envlock("solve", "-s", str(spec), "--resolver", "pip-tools")
+    assert run.code == 2 and "exclude-newer" in run.err
+
+
+def test_torch_fix_points_towards_what_exists(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
+    spec = write_spec(deps=("torch<2.3",), targets=target_block("h100", gpus=("H100",), driver="580.95.05"))
+    run = envlock("solve", "-s", str(spec))
+    assert run.code == 1
+    assert "torch >= 2.5" in run.err and "torch <= " not in run.err
