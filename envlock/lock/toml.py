@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -299,7 +299,8 @@ def _read_artifact(r: _Reader) -> Artifact:
     )
 
 
-def _read_target(r: _Reader) -> LockedTarget:
+def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
+    """One target; appends to `fast` whether its packages took the fast reader."""
     return LockedTarget(
         name=r.string("name"),
         platform=r.string("platform"),
@@ -320,23 +321,176 @@ def _read_target(r: _Reader) -> LockedTarget:
             Rejection(variant=x.string("variant"), reason=x.string("reason"), fix=x.opt_str("fix"))
             for x in r.tables("rejected")
         ),
-        packages=tuple(
-            LockedPackage(
-                name=p.string("name"),
-                version=p.string("version"),
-                index=p.string("index"),
-                artifacts=tuple(_read_artifact(a) for a in p.tables("artifacts")),
-            )
-            for p in r.tables("packages")
-        ),
+        packages=_read_packages(r, fast),
     )
 
 
-def parse_lock(text: str, *, source: str = "envlock.lock", verify: bool = True) -> Lock:
-    """Parse the text of a lock. With `verify`, a content hash that does not match raises.
+def _read_packages(r: _Reader, fast: list[bool]) -> tuple[LockedPackage, ...]:
+    try:
+        packages = _fast_packages(r.data.get("packages", []))
+    except _Irregular:
+        fast.append(False)
+    else:
+        fast.append(True)
+        return packages
+    # The validating reader names the first bad key; it also takes what the fast reader declines.
+    return tuple(
+        LockedPackage(
+            name=p.string("name"),
+            version=p.string("version"),
+            index=p.string("index"),
+            artifacts=tuple(_read_artifact(a) for a in p.tables("artifacts")),
+        )
+        for p in r.tables("packages")
+    )
 
-    Raises LockFormatError when the text is not an envlock lock or comes from a newer envlock,
-    StaleLockError when it was edited by hand.
+
+# The fast path. A lock of 500 packages per target is thousands of small tables; the validating
+# `_Reader` builds a key path for each before it is needed. `_fast_packages` reads the packages of
+# a target as `dump_lock` writes them (exactly its keys, none of its omitted defaults spelt out)
+# and gives up with `_Irregular` on anything else, leaving that target to the validating reader.
+# Because it takes only that layout, a target it read contributes to the canonical content exactly
+# its parsed TOML, which lets `_shape_hash` check the content hash without rebuilding the content.
+
+_PACKAGE_KEYS = frozenset({"name", "version", "index", "artifacts"})
+_ARTIFACT_KEYS = frozenset({"file", "url", "size", "sha256", "hash-source", "upload-time", "yanked"})
+_ARTIFACT_REQUIRED = frozenset({"file", "url", "size", "sha256"})
+
+
+class _Irregular(Exception):
+    """The fast reader met something `dump_lock` does not write; the validating reader decides."""
+
+
+def _fast_packages(value: object) -> tuple[LockedPackage, ...]:
+    if type(value) is not list:
+        raise _Irregular
+    packages = []
+    for p in value:
+        if type(p) is not dict or p.keys() != _PACKAGE_KEYS:
+            raise _Irregular
+        name, version, index, items = p["name"], p["version"], p["index"], p["artifacts"]
+        if (
+            type(name) is not str
+            or type(version) is not str
+            or type(index) is not str
+            or type(items) is not list
+        ):
+            raise _Irregular
+        artifacts = []
+        for a in items:
+            if type(a) is not dict or not (_ARTIFACT_REQUIRED <= a.keys() <= _ARTIFACT_KEYS):
+                raise _Irregular
+            filename, url, size, sha256 = a["file"], a["url"], a["size"], a["sha256"]
+            hash_source, upload_time, yanked = a.get("hash-source"), a.get("upload-time"), a.get("yanked")
+            if (
+                type(filename) is not str
+                or type(url) is not str
+                or type(size) is not int
+                or type(sha256) is not str
+                # dump_lock leaves out the defaults: hash-source "index", yanked false
+                or (
+                    hash_source is not None and (type(hash_source) is not str or hash_source in ("", "index"))
+                )
+                or (upload_time is not None and type(upload_time) is not str)
+                or (yanked is not None and yanked is not True)
+            ):
+                raise _Irregular
+            artifacts.append(
+                Artifact(
+                    filename=filename,
+                    url=url,
+                    size=size,
+                    sha256=sha256,
+                    hash_source=hash_source or "index",
+                    upload_time=upload_time,
+                    yanked=yanked is True,
+                )
+            )
+        packages.append(LockedPackage(name=name, version=version, index=index, artifacts=tuple(artifacts)))
+    return tuple(packages)
+
+
+# Keys `dump_lock` writes per table: (always, sometimes). A table with exactly such keys, read
+# without error, holds the same values as the canonical content of the lock read from it.
+_Shape = tuple[frozenset[str], frozenset[str]]
+_TOP_SHAPE: _Shape = (
+    frozenset(
+        {"lock-version", "envlock-version", "uv-version", "spec-hash", "content-hash", "inputs", "targets"}
+    ),
+    frozenset(),
+)
+_INPUTS_SHAPE = (
+    frozenset(
+        {
+            "name",
+            "python",
+            "dependencies",
+            "driver-compat",
+            "allow-ptx",
+            "default-index",
+            "extra-indexes",
+            "knowledge-base",
+        }
+    ),
+    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets"}),
+)
+_TARGET_INPUTS_SHAPE = (frozenset({"name", "platform", "glibc", "gpus"}), frozenset({"driver"}))
+_TARGET_SHAPE = (
+    frozenset({"name", "platform", "glibc", "python", "gpus", "variant", "knowledge-base-row", "env-hash"}),
+    frozenset(
+        {"driver", "torch", "cuda", "cudnn", "nccl", "requires-driver", "compat", "rejected", "packages"}
+    ),
+)
+_REJECTION_SHAPE = (frozenset({"variant", "reason"}), frozenset({"fix"}))
+
+
+def _has_shape(table: Mapping[str, Any], shape: _Shape) -> bool:
+    keys = table.keys()
+    return shape[0] <= keys and all(k in shape[0] or k in shape[1] for k in keys)
+
+
+def _shape_hash(data: Mapping[str, Any]) -> str | None:
+    """The content hash of a lock straight from its parsed TOML, or None when it is not laid out as
+    `dump_lock` writes it (then only `compute_content_hash` of the read lock can tell).
+
+    Call only after the lock was read without error and every target's packages took the fast path.
+    """
+    if not _has_shape(data, _TOP_SHAPE):
+        return None
+    inputs = data["inputs"]
+    if not _has_shape(inputs, _INPUTS_SHAPE) or not all(
+        _has_shape(t, _TARGET_INPUTS_SHAPE) for t in inputs.get("targets", [])
+    ):
+        return None
+    targets = []
+    for t in data["targets"]:
+        if not _has_shape(t, _TARGET_SHAPE) or not all(
+            _has_shape(r, _REJECTION_SHAPE) for r in t.get("rejected", [])
+        ):
+            return None
+        # dump_lock leaves out an empty list of rejections or packages; the canonical form has it
+        targets.append({"rejected": [], "packages": [], **t})
+    body = {k: v for k, v in data.items() if k != "content-hash"}
+    body["inputs"] = {"targets": [], **inputs}
+    body["targets"] = targets
+    try:
+        return sha256_json(body)
+    except (TypeError, ValueError):  # a value JSON cannot hold (a TOML date): not ours
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ParsedLock:
+    """A lock read from text, and whether its content hash matches its content (False: hand-edited)."""
+
+    lock: Lock
+    hash_matches: bool
+
+
+def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedLock:
+    """Parse the text of a lock and check its content hash without refusing a mismatch.
+
+    Raises LockFormatError when the text is not an envlock lock or comes from a newer envlock.
     """
     try:
         data = _toml.loads(text)
@@ -359,6 +513,7 @@ def parse_lock(text: str, *, source: str = "envlock.lock", verify: bool = True) 
             hint="upgrade envlock, or re-solve the spec with this version",
         )
     inputs = root.table("inputs")
+    fast: list[bool] = []
     lock = Lock(
         lock_version=version,
         envlock_version=root.string("envlock-version"),
@@ -390,17 +545,29 @@ def parse_lock(text: str, *, source: str = "envlock.lock", verify: bool = True) 
                 for t in inputs.tables("targets")
             ),
         ),
-        targets=tuple(_read_target(t) for t in root.tables("targets")),
+        targets=tuple(_read_target(t, fast) for t in root.tables("targets")),
     )
-    if verify:
+    shape_hash = _shape_hash(data) if all(fast) else None
+    actual = shape_hash if shape_hash is not None else compute_content_hash(lock)
+    return ParsedLock(lock=lock, hash_matches=actual == lock.content_hash)
+
+
+def parse_lock(text: str, *, source: str = "envlock.lock", verify: bool = True) -> Lock:
+    """Parse the text of a lock. With `verify`, a content hash that does not match raises.
+
+    Raises LockFormatError when the text is not an envlock lock or comes from a newer envlock,
+    StaleLockError when it was edited by hand.
+    """
+    parsed = parse_lock_unverified(text, source=source)
+    lock = parsed.lock
+    if verify and not parsed.hash_matches:
         expected = compute_content_hash(lock)
-        if expected != lock.content_hash:
-            raise StaleLockError(
-                f"{source}: the lock was edited by hand (its content hash {lock.content_hash[:19]}... "
-                f"does not match its content {expected[:19]}...)",
-                hint="undo the edit, or regenerate the lock with `envlock solve`",
-                details={"reason": "hand-edited"},
-            )
+        raise StaleLockError(
+            f"{source}: the lock was edited by hand (its content hash {lock.content_hash[:19]}... "
+            f"does not match its content {expected[:19]}...)",
+            hint="undo the edit, or regenerate the lock with `envlock solve`",
+            details={"reason": "hand-edited"},
+        )
     return lock
 
 
