@@ -17,15 +17,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envlock.cli.output import Console, error_document, print_json
-from envlock.diff.archs import KnowledgeBaseSass, SassLookup
-from envlock.diff.compute import diff_locks
-from envlock.diff.render import render_markdown, render_text, render_textconv, to_json
-from envlock.diff.source import load_for_diff, read_source
 from envlock.errors import EnvlockError, ExitCode, LockFormatError, UsageError
-from envlock.kb import load_kb
-from envlock.lock.toml import parse_lock
+
+if TYPE_CHECKING:
+    from envlock.diff.archs import SassLookup
+
+# The diff, lock and knowledge-base modules are imported where they are used: `envlock diff` is
+# run per pull request and by git per file, so its start-up time is most of its running time.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _sass_lookup(console: Console) -> SassLookup | None:
     """The knowledge base's torch-build rows; a broken user KB file costs the architecture lines only."""
+    from envlock.diff.archs import KnowledgeBaseSass
+    from envlock.kb import load_kb
+
     try:
         return KnowledgeBaseSass(load_kb())
     except EnvlockError as err:
@@ -59,6 +63,10 @@ def _sass_lookup(console: Console) -> SassLookup | None:
 
 
 def _textconv(path: str, console: Console) -> int:
+    from envlock.diff.render import render_textconv
+    from envlock.diff.source import read_source
+    from envlock.lock.toml import parse_lock
+
     text = read_source(path, cwd=Path.cwd())
     try:
         lock = parse_lock(text.text, source=text.source, verify=False)
@@ -78,10 +86,21 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
             "envlock diff needs two locks: OLD and NEW",
             hint="for example: envlock diff main:envlock.lock envlock.lock",
         )
+    from envlock.diff.compute import diff_locks
+    from envlock.diff.render import render_markdown, render_text, to_json
+    from envlock.diff.source import read_for_diff
+
     cwd = Path.cwd()
-    old = load_for_diff(args.old, cwd=cwd)
-    new = load_for_diff(args.new, cwd=cwd)
-    diff = diff_locks(old, new, old_source=args.old, new_source=args.new, sass=_sass_lookup(console))
+    old = read_for_diff(args.old, cwd=cwd)
+    new = read_for_diff(args.new, cwd=cwd)
+    diff = diff_locks(
+        old.lock,
+        new.lock,
+        old_source=args.old,
+        new_source=args.new,
+        sass=_sass_lookup(console),
+        hash_matches=(old.hash_matches, new.hash_matches),
+    )
     if args.format == "json":
         print_json(to_json(diff))
     elif args.format == "markdown":

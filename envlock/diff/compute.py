@@ -8,9 +8,9 @@ is a "changed (local version)" entry, never an upgrade or a downgrade.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envlock.diff.archs import SassLookup, runs_on
@@ -40,12 +40,15 @@ def diff_locks(
     old_source: str = "old",
     new_source: str = "new",
     sass: SassLookup | None = None,
+    hash_matches: tuple[bool, bool] | None = None,
 ) -> LockDiff:
     """The review of `old` -> `new`.
 
     Both locks must have the same lock-version (bring older ones forward first with
     `envlock.diff.source.migrate`); otherwise LockFormatError. `sass` supplies the architecture
     lists of the locked torch builds; without it the diff has no architecture lines.
+    `hash_matches` says, for old and new, whether the content hash matches the content, when the
+    reader already checked it (`envlock.lock.toml.parse_lock_unverified`); otherwise it is computed.
     """
     if old.lock_version != new.lock_version:
         raise LockFormatError(
@@ -53,8 +56,9 @@ def diff_locks(
             f"{new.lock_version} ({new_source})",
             hint="re-solve the older lock with this envlock so both have the same lock-version",
         )
-    old_side = _side(old, old_source)
-    new_side = _side(new, new_source)
+    old_ok, new_ok = hash_matches if hash_matches is not None else (None, None)
+    old_side = _side(old, old_source, old_ok)
+    new_side = _side(new, new_source, new_ok)
     warnings: list[DiffWarning] = []
     for side in (old_side, new_side):
         if side.hand_edited:
@@ -85,13 +89,15 @@ def diff_locks(
     )
 
 
-def _side(lock: Lock, source: str) -> LockSide:
+def _side(lock: Lock, source: str, hash_matches: bool | None) -> LockSide:
+    if hash_matches is None:
+        hash_matches = compute_content_hash(lock) == lock.content_hash
     return LockSide(
         source=source,
         lock_version=lock.lock_version,
         envlock_version=lock.envlock_version,
         content_hash=lock.content_hash,
-        hand_edited=compute_content_hash(lock) != lock.content_hash,
+        hand_edited=not hash_matches,
     )
 
 
@@ -127,15 +133,31 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _requirement_name(text: str) -> str | None:
-    # Imported here: parsing requirements is only needed when dependencies changed, and the module
-    # costs more to import than the rest of a diff of two 500-package locks.
-    from packaging.requirements import InvalidRequirement, Requirement
+# A requirement that is only a name and version comparisons ("torch>=2.5,<2.6", "numpy") is named
+# here; anything else (extras, markers, URLs, wildcards) goes to packaging, whose requirements
+# module costs more to import than the rest of a diff of two 500-package locks.
+_SIMPLE_REQUIREMENT = re.compile(
+    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
+    r"(?:{clause}(?:[ \t]*,{clause})*)?".format(
+        clause=r"[ \t]*(?:[<>]=?|[=!]=)[ \t]*[0-9]+(?:\.[0-9]+)*[ \t]*"
+    )
+)
+_NAME_SEPARATORS = re.compile(r"[-_.]+")
 
-    try:
-        return canonicalize_name(Requirement(text).name)
-    except InvalidRequirement:
-        return None
+
+def _requirement_name(text: str) -> str | None:
+    """The normalized project name of a requirement (PEP 503), or None when it is not one."""
+    simple = _SIMPLE_REQUIREMENT.fullmatch(text)
+    if simple is not None:
+        name = simple.group("name")
+    else:
+        from packaging.requirements import Requirement
+
+        try:
+            name = Requirement(text).name
+        except ValueError:  # InvalidRequirement, and InvalidSpecifier, which it does not always wrap
+            return None
+    return _NAME_SEPARATORS.sub("-", name).lower()
 
 
 def _dependency_changes(old: Sequence[str], new: Sequence[str]) -> list[ValueChange]:

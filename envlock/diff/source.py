@@ -14,14 +14,17 @@ version-1 lock with a version-2 lock. A lock newer than this envlock is refused 
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envlock.errors import LockFormatError, UsageError
 from envlock.lock.model import LOCK_VERSION, Lock
-from envlock.lock.toml import parse_lock
+from envlock.lock.toml import ParsedLock, parse_lock_unverified
+
+if TYPE_CHECKING:
+    import subprocess
 
 MIGRATIONS: Mapping[int, Callable[[Lock], Lock]] = {}
 
@@ -70,6 +73,8 @@ def _decode(data: bytes, source: str) -> str:
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    import subprocess  # only REV:path needs it; a diff of two files starts faster without
+
     try:
         return subprocess.run(
             ["git", "--no-pager", *args],
@@ -125,8 +130,14 @@ def migrate(lock: Lock, *, source: str, to: int = LOCK_VERSION) -> Lock:
     return lock
 
 
+def read_for_diff(spec: str, *, cwd: Path) -> ParsedLock:
+    """Read, parse and migrate one side of a diff; a content hash that does not match is reported
+    in `hash_matches`, not refused."""
+    text = read_source(spec, cwd=cwd)
+    parsed = parse_lock_unverified(text.text, source=text.source)
+    return replace(parsed, lock=migrate(parsed.lock, source=text.source))
+
+
 def load_for_diff(spec: str, *, cwd: Path) -> Lock:
     """Read, parse (hash not verified) and migrate one side of a diff."""
-    text = read_source(spec, cwd=cwd)
-    lock = parse_lock(text.text, source=text.source, verify=False)
-    return migrate(lock, source=text.source)
+    return read_for_diff(spec, cwd=cwd).lock
