@@ -33,11 +33,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.lock.requirements import export_requirements
     from envlock.lock.toml import load_lock
 
-    lock = load_lock(existing_lock(args.lock))
+    lock_file = existing_lock(args.lock)
+    lock = load_lock(lock_file)
     target = lock.target(args.target)
     if target is None:
         raise UsageError(
-            f"--target {args.target}: no such target in the lock",
+            f"--target {args.target}: no such target in {lock_file}",
             hint="targets in the lock: " + ", ".join(t.name for t in lock.targets),
         )
     if args.format == "pylock":

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import importlib.util
 import sys
+import traceback
 from collections.abc import Sequence
 
 from envlock import __version__
@@ -61,12 +62,26 @@ def _available() -> dict[str, tuple[str, str]]:
 def build_parser(command: str | None) -> argparse.ArgumentParser:
     """The parser with every command listed, and the full arguments of `command` only."""
     parser = _root_parser()
+    # -v / -q work after the command too (`envlock show -v`); SUPPRESS keeps the root's value
+    # when they are not repeated there.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show tracebacks and more detail",
+    )
+    common.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="print only errors and data"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, summary) in _available().items():
         if name == command:
             mod = importlib.import_module(f"envlock.cli.{module}")
             cmd_parser = sub.add_parser(
                 name,
+                parents=[common],
                 help=summary,
                 description=mod.__doc__,
                 formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -108,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             console.error(err)
         if args.verbose:
-            raise
+            traceback.print_exc()
         return err.exit_code
     except KeyboardInterrupt:
         console.info("interrupted")
@@ -129,5 +144,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             console.error(bug)
         if args.verbose:
-            raise
+            traceback.print_exc()
         return ExitCode.INTERNAL

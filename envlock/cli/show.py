@@ -38,11 +38,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.lock.json import lock_to_json
     from envlock.lock.toml import load_lock
 
-    lock = load_lock(existing_lock(args.lock))
+    lock_file = existing_lock(args.lock)
+    lock = load_lock(lock_file)
     for name in args.target:
         if lock.target(name) is None:
             raise UsageError(
-                f"--target {name}: no such target in the lock",
+                f"--target {name}: no such target in {lock_file}",
                 hint="targets in the lock: " + ", ".join(t.name for t in lock.targets),
             )
     if args.json:
