@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from envlock.store.layout import ENV_RECORD, ENV_STORE, StoreLayout, default_store_root, env_dir_name
 
 if TYPE_CHECKING:  # kept out of the store-hit path: they pull in threading
-    from envlock.store.lease import LeaseHolder
+    from envlock.store.lease import LeaseHolder, LeaseInfo
     from envlock.store.local import BuildOutcome
 
 
@@ -25,7 +25,7 @@ class Store(Protocol):
         self,
         name: str,
         *,
-        info: Mapping[str, object],
+        info: LeaseInfo,
         build: Callable[[Path], None],
         after_publish: Callable[[Path], None] | None = None,
         on_wait: Callable[[LeaseHolder | None], None] | None = None,

@@ -7,13 +7,13 @@ import errno
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.store.errors import store_error
 from envlock.store.layout import ENV_RECORD, StoreLayout, hostname, new_token
-from envlock.store.lease import LeaseHolder, acquire_lease
+from envlock.store.lease import LeaseHolder, LeaseInfo, acquire_lease
 
 ENV_BUILD_PAUSE = "ENVLOCK_TEST_BUILD_PAUSE"  # tests: seconds to sleep between building and publishing
 
@@ -58,7 +58,7 @@ class LocalStore:
         self,
         name: str,
         *,
-        info: Mapping[str, object],
+        info: LeaseInfo,
         build: Callable[[Path], None],
         after_publish: Callable[[Path], None] | None = None,
         on_wait: Callable[[LeaseHolder | None], None] | None = None,
@@ -67,13 +67,14 @@ class LocalStore:
 
         `build(dir)` fills a scratch directory; it is published to `envs/<name>` by one rename.
         `after_publish(path)` runs while the lease is still held (to register roots before a GC can
-        see an unrooted environment). The lease file carries `info` (which artifacts are in use).
+        see an unrooted environment). The lease file carries `info` (which artifacts are in use; a
+        callable is called only by the process that takes the lease).
         """
         self.layout.ensure()
         final = self.layout.env_path(name)
         lease = acquire_lease(
             self.layout.lease_path(name),
-            info={"env": name, **info},
+            info=lambda: {"env": name, **(info() if callable(info) else info)},
             stale_seconds=self.stale_seconds,
             done=lambda: is_published(final),
             on_wait=on_wait,
