@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -60,11 +60,15 @@ def _missing_error(art: Artifact, state: ArtifactState) -> Exception:
     )
 
 
-def check_artifacts(plan: InstallPlan) -> list[tuple[LockedPackage, Artifact, ArtifactState]]:
-    """Each file the target installs, and whether the store holds a good copy (re-hashed, in threads)."""
+def check_artifacts(
+    plan: InstallPlan, chosen: Sequence[tuple[LockedPackage, Artifact]] | None = None
+) -> list[tuple[LockedPackage, Artifact, ArtifactState]]:
+    """Each file the target installs (`chosen`, else chosen here), and whether the store holds a
+    good copy of it (every copy re-hashed, several at once)."""
     from envlock.store.artifacts import check_stored_all
 
-    chosen = list(choose_artifacts(plan.target))
+    if chosen is None:
+        chosen = choose_artifacts(plan.target)
     states = check_stored_all(plan.store, [art for _p, art in chosen])
     return [(package, art, state) for (package, art), state in zip(chosen, states, strict=True)]
 
@@ -140,12 +144,16 @@ def apply_install(
     stale = stale_seconds_from_env()
     store = LocalStore(plan.store, stale_seconds=stale)
     plan.store.ensure()
-    shas = sorted({a.sha256 for _p, a in choose_artifacts(plan.target)})
+
+    def lease_info() -> dict[str, object]:
+        # Every file the target's packages list (a superset of those the build will choose):
+        # enough for `envlock gc` to keep them while the build runs, and cheap to compute.
+        return {"artifacts": sorted({a.sha256 for p in plan.target.packages for a in p.artifacts})}
 
     def build(dest: Path) -> None:
         # Only the builder gets here. The empty environment (and the interpreter search) starts
-        # first and runs while the store's copies are re-hashed; `ready()` comes before any
-        # download, so a node without the locked Python fails at once and fetches nothing.
+        # first and runs while the files are chosen and the store's copies re-hashed; `ready()`
+        # comes before any download, so a node without the locked Python fails at once.
         started = materializer.start(plan.target, dest)
         try:
             checked = check_artifacts(plan)
@@ -166,7 +174,7 @@ def apply_install(
     if not plan.prefix:
         outcome = store.build(
             plan.env_name,
-            info={"artifacts": shas},
+            info=lease_info,
             build=build,
             after_publish=lambda p: _register_root(plan, p),
             on_wait=on_wait,
@@ -174,11 +182,15 @@ def apply_install(
         return InstallResult(
             path=outcome.path, built=outcome.built, target=plan.target.name, env_name=plan.env_name
         )
-    return _apply_prefix(plan, store, build, shas, stale)
+    return _apply_prefix(plan, store, build, lease_info, stale)
 
 
 def _apply_prefix(
-    plan: InstallPlan, store: LocalStore, build: Callable[[Path], None], shas: list[str], stale: float
+    plan: InstallPlan,
+    store: LocalStore,
+    build: Callable[[Path], None],
+    lease_info: Callable[[], dict[str, object]],
+    stale: float,
 ) -> InstallResult:
     from envlock.store.lease import acquire_lease
     from envlock.store.record import EnvRecord
@@ -189,7 +201,7 @@ def _apply_prefix(
 
     lease = acquire_lease(
         plan.store.lease_path(prefix_root_name(plan.path)),
-        info={"prefix": str(plan.path), "artifacts": shas},
+        info=lambda: {"prefix": str(plan.path), **lease_info()},
         stale_seconds=stale,
         done=current,
     )

@@ -63,7 +63,7 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+def _run(args: Sequence[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [uv_binary(), *args],
         capture_output=True,
@@ -71,7 +71,26 @@ def _run(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
         env=_env(),
         check=False,
         stdin=subprocess.DEVNULL,
+        cwd=cwd,
     )
+
+
+_OWN_CWD = Path("/proc/self/cwd")
+
+
+def _python_for_uv(venv: Path) -> tuple[Path, Path | None]:
+    """How uv should name the venv's python, and the working directory to run uv in.
+
+    uv caches what it learns by running an interpreter under the interpreter's path, so a venv at
+    a new scratch path costs a Python start-up on every build. Named through `/proc/self/cwd`
+    (uv runs inside the scratch directory), every build's venv has the same path to uv and the
+    entry is reused, while each process still reaches only its own scratch directory; the venv is
+    relocatable, so nothing installed records the name. Elsewhere: the plain path.
+    """
+    bin_python = Path("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    if _OWN_CWD.is_dir() and venv.is_absolute():
+        return _OWN_CWD / venv.name / bin_python, venv.parent
+    return venv / bin_python, None
 
 
 def _fail(what: str, done: subprocess.CompletedProcess[str], where: Path) -> EnvlockError:
@@ -177,7 +196,7 @@ def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
         "".join(f"{f.name} @ {f.path.resolve().as_uri()} --hash=sha256:{f.sha256}\n" for f in files),
         encoding="utf-8",
     )
-    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    python, cwd = _python_for_uv(venv)
     try:
         done = _run(
             [
@@ -193,8 +212,9 @@ def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
                 "--no-build",
                 "--quiet",
                 "-r",
-                str(reqs),
-            ]
+                str(reqs.absolute()),
+            ],
+            cwd=cwd,
         )
     finally:
         reqs.unlink()

@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envlock import __version__
 from envlock.lock.model import LockedTarget
 from envlock.materialize import MaterializeRequest
-from envlock.materialize.uvinstall import (
-    Interpreter,
-    VenvJob,
-    WheelFile,
-    install_files,
-    start_venv,
-    venv_python_version,
-)
-from envlock.store.record import EnvRecord, RecordedPackage
+
+if TYPE_CHECKING:  # imported when a build starts: processes that only wait never need subprocess
+    from envlock.materialize.uvinstall import Interpreter, VenvJob
 
 
 class VenvBuild:
     """A venv being built at `dest`: `uv venv` runs from `start` until `ready`."""
 
     def __init__(self, target: LockedTarget, dest: Path) -> None:
+        from envlock.materialize.uvinstall import start_venv
+
         self.dest = dest
         self._job: VenvJob | None = start_venv(dest, target.python)
         self._interpreter: Interpreter | None = None
@@ -33,6 +30,9 @@ class VenvBuild:
             self._interpreter = job.wait()
 
     def finish(self, request: MaterializeRequest) -> None:
+        from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
+        from envlock.store.record import EnvRecord, RecordedPackage
+
         self.ready()
         assert self._interpreter is not None
         install_files(
