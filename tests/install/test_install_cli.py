@@ -173,3 +173,27 @@ def test_gc_dry_run_lists_exactly_what_gc_removes(
     lock.unlink()
     dry = json.loads(run_envlock(["gc", "--store", str(store), "--dry-run", "--json"]).stdout)["would-remove"]
     assert {d["kind"] for d in dry} == {"root", "env", "artifact"}
+
+
+def test_console_scripts_of_a_published_env_run_inside_it(
+    tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    # The env is built in scratch (uv names it through /proc/self/cwd) and renamed into place:
+    # a script must still find the env's python, and nothing inside may name where it was built.
+    tool = TargetDef(name="cpu", packages=(("tool", "1.0"),))
+    payload = {
+        "tool": {
+            "tool/__init__.py": b"import sys\ndef main():\n    print(sys.prefix)\n",
+            "tool-1.0.dist-info/entry_points.txt": b"[console_scripts]\ntool = tool:main\n",
+        }
+    }
+    lock = make_lock(tmp_path / "tool.lock", wheels, server.url, [tool], payloads=payload)
+    store = tmp_path / "store"
+    done = run_envlock(["run", "-l", str(lock), "--store", str(store), "--", "tool"])
+    assert done.returncode == 0, done.stderr
+    env = _env_path(store, lock, "cpu")
+    assert done.stdout.strip() == str(env)
+    for path in env.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            text = path.read_bytes()
+            assert b"/proc/self" not in text and b"/scratch/" not in text, path
