@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 from collections.abc import Callable, Sequence
@@ -24,6 +25,9 @@ if TYPE_CHECKING:  # the store-hit path imports none of these (threading, subpro
     from envlock.store.artifacts import ArtifactState
     from envlock.store.lease import LeaseHolder
     from envlock.store.local import LocalStore
+
+
+FETCH_THREADS = 4  # downloads (or bundle copies) at once
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,34 +89,42 @@ def gather_artifacts(
     corrupt comes from the bundle, else the network, and is verified before it is stored.
     """
     from envlock.materialize import LocalArtifact
-    from envlock.store.artifacts import ArtifactState, store_artifact
+    from envlock.store.artifacts import ArtifactState, in_threads, store_artifact
 
-    files: list[LocalArtifact] = []
+    checked = checked if checked is not None else check_artifacts(plan)
+    fetches: list[Callable[[], Path]] = []
+    sizes: list[int] = []
     network: ArtifactSource | None = None
-    for package, art, state in checked if checked is not None else check_artifacts(plan):
-        if state is not ArtifactState.OK:
-            if state is ArtifactState.CORRUPT:
-                progress.warn(f"{art.filename}: the store's copy is corrupt; fetching it again")
-            if sources.bundle is not None:
-                source = sources.bundle
-            elif sources.network is not None:
-                network = network or sources.network()
-                source = network
-            else:
-                raise _missing_error(art, state)
-            progress.step(f"fetching {art.filename} from {source.description}")
-            store_artifact(plan.store, art, _writer(source, art), origin=source.description)
-        files.append(
-            LocalArtifact(
-                package=package, artifact=art, path=plan.store.artifact_path(art.sha256, art.filename)
+    for _package, art, state in checked:
+        if state is ArtifactState.OK:
+            continue
+        if state is ArtifactState.CORRUPT:
+            progress.warn(f"{art.filename}: the store's copy is corrupt; fetching it again")
+        if sources.bundle is not None:
+            source = sources.bundle
+        elif sources.network is not None:
+            network = network or sources.network()
+            source = network
+        else:
+            raise _missing_error(art, state)
+        progress.step(f"fetching {art.filename} from {source.description}")
+        fetches.append(
+            functools.partial(
+                store_artifact, plan.store, art, _writer(source, art), origin=source.description
             )
         )
-    return tuple(files)
+        sizes.append(art.size)
+    # Several at once: one connection rarely fills the link, and each is verified as it lands.
+    in_threads(fetches, threads=FETCH_THREADS, weights=sizes)
+    return tuple(
+        LocalArtifact(package=package, artifact=art, path=plan.store.artifact_path(art.sha256, art.filename))
+        for package, art, _state in checked
+    )
 
 
-def _writer(source: ArtifactSource, art: Artifact) -> Callable[[Path], None]:
-    def write(dest: Path) -> None:
-        source.provide(art, dest)
+def _writer(source: ArtifactSource, art: Artifact) -> Callable[[Path], str | None]:
+    def write(dest: Path) -> str | None:
+        return source.provide(art, dest)
 
     return write
 

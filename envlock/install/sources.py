@@ -14,11 +14,15 @@ if TYPE_CHECKING:
 
 
 class ArtifactSource(Protocol):
-    """Writes an artifact's bytes to a file; the caller verifies them against the lock."""
+    """Writes an artifact's bytes to a file; the caller verifies them against the lock.
+
+    `provide` returns the sha256 of the bytes it wrote when it computed one while writing (so the
+    caller need not read the file again), else None. Sources are used from several threads.
+    """
 
     description: str
 
-    def provide(self, artifact: Artifact, dest: Path) -> None: ...
+    def provide(self, artifact: Artifact, dest: Path) -> str | None: ...
 
 
 class BundleSource:
@@ -31,7 +35,7 @@ class BundleSource:
     def path_of(self, artifact: Artifact) -> Path:
         return self.root / "artifacts" / artifact.sha256 / artifact.filename
 
-    def provide(self, artifact: Artifact, dest: Path) -> None:
+    def provide(self, artifact: Artifact, dest: Path) -> str | None:
         src = self.path_of(artifact)
         if not src.is_file():
             raise IntegrityError(
@@ -40,6 +44,7 @@ class BundleSource:
                 details={"file": artifact.filename, "bundle": str(self.root)},
             )
         shutil.copyfile(src, dest)
+        return None
 
 
 class UrlSource:
@@ -49,5 +54,6 @@ class UrlSource:
         self.client = client
         self.description = "the index"
 
-    def provide(self, artifact: Artifact, dest: Path) -> None:
-        self.client.download(artifact.url, dest, expected_sha256=artifact.sha256)
+    def provide(self, artifact: Artifact, dest: Path) -> str | None:
+        sha, _size = self.client.download(artifact.url, dest, expected_sha256=artifact.sha256)
+        return sha

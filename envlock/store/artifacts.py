@@ -10,12 +10,14 @@ cache of the local file valid (uv keys local wheels by path and mtime).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
+from typing import TypeVar
 
 from envlock.errors import IntegrityError
 from envlock.lock.model import Artifact
@@ -23,6 +25,7 @@ from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
 
 _CHUNK = 1 << 20
+T = TypeVar("T")
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -36,6 +39,13 @@ def hash_file(path: Path) -> tuple[str, int]:
             digest.update(view[:n])
             size += n
     return digest.hexdigest(), size
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
 
 
 class ArtifactState(Enum):
@@ -72,25 +82,39 @@ def check_stored_all(
 
     `threads` defaults to the CPUs this process may use, at most 8 (more only contend for disk).
     """
-    states: list[ArtifactState | None] = [None] * len(artifacts)
-    # largest first, so one big wheel does not start last and run alone
-    todo = sorted(range(len(artifacts)), key=lambda i: artifacts[i].size)
+    return in_threads(
+        [functools.partial(check_stored, layout, a) for a in artifacts],
+        threads=min(threads or _usable_cpus(), 8),
+        weights=[a.size for a in artifacts],
+    )
+
+
+def in_threads(jobs: Sequence[Callable[[], T]], *, threads: int, weights: Sequence[int] = ()) -> list[T]:
+    """Run `jobs` on up to `threads` threads (this one included) and return their results in order.
+
+    The heaviest jobs (by `weights`) start first, so a big one does not start last and run alone.
+    After a job raises, no new job starts; the first exception is raised here once all have stopped.
+    """
+    results: dict[int, T] = {}
+    order = list(range(len(jobs)))
+    if weights:
+        order.sort(key=lambda i: weights[i])
     failures: list[BaseException] = []
 
     def work() -> None:
-        while True:
+        while not failures:
             try:
-                i = todo.pop()  # list.pop is atomic under the GIL
+                i = order.pop()  # list.pop is atomic under the GIL
             except IndexError:
                 return
             try:
-                states[i] = check_stored(layout, artifacts[i])
+                results[i] = jobs[i]()
             except BaseException as exc:  # re-raised in the caller's thread below
                 failures.append(exc)
                 return
 
-    count = min(threads or _usable_cpus(), 8, len(artifacts))
-    workers = [threading.Thread(target=work, name="envlock-verify", daemon=True) for _ in range(count - 1)]
+    count = max(1, min(threads, len(jobs)))
+    workers = [threading.Thread(target=work, name="envlock-store", daemon=True) for _ in range(count - 1)]
     for t in workers:
         t.start()
     work()
@@ -98,7 +122,7 @@ def check_stored_all(
         t.join()
     if failures:
         raise failures[0]
-    return [s if s is not None else ArtifactState.MISSING for s in states]
+    return [results[i] for i in range(len(jobs))]
 
 
 def _usable_cpus() -> int:
@@ -109,18 +133,24 @@ def _usable_cpus() -> int:
 
 
 def store_artifact(
-    layout: StoreLayout, artifact: Artifact, write: Callable[[Path], None], *, origin: str
+    layout: StoreLayout, artifact: Artifact, write: Callable[[Path], str | None], *, origin: str
 ) -> Path:
     """Put `artifact` into the store: `write(tmp)` fills a scratch file, which is verified against
-    the lock and renamed into place. Raises IntegrityError (nothing is stored) on a mismatch."""
+    the lock and renamed into place. Raises IntegrityError (nothing is stored) on a mismatch.
+
+    `write` may return the sha256 it computed over the bytes as it wrote them (a download hashes
+    while streaming); then the file is not read a second time, only its size is checked."""
     final = layout.artifact_path(artifact.sha256, artifact.filename)
     tmp = layout.scratch / f"artifact-{new_token()}-{artifact.filename}"
     try:
         try:
-            write(tmp)
+            measured = write(tmp)
         except OSError as exc:
             raise store_error(exc, tmp, "write an artifact") from exc
-        state = check_file(tmp, artifact)
+        if measured is not None and measured == artifact.sha256 and _size(tmp) == artifact.size:
+            state = ArtifactState.OK
+        else:
+            state = check_file(tmp, artifact)
         if state is not ArtifactState.OK:
             got = hash_file(tmp) if tmp.exists() else None
             raise IntegrityError(

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from envlock.errors import IntegrityError
 from envlock.lock.model import Artifact
-from envlock.store.artifacts import ArtifactState, check_stored_all
+from envlock.store.artifacts import ArtifactState, check_stored_all, store_artifact
 from envlock.store.layout import StoreLayout
 
 
@@ -50,3 +54,32 @@ def test_one_thread_and_many_agree(tmp_path: Path) -> None:
     arts = [_stored(layout, f"q{i}-1.0-py3-none-any.whl", os.urandom(5000)) for i in range(5)]
     assert check_stored_all(layout, arts, threads=1) == check_stored_all(layout, arts, threads=8)
     assert check_stored_all(layout, [], threads=8) == []
+
+
+def test_stored_bytes_are_verified_whatever_the_source_claims(tmp_path: Path) -> None:
+    layout = StoreLayout(root=tmp_path)
+    layout.ensure()
+    good = os.urandom(4096)
+    art = Artifact(
+        filename="r-1.0-py3-none-any.whl",
+        url="https://example.invalid/r",
+        size=len(good),
+        sha256=hashlib.sha256(good).hexdigest(),
+    )
+
+    def writer(data: bytes, claim: str | None) -> Callable[[Path], str | None]:
+        def write(dest: Path) -> str | None:
+            dest.write_bytes(data)
+            return claim
+
+        return write
+
+    # a source that measured nothing, or claims another digest, or the right digest for bytes of
+    # another size: the file is hashed and refused
+    for data, claim in ((b"x" * 4096, None), (b"x" * 4096, "0" * 64), (good + b"!", art.sha256)):
+        with pytest.raises(IntegrityError):
+            store_artifact(layout, art, writer(data, claim), origin="test")
+        assert not layout.artifact_path(art.sha256, art.filename).exists()
+    assert list(layout.scratch.iterdir()) == []
+    path = store_artifact(layout, art, writer(good, None), origin="test")
+    assert path.read_bytes() == good
