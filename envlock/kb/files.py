@@ -18,6 +18,8 @@ from packaging.version import InvalidVersion, Version
 from envlock import _toml
 from envlock.errors import SpecError
 from envlock.kb.model import (
+    DRIVER_RE,
+    VARIANT_RE,
     ComputeCapability,
     CudaFamily,
     CudaToolkit,
@@ -25,16 +27,20 @@ from envlock.kb.model import (
     GpuInfo,
     TorchBuild,
 )
+
+# Defined beside the rows (the loader reads cached rows without this module); importable from here too.
+from envlock.kb.model import PypiDefault as PypiDefault
+from envlock.kb.model import parse_driver as parse_driver
+from envlock.kb.model import variant_cuda as variant_cuda
 from envlock.platforms import PLATFORMS
 
 FORMAT_VERSION = 1
 STATUSES = ("confirmed", "corroborated", "unconfirmed")
 USER_STATUS = "user"
 
-_DRIVER_RE = re.compile(r"^\d+(\.\d+){0,3}$")
 _CUDA_RE = re.compile(r"^\d+\.\d+$")
-_VARIANT_RE = re.compile(r"^(cpu|cu\d{2,3})$")
 _PYTHON_RE = re.compile(r"^3\.\d+t?$")
+_CCS: dict[ComputeCapability, ComputeCapability] = {}
 
 _TOP_KEYS = (
     "format",
@@ -80,15 +86,6 @@ _TORCH_KEYS = (
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class PypiDefault:
-    """Which variant the default index's plain torch wheel is, for one release, per platform."""
-
-    release: str
-    variants: Mapping[str, str]  # platform -> variant
-    source: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class KbFragment:
     """The rows of one knowledge-base file, validated; later fragments override earlier ones."""
 
@@ -104,40 +101,18 @@ class KbFragment:
     builds: tuple[TorchBuild, ...]
 
 
-def variant_cuda(variant: str) -> str | None:
-    """The CUDA X.Y a variant name stands for: "cu124" -> "12.4", "cu92" -> "9.2", "cpu" -> None.
-
-    Raises ValueError for anything that is neither `cpu` nor `cu` followed by two or three digits.
-    """
-    if variant == "cpu":
-        return None
-    if not _VARIANT_RE.match(variant):
-        raise ValueError(
-            f"{variant!r} is not a torch variant, expected 'cpu' or 'cu' + CUDA digits like 'cu124'"
-        )
-    digits = variant[2:]
-    return f"{digits[:-1]}.{digits[-1]}"
-
-
-def parse_driver(text: str) -> tuple[int, ...]:
-    """A driver version as a tuple of integers ("550.54.15" -> (550, 54, 15)); ValueError if it is not one."""
-    if not isinstance(text, str) or not _DRIVER_RE.match(text):
-        raise ValueError(f"{text!r} is not a driver version, expected digits like '550.54.15'")
-    return tuple(int(p) for p in text.split("."))
-
-
 def read_fragment(path: Path, *, user: bool) -> KbFragment:
-    """Read and validate one knowledge-base file.
+    """Read and validate one knowledge-base file (see `parse_fragment`)."""
+    from envlock.kb.knowledge import read_kb_file
+
+    return parse_fragment(path, read_kb_file(path), user=user)
+
+
+def parse_fragment(path: Path, data: bytes, *, user: bool) -> KbFragment:
+    """Validate the bytes `data` of the knowledge-base file `path`.
 
     `user` files may leave out `source` and `status`; their rows get status "user" whatever they say.
     """
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(
-            f"{path}: cannot read knowledge-base file: {exc.strerror or exc}",
-            hint="check the path in [resolution] knowledge-base or ENVLOCK_KB",
-        ) from exc
     try:
         raw = _toml.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -245,9 +220,12 @@ class _Reader:
     def cc(self, key: str, value: object) -> ComputeCapability:
         text = self.string(key, value)
         try:
-            return ComputeCapability.parse(text)
+            cc = ComputeCapability.parse(text)
         except ValueError:
             raise self.fail(key, f"{_show(value)} is not a compute capability", '"sm_90" or "9.0"') from None
+        # One object per capability: the rows name a few dozen over a thousand times, and the
+        # cached knowledge base (envlock.kb.cache) then stores and loads each once.
+        return _CCS.setdefault(cc, cc)
 
     def version(self, key: str, value: object) -> str:
         text = self.string(key, value)
@@ -384,7 +362,7 @@ class _Reader:
 
     def variant(self, key: str, value: object) -> str:
         text = self.string(key, value)
-        if not _VARIANT_RE.match(text):
+        if not VARIANT_RE.match(text):
             raise self.fail(
                 key, f"{_show(value)} is not a torch variant", '"cpu" or "cu" + CUDA digits, like "cu124"'
             )
@@ -456,7 +434,7 @@ class _Reader:
     def dotted_version_in(self, prefix: str) -> Callable[[str, object], str]:
         def check(key: str, value: object) -> str:
             text = self.string(f"{prefix}.{key}", value)
-            if not _DRIVER_RE.match(text):
+            if not DRIVER_RE.match(text):
                 raise self.fail(
                     f"{prefix}.{key}", f"{_show(value)} is not a version", 'digits like "9.1.0.70"'
                 )

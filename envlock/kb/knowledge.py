@@ -11,20 +11,26 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
 from envlock.errors import SpecError
-from envlock.kb.files import KbFragment, PypiDefault, parse_driver, read_fragment, variant_cuda
 from envlock.kb.model import (
     ComputeCapability,
     CudaFamily,
     CudaToolkit,
     GpuDriverLimit,
     GpuInfo,
+    PypiDefault,
     TorchBuild,
+    parse_driver,
+    variant_cuda,
 )
 from envlock.kb.rules import compare_driver
+
+if TYPE_CHECKING:
+    from envlock.kb.files import KbFragment
 
 ENV_VAR = "ENVLOCK_KB"
 CPU_SOURCE = "envlock-cpu-build"
@@ -209,13 +215,14 @@ def load_kb(extra: Sequence[Path] = ()) -> KnowledgeBase:
     """The built-in knowledge base, with the files of `ENVLOCK_KB` and then `extra` merged over it.
 
     `ENVLOCK_KB` is an os.pathsep-separated list of files. Later files override earlier ones row by row.
-    The built-in-only case is cached. Raises SpecError for a missing or malformed user file.
+    Raises SpecError for a missing or malformed user file. The merged result is kept in memory for the
+    built-in-only case and on disk for every combination of files (`envlock.kb.cache`): a load then
+    reads and hashes the files' bytes and validates them only when they, or envlock, changed.
     """
     env = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
     files = tuple(env) + tuple(Path(p) for p in extra)
     if not files:
         return _builtin_kb()
-    fragments = list(_builtin_fragments())
     for path in files:
         if not path.is_file():
             origin = f"{ENV_VAR}" if path in env else "the knowledge-base list"
@@ -224,30 +231,62 @@ def load_kb(extra: Sequence[Path] = ()) -> KnowledgeBase:
                 hint="fix the path, or remove it from [resolution] knowledge-base / ENVLOCK_KB",
                 details={"file": str(path)},
             )
-        fragments.append(read_fragment(path, user=True))
-    return _merge(fragments, files)
+    return _load(files)
+
+
+def read_kb_file(path: Path) -> bytes:
+    """The bytes of a knowledge-base file; SpecError naming it when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            f"{path}: cannot read knowledge-base file: {exc.strerror or exc}",
+            hint="check the path in [resolution] knowledge-base or ENVLOCK_KB",
+        ) from exc
 
 
 @cache
 def _builtin_kb() -> KnowledgeBase:
-    return _merge(list(_builtin_fragments()), ())
+    return _load(())
 
 
-@cache
-def _builtin_fragments() -> tuple[KbFragment, ...]:
+def _builtin_files() -> list[Path]:
     data_dir = resources.files("envlock.kb") / "data"
-    out = []
-    for entry in sorted(data_dir.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            path = Path(str(entry))
-            out.append(read_fragment(path, user=False))
-    if not out:
+    paths = [
+        Path(str(e)) for e in sorted(data_dir.iterdir(), key=lambda e: e.name) if e.name.endswith(".toml")
+    ]
+    if not paths:
         raise RuntimeError("envlock's built-in knowledge base is missing (envlock/kb/data/*.toml)")
-    return tuple(out)
+    return paths
 
 
-def _merge(fragments: Sequence[KbFragment], user_files: tuple[Path, ...]) -> KnowledgeBase:
-    digest = hashlib.sha256()
+def _load(user_files: tuple[Path, ...]) -> KnowledgeBase:
+    from envlock.kb import cache
+
+    builtin = _builtin_files()
+    contents = [(path, path.read_bytes(), False) for path in builtin]
+    contents += [(path, read_kb_file(path), True) for path in user_files]
+    # "sha256:" over "<length>:<bytes>" of every file in load order: what `check` compares.
+    h = hashlib.sha256()
+    for _, data, _ in contents:
+        h.update(f"{len(data)}:".encode())
+        h.update(data)
+    digest = "sha256:" + h.hexdigest()
+    key = cache.cache_key(digest, user_files)
+    if key is not None:
+        cached = cache.load(key)
+        if cached is not None and cached.digest == digest and cached.files == user_files:
+            return cached
+    from envlock.kb.files import parse_fragment
+
+    fragments = [parse_fragment(path, data, user=user) for path, data, user in contents]
+    kb = _merge(fragments, user_files, digest)
+    if key is not None:
+        cache.store(key, kb)
+    return kb
+
+
+def _merge(fragments: Sequence[KbFragment], user_files: tuple[Path, ...], digest: str) -> KnowledgeBase:
     sources: dict[str, str] = {}
     gpus: dict[str, GpuInfo] = {}
     tegra: set[ComputeCapability] = set()
@@ -257,8 +296,6 @@ def _merge(fragments: Sequence[KbFragment], user_files: tuple[Path, ...]) -> Kno
     defaults: dict[Version, PypiDefault] = {}
     builds: dict[tuple[Version, str, str], TorchBuild] = {}
     for frag in fragments:
-        digest.update(f"{len(frag.data)}:".encode())
-        digest.update(frag.data)
         sources.update(frag.sources)
         tegra.update(frag.tegra)
         for info in frag.gpus:
@@ -278,7 +315,7 @@ def _merge(fragments: Sequence[KbFragment], user_files: tuple[Path, ...]) -> Kno
         known.update(b.sass)
         known.update(b.ptx)
     return KnowledgeBase(
-        digest="sha256:" + digest.hexdigest(),
+        digest=digest,
         files=user_files,
         sources=sources,
         gpus=gpus,

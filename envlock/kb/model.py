@@ -1,11 +1,17 @@
-"""Typed rows of the knowledge base: GPUs, CUDA toolkits and families, torch builds."""
+"""Typed rows of the knowledge base: GPUs, CUDA toolkits and families, torch builds.
+
+Also the parsers of driver versions and variant names that the rows and the lookups share.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 _CC_RE = re.compile(r"^(?:sm_|compute_)?(\d{1,2})\.?(\d)([a-z]?)$")
+DRIVER_RE = re.compile(r"^\d+(\.\d+){0,3}$")
+VARIANT_RE = re.compile(r"^(cpu|cu\d{2,3})$")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, order=True)
@@ -123,3 +129,34 @@ class DriverVerdict:
     requires_native: str | None  # the toolkit's own GA driver
     requires_mvc: str | None  # the family floor
     reason: str | None  # why not, when not ok
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PypiDefault:
+    """Which variant the default index's plain torch wheel is, for one release, per platform."""
+
+    release: str
+    variants: Mapping[str, str]  # platform -> variant
+    source: str
+
+
+def variant_cuda(variant: str) -> str | None:
+    """The CUDA X.Y a variant name stands for: "cu124" -> "12.4", "cu92" -> "9.2", "cpu" -> None.
+
+    Raises ValueError for anything that is neither `cpu` nor `cu` followed by two or three digits.
+    """
+    if variant == "cpu":
+        return None
+    if not VARIANT_RE.match(variant):
+        raise ValueError(
+            f"{variant!r} is not a torch variant, expected 'cpu' or 'cu' + CUDA digits like 'cu124'"
+        )
+    digits = variant[2:]
+    return f"{digits[:-1]}.{digits[-1]}"
+
+
+def parse_driver(text: str) -> tuple[int, ...]:
+    """A driver version as a tuple of integers ("550.54.15" -> (550, 54, 15)); ValueError if it is not one."""
+    if not isinstance(text, str) or not DRIVER_RE.match(text):
+        raise ValueError(f"{text!r} is not a driver version, expected digits like '550.54.15'")
+    return tuple(int(p) for p in text.split("."))

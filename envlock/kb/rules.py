@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from envlock.kb.files import parse_driver
-from envlock.kb.model import ComputeCapability, DriverVerdict, TorchBuild
+from envlock.kb.model import ComputeCapability, DriverVerdict, TorchBuild, parse_driver
 
 if TYPE_CHECKING:
     from envlock.kb.knowledge import KnowledgeBase
