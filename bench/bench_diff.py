@@ -4,6 +4,11 @@ Generates the locks (3 targets x 500 packages; the new lock moves torch from cu1
 every tenth package, adds and removes a few, changes one hash), then prints the median of several
 runs of the whole command as a process and of the in-process steps.
 
+The process rows run with this shell's environment (bytecode writing and the user's knowledge-base
+cache as they are), except two rows that change one thing each: "bytecode cached" lets Python keep
+compiled modules (in a temporary PYTHONPYCACHEPREFIX, as an installed envlock has them) and "cold
+knowledge-base cache" gives every run an empty ENVLOCK_CACHE_DIR.
+
     python bench/bench_diff.py [--runs 9] [--targets 3] [--packages 500]
 """
 
@@ -24,8 +29,8 @@ from pathlib import Path
 from envlock.diff.archs import KnowledgeBaseSass
 from envlock.diff.compute import diff_locks
 from envlock.diff.render import render_markdown, render_text, to_json
-from envlock.diff.source import load_for_diff
-from envlock.kb import load_kb
+from envlock.diff.source import read_for_diff
+from envlock.kb import knowledge, load_kb
 from envlock.lock.digest import env_hash
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
 from envlock.lock.toml import dump_lock, seal
@@ -121,6 +126,24 @@ def _median(fn: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
+def _interleaved(fns: list[Callable[[], object]], runs: int) -> list[float]:
+    """The median of each of `fns`, run round-robin so that a busy moment of the machine hits them alike."""
+    for fn in fns:
+        fn()  # warm caches
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(runs):
+        for fn, into in zip(fns, times, strict=True):
+            t0 = time.perf_counter()
+            fn()
+            into.append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+def _kb_from_disk() -> object:
+    knowledge._builtin_kb.cache_clear()  # the in-memory copy; the disk cache stays
+    return load_kb()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
@@ -134,31 +157,50 @@ def main() -> None:
         old_path.write_text(dump_lock(make_lock(args.targets, args.packages, new=False)))
         new_path.write_text(dump_lock(make_lock(args.targets, args.packages, new=True)))
         env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "ENVLOCK_KB")}
+        bytecode_env = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        bytecode_env["PYTHONPYCACHEPREFIX"] = str(d / "pycache")
 
-        def command(*extra: str) -> Callable[[], object]:
+        def command(*extra: str, environ: dict[str, str] = env) -> Callable[[], object]:
             argv = [sys.executable, "-m", "envlock", "diff", str(old_path), str(new_path), *extra]
-            return lambda: subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, check=True)
+            return lambda: subprocess.run(argv, env=environ, stdout=subprocess.DEVNULL, check=True)
 
-        old = load_for_diff(str(old_path), cwd=d)
-        new = load_for_diff(str(new_path), cwd=d)
+        cold_runs = iter(range(1_000_000))
+
+        def cold_kb() -> object:
+            cold = {**env, "ENVLOCK_CACHE_DIR": str(d / f"cache-{next(cold_runs)}")}
+            return command(environ=cold)()
+
+        old = read_for_diff(str(old_path), cwd=d)
+        new = read_for_diff(str(new_path), cwd=d)
+        verified = (old.hash_matches, new.hash_matches)
         sass = KnowledgeBaseSass(load_kb())
-        diff = diff_locks(old, new, sass=sass)
-        rows = [
-            ("process: envlock diff (text)", _median(command(), args.runs)),
-            ("process: envlock diff --format markdown", _median(command("--format", "markdown"), args.runs)),
-            ("process: envlock diff --format json", _median(command("--format", "json"), args.runs)),
+        diff = diff_locks(old.lock, new.lock, sass=sass, hash_matches=verified)
+        processes = [
+            ("process: envlock diff (text)", command()),
+            ("process: envlock diff --format markdown", command("--format", "markdown")),
+            ("process: envlock diff --format json", command("--format", "json")),
+            ("process: envlock diff (text), bytecode cached", command(environ=bytecode_env)),
+            ("process: envlock diff (text), cold knowledge-base cache", cold_kb),
             (
                 "process: python -c pass (interpreter floor)",
-                _median(lambda: subprocess.run([sys.executable, "-c", "pass"], check=True), args.runs),
+                lambda: subprocess.run([sys.executable, "-c", "pass"], check=True),
             ),
+        ]
+        medians = _interleaved([fn for _, fn in processes], args.runs)
+        rows = [(label, m) for (label, _), m in zip(processes, medians, strict=True)]
+        rows += [
             (
-                "in-process: read + parse both locks",
+                "in-process: read + parse + hash-check both locks",
                 _median(
-                    lambda: (load_for_diff(str(old_path), cwd=d), load_for_diff(str(new_path), cwd=d)),
+                    lambda: (read_for_diff(str(old_path), cwd=d), read_for_diff(str(new_path), cwd=d)),
                     args.runs,
                 ),
             ),
-            ("in-process: diff_locks", _median(lambda: diff_locks(old, new, sass=sass), args.runs)),
+            ("in-process: load_kb (disk cache)", _median(_kb_from_disk, args.runs)),
+            (
+                "in-process: diff_locks",
+                _median(lambda: diff_locks(old.lock, new.lock, sass=sass, hash_matches=verified), args.runs),
+            ),
             ("in-process: render text", _median(lambda: render_text(diff), args.runs)),
             ("in-process: render markdown", _median(lambda: render_markdown(diff), args.runs)),
             ("in-process: to_json", _median(lambda: to_json(diff), args.runs)),

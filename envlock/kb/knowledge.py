@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import re
@@ -92,6 +91,8 @@ class KnowledgeBase:
         """Up to `n` GPU names closest to `text`, for a did-you-mean."""
         key = normalize_gpu_name(text, strip_suffixes=True)
         prefixed = sorted(k for k in self.gpus if key and k.startswith(key))
+        import difflib  # only a did-you-mean needs it
+
         matches = prefixed + difflib.get_close_matches(key, list(self.gpus), n=n * 3, cutoff=0.5)
         names = list(dict.fromkeys(self.gpus[m].name for m in matches))
         return names[:n]
