@@ -6,7 +6,13 @@ requirements), then times, as whole commands in fresh processes:
 * envlock install: cold (empty store and uv cache), warm (artifacts + uv cache present, env not
   built), store hit (the environment exists);
 * `uv venv` + `uv pip sync` (cold / warm uv cache), `python -m venv` + `pip install --require-hashes`;
-* 1, 8 and 16 concurrent `envlock install` of one lock into one fresh store (warm uv cache).
+* 1, 8 and 16 concurrent `envlock install` of one lock into one fresh store (warm uv cache), and
+  16 concurrent store hits (what 16 Python processes cost here before any install work);
+* `python -c pass`: this interpreter's start-up alone (site-packages `.pth` files included).
+
+Every command runs with byte-compiled modules, as an installed envlock has: the benchmark drops
+PYTHONDONTWRITEBYTECODE and points PYTHONPYCACHEPREFIX at its temporary directory (the first,
+untimed run writes the `.pyc` files). uv is the binary envlock itself runs.
 
 Usage: python bench/bench_install.py [--packages 30] [--kib 256] [--repeat 3] [--markdown FILE]
 """
@@ -31,13 +37,17 @@ sys.path.insert(0, str(ROOT / "tests" / "install"))
 from lockmaker import FileServer, TargetDef, make_lock  # noqa: E402 -- paths set just above
 
 from envlock.lock.toml import load_lock  # noqa: E402
+from envlock.materialize.uvinstall import uv_binary  # noqa: E402
 
 
 def _env(tmp: Path, uv_cache: Path) -> dict[str, str]:
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_", "ENVLOCK_", "VIRTUAL_ENV"))
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("UV_", "PIP_", "ENVLOCK_", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE"))
     }
     env |= {
+        "PYTHONPYCACHEPREFIX": str(tmp / "pycache"),
         "UV_CACHE_DIR": str(uv_cache),
         "UV_NO_CONFIG": "1",
         "PIP_CONFIG_FILE": os.devnull,
@@ -59,8 +69,10 @@ def _time(cmds: list[list[str]], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def _median(fn: Callable[[], float], repeat: int) -> float:
-    return statistics.median(fn() for _ in range(repeat))
+def _median(fn: Callable[[], float], repeat: int) -> tuple[float, float]:
+    """(median, min) of `repeat` runs: on a shared machine the minimum is the least disturbed run."""
+    runs = [fn() for _ in range(repeat)]
+    return statistics.median(runs), min(runs)
 
 
 def main() -> int:
@@ -103,7 +115,8 @@ def main() -> int:
     )
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
     envlock = [sys.executable, "-m", "envlock"]
-    rows: list[tuple[str, float]] = []
+    uv = uv_binary()
+    rows: list[tuple[str, tuple[float, float]]] = []
 
     def fresh(name: str) -> Path:
         path = tmp / name
@@ -124,14 +137,16 @@ def main() -> int:
         store, cache = tmp / "store", tmp / "uvcache-e"
         return _time([[*envlock, "install", "-l", str(lock_path), "--store", str(store)]], _env(tmp, cache))
 
-    def uv_sync(cold: bool, requirements: Path = reqs) -> Callable[[], float]:
+    made = iter(range(1_000_000))
+
+    def uv_sync(cold: bool, requirements: Path = reqs, new_dir: bool = False) -> Callable[[], float]:
         def run() -> float:
-            venv = fresh("uv-venv")
+            venv = fresh(f"uv-venv-{next(made)}" if new_dir else "uv-venv")
             cache = fresh("uvcache-u") if cold else tmp / "uvcache-u"
             return _time(
                 [
-                    ["uv", "venv", "-q", "--python", py, str(venv)],
-                    ["uv", "pip", "sync", "-q", "--python", str(venv / "bin" / "python"), "--require-hashes",
+                    [uv, "venv", "-q", "--python", py, str(venv)],
+                    [uv, "pip", "sync", "-q", "--python", str(venv / "bin" / "python"), "--require-hashes",
                      str(requirements)],
                 ],
                 _env(tmp, cache),
@@ -150,7 +165,12 @@ def main() -> int:
             _env(tmp, tmp / "uvcache-p"),
         )  # fmt: skip
 
-    envlock_cold()  # first run warms the OS page cache and Python bytecode
+    envlock_cold()  # first run warms the OS page cache and writes Python bytecode
+
+    def bare_python() -> float:
+        return _time([[sys.executable, "-c", "pass"]], _env(tmp, tmp / "uvcache-p"))
+
+    rows.append(("python -c pass (interpreter start-up alone)", _median(bare_python, args.repeat)))
     rows.append(("envlock install, cold (empty store, empty uv cache)", _median(envlock_cold, args.repeat)))
     rows.append(
         ("envlock install, warm (artifacts + uv cache, env not built)", _median(envlock_warm, args.repeat))
@@ -164,6 +184,8 @@ def main() -> int:
     rows.append(("uv venv + uv pip sync, warm uv cache", _median(uv_sync(False), args.repeat)))
     rows.append(("uv venv + uv pip sync of the same local files, warm uv cache",
                  _median(uv_sync(False, local_reqs), args.repeat)))  # fmt: skip
+    rows.append(("the same, into a new directory each time (uv queries the new venv's python)",
+                 _median(uv_sync(False, local_reqs, new_dir=True), args.repeat)))  # fmt: skip
     rows.append(("python -m venv + pip install --require-hashes", _median(pip_install, args.repeat)))
 
     for n in (1, 8, 16):
@@ -186,17 +208,36 @@ def main() -> int:
         rows.append(
             (f"{n} concurrent envlock installs of one lock, fresh store", _median(concurrent, args.repeat))
         )
+
+    def concurrent_hits(n: int = 16) -> float:
+        env = _env(tmp, tmp / "uvcache-e")
+        cmd = [*envlock, "install", "-l", str(lock_path), "--store", str(tmp / "store-conc")]
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(n)
+        ]
+        codes = [p.wait() for p in procs]
+        assert codes == [0] * n, codes
+        return time.perf_counter() - start
+
+    rows.append(
+        (
+            "16 concurrent envlock store hits (start-up floor of 16 processes)",
+            _median(concurrent_hits, args.repeat),
+        )
+    )
     server.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
     size_mb = args.packages * args.kib / 1024
     lines = [
         f"{args.packages} wheels x {args.kib} KiB ({size_mb:.1f} MB), served on 127.0.0.1; "
-        f"median of {args.repeat}; Python {py}; {os.cpu_count()} CPUs",
+        f"median of {args.repeat}; Python {py}; {len(os.sched_getaffinity(0))} CPUs",
         "",
-        "| scenario | seconds |",
-        "|---|---:|",
-        *[f"| {name} | {secs:.3f} |" for name, secs in rows],
+        "| scenario | median s | min s |",
+        "|---|---:|---:|",
+        *[f"| {name} | {med:.3f} | {low:.3f} |" for name, (med, low) in rows],
     ]
     table = "\n".join(lines)
     print(table)

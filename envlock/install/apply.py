@@ -149,7 +149,6 @@ def apply_install(
         with contextlib.suppress(StoreError):  # a read-only store still serves its environments
             _register_root(plan, plan.path)
         return InstallResult(path=plan.path, built=False, target=plan.target.name, env_name=plan.env_name)
-    from envlock.materialize import MaterializeRequest
     from envlock.store.lease import stale_seconds_from_env
     from envlock.store.local import LocalStore
 
@@ -166,6 +165,8 @@ def apply_install(
         # Only the builder gets here. The empty environment (and the interpreter search) starts
         # first and runs while the files are chosen and the store's copies re-hashed; `ready()`
         # comes before any download, so a node without the locked Python fails at once.
+        from envlock.materialize import MaterializeRequest
+
         started = materializer.start(plan.target, dest)
         try:
             checked = check_artifacts(plan)

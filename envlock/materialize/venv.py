@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from envlock import __version__
 from envlock.lock.model import LockedTarget
-from envlock.materialize import MaterializeRequest
 
-if TYPE_CHECKING:  # imported when a build starts: processes that only wait never need subprocess
+if TYPE_CHECKING:  # imported when a build starts: processes that only wait never need them
+    from envlock.materialize import MaterializeRequest
     from envlock.materialize.uvinstall import Interpreter, VenvJob
 
 
