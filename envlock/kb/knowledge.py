@@ -8,7 +8,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,6 @@ from envlock.kb.model import (
     parse_driver,
     variant_cuda,
 )
-from envlock.kb.rules import compare_driver
 
 if TYPE_CHECKING:
     from envlock.kb.files import KbFragment
@@ -185,7 +183,7 @@ class KnowledgeBase:
             if not limit.applies_to(cc):
                 continue
             floor = limit.min_driver_windows if windows else limit.min_driver_linux
-            if floor is not None and compare_driver(driver, floor) < 0:
+            if floor is not None and _compare_driver(driver, floor) < 0:
                 return (
                     f"{limit.label} GPUs ({cc.sm}) need NVIDIA driver >= {floor}; driver {driver} is older"
                     f" [{limit.source}]"
@@ -252,10 +250,9 @@ def _builtin_kb() -> KnowledgeBase:
 
 
 def _builtin_files() -> list[Path]:
-    data_dir = resources.files("envlock.kb") / "data"
-    paths = [
-        Path(str(e)) for e in sorted(data_dir.iterdir(), key=lambda e: e.name) if e.name.endswith(".toml")
-    ]
+    # The data files are read as plain files (the cache keys on them too); no importlib.resources,
+    # whose import costs more than reading them.
+    paths = sorted(Path(__file__).parent.joinpath("data").glob("*.toml"), key=lambda p: p.name)
     if not paths:
         raise RuntimeError("envlock's built-in knowledge base is missing (envlock/kb/data/*.toml)")
     return paths
@@ -328,6 +325,12 @@ def _merge(fragments: Sequence[KbFragment], user_files: tuple[Path, ...], digest
         builds=builds,
         known_ccs=frozenset(known),
     )
+
+
+def _compare_driver(a: str, b: str) -> int:
+    from envlock.kb.rules import compare_driver  # rules are not needed to load or look up rows
+
+    return compare_driver(a, b)
 
 
 def _variant_order(variant: str) -> tuple[int, ...]:
