@@ -533,15 +533,17 @@ def _load_blocks(text: str) -> dict[str, Any] | None:
             runs.append([])
         artifacts = []
         for a in _ARTIFACT_RE.finditer(text, m.start(4), m.end(4)):
-            artifact: dict[str, Any] = {"file": a[1], "url": a[2], "size": int(a[3]), "sha256": a[4]}
-            if a[5] is not None:
-                artifact["hash-source"] = a[5]
-            if a[6] is not None:
-                artifact["upload-time"] = a[6]
-            if a[7] is not None:
+            filename, url, size, sha256, hash_source, upload_time, yanked = a.groups()
+            artifact: dict[str, Any] = {"file": filename, "url": url, "size": int(size), "sha256": sha256}
+            if hash_source is not None:
+                artifact["hash-source"] = hash_source
+            if upload_time is not None:
+                artifact["upload-time"] = upload_time
+            if yanked is not None:
                 artifact["yanked"] = True
             artifacts.append(artifact)
-        runs[-1].append({"name": m[1], "version": m[2], "index": m[3], "artifacts": artifacts})
+        name, version, index = m.group(1, 2, 3)
+        runs[-1].append({"name": name, "version": version, "index": index, "artifacts": artifacts})
         done = m.end()
     if not runs:
         return None
