@@ -6,7 +6,6 @@ The same format serves the built-in data (`envlock/kb/data/*.toml`) and the user
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -178,7 +177,7 @@ class _Reader:
         for key in row:
             if key not in allowed:
                 path = f"{prefix}.{key}" if prefix else key
-                close = difflib.get_close_matches(key, allowed, n=1)
+                close = _close_matches(key, allowed, n=1)
                 hint = f"did you mean {close[0]!r}?" if close else None
                 raise self.fail(path, "unknown key", "one of " + ", ".join(allowed), hint=hint)
 
@@ -395,7 +394,7 @@ class _Reader:
         variant = self.variant(f"{key}.variant", row["variant"])
         platform = self.string(f"{key}.platform", row["platform"])
         if platform not in PLATFORMS:
-            close = difflib.get_close_matches(platform, PLATFORMS, n=1)
+            close = _close_matches(platform, PLATFORMS, n=1)
             raise self.fail(
                 f"{key}.platform",
                 f"{_show(platform)} is not a platform",
@@ -448,6 +447,12 @@ _REQUIRED_TORCH = {
     "variant": 'the variant, like "cu124" or "cpu"',
     "platform": " | ".join(PLATFORMS),
 }
+
+
+def _close_matches(word: str, choices: Sequence[str], n: int) -> list[str]:
+    import difflib  # only a did-you-mean needs it, and every `envlock check` imports this module
+
+    return difflib.get_close_matches(word, choices, n=n)
 
 
 def _q(key: str) -> str:
