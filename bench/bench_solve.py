@@ -44,17 +44,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-try:
-    import tomllib
-except ImportError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from envlock._toml import loads as toml_loads  # noqa: E402  (after the sys.path line)
 
 EXCLUDE_NEWER = "2026-11-01T00:00:00Z"
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
@@ -63,13 +60,14 @@ REAL_DEPS = ("torch==2.5.1",)
 PYTHON = "3.11"
 UV_PLATFORM = "x86_64-manylinux_2_28"  # envlock's linux-x86_64 with its default glibc 2.28
 
-H100 = {"name": "h100", "platform": "linux-x86_64", "gpus": ["H100"], "driver": "550.54.15"}
-THREE = [
+Target = dict[str, object]
+H100: Target = {"name": "h100", "platform": "linux-x86_64", "gpus": ["H100"], "driver": "550.54.15"}
+THREE: list[Target] = [
     {"name": "x86-a100-h100", "platform": "linux-x86_64", "gpus": ["A100", "H100"], "driver": "550.54.15"},
     {"name": "gh200", "platform": "linux-aarch64", "gpus": ["GH200"], "driver": "570.86.10"},
     {"name": "ci", "platform": "linux-x86_64"},
 ]
-SIX = [
+SIX: list[Target] = [
     *THREE,
     {"name": "rtx5090", "platform": "linux-x86_64", "gpus": ["GeForce RTX 5090"], "driver": "575.51.03"},
     {"name": "l40s", "platform": "linux-x86_64", "gpus": ["L40S"], "driver": "535.104.05"},
@@ -118,6 +116,10 @@ class Bench:
         # the machine sets PYTHONDONTWRITEBYTECODE; it goes to a private folder, not the checkout.
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(self.work / "pycache")
+        # The interpreter running this script first on PATH, as in an activated virtual
+        # environment: uv looks for a Python on PATH, and a version manager's shim found first
+        # there would add its own start-up to every uv run (see bench/README.md).
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         no_proxy = ",".join(filter(None, [env.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
         env.update(
             PIP_CONFIG_FILE=os.devnull,
@@ -164,15 +166,25 @@ class Bench:
         runs: int,
         output: Path | None = None,
         note: str = "",
+        tolerate: bool = False,
     ) -> Row:
+        """Time `cmd`; with `tolerate`, a failing command gives a row marked failed, not an error."""
         row = Row(label=label, note=note)
         self.rows.append(row)
-        self.clear_caches()
-        self.run_once(cmd, cwd, output)  # fills the caches (and the bytecode cache); not counted
-        for _ in range(runs):
-            if cold:
-                self.clear_caches()
-            row.times.append(self.run_once(cmd, cwd, output))
+        try:
+            self.clear_caches()
+            self.run_once(cmd, cwd, output)  # fills the caches (and the bytecode cache); not counted
+            for _ in range(runs):
+                if cold:
+                    self.clear_caches()
+                row.times.append(self.run_once(cmd, cwd, output))
+        except BenchError as err:
+            if not tolerate:
+                raise
+            row.times.clear()
+            row.note = "failed: see the error output"
+            print(f"  {label}: FAILED\n{err}", file=sys.stderr, flush=True)
+            return row
         print(f"  {label}: median {row.cells()[0]} s", file=sys.stderr, flush=True)
         return row
 
@@ -209,7 +221,7 @@ def write_spec(
     path: Path,
     *,
     deps: Sequence[str],
-    targets: Sequence[dict[str, object]],
+    targets: Sequence[Target],
     default: str | None,
     pytorch: str | None,
 ) -> Path:
@@ -272,16 +284,8 @@ def pip_compile(
 
 
 def locked_variant(lock: Path) -> str:
-    data = tomllib.loads(lock.read_text(encoding="utf-8"))
+    data = toml_loads(lock.read_text(encoding="utf-8"))
     return str(data["targets"][0]["variant"])
-
-
-def try_measure(bench: Bench, fn: Callable[[], object], what: str) -> None:
-    try:
-        fn()
-    except BenchError as err:
-        bench.rows.append(Row(label=what, note="failed (see stderr)"))
-        print(f"  {what}: FAILED\n{err}", file=sys.stderr, flush=True)
 
 
 # ---------------------------------------------------------------------------------- scenarios
@@ -340,17 +344,14 @@ def fixture_part(bench: Bench, cold_runs: int, warm_runs: int, with_pip_compile:
                 label = (
                     f"pip-compile --generate-hashes, + {variant} index, host, {'cold' if cold else 'warm'}"
                 )
-                try_measure(
-                    bench,
-                    lambda cold=cold, label=label: bench.measure(
-                        label,
-                        pip_compile(bench, pc_dir, FIXTURE_DEPS, default, index),
-                        pc_dir,
-                        cold=cold,
-                        runs=cold_runs if cold else warm_runs,
-                        output=pc_dir / "requirements.txt",
-                    ),
+                bench.measure(
                     label,
+                    pip_compile(bench, pc_dir, FIXTURE_DEPS, default, index),
+                    pc_dir,
+                    cold=cold,
+                    runs=cold_runs if cold else warm_runs,
+                    output=pc_dir / "requirements.txt",
+                    tolerate=True,
                 )
     finally:
         server.stop()
@@ -402,17 +403,14 @@ def real_part(bench: Bench, cold_runs: int, warm_runs: int, pip_compile_runs: in
         pc_dir.mkdir(parents=True, exist_ok=True)
         for cold in (True, False):
             label = f"pip-compile --generate-hashes, host, {'cold' if cold else 'warm'}"
-            try_measure(
-                bench,
-                lambda cold=cold, label=label: bench.measure(
-                    label,
-                    pip_compile(bench, pc_dir, REAL_DEPS, default, None),
-                    pc_dir,
-                    cold=cold,
-                    runs=pip_compile_runs,
-                    output=pc_dir / "requirements.txt",
-                ),
+            bench.measure(
                 label,
+                pip_compile(bench, pc_dir, REAL_DEPS, default, None),
+                pc_dir,
+                cold=cold,
+                runs=pip_compile_runs,
+                output=pc_dir / "requirements.txt",
+                tolerate=True,
             )
 
 
@@ -460,12 +458,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     cold_runs, warm_runs = (1, 3) if args.quick else (3, 5)
     if args.runs:
         warm_runs, cold_runs = args.runs, max(1, args.runs // 2 + 1)
+    with_pip_compile = not args.no_pip_compile
+    if with_pip_compile and script("pip-compile") is None:
+        print("pip-compile is not installed (pip install pip-tools): its rows are left out", file=sys.stderr)
+        with_pip_compile = False
     with tempfile.TemporaryDirectory(prefix="envlock-bench-solve-") as tmp:
         bench = Bench(Path(tmp))
         startup_part(bench, max(warm_runs, 10))
-        fixture_part(bench, cold_runs, warm_runs, with_pip_compile=not args.no_pip_compile)
+        fixture_part(bench, cold_runs, warm_runs, with_pip_compile=with_pip_compile)
         if not args.no_real:
-            pc_runs = 0 if (args.quick or args.no_pip_compile) else 1
+            pc_runs = 1 if with_pip_compile and not args.quick else 0
             real_part(bench, cold_runs, warm_runs, pc_runs)
     load = os.getloadavg()
     header = (
