@@ -87,7 +87,7 @@ class PipToolsBackend:
             cmd = [
                 self._binary(),
                 "--quiet",
-                                "--no-header",
+                "--no-header",
                 "--no-annotate",
                 "--strip-extras",
                 "--allow-unsafe",

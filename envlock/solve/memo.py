@@ -6,9 +6,10 @@ cannot change, so it is fetched once (and still goes through the HTTP cache unde
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from envlock.index import IndexClient
@@ -37,6 +38,16 @@ class MemoClient:
             except BaseException as exc:
                 future.set_exception(exc)
         return future.result()
+
+    def prefetch(self, pages: Iterable[tuple[str, str]]) -> None:
+        """Fetch these (index URL, project) pages in parallel; answers and errors are kept."""
+        todo = [p for p in dict.fromkeys(pages) if p not in self._pages]
+        if len(todo) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(todo)), thread_name_prefix="envlock-pages") as pool:
+            for future in [pool.submit(self.project, index, name) for index, name in todo]:
+                with contextlib.suppress(Exception):  # remembered; raised again where it is asked for
+                    future.result()
 
     def file_info(self, url: str) -> tuple[int, str | None]:
         return self._inner.file_info(url)

@@ -226,11 +226,14 @@ def _target_lock(
     best: _Outcome | None,
     resolution: Resolution,
     rejections: Sequence[Rejection],
-    client: IndexClient,
+    client: MemoClient,
     default_index: str,
 ) -> LockedTarget:
     option = best.option if best else None
     pinned = {name: option.index for name in TORCH_FAMILY} if option and option.index else {}
+    client.prefetch(
+        (pinned.get(canonicalize_name(p.name), default_index), p.name) for p in resolution.packages
+    )
     packages = lock_packages(
         client,
         resolution.packages,
@@ -273,7 +276,7 @@ def _solve_target(
     target: TargetSpec,
     spec: Spec,
     kb: KnowledgeBase,
-    client: IndexClient,
+    client: MemoClient,
     pool: _ResolutionPool,
     default_index: str,
     progress: Progress,
@@ -288,6 +291,10 @@ def _solve_target(
         if target.driver and (p := kb.gpu_driver_problem(cc, target.driver, target.platform))
     ]
     progress.step(f"{target.name}: looking up torch variants")
+    if spec.indexes.pytorch is not None:
+        base = spec.indexes.pytorch.rstrip("/")
+        variants = [v for v in kb.known_variants() if target.has_gpus != (v == "cpu")]
+        client.prefetch((f"{base}/{v}/", "torch") for v in variants)
     options, rejections = find_options(
         target,
         spec,
