@@ -82,11 +82,15 @@ def gather_artifacts(
     sources: Sources,
     progress: Progress,
     checked: list[tuple[LockedPackage, Artifact, ArtifactState]] | None = None,
+    *,
+    before_fetch: Callable[[], None] | None = None,
 ) -> tuple[LocalArtifact, ...]:
     """Every file the target installs, verified, in the store's artifact area.
 
     `checked` is what `check_artifacts` found (computed here when not given); what is missing or
     corrupt comes from the bundle, else the network, and is verified before it is stored.
+    `before_fetch` runs once the sources are ready (the network client made) and before anything
+    is fetched: a caller can wait there for slower work that must succeed first.
     """
     from envlock.materialize import LocalArtifact
     from envlock.store.artifacts import ArtifactState, in_threads, store_artifact
@@ -94,6 +98,7 @@ def gather_artifacts(
     checked = checked if checked is not None else check_artifacts(plan)
     fetches: list[Callable[[], Path]] = []
     sizes: list[int] = []
+    messages: list[str] = []
     network: ArtifactSource | None = None
     for _package, art, state in checked:
         if state is ArtifactState.OK:
@@ -107,13 +112,17 @@ def gather_artifacts(
             source = network
         else:
             raise _missing_error(art, state)
-        progress.step(f"fetching {art.filename} from {source.description}")
+        messages.append(f"fetching {art.filename} from {source.description}")
         fetches.append(
             functools.partial(
                 store_artifact, plan.store, art, _writer(source, art), origin=source.description
             )
         )
         sizes.append(art.size)
+    if before_fetch is not None:
+        before_fetch()
+    for message in messages:
+        progress.step(message)
     # Several at once: one connection rarely fills the link, and each is verified as it lands.
     in_threads(fetches, threads=FETCH_THREADS, weights=sizes)
     return tuple(
@@ -163,15 +172,15 @@ def apply_install(
 
     def build(dest: Path) -> None:
         # Only the builder gets here. The empty environment (and the interpreter search) starts
-        # first and runs while the files are chosen and the store's copies re-hashed; `ready()`
-        # comes before any download, so a node without the locked Python fails at once.
+        # first and runs while the files are chosen, the store's copies re-hashed and the network
+        # client made; `ready()` comes before any download, so a node without the locked Python
+        # fails at once and fetches nothing.
         from envlock.materialize import MaterializeRequest
 
         started = materializer.start(plan.target, dest)
         try:
             checked = check_artifacts(plan)
-            started.ready()
-            files = gather_artifacts(plan, sources, progress, checked)
+            files = gather_artifacts(plan, sources, progress, checked, before_fetch=started.ready)
             progress.step(f"building {plan.env_name}")
             started.finish(
                 MaterializeRequest(
