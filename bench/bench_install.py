@@ -14,12 +14,18 @@ Every command runs with byte-compiled modules, as an installed envlock has: the 
 PYTHONDONTWRITEBYTECODE and points PYTHONPYCACHEPREFIX at its temporary directory (the first,
 untimed run writes the `.pyc` files). uv is the binary envlock itself runs.
 
+`--baseline DIR` also times the envlock of another checkout (for example
+`git worktree add /tmp/before <rev>`), with its own store and caches, alternating with this one
+run by run so that both see the same load; its columns follow this checkout's.
+
 Usage: python bench/bench_install.py [--packages 30] [--kib 256] [--repeat 3] [--markdown FILE]
+                                     [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import statistics
@@ -60,19 +66,102 @@ def _env(tmp: Path, uv_cache: Path) -> dict[str, str]:
     return env
 
 
-def _time(cmds: list[list[str]], env: dict[str, str]) -> float:
+def _time(cmds: list[list[str]], env: dict[str, str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
     for cmd in cmds:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=cwd)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr}")
     return time.perf_counter() - start
 
 
-def _median(fn: Callable[[], float], repeat: int) -> tuple[float, float]:
-    """(median, min) of `repeat` runs: on a shared machine the minimum is the least disturbed run."""
-    runs = [fn() for _ in range(repeat)]
+Stats = tuple[float, float]  # (median, min): on a shared machine the minimum is the least disturbed run
+
+
+def _stats(runs: list[float]) -> Stats:
     return statistics.median(runs), min(runs)
+
+
+def _median(fn: Callable[[], float], repeat: int) -> Stats:
+    return _stats([fn() for _ in range(repeat)])
+
+
+class Envlock:
+    """One envlock checkout under test: `python -m envlock` run from `root`, with its own store,
+    uv cache and bytecode, so that two checkouts never share a cache."""
+
+    def __init__(self, root: Path, tmp: Path, lock_path: Path) -> None:
+        self.root = root
+        self.tmp = tmp
+        self.lock = lock_path
+        tmp.mkdir(parents=True, exist_ok=True)
+
+    def env(self, uv_cache: Path) -> dict[str, str]:
+        return _env(self.tmp, uv_cache) | {"PYTHONPYCACHEPREFIX": str(self.tmp / "pycache")}
+
+    def install(self, store: Path, *extra: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "envlock",
+            "install",
+            "-l",
+            str(self.lock),
+            "--store",
+            str(store),
+            *extra,
+        ]
+
+    def fresh(self, name: str) -> Path:
+        path = self.tmp / name
+        shutil.rmtree(path, ignore_errors=True)
+        return path
+
+    def cold(self) -> float:
+        store, cache = self.fresh("store"), self.fresh("uvcache")
+        return _time([self.install(store)], self.env(cache), self.root)
+
+    def warm(self) -> float:
+        store = self.tmp / "store"
+        shutil.rmtree(store / "v1" / "envs", ignore_errors=True)
+        shutil.rmtree(store / "v1" / "roots", ignore_errors=True)
+        return _time([self.install(store)], self.env(self.tmp / "uvcache"), self.root)
+
+    def hit(self) -> float:
+        return _time([self.install(self.tmp / "store")], self.env(self.tmp / "uvcache"), self.root)
+
+    def run_hit(self) -> float:
+        cmd = [
+            sys.executable,
+            "-m",
+            "envlock",
+            "run",
+            "-l",
+            str(self.lock),
+            "--store",
+            str(self.tmp / "store"),
+        ]
+        return _time([[*cmd, "--", "true"]], self.env(self.tmp / "uvcache"), self.root)
+
+    def concurrent(self, n: int, *, fresh_store: bool) -> float:
+        store = self.fresh("store-conc") if fresh_store else self.tmp / "store-conc"
+        env = self.env(self.tmp / "uvcache")
+        start = time.perf_counter()
+        procs = [
+            subprocess.Popen(
+                self.install(store),
+                env=env,
+                cwd=self.root,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(n)
+        ]
+        codes = [p.wait() for p in procs]
+        elapsed = time.perf_counter() - start
+        assert codes == [0] * n, codes
+        assert (store / "v1" / "builds.log").read_text().count("published") == 1
+        return elapsed
 
 
 def main() -> int:
@@ -81,6 +170,7 @@ def main() -> int:
     ap.add_argument("--kib", type=int, default=256, help="payload per wheel")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--markdown", type=Path, default=None, help="write the table to this file")
+    ap.add_argument("--baseline", type=Path, default=None, help="another envlock checkout to time alongside")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="envlock-bench-"))
@@ -114,28 +204,24 @@ def main() -> int:
         )
     )
     py = f"{sys.version_info.major}.{sys.version_info.minor}"
-    envlock = [sys.executable, "-m", "envlock"]
     uv = uv_binary()
-    rows: list[tuple[str, tuple[float, float]]] = []
+    checkouts = [Envlock(ROOT, tmp / "this", lock_path)]
+    if args.baseline is not None:
+        checkouts.append(Envlock(args.baseline.resolve(), tmp / "baseline", lock_path))
+    rows: list[tuple[str, list[Stats]]] = []
+
+    def envlock_row(name: str, fn: Callable[[Envlock], float]) -> None:
+        runs: list[list[float]] = [[] for _ in checkouts]
+        for i in range(args.repeat):  # alternate which checkout goes first
+            order = list(enumerate(checkouts)) if i % 2 == 0 else list(enumerate(checkouts))[::-1]
+            for k, checkout in order:
+                runs[k].append(fn(checkout))
+        rows.append((name, [_stats(r) for r in runs]))
 
     def fresh(name: str) -> Path:
         path = tmp / name
         shutil.rmtree(path, ignore_errors=True)
         return path
-
-    def envlock_cold() -> float:
-        store, cache = fresh("store"), fresh("uvcache-e")
-        return _time([[*envlock, "install", "-l", str(lock_path), "--store", str(store)]], _env(tmp, cache))
-
-    def envlock_warm() -> float:
-        store, cache = tmp / "store", tmp / "uvcache-e"
-        shutil.rmtree(store / "v1" / "envs", ignore_errors=True)
-        shutil.rmtree(store / "v1" / "roots", ignore_errors=True)
-        return _time([[*envlock, "install", "-l", str(lock_path), "--store", str(store)]], _env(tmp, cache))
-
-    def envlock_hit() -> float:
-        store, cache = tmp / "store", tmp / "uvcache-e"
-        return _time([[*envlock, "install", "-l", str(lock_path), "--store", str(store)]], _env(tmp, cache))
 
     made = iter(range(1_000_000))
 
@@ -165,79 +251,56 @@ def main() -> int:
             _env(tmp, tmp / "uvcache-p"),
         )  # fmt: skip
 
-    envlock_cold()  # first run warms the OS page cache and writes Python bytecode
-
     def bare_python() -> float:
         return _time([[sys.executable, "-c", "pass"]], _env(tmp, tmp / "uvcache-p"))
 
-    rows.append(("python -c pass (interpreter start-up alone)", _median(bare_python, args.repeat)))
-    rows.append(("envlock install, cold (empty store, empty uv cache)", _median(envlock_cold, args.repeat)))
-    rows.append(
-        ("envlock install, warm (artifacts + uv cache, env not built)", _median(envlock_warm, args.repeat))
-    )
-    rows.append(("envlock install, store hit", _median(envlock_hit, args.repeat)))
-    rows.append(("envlock run, store hit (`-- true`)", _median(
-        lambda: _time([[*envlock, "run", "-l", str(lock_path), "--store", str(tmp / "store"), "--", "true"]],
-                      _env(tmp, tmp / "uvcache-e")), args.repeat)))  # fmt: skip
-    rows.append(("uv venv + uv pip sync, cold uv cache", _median(uv_sync(True), args.repeat)))
+    for checkout in checkouts:  # warms the OS page cache and writes Python bytecode
+        checkout.cold()
+        checkout.concurrent(1, fresh_store=True)
+    rows.append(("python -c pass (interpreter start-up alone)", [_median(bare_python, args.repeat)]))
+    envlock_row("envlock install, cold (empty store, empty uv cache)", Envlock.cold)
+    envlock_row("envlock install, warm (artifacts + uv cache, env not built)", Envlock.warm)
+    envlock_row("envlock install, store hit", Envlock.hit)
+    envlock_row("envlock run, store hit (`-- true`)", Envlock.run_hit)
+    rows.append(("uv venv + uv pip sync, cold uv cache", [_median(uv_sync(True), args.repeat)]))
     uv_sync(False)()
-    rows.append(("uv venv + uv pip sync, warm uv cache", _median(uv_sync(False), args.repeat)))
+    rows.append(("uv venv + uv pip sync, warm uv cache", [_median(uv_sync(False), args.repeat)]))
     rows.append(("uv venv + uv pip sync of the same local files, warm uv cache",
-                 _median(uv_sync(False, local_reqs), args.repeat)))  # fmt: skip
+                 [_median(uv_sync(False, local_reqs), args.repeat)]))  # fmt: skip
     rows.append(("the same, into a new directory each time (uv queries the new venv's python)",
-                 _median(uv_sync(False, local_reqs, new_dir=True), args.repeat)))  # fmt: skip
-    rows.append(("python -m venv + pip install --require-hashes", _median(pip_install, args.repeat)))
-
+                 [_median(uv_sync(False, local_reqs, new_dir=True), args.repeat)]))  # fmt: skip
+    rows.append(("python -m venv + pip install --require-hashes", [_median(pip_install, args.repeat)]))
     for n in (1, 8, 16):
-
-        def concurrent(n: int = n) -> float:
-            store = fresh("store-conc")
-            env = _env(tmp, tmp / "uvcache-e")
-            cmd = [*envlock, "install", "-l", str(lock_path), "--store", str(store)]
-            start = time.perf_counter()
-            procs = [
-                subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                for _ in range(n)
-            ]
-            codes = [p.wait() for p in procs]
-            elapsed = time.perf_counter() - start
-            assert codes == [0] * n, codes
-            assert (store / "v1" / "builds.log").read_text().count("published") == 1
-            return elapsed
-
-        rows.append(
-            (f"{n} concurrent envlock installs of one lock, fresh store", _median(concurrent, args.repeat))
+        envlock_row(
+            f"{n} concurrent envlock installs of one lock, fresh store",
+            functools.partial(Envlock.concurrent, n=n, fresh_store=True),
         )
-
-    def concurrent_hits(n: int = 16) -> float:
-        env = _env(tmp, tmp / "uvcache-e")
-        cmd = [*envlock, "install", "-l", str(lock_path), "--store", str(tmp / "store-conc")]
-        start = time.perf_counter()
-        procs = [
-            subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(n)
-        ]
-        codes = [p.wait() for p in procs]
-        assert codes == [0] * n, codes
-        return time.perf_counter() - start
-
-    rows.append(
-        (
-            "16 concurrent envlock store hits (start-up floor of 16 processes)",
-            _median(concurrent_hits, args.repeat),
-        )
+    envlock_row(
+        "16 concurrent envlock store hits (start-up floor of 16 processes)",
+        lambda c: c.concurrent(16, fresh_store=False),
     )
     server.close()
     shutil.rmtree(tmp, ignore_errors=True)
 
     size_mb = args.packages * args.kib / 1024
+    header = "| scenario | median s | min s |"
+    rule = "|---|---:|---:|"
+    if args.baseline is not None:
+        header += " baseline median s | baseline min s |"
+        rule += "---:|---:|"
     lines = [
         f"{args.packages} wheels x {args.kib} KiB ({size_mb:.1f} MB), served on 127.0.0.1; "
-        f"median of {args.repeat}; Python {py}; {len(os.sched_getaffinity(0))} CPUs",
+        f"{args.repeat} runs each; Python {py}; {len(os.sched_getaffinity(0))} CPUs"
+        + (f"; baseline: {args.baseline}" if args.baseline is not None else ""),
         "",
-        "| scenario | median s | min s |",
-        "|---|---:|---:|",
-        *[f"| {name} | {med:.3f} | {low:.3f} |" for name, (med, low) in rows],
+        header,
+        rule,
+        *[
+            f"| {name} | "
+            + " | ".join(f"{med:.3f} | {low:.3f}" for med, low in stats)
+            + " |" * (1 + 2 * (len(checkouts) - len(stats)))
+            for name, stats in rows
+        ],
     ]
     table = "\n".join(lines)
     print(table)
