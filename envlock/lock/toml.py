@@ -8,7 +8,9 @@ order. Reading uses the standard TOML parser and validates every field into the 
 from __future__ import annotations
 
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,9 +36,14 @@ HEADER = (
 )
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _s(value: str) -> str:
-    # JSON string escapes are a subset of TOML basic-string escapes (JSON never emits "\/").
-    return json.dumps(value, ensure_ascii=False)
+    # JSON string escapes are a subset of TOML basic-string escapes (JSON never emits "\/"). TOML
+    # also forbids DEL in strings; a lone surrogate has no TOML form at all (U+FFFD stands in).
+    text = json.dumps(_SURROGATE.sub("\ufffd", value), ensure_ascii=False)
+    return text.replace("\x7f", "\\u007F")
 
 
 def _v(value: object) -> str:
@@ -217,9 +224,15 @@ def write_lock(lock: Lock, path: Path) -> bool:
             return False
     except FileNotFoundError:
         pass
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    # A unique temporary name: two solves writing the same lock must not share one half-written file.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return True
 
 

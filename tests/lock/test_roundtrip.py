@@ -1,0 +1,109 @@
+"""Property: what `dump_lock` writes, `parse_lock` reads back as the same lock, hash and all."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from envlock.lock.model import (
+    Artifact,
+    Lock,
+    LockedPackage,
+    LockedTarget,
+    LockInputs,
+    Rejection,
+    TargetInputs,
+)
+from envlock.lock.toml import dump_lock, parse_lock, seal
+
+# Any text a user or an index could put into a string field, control characters and DEL included
+# (lone surrogates cannot come from TOML or UTF-8 input and are left out).
+text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+names = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
+
+
+@st.composite
+def locks(draw: st.DrawFn) -> Lock:
+    packages = tuple(
+        LockedPackage(
+            name=name,
+            version=draw(st.sampled_from(["1.0", "2.5.1+cu124", "0.20.1+cpu"])),
+            index=draw(text),
+            artifacts=(
+                Artifact(
+                    filename=draw(text),
+                    url=draw(text),
+                    size=draw(st.integers(min_value=0, max_value=2**40)),
+                    sha256=draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True)),
+                    hash_source=draw(st.sampled_from(["index", "downloaded"])),
+                    upload_time=draw(st.none() | st.just("2025-01-29T18:30:00Z")),
+                    yanked=draw(st.booleans()),
+                ),
+            ),
+        )
+        for name in sorted(draw(st.sets(names, max_size=4)))
+    )
+    target = LockedTarget(
+        name=draw(names),
+        platform="linux-x86_64",
+        glibc="2.28",
+        python="3.11",
+        gpus=tuple(draw(st.lists(st.sampled_from(["sm_80", "sm_90"]), unique=True))),
+        driver=draw(st.none() | st.just("550.54.15")),
+        variant=draw(st.sampled_from(["cpu", "cu124"])),
+        torch=draw(st.none() | st.just("2.5.1+cu124")),
+        cuda=draw(st.none() | st.just("12.4")),
+        cudnn=draw(st.none() | text),
+        nccl=draw(st.none() | text),
+        requires_driver=draw(st.none() | st.just("550.54.14")),
+        compat=draw(st.none() | st.sampled_from(["native", "minor-version"])),
+        kb_status=draw(st.sampled_from(["confirmed", "inferred", "user"])),
+        env_hash="sha256:" + "0" * 64,
+        packages=packages,
+        rejected=tuple(
+            Rejection(variant=v, reason=draw(text), fix=draw(st.none() | text)) for v in ["cu118"]
+        ),
+    )
+    inputs = LockInputs(
+        name=draw(names),
+        python="3.11",
+        dependencies=tuple(draw(st.lists(text, max_size=3))),
+        cuda_version=draw(st.none() | text),
+        cudnn=None,
+        nccl=None,
+        driver_compat="prefer-native",
+        allow_ptx=draw(st.booleans()),
+        default_index=draw(text),
+        pytorch_index=draw(st.none() | text),
+        extra_indexes=tuple(draw(st.lists(text, max_size=2))),
+        exclude_newer=None,
+        targets=(
+            TargetInputs(
+                name=target.name,
+                platform="linux-x86_64",
+                glibc="2.28",
+                gpus=target.gpus,
+                driver=target.driver,
+            ),
+        ),
+        knowledge_base="sha256:" + "1" * 64,
+    )
+    return seal(
+        Lock(
+            lock_version=1,
+            envlock_version="0.1.0",
+            uv_version="0.13.9",
+            spec_hash="sha256:" + "2" * 64,
+            inputs=inputs,
+            targets=(target,),
+            content_hash="",
+        )
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(locks())
+def test_load_of_dump_is_the_same_lock(lock: Lock) -> None:
+    text_form = dump_lock(lock)
+    assert parse_lock(text_form) == lock
+    assert dump_lock(parse_lock(text_form)) == text_form
