@@ -36,7 +36,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from envlock import _toml
 from envlock.errors import SpecError
 from envlock.kb import KnowledgeBase, load_kb
-from envlock.kb.files import parse_driver
+from envlock.kb.model import parse_driver
 from envlock.spec.model import (
     DEFAULT_GLIBC,
     DRIVER_COMPAT_MODES,
