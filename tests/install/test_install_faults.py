@@ -209,3 +209,25 @@ def test_full_disk_is_a_store_error_naming_the_path(tmp_path: Path, wheels: Path
     done = run_envlock(["install", "-l", str(lock), "--store", str(store)], prefix=prefix)
     assert done.returncode == 1, done.stderr
     assert "no space left" in done.stderr and str(store) in done.stderr
+
+
+def test_gc_during_a_build_keeps_what_the_build_uses(lock: Path, store: Path, server: FileServer) -> None:
+    builder = _popen_install(lock, store, "cpu", ENVLOCK_TEST_BUILD_PAUSE="60")
+    _wait_for(lambda: _built_in_scratch(store))
+    gc = run_envlock(["gc", "--store", str(store)])
+    assert gc.returncode == 0, gc.stderr
+    assert {f.name for f in _artifact_files(store)} == {
+        "alpha-1.0-py3-none-any.whl",
+        "beta-2.0-py3-none-any.whl",
+    }
+    assert list((store / "v1" / "scratch").iterdir())  # the build in progress is kept too
+    builder.send_signal(signal.SIGKILL)
+    builder.wait()
+    # a later install finds the files in the store and downloads nothing
+    before = len(server.requests)
+    done = run_envlock(
+        ["install", "-l", str(lock), "--target", "cpu", "--store", str(store)],
+        env={"ENVLOCK_LEASE_STALE_SECONDS": "2"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(server.requests) == before
