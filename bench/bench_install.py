@@ -15,7 +15,7 @@ PYTHONDONTWRITEBYTECODE and points PYTHONPYCACHEPREFIX at its temporary director
 untimed run writes the `.pyc` files). uv is the binary envlock itself runs.
 
 `--baseline DIR` also times the envlock of another checkout (for example
-`git worktree add /tmp/before <rev>`), with its own store and caches, alternating with this one
+`git worktree add ../before <rev>`), with its own store and caches, alternating with this one
 run by run so that both see the same load; its columns follow this checkout's.
 
 Usage: python bench/bench_install.py [--packages 30] [--kib 256] [--repeat 3] [--markdown FILE]
