@@ -217,9 +217,9 @@ def acquire_lease(
         identity = (st.st_ino, st.st_mtime_ns)
         now = time.monotonic()
         first = seen.setdefault(identity, now)
-        if identity not in holders:  # read once per heartbeat, not once per check
-            holders[identity] = LeaseHolder.read(path)
-        holder = holders[identity]
+        holder = holders.get(identity)
+        if holder is None:  # read once per heartbeat; again while empty (its writer may be mid-write)
+            holder = holders[identity] = LeaseHolder.read(path)
         if now - first >= stale_seconds or (holder is not None and holder.is_dead_here()):
             _take_over(path, identity, token)
             continue

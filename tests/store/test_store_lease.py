@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from envlock.store.layout import hostname
 from envlock.store.lease import Lease, acquire_lease
 
 
@@ -101,3 +106,38 @@ def test_a_lease_lost_to_a_takeover_notices(tmp_path: Path) -> None:
     assert lease.lost
     lease.release()
     assert path.exists()  # not ours: left alone
+
+
+def test_a_lease_read_while_empty_is_read_again_once_written(tmp_path: Path) -> None:
+    # The winner writes its lease's body just after creating it; a waiter that read it empty
+    # must still learn who holds it (here: a process of this host that is gone, so it takes over
+    # at once instead of after the stale time).
+    path = tmp_path / "env.lease"
+    path.touch()
+    stamp = path.stat().st_mtime_ns
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    waits: list[object] = []
+    got: list[Lease | None] = []
+    t = threading.Thread(
+        target=lambda: got.append(
+            acquire_lease(path, info={}, stale_seconds=60, done=lambda: False, on_wait=waits.append)
+        )
+    )
+    t.start()
+    _wait_until(lambda: len(waits) == 1)
+    assert waits == [None]  # it saw the empty lease
+    boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    body = {"token": "x", "host": hostname(), "boot-id": boot_id, "pid": gone.pid, "info": {}}
+    path.write_text(json.dumps(body))
+    os.utime(path, ns=(stamp, stamp))  # same inode and mtime: to the waiter the same lease
+    t.join(30)
+    assert got and got[0] is not None
+    got[0].release()
+
+
+def _wait_until(predicate: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
