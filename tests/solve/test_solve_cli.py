@@ -416,3 +416,30 @@ def test_torch_fix_points_towards_what_exists(envlock: Envlock, write_spec: Call
     run = envlock("solve", "-s", str(spec))
     assert run.code == 1
     assert "torch >= 2.5" in run.err and "torch <= " not in run.err
+
+
+def test_progress_on_a_terminal_and_silence_in_a_pipe(cluster: Path) -> None:
+    import os
+    import pty
+
+    cmd = [sys.executable, "-m", "envlock", "solve", "-s", str(cluster)]
+    piped = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert "looking up torch variants" not in piped.stderr
+    leader, follower = pty.openpty()
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=follower, check=False)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert proc.returncode == 0
+    shown = b"".join(chunks).decode()
+    assert "h100: looking up torch variants" in shown
+    assert "h100: locking cu124" in shown or "h100: locking" in shown
