@@ -123,6 +123,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 "node": _node_json(node),
                 "checks": [c.to_json() for c in report.checks],
                 "other-targets": {name: list(fails) for name, fails in report.others},
+                "notes": list(report.notes),
                 "smoke": smoke_raw,
             }
         )
@@ -133,6 +134,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"variant {t.variant}, CUDA {t.cuda or '-'}"
         )
         _print_checks(report.checks)
+        for note in report.notes:
+            console.warn(note)
         fails = sum(c.status == FAIL for c in report.checks)
         if report.ok:
             print(f"this node can run target {t.name}")

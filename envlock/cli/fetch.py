@@ -29,13 +29,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.index.client import HttpIndexClient
     from envlock.install.bundle import write_bundle
     from envlock.install.sources import UrlSource
-    from envlock.install.targets import choose_target
+    from envlock.install.targets import choose_target, lookup_target
     from envlock.lock.toml import load_lock
     from envlock.store.layout import StoreLayout, default_store_root
 
     lock = load_lock(args.lock)
     if args.target:
-        targets = [choose_target(lock, name, source=str(args.lock)) for name in args.target]
+        targets = [
+            choose_target(lock, name, source=str(args.lock)).target
+            if name == "auto"
+            else lookup_target(lock, name, source=str(args.lock))
+            for name in args.target
+        ]
     else:
         targets = list(lock.targets)
     root = args.store or default_store_root()

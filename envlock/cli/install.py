@@ -1,8 +1,14 @@
 """Install a lock target into the content-addressed store (or at --prefix) and print its path.
 
 The target is the one named by --target, or with `--target auto` (the default for a lock with
-several targets) the first one that fits this node's platform, glibc, GPUs and driver; when none
-fits, the command fails at once (exit 1) and says which target came closest and what it lacks.
+several targets, and the default for one) the first one that fits this node's platform, glibc, GPUs
+and driver, judged as `envlock doctor` judges it. On a node with GPUs a CPU-only target is taken only
+when the lock has no GPU target (with a warning). When none fits, the command fails at once (exit 1)
+and says which target came closest and what it lacks. A target named with --target is judged too and
+refused (exit 1, with the reason) when it does not fit, unless --no-node-check is given (to build it
+for other nodes, e.g. from a login node into a shared store); warnings then say what does not fit.
+A driver between the CUDA family floor and the native need of a target locked `native` fits through
+minor-version compatibility, with a warning.
 
 A second install of the same lock is a lookup. Many jobs installing the same lock into one shared
 store (ENVLOCK_STORE) build it once: one takes a build lease, the others wait for it.
@@ -43,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prefix", type=Path, default=None, help="make a plain venv at PATH instead of a store path"
     )
+    parser.add_argument(
+        "--no-node-check",
+        action="store_true",
+        help="install a target named by --target even where it does not fit this node (warns instead)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -64,7 +75,12 @@ def install_from_args(args: argparse.Namespace, console: Console) -> InstallResu
     if lock_path is None:
         lock_path = Path("envlock.lock")
     lock = load_lock(lock_path)
-    target = choose_target(lock, args.target, source=str(lock_path))
+    chosen = choose_target(
+        lock, args.target, source=str(lock_path), force=getattr(args, "no_node_check", False)
+    )
+    for warning in chosen.warnings:
+        console.warn(warning)
+    target = chosen.target
     layout = StoreLayout(root=(args.store or default_store_root()).absolute())
     plan = plan_install(
         lock_path=lock_path, lock=lock, target=target, store=layout, prefix=getattr(args, "prefix", None)
