@@ -3,7 +3,8 @@
 Live: every environment a live root names (store environments and `--prefix` environments), every
 environment and artifact named by a build lease that is still alive (a build in progress), and every
 artifact a live environment's record lists. Garbage: the other store environments and artifacts,
-dead roots, and scratch left by builds whose lease is gone or stale.
+dead roots, and scratch left by builds whose lease is gone or stale, and download files (the store's
+`artifact-...` and the index client's `.artifact-....part`) untouched for the stale time.
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ def _live_leases(layout: StoreLayout, stale_seconds: float) -> tuple[set[str], s
     return envs, shas, names
 
 
+def _is_download(name: str) -> bool:
+    """A file a download writes in scratch: the store's `artifact-<token>-<file>`, or the index
+    client's temporary `.artifact-<token>-<file>.<random>.part` beside it. Neither names a lease, so
+    they are judged by age: one untouched for the stale time belongs to a download that died."""
+    return name.lstrip(".").startswith("artifact-")
+
+
 def plan_gc(layout: StoreLayout, *, stale_seconds: float) -> GcPlan:
     """What `envlock gc` would remove from the store at `layout` (reads the store, changes nothing)."""
     remove: list[GcItem] = []
@@ -108,20 +116,21 @@ def plan_gc(layout: StoreLayout, *, stale_seconds: float) -> GcPlan:
                 remove.append(
                     GcItem(path=art, kind="artifact", reason="no rooted environment uses it", size=_size(art))
                 )
+    now = time.time()
     with contextlib.suppress(FileNotFoundError):
         for entry in sorted(layout.scratch.iterdir()):
-            owner = entry.name.split(".", 1)[0]
-            if entry.name.startswith("artifact-") or f"{owner}.lease" not in live_lease_files:
-                if (
-                    entry.name.startswith("artifact-")
-                    and time.time() - entry.lstat().st_mtime < stale_seconds
-                ):
-                    continue  # a download in progress
-                remove.append(
-                    GcItem(
-                        path=entry, kind="scratch", reason="left by a build that is gone", size=_size(entry)
-                    )
-                )
+            if _is_download(entry.name):
+                try:
+                    fresh = now - entry.lstat().st_mtime < stale_seconds
+                except FileNotFoundError:
+                    continue  # finished (renamed into the store) meanwhile
+                if fresh:
+                    continue  # a download in progress: it writes, so its mtime stays fresh
+            elif f"{entry.name.split('.', 1)[0]}.lease" in live_lease_files:
+                continue  # the scratch of a build in progress
+            remove.append(
+                GcItem(path=entry, kind="scratch", reason="left by a build that is gone", size=_size(entry))
+            )
     with contextlib.suppress(FileNotFoundError):
         for lease in sorted(layout.leases.iterdir()):
             if lease.name not in live_lease_files:
