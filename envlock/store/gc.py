@@ -87,6 +87,14 @@ def _is_download(name: str) -> bool:
     return name.lstrip(".").startswith("artifact-")
 
 
+def _owner_dead(entry: Path) -> bool:
+    """A build scratch directory whose owner file names a process of this host that is gone."""
+    if not entry.is_dir() or entry.is_symlink():
+        return False
+    owner = LeaseHolder.read(entry / "owner.json")
+    return owner is not None and owner.is_dead_here()
+
+
 def plan_gc(layout: StoreLayout, *, stale_seconds: float) -> GcPlan:
     """What `envlock gc` would remove from the store at `layout` (reads the store, changes nothing)."""
     remove: list[GcItem] = []
@@ -119,15 +127,14 @@ def plan_gc(layout: StoreLayout, *, stale_seconds: float) -> GcPlan:
     now = time.time()
     with contextlib.suppress(FileNotFoundError):
         for entry in sorted(layout.scratch.iterdir()):
-            if _is_download(entry.name):
-                try:
-                    fresh = now - entry.lstat().st_mtime < stale_seconds
-                except FileNotFoundError:
-                    continue  # finished (renamed into the store) meanwhile
-                if fresh:
-                    continue  # a download in progress: it writes, so its mtime stays fresh
-            elif f"{entry.name.split('.', 1)[0]}.lease" in live_lease_files:
+            if not _is_download(entry.name) and f"{entry.name.split('.', 1)[0]}.lease" in live_lease_files:
                 continue  # the scratch of a build in progress
+            try:
+                fresh = now - entry.lstat().st_mtime < stale_seconds
+            except FileNotFoundError:
+                continue  # finished (renamed into the store) meanwhile
+            if fresh and not _owner_dead(entry):
+                continue  # a download writes its file; a builder's heartbeat touches its scratch
             remove.append(
                 GcItem(path=entry, kind="scratch", reason="left by a build that is gone", size=_size(entry))
             )

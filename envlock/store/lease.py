@@ -87,26 +87,54 @@ class LeaseHolder:
 
 
 class Lease:
-    """A held lease: its heartbeat runs until `release()`; `lost` turns true if it was taken over."""
+    """A held lease: its heartbeat runs until `release()`; `lost` turns true if it was taken over.
+
+    The heartbeat also touches the paths given to `keep_fresh` (the builder's scratch directory), and
+    goes on touching them after the lease is lost, until `release()`: a fresh mtime there tells the
+    next holder that a builder still works in it (see `LocalStore`).
+    """
 
     def __init__(self, path: Path, token: str, stale_seconds: float) -> None:
         self.path = path
         self.token = token
         self.lost = False
+        self._fresh: list[Path] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._beat, args=(max(stale_seconds / 4, 0.05),), name="envlock-lease", daemon=True
         )
         self._thread.start()
 
+    def write_owner(self, path: Path) -> None:
+        """Write who holds this lease to `path` (a LeaseHolder document without info), so that a later
+        holder can tell whether the builder that worked beside it is dead (`LeaseHolder.read`)."""
+        body = {"token": self.token, "host": hostname(), "boot-id": _boot_id(), "pid": os.getpid()}
+        path.write_text(json.dumps(body, sort_keys=True), encoding="utf-8")
+
+    def keep_fresh(self, path: Path) -> None:
+        """Touch `path` with every heartbeat from now on."""
+        self._fresh.append(path)
+
     def _beat(self, interval: float) -> None:
         while not self._stop.wait(interval):
+            for extra in list(self._fresh):
+                with contextlib.suppress(OSError):
+                    os.utime(extra)
+            if self.lost:
+                continue
             with contextlib.suppress(OSError):
                 os.utime(self.path)
             holder = LeaseHolder.read(self.path)
             if holder is not None and holder.token != self.token:
                 self.lost = True
-                return
+
+    def still_held(self) -> bool:
+        """Whether the lease is ours right now (reads the lease file; sets `lost` when it is not)."""
+        if not self.lost:
+            holder = LeaseHolder.read(self.path)
+            if holder is None or holder.token != self.token:
+                self.lost = True
+        return not self.lost
 
     def release(self) -> None:
         """Stop the heartbeat and remove the lease if it is still ours."""

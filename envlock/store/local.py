@@ -11,11 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from envlock.errors import StoreError
 from envlock.store.errors import store_error
 from envlock.store.layout import ENV_RECORD, StoreLayout, hostname, new_token
 from envlock.store.lease import LeaseHolder, LeaseInfo, acquire_lease
 
 ENV_BUILD_PAUSE = "ENVLOCK_TEST_BUILD_PAUSE"  # tests: seconds to sleep between building and publishing
+_OWNER = "owner.json"  # in a scratch directory: who builds there (see Lease.write_owner)
+_MAX_ATTEMPTS = 5  # builds of one environment by this process when its lease keeps being taken over
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,36 +75,47 @@ class LocalStore:
         """
         self.layout.ensure()
         final = self.layout.env_path(name)
-        lease = acquire_lease(
-            self.layout.lease_path(name),
-            info=lambda: {"env": name, **(info() if callable(info) else info)},
-            stale_seconds=self.stale_seconds,
-            done=lambda: is_published(final),
-            on_wait=on_wait,
-        )
-        if lease is None:
-            if after_publish is not None:
-                after_publish(final)
-            return BuildOutcome(path=final, built=False)
-        with lease:
-            self._clean_scratch(name, keep=lease.token)
-            scratch = self.layout.scratch / f"{name}.{lease.token}"
-            try:
-                scratch.mkdir()
-            except OSError as exc:
-                raise store_error(exc, scratch, "create a scratch directory") from exc
-            try:
-                env_dir = scratch / "env"
-                build(env_dir)
-                _pause_for_tests()
-                built = self._publish(env_dir, final)
-                if built:
-                    self._log(name)
+        for _attempt in range(_MAX_ATTEMPTS):
+            lease = acquire_lease(
+                self.layout.lease_path(name),
+                info=lambda: {"env": name, **(info() if callable(info) else info)},
+                stale_seconds=self.stale_seconds,
+                done=lambda: is_published(final),
+                on_wait=on_wait,
+            )
+            if lease is None:
                 if after_publish is not None:
                     after_publish(final)
-                return BuildOutcome(path=final, built=built)
-            finally:
-                _rmtree(scratch)
+                return BuildOutcome(path=final, built=False)
+            with lease:
+                self._clean_scratch(name, keep=lease.token)
+                scratch = self.layout.scratch / f"{name}.{lease.token}"
+                try:
+                    scratch.mkdir()
+                except OSError as exc:
+                    raise store_error(exc, scratch, "create a scratch directory") from exc
+                lease.keep_fresh(scratch)
+                with contextlib.suppress(OSError):
+                    lease.write_owner(scratch / _OWNER)
+                try:
+                    env_dir = scratch / "env"
+                    build(env_dir)
+                    _pause_for_tests()
+                    if not lease.still_held():
+                        continue  # taken over while we built: the new holder publishes; wait for it
+                    built = self._publish(env_dir, final)
+                    if built:
+                        self._log(name)
+                    if after_publish is not None:
+                        after_publish(final)
+                    return BuildOutcome(path=final, built=built)
+                finally:
+                    _rmtree(scratch)
+        raise StoreError(
+            f"{self.layout.lease_path(name)}: the build lease of {name} was taken over {_MAX_ATTEMPTS} "
+            "times while this process built it, so it never published",
+            hint="the lease heartbeat cannot keep up on this filesystem: raise ENVLOCK_LEASE_STALE_SECONDS",
+        )
 
     def _publish(self, env_dir: Path, final: Path) -> bool:
         try:
@@ -113,11 +127,22 @@ class LocalStore:
             raise store_error(exc, final, "publish the environment") from exc
 
     def _clean_scratch(self, name: str, *, keep: str) -> None:
-        """Remove what killed builds of `name` left (we hold its lease, so they are not running)."""
+        """Remove what killed builds of `name` left: scratch directories whose builder is known dead
+        (its owner file names a process of this host and boot that is gone) or whose builder's
+        heartbeat (which touches them, `Lease.keep_fresh`) stopped for the stale time. A builder
+        whose lease was taken over while it still ran keeps its scratch (it will not publish)."""
         prefix = f"{name}."
+        now = time.time()
         with contextlib.suppress(FileNotFoundError):
             for entry in self.layout.scratch.iterdir():
-                if entry.name.startswith(prefix) and entry.name != prefix + keep:
+                if not entry.name.startswith(prefix) or entry.name == prefix + keep:
+                    continue
+                try:
+                    age = now - entry.lstat().st_mtime
+                except FileNotFoundError:
+                    continue
+                owner = LeaseHolder.read(entry / _OWNER)
+                if age >= self.stale_seconds or (owner is not None and owner.is_dead_here()):
                     _rmtree(entry)
 
     def _log(self, name: str) -> None:

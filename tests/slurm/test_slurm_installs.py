@@ -128,7 +128,7 @@ def test_task_with_a_too_old_driver_fails_fast_with_the_reason(
     error = doc["error"]
     assert isinstance(error, dict)
     assert error["kind"] == "node"
-    assert "470.57.02 is older than 550.54.14" in str(error["message"])
+    assert "470.57.02 is older than the CUDA 12.x floor 525.60.13" in str(error["message"])
     assert not (store / "v1" / "envs").exists() or list((store / "v1" / "envs").iterdir()) == []
     assert server.requests == []
     server.close()
