@@ -3,6 +3,7 @@
 Roots live in <store>/v1/roots/: each install registers one for its lock and target (moved when
 the lock changes; dead when the lock file is gone), --prefix installs register their prefix, and
 any symlink you add there keeps its target. --dry-run prints the plan and changes nothing.
+A store path that does not exist, or holds no envlock store, is a usage error (exit 2).
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.store.lease import stale_seconds_from_env
 
     layout = StoreLayout(root=(args.store or default_store_root()).absolute())
+    if not layout.base.is_dir():
+        from envlock.errors import UsageError
+
+        what = "does not exist" if not layout.root.exists() else "is not an envlock store (no v1/ in it)"
+        raise UsageError(
+            f"store {layout.root} {what}",
+            hint="pass the store you install into with --store (or set ENVLOCK_STORE)",
+            details={"store": str(layout.root)},
+        )
     stale = stale_seconds_from_env()
     plan = plan_gc(layout, stale_seconds=stale)
     items = plan.remove if args.dry_run else tuple(apply_gc(plan, layout, stale_seconds=stale))

@@ -197,3 +197,15 @@ def test_console_scripts_of_a_published_env_run_inside_it(
         if path.is_file() and not path.is_symlink():
             text = path.read_bytes()
             assert b"/proc/self" not in text and b"/scratch/" not in text, path
+
+
+def test_gc_of_a_store_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> None:
+    typo = tmp_path / "typo"
+    done = run_envlock(["gc", "--store", str(typo)])
+    assert done.returncode == 2
+    assert f"store {typo} does not exist" in done.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = run_envlock(["gc", "--store", str(empty), "--dry-run", "--json"])
+    assert done.returncode == 2
+    assert json.loads(done.stdout)["error"]["store"] == str(empty)
