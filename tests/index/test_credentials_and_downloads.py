@@ -41,7 +41,9 @@ def test_private_index_without_credentials_says_how_to_give_them(
 
     assert "HTTP 401" in caught.value.message
     assert caught.value.hint is not None and "netrc" in caught.value.hint
-    assert caught.value.exit_code == 3
+    # the credentials are the reason, not a flaky network: exit 1 (inputs), not 3 (a retry may cure)
+    assert caught.value.exit_code == 1
+    assert caught.value.kind == "credentials"
 
 
 def test_url_userinfo_is_sent_but_never_returned(tmp_path: Path, index_server: FixtureIndexServer) -> None:
@@ -89,6 +91,7 @@ def test_wrong_credentials_are_not_echoed(tmp_path: Path, index_server: FixtureI
         _client(tmp_path).project(url, "privpkg")
 
     assert "HTTP 401" in caught.value.message
+    assert caught.value.exit_code == 1
     _assert_no_secret(caught.value.message, caught.value.details, caught.value.hint)
     assert "wrong-" not in caught.value.message
 
