@@ -1,8 +1,11 @@
 """The one module that starts uv for installation: make a venv, install files into it.
 
 uv never resolves here: every file is a local, already verified artifact, passed with its sha256
-(`--require-hashes`), `--no-deps`, `--no-index`, `--offline`, and uv's own config files ignored, so
-the result depends on the lock alone. uv never downloads an interpreter (`--no-python-downloads`).
+(`--require-hashes`), `--no-deps`, `--no-index`, `--offline`, and uv's own config files and every
+`UV_*` variable but UV_CACHE_DIR ignored, so the result depends on the lock alone. Files are
+hard-linked from uv's cache (`--link-mode hardlink`; uv copies where that fails): never symlinked,
+so cleaning uv's cache leaves store environments whole. uv never downloads an interpreter
+(`--no-python-downloads`).
 
 `uv venv --python X.Y` finds the interpreter itself (one uv process fewer than a separate
 `uv python find`), and runs in the background (`start_venv`) while the caller verifies artifacts.
@@ -13,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.errors import EnvlockError, IncompatibleNodeError, InternalError
+from envlock.resolvers.uv import uv_binary
 from envlock.store.errors import store_error
 
 
@@ -39,25 +42,17 @@ class WheelFile:
     sha256: str
 
 
-def uv_binary() -> str:
-    """The uv executable: the one installed beside this Python (the `uv` dependency), else PATH."""
-    try:
-        from uv import find_uv_bin
-
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError):
-        pass
-    found = shutil.which("uv")
-    if found is None:
-        raise InternalError(
-            "uv is not installed", hint="install envlock with its dependencies (`pip install envlock`)"
-        )
-    return found
+# Kept for installation: where uv caches (a cluster user may point it away from a small home). Every
+# other UV_* variable is dropped: link mode, index, build and resolution settings must not change
+# what a store path holds (UV_LINK_MODE=symlink would tie it to uv's cache, and `uv cache clean`
+# would break it).
+_UV_KEPT = frozenset({"UV_CACHE_DIR"})
 
 
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k in _UV_KEPT}
     env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["UV_NO_PROGRESS"] = "1"
     env.pop("VIRTUAL_ENV", None)
     env.pop("CONDA_PREFIX", None)
     return env
@@ -210,6 +205,8 @@ def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
                 "--no-config",
                 "--require-hashes",
                 "--no-build",
+                "--link-mode",
+                "hardlink",  # real files (a copy where the cache is on another filesystem), never links
                 "--quiet",
                 "-r",
                 str(reqs.absolute()),

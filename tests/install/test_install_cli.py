@@ -209,3 +209,20 @@ def test_gc_of_a_store_that_does_not_exist_is_a_usage_error(tmp_path: Path) -> N
     done = run_envlock(["gc", "--store", str(empty), "--dry-run", "--json"])
     assert done.returncode == 2
     assert json.loads(done.stdout)["error"]["store"] == str(empty)
+
+
+def test_uv_settings_of_the_user_do_not_reach_the_store(lock: Path, store: Path, tmp_path: Path) -> None:
+    # UV_LINK_MODE=symlink would make the env's files links into uv's cache; `uv cache clean` then
+    # breaks a store path that must never change
+    cache = tmp_path / "uv-cache"
+    done = run_envlock(
+        ["install", "-l", str(lock), "--target", "cpu", "--store", str(store)],
+        env={"UV_LINK_MODE": "symlink", "UV_CACHE_DIR": str(cache)},
+    )
+    assert done.returncode == 0, done.stderr
+    env = Path(done.stdout.strip())
+    site = next((env / "lib").glob("python*/site-packages"))
+    installed = [p for p in site.rglob("*") if p.is_symlink() or p.is_file()]
+    assert any(p.relative_to(site).parts[0] == "alpha" for p in installed)
+    assert not [p for p in installed if p.is_symlink()]
+    assert cache.is_dir()  # UV_CACHE_DIR is kept: clusters point uv's cache away from a small home
