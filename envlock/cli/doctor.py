@@ -5,7 +5,10 @@ override) and judges it against a target of the lock: the driver against the loc
 minor-version compatibility, or too old), every GPU's compute capability against the SASS of the
 locked torch build, each GPU's own driver limits, and glibc against the wheels' manylinux tags.
 With --prefix it also reads the installed environment's real CUDA binaries. Without --target it
-judges the first target that fits (like `install --target auto`), or the closest one.
+judges the first target that fits (like `install --target auto`, with the same checks), or the
+closest one. The knowledge base is envlock's own plus the files ENVLOCK_KB names; a lock solved with
+a private row (knowledge-base-row = "user") has its GPUs checked only when ENVLOCK_KB names that file
+(otherwise a warning says they were not checked).
 
 --smoke runs real work with the environment's Python (--prefix, else this Python): a PTX kernel
 through the CUDA driver API on every GPU; with torch, fp32 and bf16-autocast matmuls checked against

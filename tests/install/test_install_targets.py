@@ -10,9 +10,10 @@ import pytest
 from lockmaker import FileServer, TargetDef, make_lock, run_envlock
 
 from envlock.errors import IncompatibleNodeError
-from envlock.install.targets import choose_auto
+from envlock.install.targets import choose_auto, choose_target
 from envlock.kb import load_kb
 from envlock.kb.model import ComputeCapability
+from envlock.lock.model import LockedTarget
 from envlock.lock.toml import load_lock
 from envlock.node.fit import judge_fit as judge_target
 from envlock.node.model import DetectedGpu, NodeInfo
@@ -269,3 +270,58 @@ def test_cli_named_target_that_does_not_fit_is_refused_unless_no_node_check(
     assert forced.returncode == 0, forced.stderr
     assert json.loads(forced.stdout)["target"] == "h100"
     assert "warning: h100 does not fit this node: no NVIDIA driver found" in forced.stderr
+
+
+# ------------------------------------------ a lock solved with a private knowledge-base row ("user")
+
+PRIVATE_KB = """
+[[torch]]
+release = "2.5.1"
+variant = "cu124"
+platform = "linux-aarch64"
+cuda = "12.4"
+sass = ["sm_80", "sm_90"]
+cudnn = "9.1.0.70"
+nccl = "2.21.5"
+source = "our build farm"
+"""
+
+
+def _private_lock(tmp_path: Path, wheels: Path, server: FileServer) -> tuple[object, LockedTarget]:
+    path = make_lock(tmp_path / "private.lock", wheels, server.url, [replace(H100, platform="linux-aarch64")])
+    lock = load_lock(path)
+    target = replace(lock.targets[0], kb_status="user")
+    return replace(lock, targets=(target,)), target
+
+
+def _arm_node(cc: str) -> NodeInfo:
+    return replace(_node(cc), platform="linux-aarch64")
+
+
+def test_private_row_unknown_here_warns_instead_of_refusing(
+    tmp_path: Path, wheels: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ENVLOCK_KB", raising=False)
+    lock, target = _private_lock(tmp_path, wheels, server)
+    # the built-in row for 2.5.1+cu124 on aarch64 has only sm_90; the private build has sm_80 too
+    fit = judge_target(target, _arm_node("sm_80"), load_kb())
+    assert fit.fits, fit.missing
+    assert any("private knowledge base" in c.message and "ENVLOCK_KB" in (c.hint or "") for c in fit.warnings)
+    choice = choose_target(lock, None, source="envlock.lock", node=_arm_node("sm_80"), kb=load_kb())  # type: ignore[arg-type]
+    assert choice.target.name == "h100"
+    assert any("were not checked" in w for w in choice.warnings)
+
+
+def test_envlock_kb_lets_install_check_a_private_row(
+    tmp_path: Path, wheels: Path, server: FileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kb_file = tmp_path / "private-kb.toml"
+    kb_file.write_text(PRIVATE_KB, encoding="utf-8")
+    monkeypatch.setenv("ENVLOCK_KB", str(kb_file))
+    lock, target = _private_lock(tmp_path, wheels, server)
+    kb = load_kb()
+    good = judge_target(target, _arm_node("sm_80"), kb)
+    assert good.fits and not good.warnings
+    with pytest.raises(IncompatibleNodeError) as info:
+        choose_target(lock, None, source="envlock.lock", node=_arm_node("sm_75"), kb=kb)  # type: ignore[arg-type]
+    assert "no kernel image for sm_75 (SASS sm_80 sm_90)" in info.value.message
