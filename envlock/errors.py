@@ -101,6 +101,14 @@ class IndexFormatError(NetworkError):
     kind = "index"
 
 
+class IndexCredentialsError(NetworkError):
+    """An index refused access (HTTP 401/403): the credentials are the reason, so a retry will not
+    cure it (exit 1, not 3). Still a NetworkError, so whoever handles index failures sees it."""
+
+    kind = "credentials"
+    exit_code = ExitCode.INPUTS
+
+
 class StoreError(EnvlockError):
     """The store cannot be used (read-only, full disk, corrupt layout)."""
 

@@ -25,7 +25,7 @@ import httpx
 from packaging.utils import canonicalize_name
 
 from envlock import __version__
-from envlock.errors import ExitCode, IndexFormatError, IntegrityError, NetworkError
+from envlock.errors import IndexCredentialsError, IndexFormatError, IntegrityError, NetworkError
 from envlock.index.auth import CredentialStore, redact_url
 from envlock.index.cache import CachedResponse, HttpCache, default_cache_root
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
@@ -377,15 +377,6 @@ def _check_retryable(response: httpx.Response) -> None:
         delay = float(retry_after) if retry_after.isdigit() else None
         response.close()
         raise _Retry(f"HTTP {status}", delay)
-
-
-class IndexCredentialsError(NetworkError):
-    """An index refused access (HTTP 401/403): the credentials are the reason, so exit 1, not 3.
-
-    A NetworkError still (whoever catches those catches it); it belongs in envlock.errors."""
-
-    kind = "credentials"
-    exit_code = ExitCode.INPUTS
 
 
 def _raise_for_client_error(response: httpx.Response, url: str) -> None:
