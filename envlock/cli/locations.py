@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from envlock.errors import LockFormatError
-
 LOCK_NAME = "envlock.lock"
 
 
@@ -22,15 +20,8 @@ def lock_path_for(spec: Path, given: str | None) -> Path:
 
 
 def existing_lock(given: str | None) -> Path:
-    """The lock named by -l, else ./envlock.lock; a clear error when there is none."""
-    path = Path(given) if given else Path.cwd() / LOCK_NAME
-    if not path.exists():
-        raise LockFormatError(
-            f"{path}: no such lock file",
-            hint="run `envlock solve` first, or pass the lock with -l PATH",
-        )
-    return path
-
+    """The lock named by -l, else ./envlock.lock (`load_lock` says so when it does not exist)."""
+    return Path(given) if given else Path.cwd() / LOCK_NAME
 
 def add_lock_argument(parser: object, *, flag: str = "-l") -> None:
     """The common `-l/--lock LOCK` option."""
