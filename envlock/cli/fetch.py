@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.index.client import HttpIndexClient
     from envlock.install.bundle import write_bundle
+    from envlock.install.direct import DirectArtifactSource, RoutedSource
     from envlock.install.sources import UrlSource
     from envlock.install.targets import choose_target, lookup_target
     from envlock.lock.toml import load_lock
@@ -52,7 +53,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
             targets=targets,
             out=args.output,
             layout=layout,
-            source=UrlSource(client),
+            source=RoutedSource(
+                DirectArtifactSource(
+                    lock_path=args.lock,
+                    packages=[p for t in targets for p in t.packages],
+                    bundle=None,
+                    network=lambda: UrlSource(client),
+                ),
+                UrlSource(client),
+            ),
             progress=console,
         )
     if args.json:

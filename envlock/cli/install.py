@@ -108,9 +108,18 @@ def _apply(
 
         return UrlSource(HttpIndexClient())
 
+    from envlock.install.direct import DirectArtifactSource
+
+    bundle_source = BundleSource(bundle) if bundle is not None else None
     sources = Sources(
-        bundle=BundleSource(bundle) if bundle is not None else None,
+        bundle=bundle_source,
         network=None if args.offline else network,
+        direct=DirectArtifactSource(
+            lock_path=plan.lock_path,
+            packages=plan.target.packages,
+            bundle=bundle_source,
+            network=None if args.offline else network,
+        ),
     )
     return apply_install(
         plan,

@@ -4,19 +4,28 @@ For every [[target]], envlock asks the PyTorch variant indexes which torch build
 target's platform, glibc and Python, keeps those with SASS for every target GPU and a CUDA the
 target's driver can run, resolves each with uv, checks the CUDA stack the resolution pins, and
 locks the best: native driver compatibility first, then the newest torch, then the highest CUDA.
+An existing lock's pins are preferences: a re-solve keeps each pin (and each target's variant and
+torch) that the spec still allows, so a one-line spec change gives a small lock diff; --upgrade
+and --upgrade-package NAME lift them.
 
 examples:
   envlock solve                         # ./envlock.toml -> ./envlock.lock
   envlock solve --target h100           # re-solve one target, keep the others
+  envlock solve --upgrade-package numpy # move numpy to the newest allowed, keep every other pin
   envlock solve --json | jq '.targets[].variant'
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envlock.cli.locations import lock_path_for, spec_path
 from envlock.cli.output import Console, print_json
+
+if TYPE_CHECKING:
+    from envlock.lock.model import Lock
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("uv", "pip-tools"),
         default="uv",
         help="resolution engine (pip-tools only for targets that match this host)",
+    )
+    parser.add_argument(
+        "--upgrade",
+        action="store_true",
+        help="ignore the existing lock's pins (by default a re-solve keeps each pin the spec still allows)",
+    )
+    parser.add_argument(
+        "--upgrade-package",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="let NAME move to the best version the spec allows, keeping the other pins (repeatable)",
     )
     parser.add_argument("--json", action="store_true", help="print the lock as JSON on stdout")
 
@@ -81,6 +102,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             )
     lock_file = lock_path_for(spec_file, args.output)
     previous = load_lock(lock_file) if args.target and lock_file.exists() else None
+    if previous is None and not args.upgrade and lock_file.exists():
+        previous = _previous_pins(lock_file, console)
     kb = load_kb(spec.knowledge_base)
     backend = get_backend(args.resolver)
     if args.offline and hasattr(backend, "offline"):
@@ -95,6 +118,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             targets=args.target,
             previous=previous,
             progress=console,
+            upgrade=args.upgrade,
+            upgrade_packages=args.upgrade_package,
         )
     changed = write_lock(lock, lock_file)
     if args.json:
@@ -115,5 +140,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 '"inferred" in the lock). Check with `envlock inspect` after installing, or add a row '
                 "with [resolution].knowledge-base"
             )
+    from envlock.lock.drift import drift_warnings
+
+    for warning in drift_warnings(lock.targets):
+        console.warn(warning)
     console.info(f"{'wrote' if changed else 'unchanged'} {lock_file}")
     return 0
+
+
+def _previous_pins(lock_file: Path, console: Console) -> Lock | None:
+    """The existing lock, whose pins the new solve prefers; a lock that cannot be read only loses
+    that preference (with a warning), since the solve replaces it anyway."""
+    from envlock.errors import EnvlockError
+    from envlock.lock.toml import load_lock
+
+    try:
+        return load_lock(lock_file, verify=False)
+    except EnvlockError as err:
+        console.warn(f"{lock_file}: not read for its pins ({err.message}); solving from scratch")
+        return None

@@ -44,6 +44,7 @@ class Sources:
 
     bundle: ArtifactSource | None
     network: Callable[[], ArtifactSource] | None  # None: offline
+    direct: ArtifactSource | None = None  # for the packages of direct references (`name @ url`)
 
 
 def _missing_error(art: Artifact, state: ArtifactState) -> Exception:
@@ -100,12 +101,14 @@ def gather_artifacts(
     sizes: list[int] = []
     messages: list[str] = []
     network: ArtifactSource | None = None
-    for _package, art, state in checked:
+    for package, art, state in checked:
         if state is ArtifactState.OK:
             continue
         if state is ArtifactState.CORRUPT:
             progress.warn(f"{art.filename}: the store's copy is corrupt; fetching it again")
-        if sources.bundle is not None:
+        if package.source is not None and sources.direct is not None:
+            source = sources.direct
+        elif sources.bundle is not None:
             source = sources.bundle
         elif sources.network is not None:
             network = network or sources.network()

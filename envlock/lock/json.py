@@ -12,6 +12,15 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
     packages: list[dict[str, object]] = []
     for p in t.packages:
         first = p.artifacts[0] if p.artifacts else None
+        direct: dict[str, object] = {}
+        if p.source is not None:
+            direct["source"] = {
+                "kind": p.source.kind,
+                "location": p.source.location,
+                "commit": p.source.commit,
+                "subdirectory": p.source.subdirectory,
+                "built": p.source.built,
+            }
         packages.append(
             {
                 "name": p.name,
@@ -33,6 +42,7 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
                     for a in p.artifacts
                 ],
             }
+            | direct
         )
     return {
         "name": t.name,

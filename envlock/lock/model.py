@@ -20,9 +20,36 @@ class Artifact:
     url: str  # never carries credentials
     size: int
     sha256: str
-    hash_source: str = "index"  # "index": the index gave it; "downloaded": envlock hashed the file
+    # "index": the index gave it; "downloaded": envlock hashed the file; "file": a local file of a
+    # direct reference, hashed by envlock; "built": a wheel envlock built from a direct reference
+    hash_source: str = "index"
     upload_time: str | None = None  # RFC 3339, as the index gave it
     yanked: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DirectSource:
+    """Where a direct reference (PEP 508 `name @ url`) points, in the form that reproduces it.
+
+    `kind` "path": `location` is relative to the spec's directory (POSIX separators); "url": an
+    http(s) URL without credentials; "git": the repository URL, with `commit` the full commit it
+    resolved to. `built`: the locked wheel was built from this source (an sdist or a source tree).
+    """
+
+    kind: str  # "path" | "url" | "git"
+    location: str
+    commit: str | None = None
+    subdirectory: str | None = None
+    built: bool = False
+
+    def describe(self) -> str:
+        """The source as a review reads it: `path wheels/foo.whl`, `git https://...@<commit>`."""
+        text = f"{self.kind} {self.location}"
+        if self.commit:
+            text += f"@{self.commit}"
+        if self.subdirectory:
+            text += f"#subdirectory={self.subdirectory}"
+        return text + (" (built)" if self.built else "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,8 +58,9 @@ class LockedPackage:
 
     name: str  # normalized
     version: str  # may carry a local label: "2.5.1+cu124"
-    index: str  # the simple-API base URL it came from
+    index: str  # the simple-API base URL it came from ("" for a direct reference)
     artifacts: tuple[Artifact, ...]
+    source: DirectSource | None = None  # set for a direct reference, which comes from no index
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +130,8 @@ class LockInputs:
     exclude_newer: str | None
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
+    build: str | tuple[str, ...] = "never"  # `[resolution] build`: "never", "allowed" or names
+    uniform: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,6 +22,7 @@ from envlock.lock.digest import sha256_json
 from envlock.lock.model import (
     LOCK_VERSION,
     Artifact,
+    DirectSource,
     Lock,
     LockedPackage,
     LockedTarget,
@@ -55,6 +56,8 @@ def _v(value: object) -> str:
         return _s(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_v(v) for v in value) + "]"
+    if isinstance(value, _SourceValue):
+        return _inline(value.pairs())
     raise TypeError(f"cannot write {type(value).__name__} to the lock")
 
 
@@ -72,7 +75,7 @@ def _inline(pairs: list[tuple[str, object]]) -> str:
 def _artifact_pairs(a: Artifact) -> list[tuple[str, object]]:
     return [
         ("file", a.filename),
-        ("url", a.url),
+        ("url", a.url or None),  # a wheel envlock built, or a local file, has no URL
         ("size", a.size),
         ("sha256", a.sha256),
         ("hash-source", a.hash_source if a.hash_source != "index" else None),
@@ -96,6 +99,8 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("extra-indexes", list(i.extra_indexes)),
         ("exclude-newer", i.exclude_newer),
         ("knowledge-base", i.knowledge_base),
+        ("build", None if i.build == "never" else i.build),
+        ("uniform", True if i.uniform else None),
     ]
 
 
@@ -143,12 +148,8 @@ def _canonical(lock: Lock) -> dict[str, object]:
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
                 "packages": [
-                    {
-                        "name": p.name,
-                        "version": p.version,
-                        "index": p.index,
-                        "artifacts": [dict(_kv_items(_artifact_pairs(a))) for a in p.artifacts],
-                    }
+                    dict(_kv_items(_package_pairs(p)))
+                    | {"artifacts": [dict(_kv_items(_artifact_pairs(a))) for a in p.artifacts]}
                     for p in t.packages
                 ],
             }
@@ -159,8 +160,33 @@ def _canonical(lock: Lock) -> dict[str, object]:
 
 def _kv_items(pairs: list[tuple[str, object]]) -> Iterator[tuple[str, object]]:
     for key, value in pairs:
-        if value is not None:
+        if isinstance(value, _SourceValue):
+            yield key, dict(_kv_items(value.pairs()))
+        elif value is not None:
             yield key, list(value) if isinstance(value, tuple) else value
+
+
+def _package_pairs(p: LockedPackage) -> list[tuple[str, object]]:
+    # A direct reference comes from no index: it has a `source` instead of an `index`.
+    if p.source is None:
+        return [("name", p.name), ("version", p.version), ("index", p.index)]
+    return [("name", p.name), ("version", p.version), ("source", _SourceValue(p.source))]
+
+
+class _SourceValue:
+    """A package's direct source as the lock writes it: an inline table, keys in a fixed order."""
+
+    def __init__(self, source: DirectSource) -> None:
+        self.source = source
+
+    def pairs(self) -> list[tuple[str, object]]:
+        s = self.source
+        return [
+            (s.kind, s.location),
+            ("commit", s.commit),
+            ("subdirectory", s.subdirectory),
+            ("built", True if s.built else None),
+        ]
 
 
 def _rejection_pairs(r: Rejection) -> list[tuple[str, object]]:
@@ -209,7 +235,7 @@ def dump_lock(lock: Lock) -> str:
             out.append("]")
         for p in t.packages:
             out += ["", "[[targets.packages]]"]
-            out += list(_kv([("name", p.name), ("version", p.version), ("index", p.index)]))
+            out += list(_kv(_package_pairs(p)))
             out.append("artifacts = [")
             out += [f"    {_inline(_artifact_pairs(a))}," for a in p.artifacts]
             out.append("]")
@@ -304,13 +330,22 @@ class _Reader:
 def _read_artifact(r: _Reader) -> Artifact:
     return Artifact(
         filename=r.string("file"),
-        url=r.string("url"),
+        url=r.opt_str("url") or "",
         size=r.integer("size"),
         sha256=r.string("sha256"),
         hash_source=r.opt_str("hash-source") or "index",
         upload_time=r.opt_str("upload-time"),
         yanked=r.flag("yanked"),
     )
+
+
+def _read_build(r: _Reader) -> str | tuple[str, ...]:
+    value = r.data.get("build", "never")
+    if isinstance(value, str) and value in ("never", "allowed"):
+        return value
+    if isinstance(value, list):
+        return r.strs("build")
+    raise r.fail("build", '"never", "allowed" or a list of project names')
 
 
 def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
@@ -352,10 +387,27 @@ def _read_packages(r: _Reader, fast: list[bool]) -> tuple[LockedPackage, ...]:
         LockedPackage(
             name=p.string("name"),
             version=p.string("version"),
-            index=p.string("index"),
+            index=p.string("index") if "source" not in p.data else p.opt_str("index") or "",
             artifacts=tuple(_read_artifact(a) for a in p.tables("artifacts")),
+            source=_read_source(p.table("source")) if "source" in p.data else None,
         )
         for p in r.tables("packages")
+    )
+
+
+_SOURCE_KINDS = ("path", "url", "git")
+
+
+def _read_source(r: _Reader) -> DirectSource:
+    kinds = [k for k in _SOURCE_KINDS if k in r.data]
+    if len(kinds) != 1:
+        raise r.fail("path", "exactly one of path, url, git")
+    return DirectSource(
+        kind=kinds[0],
+        location=r.string(kinds[0]),
+        commit=r.opt_str("commit"),
+        subdirectory=r.opt_str("subdirectory"),
+        built=r.flag("built"),
     )
 
 
@@ -446,7 +498,9 @@ _INPUTS_SHAPE = (
             "knowledge-base",
         }
     ),
-    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets"}),
+    frozenset(
+        {"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets", "build", "uniform"}
+    ),
 )
 _TARGET_INPUTS_SHAPE = (frozenset({"name", "platform", "glibc", "gpus"}), frozenset({"driver"}))
 _TARGET_SHAPE = (
@@ -640,6 +694,8 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             extra_indexes=inputs.strs("extra-indexes"),
             exclude_newer=inputs.opt_str("exclude-newer"),
             knowledge_base=inputs.string("knowledge-base"),
+            build=_read_build(inputs),
+            uniform=inputs.flag("uniform"),
             targets=tuple(
                 TargetInputs(
                     name=t.string("name"),

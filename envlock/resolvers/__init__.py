@@ -24,6 +24,8 @@ class ResolutionRequest:
     extra_indexes: tuple[str, ...]
     pinned: tuple[tuple[str, str], ...]  # (project, index URL): only that index may serve it
     exclude_newer: str | None
+    # `name==version` pins of the previous lock: kept unless the request needs otherwise
+    preferences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,8 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
 from envlock.errors import InternalError, NetworkError, ResolutionError
-from envlock.resolvers import Resolution, ResolutionRequest, ResolvedPackage
+from envlock.resolvers import Resolution, ResolutionRequest, ResolvedFile, ResolvedPackage
 from envlock.resolvers.platforms import uv_python_platform
 
 # The uv releases envlock is tested with; the same range pins uv in pyproject.toml.
@@ -169,6 +171,7 @@ def _command(request: ResolutionRequest, workdir: Path, *, offline: bool) -> lis
 
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+_DIRECT = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])? @ (\S+)")
 
 
 def _parse_pins(text: str) -> tuple[ResolvedPackage, ...]:
@@ -177,7 +180,53 @@ def _parse_pins(text: str) -> tuple[ResolvedPackage, ...]:
         m = _PIN.match(line.strip())
         if m:
             packages.append(ResolvedPackage(name=m.group(1).lower(), version=m.group(2), files=()))
+            continue
+        m = _DIRECT.match(line.strip())
+        if m:
+            # A direct reference: envlock prepared it (a local wheel), so its version and file are
+            # known to the solver; the URL says which one.
+            url = m.group(2)
+            filename = url.rsplit("/", 1)[-1]
+            try:
+                version = str(parse_wheel_filename(filename)[1])
+            except InvalidWheelFilename:
+                version = ""
+            file = ResolvedFile(url=url, filename=filename, sha256=None, size=None, upload_time=None)
+            packages.append(ResolvedPackage(name=m.group(1).lower(), version=version, files=(file,)))
     return tuple(sorted(packages, key=lambda p: p.name))
+
+
+def build_wheel(
+    source: Path,
+    out_dir: Path,
+    *,
+    default_index: str | None,
+    offline: bool,
+    source_date_epoch: str,
+) -> Path:
+    """Build `source` (a project directory or an sdist) into one wheel in `out_dir` with `uv build`.
+
+    The build runs in uv's isolated build environment (the build backend comes from the default
+    index) on the interpreter running envlock: a pure-Python wheel fits every target, and the
+    solver refuses a built wheel whose tags do not fit a target. Raises
+    ResolutionError with uv's output when the build fails.
+    """
+    cmd = [uv_binary(), "build", "--wheel", "--no-config", "--out-dir", str(out_dir)]
+    if sys.executable:
+        cmd += ["--python", sys.executable]
+    if default_index:
+        cmd += ["--default-index", default_index]
+    if offline:
+        cmd.append("--offline")
+    cmd.append(str(source))
+    env = uv_environment()
+    env["SOURCE_DATE_EPOCH"] = source_date_epoch
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    wheels = sorted(out_dir.glob("*.whl"))
+    if proc.returncode != 0 or len(wheels) != 1:
+        raise ResolutionError(_redact((proc.stderr or proc.stdout).strip()) or "uv build made no wheel")
+    return wheels[0]
 
 
 class UvBackend:
@@ -203,6 +252,14 @@ class UvBackend:
         with tempfile.TemporaryDirectory(prefix="envlock-uv-") as tmp:
             workdir = Path(tmp)
             (workdir / "pyproject.toml").write_text(_project_text(request), encoding="utf-8")
+            if request.preferences:
+                # uv pip compile takes the pins of an existing output file as preferences: each is
+                # kept unless the requirements exclude it (or it is not available for the target).
+                # Constraints would instead turn every old pin into a requirement, and a relaxed
+                # spec could never move anything.
+                (workdir / "resolution.txt").write_text(
+                    "\n".join(request.preferences) + "\n", encoding="utf-8"
+                )
             proc = subprocess.run(
                 _command(request, workdir, offline=self.offline),
                 cwd=workdir,

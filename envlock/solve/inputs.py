@@ -36,6 +36,8 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
             for t in spec.targets
         ),
         knowledge_base=kb_digest,
+        build=spec.build,
+        uniform=spec.uniform,
     )
 
 
@@ -68,6 +70,8 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("indexes.pytorch", old.pytorch_index, fresh.pytorch_index),
         ("indexes.extra", old.extra_indexes, fresh.extra_indexes),
         ("resolution.exclude-newer", old.exclude_newer, fresh.exclude_newer),
+        ("resolution.build", old.build, fresh.build),
+        ("resolution.uniform", old.uniform, fresh.uniform),
     )
     for label, before, after in simple:
         if before != after:

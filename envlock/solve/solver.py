@@ -25,12 +25,13 @@ from envlock.index import IndexClient
 from envlock.kb import KnowledgeBase
 from envlock.kb.rules import driver_verdict
 from envlock.lock.digest import env_hash
-from envlock.lock.model import LOCK_VERSION, Lock, LockedTarget, LockInputs, Rejection
+from envlock.lock.model import LOCK_VERSION, Lock, LockedPackage, LockedTarget, LockInputs, Rejection
 from envlock.lock.toml import seal
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
 from envlock.solve.artifacts import lock_packages
 from envlock.solve.candidates import VariantOption, find_options
+from envlock.solve.direct import DirectReference, prepare_direct_references
 from envlock.solve.inputs import lock_inputs, staleness
 from envlock.solve.memo import MemoClient
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
@@ -89,16 +90,46 @@ def _uses_torch(spec: Spec) -> bool:
     return any(canonicalize_name(Requirement(d).name) in TORCH_FAMILY for d in spec.dependencies)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Context:
+    """What every resolution of one solve shares besides the spec."""
+
+    requirements: tuple[str, ...]  # the spec's, with direct references at their prepared wheels
+    directs: dict[str, DirectReference]  # by normalized name
+    previous: Lock | None  # its pins are preferences (stable re-solves)
+    upgrade: bool  # --upgrade: no preferences at all
+    upgrade_packages: frozenset[str]  # --upgrade-package: no preference for these
+    pins: tuple[str, ...] = ()  # `name==version` every target must take (`[resolution] uniform`)
+
+    def preferences(self, target: str) -> tuple[str, ...]:
+        """The previous lock's pins of `target` that this solve should keep where it can."""
+        old = self.previous.target(target) if self.previous and not self.upgrade else None
+        if old is None:
+            return ()
+        return tuple(
+            f"{p.name}=={p.version}"
+            for p in old.packages
+            if p.source is None and p.name not in self.upgrade_packages
+        )
+
+    def previous_choice(self, target: str) -> LockedTarget | None:
+        """The previous lock's target, whose torch version this solve keeps where it still passes
+        every rule (None: free to pick the newest)."""
+        if self.previous is None or self.upgrade or "torch" in self.upgrade_packages:
+            return None
+        return self.previous.target(target)
+
+
 def _request(
-    spec: Spec, target: TargetSpec, option: VariantOption | None, default_index: str
+    spec: Spec, target: TargetSpec, option: VariantOption | None, default_index: str, ctx: _Context
 ) -> ResolutionRequest:
     pinned: tuple[tuple[str, str], ...] = ()
-    constraints: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ctx.pins
     if option is not None:
         if option.index is not None:
             pinned = tuple((name, option.index) for name in TORCH_FAMILY)
-        constraints = tuple(f"torch!={v}" for v in option.excluded)
-    requirements = spec.dependencies
+        constraints += tuple(f"torch!={v}" for v in option.excluded)
+    requirements = ctx.requirements
     if (
         option is not None
         and option.index is not None
@@ -117,6 +148,7 @@ def _request(
         extra_indexes=spec.indexes.extra,
         pinned=pinned,
         exclude_newer=spec.exclude_newer,
+        preferences=ctx.preferences(target.name),
     )
 
 
@@ -196,13 +228,26 @@ def _evaluate(
     )
 
 
-def _pick(outcomes: Sequence[_Outcome], mode: str) -> tuple[_Outcome, list[Rejection]]:
-    """Rules 5 and 6: native first (prefer-native), then the newest torch, then the highest CUDA."""
+def _pick(
+    outcomes: Sequence[_Outcome], mode: str, previous: LockedTarget | None = None
+) -> tuple[_Outcome, list[Rejection]]:
+    """Rules 5 and 6: native first (prefer-native), then the newest torch, then the highest CUDA.
 
-    def key(o: _Outcome) -> tuple[bool, Version, Version]:
+    With `previous` (a re-solve), the torch version it locked wins among equally native outcomes
+    that still offer it, as uv keeps locked versions; the variant is then chosen by the rules again
+    (the same inputs choose the same one).
+    """
+
+    def key(o: _Outcome) -> tuple[bool, bool, Version, Version]:
         native = mode != "prefer-native" or o.compat in (None, "native")
         torch = Version(o.torch.public) if o.torch else Version("0")
-        return (native, torch, Version(o.stack.runtime or o.option.cuda or "0"))
+        kept = (
+            previous is not None
+            and previous.torch is not None
+            and o.torch is not None
+            and o.torch.public == Version(previous.torch).public
+        )
+        return (native, kept, torch, Version(o.stack.runtime or o.option.cuda or "0"))
 
     ordered = sorted(outcomes, key=key, reverse=True)
     best = ordered[0]
@@ -210,6 +255,8 @@ def _pick(outcomes: Sequence[_Outcome], mode: str) -> tuple[_Outcome, list[Rejec
     for o in ordered[1:]:
         if mode == "prefer-native" and best.compat == "native" and o.compat == "minor-version":
             why = f"works only through minor-version compatibility; {best.option.variant} runs natively"
+        elif key(best)[:2] != key(o)[:2] and key(best)[1]:
+            why = f"the existing lock has torch {best.torch.public if best.torch else '?'}, which still fits"
         elif o.torch and best.torch and o.torch.public != best.torch.public:
             why = f"its newest allowed torch is {o.torch.public}, older than {best.torch.public}"
         else:
@@ -228,19 +275,25 @@ def _target_lock(
     rejections: Sequence[Rejection],
     client: MemoClient,
     default_index: str,
+    ctx: _Context,
 ) -> LockedTarget:
     option = best.option if best else None
     pinned = {name: option.index for name in TORCH_FAMILY} if option and option.index else {}
-    client.prefetch(
-        (pinned.get(canonicalize_name(p.name), default_index), p.name) for p in resolution.packages
-    )
-    packages = lock_packages(
+    from_index = [p for p in resolution.packages if canonicalize_name(p.name) not in ctx.directs]
+    client.prefetch((pinned.get(canonicalize_name(p.name), default_index), p.name) for p in from_index)
+    direct = [
+        LockedPackage(name=d.name, version=d.version, index="", artifacts=(d.artifact,), source=d.source)
+        for p in resolution.packages
+        if (d := ctx.directs.get(canonicalize_name(p.name))) is not None
+    ]
+    indexed = lock_packages(
         client,
-        resolution.packages,
+        from_index,
         pinned=pinned,
         indexes=[default_index, *spec.indexes.extra],
         tags=ordered_target_tags(spec.python, target.platform, target.glibc),
     )
+    packages = tuple(sorted((*indexed, *direct), key=lambda p: p.name))
     stack = best.stack if best else analyze((p.name, p.version) for p in resolution.packages)
     kb_status = "none"
     if best and best.torch is not None and option is not None:
@@ -280,11 +333,12 @@ def _solve_target(
     pool: _ResolutionPool,
     default_index: str,
     progress: Progress,
+    ctx: _Context,
 ) -> LockedTarget | _Unsatisfiable:
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
-        resolution = pool.submit(_request(spec, target, None, default_index)).result()
-        return _target_lock(target, spec, kb, None, resolution, (), client, default_index)
+        resolution = pool.submit(_request(spec, target, None, default_index, ctx)).result()
+        return _target_lock(target, spec, kb, None, resolution, (), client, default_index, ctx)
     gpu_problems = [
         p
         for cc in target.archs
@@ -304,7 +358,7 @@ def _solve_target(
         torch_wanted=_torch_wanted(spec),
         gpu_problems=gpu_problems,
     )
-    futures = [(o, pool.submit(_request(spec, target, o, default_index))) for o in options]
+    futures = [(o, pool.submit(_request(spec, target, o, default_index, ctx))) for o in options]
     outcomes: list[_Outcome] = []
     for option, future in futures:
         progress.step(f"{target.name}: resolving {option.variant}")
@@ -320,10 +374,10 @@ def _solve_target(
             outcomes.append(result)
     if not outcomes:
         return _Unsatisfiable(target=target.name, rejected=tuple(sorted(rejections, key=lambda r: r.variant)))
-    best, losers = _pick(outcomes, spec.cuda.driver_compat)
+    best, losers = _pick(outcomes, spec.cuda.driver_compat, ctx.previous_choice(target.name))
     progress.step(f"{target.name}: locking {best.option.variant} (torch {best.torch})")
     return _target_lock(
-        target, spec, kb, best, best.resolution, [*rejections, *losers], client, default_index
+        target, spec, kb, best, best.resolution, [*rejections, *losers], client, default_index, ctx
     )
 
 
@@ -389,40 +443,46 @@ def solve(
     targets: Sequence[str] = (),
     previous: Lock | None = None,
     progress: Progress | None = None,
+    upgrade: bool = False,
+    upgrade_packages: Sequence[str] = (),
 ) -> Lock:
     """Solve `spec` into a sealed lock.
 
     With `targets`, only those are re-solved; the others are kept from `previous` when it has
-    them. Raises ResolutionError (listing every target that cannot be satisfied), NetworkError.
+    them. The pins of `previous` are preferences: a re-solve keeps each unless the spec needs
+    another version; `upgrade` lifts them all, `upgrade_packages` those of the named projects.
+    With `[resolution] uniform`, targets that differ are solved again, constrained to the best
+    version every one of them can take. Raises ResolutionError (listing every target that cannot
+    be satisfied), NetworkError.
     """
     progress = progress or Silent()
     inputs = lock_inputs(spec, default_index=default_index, kb_digest=kb.digest)
     if targets:
         _check_partial_solve(previous, inputs, targets)
     client = MemoClient(client)
+    directs = prepare_direct_references(
+        spec,
+        client=client,
+        default_index=default_index,
+        offline=bool(getattr(backend, "offline", False)),
+    )
+    replaced = {d.requirement: d.resolver_requirement() for d in directs}
+    ctx = _Context(
+        requirements=tuple(replaced.get(r, r) for r in spec.dependencies),
+        directs={d.name: d for d in directs},
+        previous=previous,
+        upgrade=upgrade,
+        upgrade_packages=frozenset(canonicalize_name(n) for n in upgrade_packages),
+    )
     chosen = [t for t in spec.targets if not targets or t.name in targets]
     kept = {t.name: t for t in previous.targets} if previous and targets else {}
     pool = _ResolutionPool(backend, MAX_PARALLEL_RESOLUTIONS)
-    results: dict[str, LockedTarget | _Unsatisfiable] = {}
     try:
-        with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="envlock-target") as ex:
-            futures = {
-                t.name: ex.submit(_solve_target, t, spec, kb, client, pool, default_index, progress)
-                for t in chosen
-            }
-            errors: list[EnvlockError] = []
-            for name, future in futures.items():
-                try:
-                    results[name] = future.result()
-                except EnvlockError as err:
-                    errors.append(err)
-            if errors:
-                raise errors[0]
+        results = _solve_targets(chosen, spec, kb, client, pool, default_index, progress, ctx)
+        if spec.uniform:
+            results = _make_uniform(chosen, spec, kb, client, pool, default_index, progress, ctx, results)
     finally:
         pool.close()
-    failures = [r for r in results.values() if isinstance(r, _Unsatisfiable)]
-    if failures:
-        raise _unsatisfiable_error(failures, spec)
     locked: list[LockedTarget] = []
     for t in spec.targets:
         result = results.get(t.name)
@@ -441,3 +501,96 @@ def solve(
             content_hash="",
         )
     )
+
+
+def _solve_targets(
+    chosen: Sequence[TargetSpec],
+    spec: Spec,
+    kb: KnowledgeBase,
+    client: MemoClient,
+    pool: _ResolutionPool,
+    default_index: str,
+    progress: Progress,
+    ctx: _Context,
+) -> dict[str, LockedTarget]:
+    """Every chosen target solved, concurrently; raises when any cannot be satisfied."""
+    results: dict[str, LockedTarget | _Unsatisfiable] = {}
+    with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="envlock-target") as ex:
+        futures = {
+            t.name: ex.submit(_solve_target, t, spec, kb, client, pool, default_index, progress, ctx)
+            for t in chosen
+        }
+        errors: list[EnvlockError] = []
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except EnvlockError as err:
+                errors.append(err)
+        if errors:
+            raise errors[0]
+    failures = [r for r in results.values() if isinstance(r, _Unsatisfiable)]
+    if failures:
+        raise _unsatisfiable_error(failures, spec)
+    return {name: r for name, r in results.items() if isinstance(r, LockedTarget)}
+
+
+# Rounds of `[resolution] uniform`: torch first, then the packages still differing after that.
+_UNIFORM_ROUNDS = 3
+
+
+def _make_uniform(
+    chosen: Sequence[TargetSpec],
+    spec: Spec,
+    kb: KnowledgeBase,
+    client: MemoClient,
+    pool: _ResolutionPool,
+    default_index: str,
+    progress: Progress,
+    ctx: _Context,
+    results: dict[str, LockedTarget],
+) -> dict[str, LockedTarget]:
+    """One version of torch, then of every package shared by several targets, across all targets.
+
+    Each target's solve already took the newest version it can; a version every target can take is
+    at most the oldest of those, so that is the one asked for (the best every target can take when
+    it is available to all). Torch goes first because its choice moves the rest of the stack.
+    """
+    pins: dict[str, str] = {}
+    for _ in range(_UNIFORM_ROUNDS):
+        differing = shared_differences(list(results.values()))
+        if not differing:
+            return results
+        if "torch" in differing and "torch" not in pins:
+            differing = {"torch": differing["torch"]}
+        for name, versions in differing.items():
+            pins[name] = min(versions, key=Version)
+        progress.step(
+            "uniform: solving again with " + ", ".join(f"{n}=={v}" for n, v in sorted(pins.items()))
+        )
+        uniform_ctx = replace(ctx, pins=tuple(f"{n}=={v}" for n, v in sorted(pins.items())))
+        try:
+            results = _solve_targets(chosen, spec, kb, client, pool, default_index, progress, uniform_ctx)
+        except ResolutionError as err:
+            raise ResolutionError(
+                "[resolution] uniform = true: no version every target can take: "
+                + ", ".join(f"{n}=={v}" for n, v in sorted(pins.items()))
+                + " fails:\n"
+                + err.message,
+                hint="set uniform = false to let targets differ (solve then warns), or widen the "
+                "constraints of the target that cannot take it",
+                details=err.details,
+            ) from None
+    return results
+
+
+def shared_differences(targets: Sequence[LockedTarget]) -> dict[str, set[str]]:
+    """Packages present in several targets at different (public) versions: name -> versions."""
+    seen: dict[str, set[str]] = {}
+    counts: dict[str, int] = {}
+    for t in targets:
+        for p in t.packages:
+            if p.source is not None:
+                continue
+            seen.setdefault(p.name, set()).add(Version(p.version).public)
+            counts[p.name] = counts.get(p.name, 0) + 1
+    return {n: v for n, v in seen.items() if counts[n] > 1 and len(v) > 1}

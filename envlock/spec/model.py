@@ -11,6 +11,7 @@ from envlock.platforms import PLATFORMS
 __all__ = ["PLATFORMS"]
 DRIVER_COMPAT_MODES = ("prefer-native", "native", "minor-version")
 DEFAULT_GLIBC = "2.28"
+BUILD_POLICIES = ("never", "allowed")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +75,10 @@ class Spec:
     indexes: IndexSettings
     exclude_newer: str | None  # RFC 3339 UTC timestamp
     knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
+    # `[resolution] build`: "never", "allowed", or the names (normalized) of the projects that may
+    # be built from an sdist or a source tree
+    build: str | tuple[str, ...] = "never"
+    uniform: bool = False  # `[resolution] uniform`: one version of each shared package across targets
 
     @property
     def free_threaded(self) -> bool:
@@ -83,6 +88,12 @@ class Spec:
     def python_version(self) -> str:
         """The X.Y part of `python`, without the free-threading suffix."""
         return self.python.rstrip("t")
+
+    def may_build(self, project: str) -> bool:
+        """Whether `[resolution] build` lets envlock build `project` (a normalized name) from source."""
+        if isinstance(self.build, tuple):
+            return project in self.build
+        return self.build == "allowed"
 
     def target(self, name: str) -> TargetSpec | None:
         for t in self.targets:

@@ -7,6 +7,10 @@ The format is DESIGN §3, plus two keys of envlock's own:
     [resolution]
     knowledge-base = ["private.toml"]    # extra knowledge-base files, relative to the spec file
 
+and, of the second wave, `[resolution] build = "never" | "allowed" | ["names"]` (may sdists and source
+trees of direct references be built; default "never") and `[resolution] uniform = false` (true: one
+version of torch and of every package shared by several targets).
+
 Choices where DESIGN is silent: at least one `[[target]]` is required and `platform` is required in each;
 a `driver` on a target without GPUs is allowed and kept; `driver = 580` may be written as a number, but
 not as a float (550.54 would lose digits); `exclude-newer` accepts an RFC 3339 timestamp with a zone (TOML
@@ -32,12 +36,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 
 from envlock import _toml
 from envlock.errors import SpecError
 from envlock.kb import KnowledgeBase, load_kb
 from envlock.kb.model import parse_driver
 from envlock.spec.model import (
+    BUILD_POLICIES,
     DEFAULT_GLIBC,
     DRIVER_COMPAT_MODES,
     PLATFORMS,
@@ -59,7 +65,7 @@ _ENV_KEYS = ("name", "python", "dependencies")
 _CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx")
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
 _INDEX_KEYS = ("default", "pytorch", "extra")
-_RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
+_RESOLUTION_KEYS = ("exclude-newer", "knowledge-base", "build", "uniform")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PYTHON_RE = re.compile(r"^(\d+)\.(\d+)(t?)$")
@@ -171,6 +177,11 @@ def spec_hash(spec: Spec) -> str:
         "exclude-newer": spec.exclude_newer,
         "knowledge-base": [_relative(p, base) for p in spec.knowledge_base],
     }
+    # Keys added later enter the hash only when set, so that older specs keep their hash.
+    if spec.build != "never":
+        document["build"] = spec.build if isinstance(spec.build, str) else list(spec.build)
+    if spec.uniform:
+        document["uniform"] = True
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -219,6 +230,8 @@ class _SpecReader:
             indexes=self.indexes(self.table("indexes", raw)),
             exclude_newer=self.exclude_newer(resolution),
             knowledge_base=knowledge,
+            build=self.build_policy(resolution),
+            uniform=self.uniform(resolution),
         )
 
     # -- generic checks -------------------------------------------------------------------------
@@ -533,6 +546,31 @@ class _SpecReader:
         else:
             raise self.fail(path, f"{_show(value)} is not a timestamp", expected)
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def build_policy(self, table: Mapping[str, Any]) -> str | tuple[str, ...]:
+        if "build" not in table:
+            return "never"
+        path = "resolution.build"
+        value = table["build"]
+        expected = '"never", "allowed", or a list of project names like ["flash-attn"]'
+        if isinstance(value, list):
+            names = self.strings(path, value, "project names")
+            return tuple(sorted({canonicalize_name(n) for n in names}))
+        if not isinstance(value, str) or value not in BUILD_POLICIES:
+            close = difflib.get_close_matches(str(value), BUILD_POLICIES, n=1, cutoff=0.4)
+            raise self.fail(
+                path,
+                f"{_show(value)} is not a build policy",
+                expected,
+                hint=f"did you mean {close[0]!r}?" if close else None,
+            )
+        return value
+
+    def uniform(self, table: Mapping[str, Any]) -> bool:
+        value = table.get("uniform", False)
+        if not isinstance(value, bool):
+            raise self.fail("resolution.uniform", f"{_show(value)} is not a boolean", "true or false")
+        return value
 
     def knowledge_base(self, table: Mapping[str, Any]) -> tuple[Path, ...]:
         if "knowledge-base" not in table:
