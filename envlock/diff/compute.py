@@ -452,6 +452,12 @@ _FILE_REASON = {
 _REASON_ORDER = ("version", "local version", "index", "artifact", "hash", "yanked", "metadata")
 
 
+def _origin(p: LockedPackage) -> str:
+    """Where a package comes from, as the review shows it: its index, or for a direct reference its
+    source (`path wheels/x.whl`, `git https://...@<commit> (built)`), so a moved commit shows."""
+    return p.source.describe() if p.source is not None else p.index
+
+
 def _package_change(
     old: LockedPackage | None,
     new: LockedPackage | None,
@@ -468,14 +474,14 @@ def _package_change(
             kind="added" if old is None else "removed",
             old_version=old.version if old else None,
             new_version=new.version if new else None,
-            old_index=old.index if old else None,
-            new_index=new.index if new else None,
+            old_index=_origin(old) if old else None,
+            new_index=_origin(new) if new else None,
             old_size=_size(old),
             new_size=_size(new),
         )
     version = compare_versions(old.version, new.version)
     reasons: set[str] = set(version[1]) if version else set()
-    if old.index != new.index:
+    if _origin(old) != _origin(new):
         reasons.add("index")
     files: tuple[FileChange, ...] = ()
     if old.version == new.version:
@@ -510,8 +516,8 @@ def _package_change(
         kind=kind,
         old_version=old.version,
         new_version=new.version,
-        old_index=old.index,
-        new_index=new.index,
+        old_index=_origin(old),
+        new_index=_origin(new),
         old_size=_size(old),
         new_size=_size(new),
         reasons=tuple(r for r in _REASON_ORDER if r in reasons),

@@ -8,7 +8,7 @@ The result installs with `uv pip install -r` and `pip install -r`, and validates
 from __future__ import annotations
 
 from envlock import __version__
-from envlock.lock.model import Artifact, Lock, LockedTarget
+from envlock.lock.model import Artifact, DirectSource, Lock, LockedTarget
 from envlock.lock.toml import _s, _v
 
 _ENVIRONMENTS = {
@@ -40,6 +40,28 @@ def _file(a: Artifact) -> str:
     return "{ " + ", ".join(parts) + " }"
 
 
+def _direct(source: DirectSource, artifacts: tuple[Artifact, ...]) -> list[str]:
+    """A direct reference in PEP 751 terms: its wheel (by path or URL), or the source it was
+    built from (a directory, an archive URL, a git commit); paths are relative to the spec."""
+    if source.kind == "git":
+        parts = ['type = "git"', f"url = {_s(source.location)}", f"commit-id = {_s(source.commit or '')}"]
+        if source.subdirectory:
+            parts.append(f"subdirectory = {_s(source.subdirectory)}")
+        return ["vcs = { " + ", ".join(parts) + " }"]
+    if source.kind == "path" and source.built:
+        return [f"directory = {{ path = {_s(source.location)} }}"]
+    if source.kind == "url" and source.built:
+        return [f"archive = {{ url = {_s(source.location)} }}"]
+    where = f"path = {_s(source.location)}" if source.kind == "path" else f"url = {_s(source.location)}"
+    lines = ["wheels = ["]
+    for a in artifacts:
+        lines.append(
+            f"    {{ name = {_s(a.filename)}, {where}, size = {a.size}, "
+            f"hashes = {{ sha256 = {_s(a.sha256)} }} }},"
+        )
+    return [*lines, "]"]
+
+
 def export_pylock(lock: Lock, target: LockedTarget) -> str:
     """The text of the PEP 751 file for `target`."""
     out = [
@@ -54,13 +76,11 @@ def export_pylock(lock: Lock, target: LockedTarget) -> str:
         'created-by = "envlock"',
     ]
     for p in target.packages:
-        out += [
-            "",
-            "[[packages]]",
-            f"name = {_s(p.name)}",
-            f"version = {_s(p.version)}",
-            f"index = {_s(p.index)}",
-        ]
+        out += ["", "[[packages]]", f"name = {_s(p.name)}", f"version = {_s(p.version)}"]
+        if p.source is not None:
+            out += _direct(p.source, p.artifacts)
+            continue
+        out.append(f"index = {_s(p.index)}")
         wheels = [a for a in p.artifacts if a.filename.endswith(".whl")]
         sdists = [a for a in p.artifacts if not a.filename.endswith(".whl")]
         if wheels:

@@ -14,6 +14,12 @@ def export_requirements(lock: Lock, target: LockedTarget) -> str:
     ]
     for p in target.packages:
         for a in p.artifacts[:1]:
-            out.append(f"{p.name} @ {a.url} \\")
+            # a local wheel of a direct reference: its path, relative to the spec's directory
+            where = a.url or (p.source.location if p.source and not p.source.built else None)
+            if where is None:  # a wheel envlock built has no place outside envlock's cache
+                origin = p.source.describe() if p.source else "?"
+                out.append(f"# {p.name} {p.version}: built by envlock from {origin}")
+                continue
+            out.append(f"{p.name} @ {where} \\")
             out.append(f"    --hash=sha256:{a.sha256}")
     return "\n".join(out) + "\n"

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from envlock.lock.model import (
     Artifact,
+    DirectSource,
     Lock,
     LockedPackage,
     LockedTarget,
@@ -23,25 +24,39 @@ names = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
 
 
 @st.composite
+def direct_sources(draw: st.DrawFn) -> DirectSource:
+    kind = draw(st.sampled_from(["path", "url", "git"]))
+    return DirectSource(
+        kind=kind,
+        location=draw(text),
+        commit=draw(st.from_regex(r"[0-9a-f]{40}", fullmatch=True)) if kind == "git" else None,
+        subdirectory=draw(st.none() | text),
+        built=draw(st.booleans()),
+    )
+
+
+@st.composite
 def locks(draw: st.DrawFn) -> Lock:
+    sources = {name: draw(st.none() | direct_sources()) for name in draw(st.sets(names, max_size=4))}
     packages = tuple(
         LockedPackage(
             name=name,
             version=draw(st.sampled_from(["1.0", "2.5.1+cu124", "0.20.1+cpu"])),
-            index=draw(text),
+            index="" if sources[name] else draw(text),
+            source=sources[name],
             artifacts=(
                 Artifact(
                     filename=draw(text),
                     url=draw(text),
                     size=draw(st.integers(min_value=0, max_value=2**40)),
                     sha256=draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True)),
-                    hash_source=draw(st.sampled_from(["index", "downloaded"])),
+                    hash_source=draw(st.sampled_from(["index", "downloaded", "file", "built"])),
                     upload_time=draw(st.none() | st.just("2025-01-29T18:30:00Z")),
                     yanked=draw(st.booleans()),
                 ),
             ),
         )
-        for name in sorted(draw(st.sets(names, max_size=4)))
+        for name in sorted(sources)
     )
     target = LockedTarget(
         name=draw(names),
@@ -87,6 +102,8 @@ def locks(draw: st.DrawFn) -> Lock:
             ),
         ),
         knowledge_base="sha256:" + "1" * 64,
+        build=draw(st.sampled_from(["never", "allowed", ("flash-attn", "mylib")])),
+        uniform=draw(st.booleans()),
     )
     return seal(
         Lock(

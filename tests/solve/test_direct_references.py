@@ -87,7 +87,7 @@ def test_a_local_wheel_is_locked_with_its_hash_and_relative_path_and_installs(
 def test_a_relative_path_reference_and_a_changed_wheel(
     envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
 ) -> None:
-    wheel = build_wheel(tmp_path / "wheels", "mylib", "0.2.0", "py3-none-any")
+    build_wheel(tmp_path / "wheels", "mylib", "0.2.0", "py3-none-any")
     spec = write_spec(deps=("mylib @ ./wheels/mylib-0.2.0-py3-none-any.whl",), targets=CI, pytorch=False)
     assert envlock("solve", "-s", str(spec)).code == 0, "solve"
     lock = load_lock(spec.parent / "envlock.lock")
@@ -97,11 +97,12 @@ def test_a_relative_path_reference_and_a_changed_wheel(
     from envlock.solve.direct import direct_cache
 
     shutil.rmtree(direct_cache())
-    build_wheel(tmp_path / "wheels", "mylib", "0.2.0", "py3-none-any", files={"mylib/__init__.py": b"X = 1\n"})
+    build_wheel(
+        tmp_path / "wheels", "mylib", "0.2.0", "py3-none-any", files={"mylib/__init__.py": b"X = 1\n"}
+    )
     run = envlock("install", "-l", str(spec.parent / "envlock.lock"), "--target", "ci", *NO_NODE_CHECK)
     assert run.code == 1
     assert "mylib-0.2.0-py3-none-any.whl" in run.err and "sha256" in run.err
-    del wheel
 
 
 def test_a_wheel_that_does_not_fit_a_target_is_refused(
@@ -119,7 +120,7 @@ def test_a_wheel_that_does_not_fit_a_target_is_refused(
 # -- sdists and source trees -------------------------------------------------------------------
 
 # A PEP 517 backend inside the project (backend-path), so the build needs nothing from an index.
-_BACKEND = '''
+_BACKEND = """
 import base64, hashlib, zipfile
 
 NAME, VERSION = "srcpkg", "0.3.0"
@@ -142,7 +143,8 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         (f"{NAME}/__init__.py", b"BUILT = True\\n"),
         (f"{info}/METADATA", f"Metadata-Version: 2.1\\nName: {NAME}\\nVersion: {VERSION}\\n"
                              "Requires-Dist: filelock\\n\\n".encode()),
-        (f"{info}/WHEEL", b"Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"),
+        (f"{info}/WHEEL", b"Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\n"
+                          b"Tag: py3-none-any\\n"),
     ]
     record = "".join(f"{p},{_record(d)},{len(d)}\\n" for p, d in members) + f"{info}/RECORD,,\\n"
     members.append((f"{info}/RECORD", record.encode()))
@@ -152,7 +154,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
             item = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
             archive.writestr(item, data)
     return filename
-'''
+"""
 
 
 def _source_tree(root: Path, fail: str | None = None) -> Path:
@@ -231,14 +233,34 @@ def test_a_git_reference_records_the_resolved_commit(
     )
     run = envlock("solve", "-s", str(spec))
     assert run.code == 0, run.err
-    srcpkg = _package(spec.parent / "envlock.lock", "ci", "srcpkg")
+    lock_file = spec.parent / "envlock.lock"
+    srcpkg = _package(lock_file, "ci", "srcpkg")
     assert srcpkg["source"] == {"git": repo.as_uri(), "commit": commit, "built": True}
+
+    # A new commit of the same version: the diff shows the source moving, with both commits.
+    old_lock = tmp_path / "old.lock"
+    shutil.copy(lock_file, old_lock)
+    (repo / "backend.py").write_text((repo / "backend.py").read_text().replace("BUILT = True", "BUILT = 2"))
+    subprocess.run([*git, "-C", str(repo), "commit", "-q", "-am", "two"], check=True)
+    newer = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    _respec_dep = spec.read_text().replace("@v0.3.0", "@" + newer)
+    spec.write_text(_respec_dep)
+    assert envlock("solve", "-s", str(spec)).code == 0
+    diff = envlock("diff", str(old_lock), str(lock_file))
+    assert diff.code == 0
+    assert commit in diff.out and newer in diff.out, diff.out
 
 
 def test_a_build_that_needs_torch_and_nvcc_says_so(
     envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
 ) -> None:
-    fail = "raise OSError('CUDA_HOME environment variable is not set (nvcc not found)') from ModuleNotFoundError(\"No module named 'torch'\")"
+    # what flash-attn's setup.py says when built in isolation
+    fail = (
+        "raise OSError('CUDA_HOME environment variable is not set (nvcc not found)') "
+        "from ModuleNotFoundError(\"No module named 'torch'\")"
+    )
     _source_tree(tmp_path / "flash-attn", fail=fail)
     spec = write_spec(
         deps=("flash-attn @ ./flash-attn",),
