@@ -1,8 +1,9 @@
 """Exit 0 if the lock is fresh for its spec; exit 1 and say why if it is stale.
 
 A lock is stale when the spec's inputs changed since it was solved (dependencies, CUDA
-constraints, targets, indexes, exclude-newer), when the knowledge base changed, or when the lock
-was edited by hand. Fast and offline: it never queries an index.
+constraints, targets, indexes, exclude-newer), when the knowledge base changed, when a local wheel
+it pins (a direct reference) is gone or changed, or when the lock was edited by hand. Fast and
+offline: it never queries an index.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
             kb_digest=load_kb(spec.knowledge_base).digest,
         )
         reasons = staleness(lock, fresh)
+        from envlock.solve.direct import local_wheel_changes
+
+        reasons += local_wheel_changes(lock, spec_file.parent)
     if args.json:
         print_json({"fresh": not reasons, "lock": str(lock_file), "reasons": reasons})
     if reasons:

@@ -37,7 +37,7 @@ from envlock.errors import EnvlockError, IntegrityError, NetworkError, Resolutio
 from envlock.index import IndexClient
 from envlock.index.auth import redact_url
 from envlock.index.cache import default_cache_root
-from envlock.lock.model import Artifact, DirectSource
+from envlock.lock.model import Artifact, DirectSource, Lock
 from envlock.solve.tags import wheel_fits
 from envlock.spec.model import Spec
 
@@ -406,3 +406,26 @@ def verify_wheel(path: Path, artifact: Artifact) -> None:
             hint="the project's build is not reproducible; install where the solve ran (its cache "
             "holds the wheel), or reference a built wheel instead of the source",
         )
+
+
+def local_wheel_changes(lock: Lock, base: Path) -> list[str]:
+    """Why a lock is stale although its spec is not: a local wheel it pins (by a path relative to
+    `base`, the spec's directory) is gone or holds other bytes. Sources that were built are not
+    rebuilt here (`check` stays fast and offline)."""
+    reasons: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for target in lock.targets:
+        for p in target.packages:
+            source = p.source
+            if source is None or source.kind != "path" or source.built or not p.artifacts:
+                continue
+            key = (p.name, source.location)
+            if key in seen:
+                continue
+            seen.add(key)
+            path = base / source.location
+            if not path.is_file():
+                reasons.append(f"{p.name}: {source.location} is gone")
+            elif _hash_file(path)[0] != p.artifacts[0].sha256:
+                reasons.append(f"{p.name}: {source.location} holds other bytes than the lock pins")
+    return reasons

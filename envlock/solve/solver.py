@@ -255,7 +255,7 @@ def _pick(
     for o in ordered[1:]:
         if mode == "prefer-native" and best.compat == "native" and o.compat == "minor-version":
             why = f"works only through minor-version compatibility; {best.option.variant} runs natively"
-        elif key(best)[:2] != key(o)[:2] and key(best)[1]:
+        elif key(o)[:1] + key(o)[2:] > key(best)[:1] + key(best)[2:]:  # it lost only to the kept torch
             why = f"the existing lock has torch {best.torch.public if best.torch else '?'}, which still fits"
         elif o.torch and best.torch and o.torch.public != best.torch.public:
             why = f"its newest allowed torch is {o.torch.public}, older than {best.torch.public}"
@@ -480,7 +480,10 @@ def solve(
     try:
         results = _solve_targets(chosen, spec, kb, client, pool, default_index, progress, ctx)
         if spec.uniform:
-            results = _make_uniform(chosen, spec, kb, client, pool, default_index, progress, ctx, results)
+            fixed = [kept[t.name] for t in spec.targets if t.name in kept and t not in chosen]
+            results = _make_uniform(
+                chosen, spec, kb, client, pool, default_index, progress, ctx, results, fixed
+            )
     finally:
         pool.close()
     locked: list[LockedTarget] = []
@@ -548,22 +551,25 @@ def _make_uniform(
     progress: Progress,
     ctx: _Context,
     results: dict[str, LockedTarget],
+    fixed: Sequence[LockedTarget] = (),
 ) -> dict[str, LockedTarget]:
     """One version of torch, then of every package shared by several targets, across all targets.
 
     Each target's solve already took the newest version it can; a version every target can take is
     at most the oldest of those, so that is the one asked for (the best every target can take when
     it is available to all). Torch goes first because its choice moves the rest of the stack.
+    `fixed` are targets kept from the previous lock (`--target`): their versions are the ones asked for.
     """
     pins: dict[str, str] = {}
     for _ in range(_UNIFORM_ROUNDS):
-        differing = shared_differences(list(results.values()))
+        differing = shared_differences([*results.values(), *fixed])
         if not differing:
             return results
         if "torch" in differing and "torch" not in pins:
             differing = {"torch": differing["torch"]}
         for name, versions in differing.items():
-            pins[name] = min(versions, key=Version)
+            kept = {Version(p.version).public for t in fixed for p in t.packages if p.name == name}
+            pins[name] = min(kept or versions, key=Version)
         progress.step(
             "uniform: solving again with " + ", ".join(f"{n}=={v}" for n, v in sorted(pins.items()))
         )

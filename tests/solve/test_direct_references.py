@@ -14,6 +14,7 @@ import pytest
 
 from envlock import _toml
 from envlock.lock.toml import load_lock
+from fixtures.server import FixtureIndexServer
 from fixtures.wheels import build_wheel
 from tests.solve.conftest import Run, target_block
 
@@ -100,6 +101,9 @@ def test_a_relative_path_reference_and_a_changed_wheel(
     build_wheel(
         tmp_path / "wheels", "mylib", "0.2.0", "py3-none-any", files={"mylib/__init__.py": b"X = 1\n"}
     )
+    run = envlock("check", "-s", str(spec))
+    assert run.code == 1
+    assert "mylib: wheels/mylib-0.2.0-py3-none-any.whl holds other bytes than the lock pins" in run.err
     run = envlock("install", "-l", str(spec.parent / "envlock.lock"), "--target", "ci", *NO_NODE_CHECK)
     assert run.code == 1
     assert "mylib-0.2.0-py3-none-any.whl" in run.err and "sha256" in run.err
@@ -274,3 +278,39 @@ def test_a_build_that_needs_torch_and_nvcc_says_so(
     assert "needs torch importable while it builds and the CUDA compiler nvcc" in error["message"]
     assert "prebuilt wheel of flash-attn" in error["hint"]
     assert "driver" not in error["hint"]
+
+
+def test_a_wheel_by_url_is_locked_with_its_url_and_hash(
+    envlock: Envlock, write_spec: Callable[..., Path], index_server: FixtureIndexServer
+) -> None:
+    filename = "filelock-3.16.1-py3-none-any.whl"
+    url = index_server.file_url(filename)
+    spec = write_spec(deps=(f"filelock @ {url}",), targets=CI, pytorch=False)
+    run = envlock("solve", "-s", str(spec))
+    assert run.code == 0, run.err
+    filelock = _package(spec.parent / "envlock.lock", "ci", "filelock")
+    assert filelock["source"] == {"url": url}
+    (artifact,) = filelock["artifacts"]  # type: ignore[misc]  # a list of one table
+    assert (artifact["url"], artifact["sha256"]) == (url, index_server.wheel(filename).sha256)
+    assert artifact["hash-source"] == "downloaded"
+
+
+def test_a_bundle_carries_a_direct_wheel_to_an_offline_install(
+    envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    build_wheel(tmp_path / "dist", "mylib", "0.4.0", "py3-none-any")
+    spec = write_spec(deps=("mylib @ ./dist/mylib-0.4.0-py3-none-any.whl",), targets=CI, pytorch=False)
+    assert envlock("solve", "-s", str(spec)).code == 0
+    lock_file = spec.parent / "envlock.lock"
+    bundle = tmp_path / "bundle"
+    run = envlock("fetch", "-l", str(lock_file), "-o", str(bundle))
+    assert run.code == 0, run.err
+    # Elsewhere: no envlock cache, no wheel beside the lock, no network.
+    from envlock.solve.direct import direct_cache
+
+    shutil.rmtree(direct_cache())
+    shutil.rmtree(tmp_path / "dist")
+    run = envlock("install", "--offline", "--bundle", str(bundle), "--target", "ci", *NO_NODE_CHECK)
+    assert run.code == 0, run.err
+    env = Path(run.out.strip().splitlines()[-1])
+    subprocess.run([str(env / "bin" / "python"), "-c", "import mylib"], check=True)
