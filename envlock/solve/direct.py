@@ -245,7 +245,10 @@ def _materialize(
 def _require_build_allowed(spec: Spec, name: str, req: Requirement, what: str) -> None:
     if spec.may_build(name):
         return
-    policy = spec.build if isinstance(spec.build, str) else "[" + ", ".join(spec.build) + "]"
+    written = [spec.build] if isinstance(spec.build, str) else spec.build
+    policy = ", ".join(f'"{p}"' for p in written)
+    if not isinstance(spec.build, str):
+        policy = f"[{policy}]"
     raise ResolutionError(
         f"{req.name} @ {req.url} is {what}, which must be built into a wheel, and "
         f"[resolution] build = {policy} does not allow building {name}",

@@ -314,3 +314,31 @@ def test_a_bundle_carries_a_direct_wheel_to_an_offline_install(
     assert run.code == 0, run.err
     env = Path(run.out.strip().splitlines()[-1])
     subprocess.run([str(env / "bin" / "python"), "-c", "import mylib"], check=True)
+
+
+def test_an_sdist_file_follows_the_build_policy_both_ways(
+    envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    import tarfile
+
+    tree = _source_tree(tmp_path / "srcpkg-0.3.0")
+    (tree / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: srcpkg\nVersion: 0.3.0\n")
+    sdist = tmp_path / "dist" / "srcpkg-0.3.0.tar.gz"
+    sdist.parent.mkdir()
+    with tarfile.open(sdist, "w:gz") as archive:
+        archive.add(tree, arcname=tree.name)
+    shutil.rmtree(tree)
+    deps = ("srcpkg @ ./dist/srcpkg-0.3.0.tar.gz",)
+    spec = write_spec(deps=deps, targets=CI, pytorch=False)
+    run = envlock("solve", "-s", str(spec))
+    assert run.code == 1
+    assert (
+        "is an sdist" in run.err and '[resolution] build = "never" does not allow building srcpkg' in run.err
+    )
+    spec = write_spec(deps=deps, targets=CI, pytorch=False, extra='\n[resolution]\nbuild = ["srcpkg"]\n')
+    run = envlock("solve", "-s", str(spec))
+    assert run.code == 0, run.err
+    srcpkg = _package(spec.parent / "envlock.lock", "ci", "srcpkg")
+    assert srcpkg["source"] == {"path": "dist/srcpkg-0.3.0.tar.gz", "built": True}
+    (artifact,) = srcpkg["artifacts"]  # type: ignore[misc]  # a list of one table
+    assert (artifact["file"], artifact["hash-source"]) == ("srcpkg-0.3.0-py3-none-any.whl", "built")
