@@ -74,7 +74,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         out.write(f"  packages         {len(t.packages)}, {_size(total)} to download\n")
         width = max((len(p.name) for p in t.packages), default=0)
         for p in t.packages:
-            out.write(f"    {p.name:<{width}}  {p.version}\n")
+            origin = f"  ({p.source.describe()})" if p.source is not None else ""
+            out.write(f"    {p.name:<{width}}  {p.version}{origin}\n")
         for r in t.rejected:
             out.write(f"  rejected {r.variant}: {r.reason}\n")
     return 0

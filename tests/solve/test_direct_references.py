@@ -68,6 +68,8 @@ def test_a_local_wheel_is_locked_with_its_hash_and_relative_path_and_installs(
     # its own dependency came through the resolver, from the index
     assert _package(lock_file, "ci", "filelock")["version"] == "3.16.1"
     assert envlock("check", "-s", str(spec)).code == 0
+    shown = envlock("show", "-l", str(lock_file))
+    assert "0.1.0  (path dist/mylib-0.1.0-py3-none-any.whl)" in shown.out
 
     # Installed on a node whose envlock cache does not hold the wheel: it is read from its path.
     from envlock.solve.direct import direct_cache
