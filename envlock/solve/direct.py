@@ -85,9 +85,12 @@ def prepare_direct_references(
     client: IndexClient,
     default_index: str,
     offline: bool,
+    previous: Lock | None = None,
 ) -> tuple[DirectReference, ...]:
     """Every direct reference of `spec`, as a hashed wheel in the cache (see the module docstring).
 
+    A git reference pinned to a full commit that `previous` already locked, with its wheel still in
+    the cache, is taken from there: a commit never changes, so it is neither cloned nor built again.
     Raises ResolutionError for a source the build policy forbids or a build that fails,
     NetworkError when a URL or repository cannot be fetched.
     """
@@ -96,6 +99,10 @@ def prepare_direct_references(
     for i, text in enumerate(spec.dependencies):
         req = Requirement(text)
         if req.url is None:
+            continue
+        known = _locked_commit(req, text, previous)
+        if known is not None:
+            out.append(known)
             continue
         where = f"env.dependencies[{i}] ({text})"
         source, wheel, hash_source = _materialize(
@@ -149,6 +156,31 @@ def prepare_direct_references(
             )
         )
     return tuple(out)
+
+
+def _locked_commit(req: Requirement, text: str, previous: Lock | None) -> DirectReference | None:
+    url = req.url or ""
+    if previous is None or not url.startswith("git+"):
+        return None
+    wanted = _git_source(url)
+    if wanted.commit is None or not re.fullmatch(r"[0-9a-f]{40}", wanted.commit):
+        return None
+    name = canonicalize_name(req.name)
+    for target in previous.targets:
+        p = target.package(name)
+        if p is None or p.source != wanted or len(p.artifacts) != 1:
+            continue
+        wheel = cached_wheel(p.artifacts[0].sha256, p.artifacts[0].filename)
+        if wheel.is_file():
+            return DirectReference(
+                requirement=text,
+                name=name,
+                version=p.version,
+                source=p.source,
+                artifact=p.artifacts[0],
+                wheel=wheel,
+            )
+    return None
 
 
 def rebuild(source: DirectSource, name: str, base: Path) -> Path:

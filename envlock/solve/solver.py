@@ -465,6 +465,7 @@ def solve(
         client=client,
         default_index=default_index,
         offline=bool(getattr(backend, "offline", False)),
+        previous=previous,
     )
     replaced = {d.requirement: d.resolver_requirement() for d in directs}
     ctx = _Context(

@@ -258,6 +258,13 @@ def test_a_git_reference_records_the_resolved_commit(
     assert diff.code == 0
     assert commit in diff.out and newer in diff.out, diff.out
 
+    # Pinned to a full commit that the lock already holds: a re-solve neither clones nor builds.
+    locked = lock_file.read_bytes()
+    shutil.rmtree(repo)
+    run = envlock("solve", "-s", str(spec), "--upgrade-package", "filelock")
+    assert run.code == 0, run.err
+    assert lock_file.read_bytes() == locked
+
 
 def test_a_build_that_needs_torch_and_nvcc_says_so(
     envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
