@@ -7,8 +7,8 @@ in a pipe (NO_COLOR turns colour off); --format markdown is made for a pull-requ
 --format json is the stable form documented in docs/lock-review.md.
 
 --exit-code: exit 1 when the locks differ, 0 when they do not (like `git diff --exit-code`).
-Warnings on stderr name the targets of NEW that differ in torch or run their CUDA through
-minor-version compatibility.
+Warnings name the targets of NEW that differ in torch or run their CUDA through minor-version
+compatibility, where OLD did not already say the same.
 --textconv FILE: print one lock as line-per-fact text for git's diff driver:
     echo 'envlock.lock diff=envlock' >> .gitattributes
     git config diff.envlock.textconv "envlock diff --textconv"
@@ -103,12 +103,6 @@ def _diff(args: argparse.Namespace, console: Console) -> int:
         sass=_sass_lookup(console),
         hash_matches=(old.hash_matches, new.hash_matches),
     )
-    from envlock.lock.drift import drift_warnings
-
-    # What a reviewer should know about the new lock as a whole, whatever changed: targets that
-    # differ in torch, targets that run through minor-version compatibility.
-    for warning in drift_warnings(new.lock.targets):
-        console.warn(f"{args.new}: {warning}")
     if args.format == "json":
         print_json(to_json(diff))
     elif args.format == "markdown":

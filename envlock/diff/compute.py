@@ -29,6 +29,7 @@ from envlock.diff.model import (
     ValueChange,
 )
 from envlock.errors import LockFormatError
+from envlock.lock.drift import drift_notices
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
 from envlock.lock.toml import compute_content_hash
 
@@ -69,6 +70,13 @@ def diff_locks(
                     "content (`envlock check` fails on it)",
                 )
             )
+
+    # Targets of the new lock that drift apart (other torch versions, minor-version compatibility),
+    # where the change brought that about: a notice the old lock already had is not repeated.
+    before = set(drift_notices(old.targets))
+    for notice in drift_notices(new.targets):
+        if notice not in before:
+            warnings.append(DiffWarning(kind=notice.kind, message=notice.message, target=notice.target))
 
     old_targets = {t.name: t for t in old.targets}
     new_targets = {t.name: t for t in new.targets}

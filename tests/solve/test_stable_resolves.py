@@ -99,8 +99,14 @@ PAIR = target_block("a100", gpus=("A100",), driver="535.104.05") + target_block(
 
 
 def test_targets_that_differ_in_torch_are_named_by_solve_and_diff(
-    envlock: Envlock, write_spec: Callable[..., Path]
+    envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
 ) -> None:
+    # Before: one torch everywhere (uniform). After: each target picks its own.
+    uniform = "\n[resolution]\nuniform = true\n"
+    spec = write_spec(deps=("torch>=2.5",), targets=PAIR, cuda=CUDA_12, extra=uniform)
+    assert envlock("solve", "-s", str(spec)).code == 0
+    old_lock = tmp_path / "old.lock"
+    (spec.parent / "envlock.lock").rename(old_lock)
     spec = write_spec(deps=("torch>=2.5",), targets=PAIR, cuda=CUDA_12)
     run = envlock("solve", "-s", str(spec), "--json")
     assert run.code == 0, run.err
@@ -113,9 +119,15 @@ def test_targets_that_differ_in_torch_are_named_by_solve_and_diff(
     assert "targets differ in torch: 2.6.0 (h100); " + a100 + " (a100)" in run.err
     assert "target a100 runs CUDA" in run.err and "minor-version compatibility" in run.err
     lock_file = spec.parent / "envlock.lock"
-    diff = envlock("diff", str(lock_file), str(lock_file))
-    assert diff.code == 0
-    assert "targets differ in torch" in diff.err and "target a100 runs CUDA" in diff.err
+    diff = envlock("diff", str(old_lock), str(lock_file))
+    assert "targets differ in torch" in diff.out and "target a100 runs CUDA" in diff.out
+    markdown = envlock("diff", str(old_lock), str(lock_file), "--format", "markdown").out
+    assert "targets differ in torch: 2.6.0 (h100)" in markdown
+    warnings = envlock("diff", str(old_lock), str(lock_file), "--format", "json").json()["warnings"]
+    assert {(w["kind"], w["target"]) for w in warnings} == {
+        ("torch-differs", None),
+        ("minor-version", "a100"),
+    }
 
 
 def test_uniform_gives_one_torch_to_an_a100_535_and_h100_550_pair(
