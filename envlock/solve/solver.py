@@ -101,10 +101,16 @@ class _Context:
     upgrade_packages: frozenset[str]  # --upgrade-package: no preference for these
     pins: tuple[str, ...] = ()  # `name==version` every target must take (`[resolution] uniform`)
 
-    def preferences(self, target: str) -> tuple[str, ...]:
-        """The previous lock's pins of `target` that this solve should keep where it can."""
+    def preferences(self, target: str, variant: str | None) -> tuple[str, ...]:
+        """The previous lock's pins of `target` that this solve should keep where it can.
+
+        Only the resolution of the variant the previous lock chose gets them (or the one resolution
+        of a spec without torch): the pins of one variant's CUDA stack would hold another variant's
+        floating CUDA components back and so change why that variant loses, and a re-solve of an
+        unchanged spec must write the bytes a fresh solve writes.
+        """
         old = self.previous.target(target) if self.previous and not self.upgrade else None
-        if old is None:
+        if old is None or (variant is not None and variant != old.variant):
             return ()
         return tuple(
             f"{p.name}=={p.version}"
@@ -148,7 +154,7 @@ def _request(
         extra_indexes=spec.indexes.extra,
         pinned=pinned,
         exclude_newer=spec.exclude_newer,
-        preferences=ctx.preferences(target.name),
+        preferences=ctx.preferences(target.name, option.variant if option is not None else None),
     )
 
 

@@ -93,6 +93,7 @@ def test_a_re_solve_keeps_the_locked_torch(envlock: Envlock, write_spec: Callabl
 # -- one torch across targets --------------------------------------------------------------------
 
 CUDA_12 = 'version = ">=12"'
+CUDA_121 = 'version = ">=12.1"'
 PAIR = target_block("a100", gpus=("A100",), driver="535.104.05") + target_block(
     "h100", gpus=("H100",), driver="550.54.15"
 )
@@ -148,3 +149,17 @@ def test_uniform_gives_one_torch_to_an_a100_535_and_h100_550_pair(
         for p in t["packages"]:
             shared.setdefault(p["name"], set()).add(p["version"].split("+")[0])
     assert all(len(v) == 1 for v in shared.values()), shared
+
+
+def test_a_re_solve_of_an_unchanged_spec_writes_the_bytes_of_a_fresh_solve(
+    envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    # The losing variants resolve without the old pins, so their reasons read as in a fresh solve
+    # (an old cu124 pin of nvjitlink must not make cu121 look native).
+    targets = target_block("h100", gpus=("A100", "H100"), driver="550.54.15") + CI
+    spec = write_spec(deps=("torch>=2.5,<2.8", "torchvision", "numpy<2"), targets=targets, cuda=CUDA_121)
+    lock_file = spec.parent / "envlock.lock"
+    assert envlock("solve", "-s", str(spec)).code == 0
+    fresh = lock_file.read_bytes()
+    assert envlock("solve", "-s", str(spec)).code == 0
+    assert lock_file.read_bytes() == fresh
