@@ -1,8 +1,8 @@
 """Index credentials: taken from URL userinfo and netrc, sent as basic auth, never shown.
 
 Every URL that leaves the index client (in a page, a file, an error message) goes through
-`redact_url`, which drops the userinfo entirely: a token used as a user name is as secret as a
-password.
+`envlock.display.redact_url`, which drops the userinfo entirely: a token used as a user name is as
+secret as a password.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
+
+from envlock.display import redact_url
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,15 +27,6 @@ class Credentials:
 
     def __repr__(self) -> str:  # keeps secrets out of tracebacks and debug logs
         return "Credentials(<redacted>)"
-
-
-def redact_url(url: str) -> str:
-    """`url` without its userinfo (`https://user:token@host/x` -> `https://host/x`)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
 def split_credentials(url: str) -> tuple[str, Credentials | None]:
