@@ -7,6 +7,10 @@ the default index's plain `2.5.1`, so pip takes the variant's build. That is wea
 explicit index pinning, which is why uv is the engine. pip-compile reports names and versions;
 the files, sizes and hashes are read from the indexes afterwards (see `envlock.solve.artifacts`).
 pip-compile has no upload-date cut-off, so a spec with `exclude-newer` is refused.
+
+The index URLs reach pip through `PIP_INDEX_URL` / `PIP_EXTRA_INDEX_URL`, never the command line:
+they may carry credentials, and every local user can read a process's arguments in /proc, while
+its environment is readable only by the user who started it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError, UsageError
 from envlock.resolvers import Resolution, ResolutionRequest, ResolvedPackage
 
@@ -96,21 +101,23 @@ class PipToolsBackend:
                 str(work / "cache"),
                 "-o",
                 str(work / "requirements.txt"),
-                "--index-url",
-                request.default_index,
             ]
+            extra: list[str] = []
             for url in [u for _, u in request.pinned] + list(request.extra_indexes):
-                if url not in cmd:
-                    cmd += ["--extra-index-url", url]
+                if url != request.default_index and url not in extra:
+                    extra.append(url)
             if request.constraints:
                 (work / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
                 cmd += ["--pip-args", f"--constraint {work / 'constraints.txt'}"]
             cmd.append(str(work / "requirements.in"))
             env = {k: v for k, v in os.environ.items() if k not in _PIP_ENV}
             env["PIP_CONFIG_FILE"] = os.devnull
+            env["PIP_INDEX_URL"] = request.default_index
+            if extra:
+                env["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
             proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
-                text = (proc.stderr or proc.stdout).strip()
+                text = redact_text((proc.stderr or proc.stdout).strip())
                 if "Could not fetch" in text or "ConnectionError" in text or "HTTPError" in text:
                     raise NetworkError(f"pip-compile could not reach an index:\n{text}")
                 raise ResolutionError(f"pip-compile found no solution:\n{text}")
