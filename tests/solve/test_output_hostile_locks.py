@@ -20,7 +20,7 @@ import pytest
 from envlock.lock.model import Lock, Rejection
 from envlock.lock.toml import dump_lock, seal
 from tests.diff.conftest import make_lock, torch_target
-from tests.solve.conftest import Run
+from tests.solve.conftest import Run, target_block
 
 Envlock = Callable[..., Run]
 
@@ -115,3 +115,17 @@ def test_show_diff_and_errors_show_terminal_escapes_escaped(
         assert "\\x1b[2J" in runs["show --target"].err
     if runs["diff --format json"].code == 0:
         assert json.loads(runs["diff --format json"].out)["targets"][0]["name"] == f"h100{TERMINAL}"
+
+
+def test_check_reasons_show_neither_credentials_nor_raw_escapes(
+    envlock: Envlock, write_spec: Callable[..., Path], lock_file: Callable[[Lock, str], Path]
+) -> None:
+    spec = write_spec(deps=("torch>=2.5,<2.6", "numpy<2"), targets=target_block("h100"))
+    lock = make_lock(torch_target("h100", "2.5.1+cu124"), dependencies=(f"torch{TERMINAL}", "numpy<2"))
+    lock = seal(replace(lock, inputs=replace(lock.inputs, default_index=CREDENTIALED + "/simple")))
+    path = lock_file(lock, "envlock.lock")
+    assert path.parent == spec.parent
+    for run in (envlock("check", "-s", str(spec)), envlock("check", "-s", str(spec), "--json")):
+        assert run.code == 1
+        assert SECRET not in run.out + run.err and not RAW_CONTROL.search(run.out + run.err)
+    assert "\\x1b[2J" in envlock("check", "-s", str(spec)).err
