@@ -1,10 +1,10 @@
 """The attack: another local user reads /proc/<pid>/cmdline of uv or pip-compile during a solve.
 
-An index password in the spec must reach the resolver through its environment (readable only by
-the user's own processes), never through its command line. The resolvers' executables are
-wrapped by a shell script that saves its own `/proc/$$/cmdline` (exactly what another user would
-read) and then execs the real program, so the solve itself runs for real against the fixture
-indexes, one of which refuses requests without the password.
+An index password in the spec must reach the resolver through its environment (uv) or a private
+netrc file (pip), both readable only by the user, never through its command line. The resolvers'
+executables are wrapped by a shell script that saves its own `/proc/$$/cmdline` (exactly what
+another user would read) and environment, then execs the real program, so the solve itself runs
+for real against the fixture indexes, one of which refuses requests without the password.
 """
 
 from __future__ import annotations
@@ -29,14 +29,17 @@ def _recording_wrapper(real: str, log_dir: Path) -> Path:
     log_dir.mkdir()
     wrapper = log_dir.parent / f"record-{Path(real).name}"
     wrapper.write_text(
-        f"#!/bin/sh\ntr '\\000' '\\n' < /proc/$$/cmdline > '{log_dir}'/argv.$$\nexec '{real}' \"$@\"\n"
+        "#!/bin/sh\n"
+        f"tr '\\000' '\\n' < /proc/$$/cmdline > '{log_dir}'/argv.$$\n"
+        f"tr '\\000' '\\n' < /proc/$$/environ > '{log_dir}'/environ.$$\n"
+        f"exec '{real}' \"$@\"\n"
     )
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     return wrapper
 
 
 def _command_lines(log_dir: Path, program: str) -> list[str]:
-    lines = [p.read_text() for p in sorted(log_dir.iterdir())]
+    lines = [p.read_text() for p in sorted(log_dir.glob("argv.*"))]
     return [line for line in lines if program in line]
 
 
@@ -115,4 +118,11 @@ def test_pip_compile_command_line_carries_no_index_password(
     assert {p["name"]: p["index"] for p in host["packages"]}["privpkg"] == index_server.private
     [argv] = _command_lines(log_dir, "requirements.in")
     assert PRIVATE_PASSWORD not in argv and PRIVATE_USER not in argv
+    # pip copies its index URLs onto the command line of the pip that builds an sdist: they are
+    # bare, and the credentials come from a private netrc that is gone after the solve.
+    [environ] = [p.read_text().splitlines() for p in log_dir.glob("environ.*")]
+    index_urls = [line for line in environ if line.startswith(("PIP_INDEX_URL=", "PIP_EXTRA_INDEX_URL="))]
+    assert index_urls and not any(PRIVATE_PASSWORD in line for line in index_urls)
+    [netrc] = [line.partition("=")[2] for line in environ if line.startswith("NETRC=")]
+    assert not Path(netrc).exists()
     assert PRIVATE_PASSWORD not in run.out + run.err
