@@ -11,10 +11,12 @@ userinfo is dropped entirely, because a token used as a user name is as secret a
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
-# scheme://userinfo@ anywhere in a text: everything up to the last '@' before the path, as
-# `redact_url` reads the netloc.
+# scheme://userinfo@: everything up to the last '@' before the path, query or fragment (where
+# the authority ends). Plain string matching: urlsplit refuses some userinfo (a '[' reads as an
+# IPv6 host) and would turn a broken URL into a crash instead of a redacted message.
+_USERINFO_IN_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+# The same anywhere in a text, where a blank also ends the URL.
 _USERINFO_IN_TEXT = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
 
 # C0 controls and DEL, C1 controls (0x9b is a CSI on some terminals), and the Unicode
@@ -25,11 +27,7 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 def redact_url(url: str) -> str:
     """`url` without its userinfo (`https://user:token@host/x` -> `https://host/x`)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    return _USERINFO_IN_URL.sub(r"\g<scheme>", url, count=1)
 
 
 def redact_text(text: str) -> str:

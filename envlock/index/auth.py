@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import netrc
 import os
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,20 +30,25 @@ class Credentials:
         return "Credentials(<redacted>)"
 
 
+def _authority(url: str) -> str:
+    """What lies between `scheme://` and the path, query or fragment (string matching, as redact_url)."""
+    _, sep, rest = url.partition("://")
+    return re.split(r"[/?#]", rest, maxsplit=1)[0] if sep else ""
+
+
 def split_credentials(url: str) -> tuple[str, Credentials | None]:
     """`(url without userinfo, credentials from the userinfo or None)`."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    bare = redact_url(url)
+    if bare == url:
         return url, None
-    userinfo = parts.netloc.rsplit("@", 1)[0]
+    userinfo = _authority(url).rsplit("@", 1)[0]
     user, _, password = userinfo.partition(":")
-    return redact_url(url), Credentials(username=unquote(user), password=unquote(password))
+    return bare, Credentials(username=unquote(user), password=unquote(password))
 
 
 def host_key(url: str) -> str:
     """The `host[:port]` part of a URL, lowercase, without userinfo: what credentials are keyed by."""
-    netloc = urlsplit(url).netloc.rsplit("@", 1)[-1]
-    return netloc.lower()
+    return _authority(url).rsplit("@", 1)[-1].lower()
 
 
 def netrc_path(environ: Mapping[str, str] | None = None) -> Path:
