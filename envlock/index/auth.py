@@ -89,7 +89,7 @@ class CredentialStore:
             table = self._load_netrc()
         if table is None:
             return None
-        hostname = urlsplit(url).hostname or ""
+        hostname = urlsplit(redact_url(url)).hostname or ""
         entry = table.authenticators(key) or table.authenticators(hostname)
         if entry is None:
             return None

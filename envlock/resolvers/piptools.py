@@ -62,8 +62,8 @@ def _private_netrc(request: ResolutionRequest, work: Path) -> Path | None:
     """A netrc with the credentials of `request`'s index URLs, after the user's own; None without any."""
     entries: dict[str, tuple[str, str]] = {}
     for url in (request.default_index, *request.extra_indexes, *(u for _, u in request.pinned)):
-        _, credentials = split_credentials(url)
-        host = urlsplit(url).hostname
+        bare, credentials = split_credentials(url)
+        host = urlsplit(bare).hostname
         if credentials is not None and host:
             entries[host] = (credentials.username, credentials.password)
     if not entries:
