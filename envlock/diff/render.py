@@ -312,9 +312,17 @@ _HTML_TEXT |= {"@": "@&#8203;", "#": "#&#8203;"}  # see _MD_INLINE
 _HTML_TEXT_RE = re.compile("[" + re.escape("".join(_HTML_TEXT)) + "]")
 
 
+_HTML_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?i:(?<=www)(?=\.))")
+
+
 def _html_text(text: str) -> str:
-    """`text` as inert text inside an HTML block (`<summary>`), where Markdown is not parsed."""
-    return _HTML_TEXT_RE.sub(lambda m: _HTML_TEXT[m.group()], shown(text))
+    """`text` as inert text inside an HTML block (`<summary>`), where Markdown is not parsed.
+
+    A zero-width space also splits `scheme://` and `www.`, which a linker of rendered text would
+    otherwise turn into links.
+    """
+    text = _HTML_TEXT_RE.sub(lambda m: _HTML_TEXT[m.group()], shown(text))
+    return _HTML_AUTOLINK.sub("&#8203;", text)
 
 
 def _md_value(f: ValueChange) -> str:
