@@ -13,11 +13,13 @@ import json
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from envlock.cli.main import main
 from envlock.diff.compute import diff_locks
 from envlock.diff.model import LockDiff
 from envlock.diff.render import render_markdown, render_text, render_textconv, to_json
@@ -168,3 +170,16 @@ def test_no_review_format_echoes_credentials_from_lock_urls(fmt: str) -> None:
     }[fmt]()
     assert "mirror.example" in rendered  # the URLs are shown,
     assert SECRET not in rendered and "ci-bot" not in rendered  # without their userinfo
+
+
+def test_textconv_of_a_file_that_is_no_lock_shows_its_escapes_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """git runs the textconv driver on every version of the file, whatever a commit put there."""
+    path = tmp_path / "envlock.lock"
+    path.write_text(f'title = "{TERMINAL}"\nurl = "https://ci-bot:{SECRET}@mirror.example/x"\n')
+    assert main(["diff", "--textconv", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f]", captured.out + captured.err)
+    assert "\\x1b[2J" in captured.out and SECRET not in captured.out
+    assert captured.out.count("\n") == 2  # the file's own lines are kept
