@@ -19,6 +19,7 @@ result only when it hashes to what the lock recorded.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -33,9 +34,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from packaging.requirements import Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from envlock.display import redact_text, redact_url
 from envlock.errors import EnvlockError, IntegrityError, NetworkError, ResolutionError
 from envlock.index import IndexClient
-from envlock.index.auth import redact_url
+from envlock.index.auth import Credentials, split_credentials
 from envlock.index.cache import default_cache_root
 from envlock.lock.model import Artifact, DirectSource, Lock
 from envlock.solve.tags import wheel_fits
@@ -221,7 +223,7 @@ def _materialize(
     if url.startswith("git+"):
         source = _git_source(url)
         _require_build_allowed(spec, name, req, "a git repository")
-        tree, cleanup = _source_tree(source, base, settings)
+        tree, cleanup = _source_tree(source, base, settings, credentials=split_credentials(url)[1])
         try:
             resolved = _with_commit(source, tree)
             wheel = _build(name, tree, settings)
@@ -318,8 +320,12 @@ def _with_commit(source: DirectSource, tree: Path) -> DirectSource:
     )
 
 
-def _source_tree(source: DirectSource, base: Path, settings: _BuildSettings) -> tuple[Path, Path | None]:
-    """A directory (or sdist) to build `source` from, and what to delete afterwards."""
+def _source_tree(
+    source: DirectSource, base: Path, settings: _BuildSettings, *, credentials: Credentials | None = None
+) -> tuple[Path, Path | None]:
+    """A directory (or sdist) to build `source` from, and what to delete afterwards. A git
+    repository is cloned with `credentials` given to git through its environment, never argv
+    (without them, git's own credential helpers and netrc apply)."""
     if source.kind == "path":
         return (base / source.location).resolve(), None
     scratch = Path(tempfile.mkdtemp(prefix="envlock-direct-"))
@@ -330,7 +336,11 @@ def _source_tree(source: DirectSource, base: Path, settings: _BuildSettings) -> 
                 f"--offline: cannot clone {source.location}",
                 hint="solve with network once; the built wheel is then cached",
             )
-        _git(["clone", "--quiet", "--no-checkout", "--", source.location, str(checkout)], cwd=scratch)
+        _git(
+            ["clone", "--quiet", "--no-checkout", "--", source.location, str(checkout)],
+            cwd=scratch,
+            credentials=credentials,
+        )
         rev = source.commit or "HEAD"
         _git(["checkout", "--quiet", "--detach", rev, "--"], cwd=checkout)
         tree = checkout / source.subdirectory if source.subdirectory else checkout
@@ -338,15 +348,22 @@ def _source_tree(source: DirectSource, base: Path, settings: _BuildSettings) -> 
     raise ResolutionError(f"cannot rebuild a {source.kind} source here: {source.describe()}")
 
 
-def _git(args: Sequence[str], *, cwd: Path) -> str:
+def _git(args: Sequence[str], *, cwd: Path, credentials: Credentials | None = None) -> str:
+    env = dict(os.environ)
+    if credentials is not None:
+        token = base64.b64encode(f"{credentials.username}:{credentials.password}".encode()).decode()
+        count = int(env.get("GIT_CONFIG_COUNT", "0") or "0")
+        env["GIT_CONFIG_COUNT"] = str(count + 1)
+        env[f"GIT_CONFIG_KEY_{count}"] = "http.extraHeader"
+        env[f"GIT_CONFIG_VALUE_{count}"] = f"Authorization: Basic {token}"
     git = shutil.which("git")
     if git is None:
         raise ResolutionError("a git direct reference needs git, which is not installed", hint="install git")
     proc = subprocess.run(
-        [git, *args], cwd=cwd, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
+        [git, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
     )
     if proc.returncode != 0:
-        message = redact_url(proc.stderr.strip() or proc.stdout.strip())
+        message = redact_text(proc.stderr.strip() or proc.stdout.strip())
         raise NetworkError(
             f"git {args[0]} failed: {message}",
             hint="check the repository URL and revision (a branch, tag or commit), then retry",
