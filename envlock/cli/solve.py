@@ -140,7 +140,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 '"inferred" in the lock). Check with `envlock inspect` after installing, or add a row '
                 "with [resolution].knowledge-base"
             )
+    from packaging.utils import canonicalize_name
+
     from envlock.lock.drift import drift_warnings
+
+    locked_names = {p.name for t in lock.targets for p in t.packages}
+    for name in args.upgrade_package:
+        if canonicalize_name(name) not in locked_names:
+            console.warn(f"--upgrade-package {name}: no package of that name is in the lock")
 
     for warning in drift_warnings(lock.targets):
         console.warn(warning)

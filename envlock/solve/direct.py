@@ -77,10 +77,6 @@ def cached_wheel(sha256: str, filename: str) -> Path:
     return direct_cache() / sha256 / filename
 
 
-def is_direct(requirement: str) -> bool:
-    return Requirement(requirement).url is not None
-
-
 def prepare_direct_references(
     spec: Spec,
     *,
@@ -247,7 +243,7 @@ def _materialize(
         try:
             wheel = _build(name, dest, settings)
         finally:
-            dest.unlink(missing_ok=True)
+            shutil.rmtree(scratch, ignore_errors=True)
         return source, wheel, "built"
     if parts.scheme in ("", "file"):
         path = Path(unquote(parts.path)) if parts.scheme == "file" else Path(url)
@@ -345,7 +341,11 @@ def _source_tree(
         _git(["checkout", "--quiet", "--detach", rev, "--"], cwd=checkout)
         tree = checkout / source.subdirectory if source.subdirectory else checkout
         return tree, scratch
-    raise ResolutionError(f"cannot rebuild a {source.kind} source here: {source.describe()}")
+    raise ResolutionError(
+        f"the wheel built from {source.describe()} is not in envlock's cache, and envlock rebuilds "
+        "only local paths and git commits",
+        hint="install from a bundle made with `envlock fetch` where the lock was solved, or re-solve here",
+    )
 
 
 def _git(args: Sequence[str], *, cwd: Path, credentials: Credentials | None = None) -> str:

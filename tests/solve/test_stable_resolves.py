@@ -71,6 +71,9 @@ def test_upgrade_package_lifts_one_pin_and_upgrade_lifts_all(
     assert envlock("solve", "-s", str(spec), "--upgrade-package", "freshpkg").code == 0
     one = _pins(lock_file)
     assert (one[("ci", "numpy")], one[("ci", "freshpkg")]) == ("1.26.4", "1.1.0")
+    typo = envlock("solve", "-s", str(spec), "--upgrade-package", "nunpy")
+    assert typo.code == 0 and "--upgrade-package nunpy: no package of that name is in the lock" in typo.err
+    assert _pins(lock_file) == one
     assert envlock("solve", "-s", str(spec), "--upgrade").code == 0
     every = _pins(lock_file)
     assert (every[("ci", "numpy")], every[("ci", "freshpkg")]) == ("2.1.0", "1.1.0")
