@@ -70,6 +70,15 @@ def test_a_local_wheel_is_locked_with_its_hash_and_relative_path_and_installs(
     assert envlock("check", "-s", str(spec)).code == 0
     shown = envlock("show", "-l", str(lock_file))
     assert "0.1.0  (path dist/mylib-0.1.0-py3-none-any.whl)" in shown.out
+    from packaging.pylock import Pylock
+
+    exported = spec.parent / "pylock.ci.toml"
+    run = envlock("export", "-l", str(lock_file), "--target", "ci", "--format", "pylock", "-o", str(exported))
+    assert run.code == 0, run.err
+    pylock = Pylock.from_dict(_toml.loads(exported.read_text()))
+    pylock.validate()
+    (wheel_entry,) = next(p for p in pylock.packages if p.name == "mylib").wheels or ()
+    assert (wheel_entry.path, wheel_entry.hashes["sha256"]) == (mylib["source"]["path"], _sha256(wheel))  # type: ignore[index]  # TOML table
 
     # Installed on a node whose envlock cache does not hold the wheel: it is read from its path.
     from envlock.solve.direct import direct_cache
