@@ -68,6 +68,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         out.write(f"  CUDA runtime     {t.cuda or '-'}\n")
         out.write(f"  cuDNN            {t.cudnn or '-'}\n")
         out.write(f"  NCCL             {t.nccl or '-'}\n")
+        if t.toolkit_source:
+            parts = "".join(f", {c.name} {c.version}" for c in t.toolkit)
+            out.write(f"  CUDA toolkit     {t.toolkit_release or '-'} ({t.toolkit_source}{parts})\n")
         if t.requires_driver:
             out.write(f"  needs driver     >= {t.requires_driver} ({t.compat})\n")
         out.write(f"  env hash         {t.env_hash}\n")

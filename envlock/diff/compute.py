@@ -253,6 +253,7 @@ def _stack_values(t: LockedTarget | None) -> dict[str, str | None]:
         "cuda": t.cuda,
         "cudnn": t.cudnn,
         "nccl": t.nccl,
+        "toolkit": t.toolkit_release,
         "requires-driver": t.requires_driver,
         "compat": t.compat,
         "gpus": _join(t.gpus) or None,
@@ -367,8 +368,9 @@ def _package_changes(
     target: str,
     warnings: list[DiffWarning],
 ) -> tuple[PackageChange, ...]:
-    old_p = {p.name: p for p in old.packages} if old else {}
-    new_p = {p.name: p for p in new.packages} if new else {}
+    # toolkit components are reviewed like packages (their names cannot clash: cuda_nvcc, libcublas)
+    old_p = {p.name: p for p in (*old.packages, *old.toolkit)} if old else {}
+    new_p = {p.name: p for p in (*new.packages, *new.toolkit)} if new else {}
     changes: list[PackageChange] = []
     for name in sorted(set(old_p) | set(new_p)):
         change = _package_change(old_p.get(name), new_p.get(name), target, warnings)

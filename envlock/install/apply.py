@@ -168,7 +168,8 @@ def apply_install(
     def lease_info() -> dict[str, object]:
         # Every file the target's packages list (a superset of those the build will choose):
         # enough for `envlock gc` to keep them while the build runs, and cheap to compute.
-        return {"artifacts": sorted({a.sha256 for p in plan.target.packages for a in p.artifacts})}
+        packages = (*plan.target.packages, *plan.target.toolkit)
+        return {"artifacts": sorted({a.sha256 for p in packages for a in p.artifacts})}
 
     def build(dest: Path) -> None:
         # Only the builder gets here. The empty environment (and the interpreter search) starts
@@ -246,5 +247,10 @@ def env_path_for_run(path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONHOME", None)
     env["VIRTUAL_ENV"] = str(path)
-    env["PATH"] = str(path / "bin") + os.pathsep + env.get("PATH", os.defpath)
+    bins = [str(path / "bin")]
+    cuda = path / "cuda"
+    if cuda.is_dir():  # the locked CUDA toolkit ([cuda] toolkit)
+        env["CUDA_HOME"] = env["CUDA_PATH"] = str(cuda)
+        bins.append(str(cuda / "bin"))
+    env["PATH"] = os.pathsep.join([*bins, env.get("PATH", os.defpath)])
     return env

@@ -15,16 +15,29 @@ def sha256_json(value: object) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def env_hash(*, python: str, platform: str, packages: Sequence[LockedPackage]) -> str:
+def env_hash(
+    *,
+    python: str,
+    platform: str,
+    packages: Sequence[LockedPackage],
+    toolkit: Sequence[LockedPackage] = (),
+) -> str:
     """The identity of an environment: its exact artifact set, Python, platform and store layout.
 
     Two targets with the same env hash materialize to the same store path, whoever solved them.
+    The CUDA toolkit's archives count only when there are any, so that environments without one
+    keep the identity they always had.
     """
-    return sha256_json(
-        {
-            "layout": STORE_LAYOUT_VERSION,
-            "python": python,
-            "platform": platform,
-            "packages": sorted([p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages),
-        }
-    )
+    document: dict[str, object] = {
+        "layout": STORE_LAYOUT_VERSION,
+        "python": python,
+        "platform": platform,
+        "packages": _artifact_set(packages),
+    }
+    if toolkit:
+        document["toolkit"] = _artifact_set(toolkit)
+    return sha256_json(document)
+
+
+def _artifact_set(packages: Sequence[LockedPackage]) -> list[list[object]]:
+    return sorted([p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages)

@@ -65,6 +65,12 @@ class LockedTarget:
     env_hash: str  # "sha256:..."
     packages: tuple[LockedPackage, ...]  # sorted by name
     rejected: tuple[Rejection, ...]
+    # The CUDA toolkit of `[cuda] toolkit`: where it came from ("redist" | "index"), the release
+    # ("12.4.1"), and for "redist" one entry per component archive (name = manifest key, version =
+    # the component's own, index = the manifest's URL), sorted by name.
+    toolkit_source: str | None = None
+    toolkit_release: str | None = None
+    toolkit: tuple[LockedPackage, ...] = ()
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -102,6 +108,9 @@ class LockInputs:
     exclude_newer: str | None
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
+    toolkit: tuple[str, ...] = ()  # [cuda] toolkit, as written
+    toolkit_source: str | None = None  # [cuda] toolkit-source, recorded only with a toolkit
+    nvidia_redist: str | None = None  # [indexes] nvidia-redist, recorded only when given
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -96,6 +96,9 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("extra-indexes", list(i.extra_indexes)),
         ("exclude-newer", i.exclude_newer),
         ("knowledge-base", i.knowledge_base),
+        ("toolkit", list(i.toolkit) if i.toolkit else None),
+        ("toolkit-source", i.toolkit_source),
+        ("nvidia-redist", i.nvidia_redist),
     ]
 
 
@@ -126,6 +129,8 @@ def _target_pairs(t: LockedTarget) -> list[tuple[str, object]]:
         ("compat", t.compat),
         ("knowledge-base-row", t.kb_status),
         ("env-hash", t.env_hash),
+        ("toolkit-source", t.toolkit_source),
+        ("toolkit-release", t.toolkit_release),
     ]
 
 
@@ -142,18 +147,21 @@ def _canonical(lock: Lock) -> dict[str, object]:
             dict(_kv_items(_target_pairs(t)))
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
-                "packages": [
-                    {
-                        "name": p.name,
-                        "version": p.version,
-                        "index": p.index,
-                        "artifacts": [dict(_kv_items(_artifact_pairs(a))) for a in p.artifacts],
-                    }
-                    for p in t.packages
-                ],
+                "packages": [_package_data(p) for p in t.packages],
             }
+            # the toolkit only when there is one: locks without it keep their content hash
+            | ({"toolkit": [_package_data(c) for c in t.toolkit]} if t.toolkit else {})
             for t in lock.targets
         ],
+    }
+
+
+def _package_data(p: LockedPackage) -> dict[str, object]:
+    return {
+        "name": p.name,
+        "version": p.version,
+        "index": p.index,
+        "artifacts": [dict(_kv_items(_artifact_pairs(a))) for a in p.artifacts],
     }
 
 
@@ -207,12 +215,13 @@ def dump_lock(lock: Lock) -> str:
             out.append("rejected = [")
             out += [f"    {_inline(_rejection_pairs(r))}," for r in t.rejected]
             out.append("]")
-        for p in t.packages:
-            out += ["", "[[targets.packages]]"]
-            out += list(_kv([("name", p.name), ("version", p.version), ("index", p.index)]))
-            out.append("artifacts = [")
-            out += [f"    {_inline(_artifact_pairs(a))}," for a in p.artifacts]
-            out.append("]")
+        for header, items in (("[[targets.packages]]", t.packages), ("[[targets.toolkit]]", t.toolkit)):
+            for p in items:
+                out += ["", header]
+                out += list(_kv([("name", p.name), ("version", p.version), ("index", p.index)]))
+                out.append("artifacts = [")
+                out += [f"    {_inline(_artifact_pairs(a))}," for a in p.artifacts]
+                out.append("]")
     return "\n".join(out) + "\n"
 
 
@@ -336,6 +345,17 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
             for x in r.tables("rejected")
         ),
         packages=_read_packages(r, fast),
+        toolkit_source=r.opt_str("toolkit-source"),
+        toolkit_release=r.opt_str("toolkit-release"),
+        toolkit=tuple(
+            LockedPackage(
+                name=p.string("name"),
+                version=p.string("version"),
+                index=p.string("index"),
+                artifacts=tuple(_read_artifact(a) for a in p.tables("artifacts")),
+            )
+            for p in r.tables("toolkit")
+        ),
     )
 
 
@@ -446,13 +466,38 @@ _INPUTS_SHAPE = (
             "knowledge-base",
         }
     ),
-    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets"}),
+    frozenset(
+        {
+            "cuda-version",
+            "cudnn",
+            "nccl",
+            "pytorch-index",
+            "exclude-newer",
+            "targets",
+            "toolkit",
+            "toolkit-source",
+            "nvidia-redist",
+        }
+    ),
 )
 _TARGET_INPUTS_SHAPE = (frozenset({"name", "platform", "glibc", "gpus"}), frozenset({"driver"}))
 _TARGET_SHAPE = (
     frozenset({"name", "platform", "glibc", "python", "gpus", "variant", "knowledge-base-row", "env-hash"}),
     frozenset(
-        {"driver", "torch", "cuda", "cudnn", "nccl", "requires-driver", "compat", "rejected", "packages"}
+        {
+            "driver",
+            "torch",
+            "cuda",
+            "cudnn",
+            "nccl",
+            "requires-driver",
+            "compat",
+            "rejected",
+            "packages",
+            "toolkit-source",
+            "toolkit-release",
+            "toolkit",
+        }
     ),
 )
 _REJECTION_SHAPE = (frozenset({"variant", "reason"}), frozenset({"fix"}))
@@ -640,6 +685,9 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             extra_indexes=inputs.strs("extra-indexes"),
             exclude_newer=inputs.opt_str("exclude-newer"),
             knowledge_base=inputs.string("knowledge-base"),
+            toolkit=inputs.strs("toolkit"),
+            toolkit_source=inputs.opt_str("toolkit-source"),
+            nvidia_redist=inputs.opt_str("nvidia-redist"),
             targets=tuple(
                 TargetInputs(
                     name=t.string("name"),

@@ -35,10 +35,23 @@ class VenvBuild:
 
         self.ready()
         assert self._interpreter is not None
+        toolkit = set(request.target.toolkit)
+        wheels = [f for f in request.files if f.package not in toolkit]
         install_files(
             self.dest,
-            [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in request.files],
+            [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in wheels],
         )
+        if request.target.toolkit:
+            from envlock.materialize.toolkit import ToolkitArchive, install_toolkit
+
+            install_toolkit(
+                self.dest / "cuda",
+                [
+                    ToolkitArchive(component=f.package.name, filename=f.artifact.filename, path=f.path)
+                    for f in request.files
+                    if f.package in toolkit
+                ],
+            )
         EnvRecord(
             env_name=request.env_name,
             target=request.target.name,

@@ -36,6 +36,9 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
             for t in spec.targets
         ),
         knowledge_base=kb_digest,
+        toolkit=spec.cuda.toolkit,
+        toolkit_source=spec.cuda.toolkit_source if spec.cuda.toolkit else None,
+        nvidia_redist=redact_url(spec.indexes.nvidia_redist) if spec.indexes.nvidia_redist else None,
     )
 
 
@@ -68,6 +71,9 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("indexes.pytorch", old.pytorch_index, fresh.pytorch_index),
         ("indexes.extra", old.extra_indexes, fresh.extra_indexes),
         ("resolution.exclude-newer", old.exclude_newer, fresh.exclude_newer),
+        ("cuda.toolkit", old.toolkit, fresh.toolkit),
+        ("cuda.toolkit-source", old.toolkit_source, fresh.toolkit_source),
+        ("indexes.nvidia-redist", old.nvidia_redist, fresh.nvidia_redist),
     )
     for label, before, after in simple:
         if before != after:

@@ -24,6 +24,7 @@ from envlock.errors import EnvlockError, ResolutionError, UsageError
 from envlock.index import IndexClient
 from envlock.kb import KnowledgeBase
 from envlock.kb.rules import driver_verdict
+from envlock.kb.toolkit import DEFAULT_REDIST, wheel_extra
 from envlock.lock.digest import env_hash
 from envlock.lock.model import LOCK_VERSION, Lock, LockedTarget, LockInputs, Rejection
 from envlock.lock.toml import seal
@@ -35,6 +36,7 @@ from envlock.solve.inputs import lock_inputs, staleness
 from envlock.solve.memo import MemoClient
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
 from envlock.solve.tags import ordered_target_tags
+from envlock.solve.toolkit import LockedToolkit, ToolkitProblem, lock_toolkit
 from envlock.spec.model import Spec, TargetSpec
 from envlock.spec.parse import spec_hash
 
@@ -53,6 +55,7 @@ class _Outcome:
     stack: CudaStack
     requires_driver: str | None
     compat: str | None
+    toolkit: LockedToolkit | None = None  # [cuda] toolkit from NVIDIA's redist, for this CUDA
 
 
 class _ResolutionPool:
@@ -99,6 +102,8 @@ def _request(
             pinned = tuple((name, option.index) for name in TORCH_FAMILY)
         constraints = tuple(f"torch!={v}" for v in option.excluded)
     requirements = spec.dependencies
+    if option is not None and option.cuda and target.has_gpus and spec.cuda.toolkit_source == "index":
+        requirements = (*requirements, *_toolkit_requirement(spec, option.cuda))
     if (
         option is not None
         and option.index is not None
@@ -117,6 +122,67 @@ def _request(
         extra_indexes=spec.indexes.extra,
         pinned=pinned,
         exclude_newer=spec.exclude_newer,
+    )
+
+
+def _toolkit_requirement(spec: Spec, cuda: str) -> tuple[str, ...]:
+    """`[cuda] toolkit` from NVIDIA's wheels: the cuda-toolkit metapackage of the variant's CUDA minor."""
+    if not spec.cuda.toolkit:
+        return ()
+    extras = ",".join(sorted({wheel_extra(c) for c in spec.cuda.toolkit}))
+    return (f"cuda-toolkit[{extras}]=={cuda}.*",)
+
+
+def _redist_toolkit(
+    cuda: str, target: TargetSpec, spec: Spec, kb: KnowledgeBase, client: MemoClient
+) -> LockedToolkit | ToolkitProblem:
+    return lock_toolkit(
+        client,
+        base=spec.indexes.nvidia_redist or DEFAULT_REDIST,
+        cuda=cuda,
+        platform=target.platform,
+        jetson=all(kb.is_tegra(cc) for cc in target.archs),
+        wanted=spec.cuda.toolkit,
+    )
+
+
+def _wants_redist_toolkit(spec: Spec, target: TargetSpec) -> bool:
+    return bool(spec.cuda.toolkit) and target.has_gpus and spec.cuda.toolkit_source == "redist"
+
+
+def _with_toolkit(
+    locked: LockedTarget,
+    target: TargetSpec,
+    spec: Spec,
+    kb: KnowledgeBase,
+    client: MemoClient,
+    found: LockedToolkit | None = None,
+) -> LockedTarget | _Unsatisfiable:
+    """`locked` with the CUDA toolkit of `[cuda] toolkit` (GPU targets only), or why it has none.
+
+    `found` is the toolkit already locked for the chosen variant; without it (no torch variants
+    were involved) it is looked up for the CUDA the set pins.
+    """
+    if not spec.cuda.toolkit or not target.has_gpus or locked.cuda is None:
+        return locked
+    if spec.cuda.toolkit_source == "index":
+        meta = locked.package("cuda-toolkit")
+        return replace(locked, toolkit_source="index", toolkit_release=meta.version if meta else None)
+    toolkit = found or _redist_toolkit(locked.cuda, target, spec, kb, client)
+    if isinstance(toolkit, ToolkitProblem):
+        return _Unsatisfiable(
+            target=target.name,
+            rejected=(Rejection(variant=locked.variant, reason=toolkit.reason, fix=toolkit.fix),),
+        )
+    found = toolkit
+    return replace(
+        locked,
+        toolkit_source="redist",
+        toolkit_release=found.release,
+        toolkit=found.components,
+        env_hash=env_hash(
+            python=locked.python, platform=locked.platform, packages=locked.packages, toolkit=found.components
+        ),
     )
 
 
@@ -284,7 +350,8 @@ def _solve_target(
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
         resolution = pool.submit(_request(spec, target, None, default_index)).result()
-        return _target_lock(target, spec, kb, None, resolution, (), client, default_index)
+        locked = _target_lock(target, spec, kb, None, resolution, (), client, default_index)
+        return _with_toolkit(locked, target, spec, kb, client)
     gpu_problems = [
         p
         for cc in target.archs
@@ -314,6 +381,13 @@ def _solve_target(
             rejections.append(_resolution_rejection(option.variant, err))
             continue
         result = _evaluate(option, resolution, target, spec, kb)
+        if isinstance(result, _Outcome) and _wants_redist_toolkit(spec, target):
+            # The toolkit must exist for the CUDA the set pins: a variant without one loses here.
+            toolkit = _redist_toolkit(result.stack.runtime or option.cuda or "", target, spec, kb, client)
+            if isinstance(toolkit, ToolkitProblem):
+                result = Rejection(variant=option.variant, reason=toolkit.reason, fix=toolkit.fix)
+            else:
+                result = replace(result, toolkit=toolkit)
         if isinstance(result, Rejection):
             rejections.append(result)
         else:
@@ -322,9 +396,12 @@ def _solve_target(
         return _Unsatisfiable(target=target.name, rejected=tuple(sorted(rejections, key=lambda r: r.variant)))
     best, losers = _pick(outcomes, spec.cuda.driver_compat)
     progress.step(f"{target.name}: locking {best.option.variant} (torch {best.torch})")
-    return _target_lock(
+    locked = _target_lock(
         target, spec, kb, best, best.resolution, [*rejections, *losers], client, default_index
     )
+    if spec.cuda.toolkit and target.has_gpus:
+        progress.step(f"{target.name}: locking the CUDA {locked.cuda} toolkit")
+    return _with_toolkit(locked, target, spec, kb, client, best.toolkit)
 
 
 def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> ResolutionError:

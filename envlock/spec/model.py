@@ -50,6 +50,8 @@ class CudaConstraints:
     nccl: str | None
     driver_compat: str  # one of DRIVER_COMPAT_MODES
     allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
+    toolkit: tuple[str, ...] = ()  # CUDA toolkit components as written ("nvcc", "cuda_cccl", ...)
+    toolkit_source: str = "redist"  # "redist": NVIDIA's redist manifests; "index": cuda-toolkit wheels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +61,7 @@ class IndexSettings:
     default: str | None  # None: take it from the user's uv/pip configuration
     pytorch: str | None
     extra: tuple[str, ...]
+    nvidia_redist: str | None = None  # base of NVIDIA's redist manifests (None: NVIDIA's own host)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -37,6 +37,7 @@ from envlock import _toml
 from envlock.errors import SpecError
 from envlock.kb import KnowledgeBase, load_kb
 from envlock.kb.model import parse_driver
+from envlock.kb.toolkit import NVIDIA_INDEX, TOOLKIT_SOURCES
 from envlock.spec.model import (
     DEFAULT_GLIBC,
     DRIVER_COMPAT_MODES,
@@ -56,9 +57,9 @@ SPEC_VERSION = 1
 
 _ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution")
 _ENV_KEYS = ("name", "python", "dependencies")
-_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx")
+_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "toolkit", "toolkit-source")
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
-_INDEX_KEYS = ("default", "pytorch", "extra")
+_INDEX_KEYS = ("default", "pytorch", "extra", "nvidia", "nvidia-redist")
 _RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -152,7 +153,10 @@ def spec_hash(spec: Spec) -> str:
             "nccl": spec.cuda.nccl,
             "driver-compat": spec.cuda.driver_compat,
             "allow-ptx": spec.cuda.allow_ptx,
-        },
+        }
+        # toolkit keys only when used, so that specs without them keep their hash
+        | ({"toolkit": list(spec.cuda.toolkit), "toolkit-source": spec.cuda.toolkit_source}
+           if spec.cuda.toolkit else {}),
         "targets": [
             {
                 "name": t.name,
@@ -167,7 +171,8 @@ def spec_hash(spec: Spec) -> str:
             "default": spec.indexes.default,
             "pytorch": spec.indexes.pytorch,
             "extra": list(spec.indexes.extra),
-        },
+        }
+        | ({"nvidia-redist": spec.indexes.nvidia_redist} if spec.indexes.nvidia_redist else {}),
         "exclude-newer": spec.exclude_newer,
         "knowledge-base": [_relative(p, base) for p in spec.knowledge_base],
     }
@@ -344,7 +349,25 @@ class _SpecReader:
             nccl=self.specifier("cuda.nccl", table),
             driver_compat=self.choice("cuda.driver-compat", mode, DRIVER_COMPAT_MODES),
             allow_ptx=allow_ptx,
+            toolkit=self.toolkit(table),
+            toolkit_source=self.choice(
+                "cuda.toolkit-source", table.get("toolkit-source", TOOLKIT_SOURCES[0]), TOOLKIT_SOURCES
+            ),
         )
+
+    def toolkit(self, table: Mapping[str, Any]) -> tuple[str, ...]:
+        """Component names as NVIDIA's redist manifests spell them, with or without `cuda_`/`lib`;
+        whether each exists is known only from the manifest, at solve time."""
+        if "toolkit" not in table:
+            return ()
+        expected = 'CUDA toolkit component names like "nvcc", "cccl", "cudart"'
+        names = self.strings("cuda.toolkit", table["toolkit"], expected)
+        for i, name in enumerate(names):
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", name):
+                raise self.fail(f"cuda.toolkit[{i}]", f"{_show(name)} is not a component name", expected)
+        if len(set(names)) != len(names):
+            raise self.fail("cuda.toolkit", "a component is listed twice", expected)
+        return tuple(sorted(names))
 
     def specifier(self, path: str, table: Mapping[str, Any]) -> str | None:
         leaf = path.rpartition(".")[2]
@@ -494,7 +517,21 @@ class _SpecReader:
                     "indexes.extra", f"{_show(table['extra'])} is not a list", "a list of index URLs"
                 )
             extra = [self.url(f"indexes.extra[{i}]", v) for i, v in enumerate(table["extra"])]
-        return IndexSettings(default=default, pytorch=pytorch, extra=tuple(extra))
+        if "nvidia" in table:
+            value = table["nvidia"]
+            if value is True:
+                nvidia: str | None = NVIDIA_INDEX
+            elif value is False:
+                nvidia = None
+            else:
+                nvidia = self.url("indexes.nvidia", value)
+            # NVIDIA's package index is one more extra index, with the same (lower) priority.
+            if nvidia is not None and nvidia not in extra:
+                extra.append(nvidia)
+        redist = None
+        if "nvidia-redist" in table:
+            redist = self.url("indexes.nvidia-redist", table["nvidia-redist"])
+        return IndexSettings(default=default, pytorch=pytorch, extra=tuple(extra), nvidia_redist=redist)
 
     def url(self, path: str, value: object) -> str:
         expected = 'an http(s):// or file:// URL like "https://download.pytorch.org/whl"'
