@@ -1,9 +1,14 @@
-"""Unpack verified CUDA toolkit archives (NVIDIA redist `.tar.xz` / `.zip`) into `<env>/cuda`.
+"""The locked CUDA toolkit in `<env>/cuda`: NVIDIA redist archives unpacked, or NVIDIA's wheels merged.
 
 Each archive holds one top directory (`cuda_nvcc-linux-x86_64-12.4.131-archive/`) whose `bin/`,
 `include/`, `lib/`, `nvvm/`, ... are merged into one tree, as a CUDA installation lays them out;
 files at the archive's top level (its LICENSE) go to `share/<component>/` so that components do
 not overwrite each other's. `lib64` is a link to `lib` for build systems that look there.
+
+With `toolkit-source = "index"` the components are NVIDIA's wheels, installed like every package
+under `site-packages/nvidia/<component>/` (CUDA 12) or `nvidia/cu13/` (CUDA 13); `link_wheel_toolkit`
+merges those trees into `<env>/cuda` with hard links, so that `nvcc` finds its headers and
+libraries the way it does in a CUDA installation.
 
 An archive is input like any other, verified by sha256 but made by someone else: nothing in it may
 leave the tree. Refused, with nothing kept: absolute paths, `..`, members outside the archive's top
@@ -233,3 +238,45 @@ def _same_bytes(a: Path, b: Path) -> bool:
                 return False
             if not x:
                 return True
+
+
+def link_wheel_toolkit(env: Path, cuda_home: Path) -> None:
+    """Merge the `nvidia/<dir>/` trees of the env's NVIDIA wheels into `cuda_home` (hard links).
+
+    Only files the wheels' RECORDs list are linked; package markers (`__init__.py`, caches) are
+    left out; where two wheels ship one path, the first in name order is kept.
+    """
+    from importlib.metadata import distributions
+
+    sites = sorted(env.glob("lib/python*/site-packages")) + sorted(env.glob("Lib/site-packages"))
+    links: dict[str, Path] = {}
+    for site in sites:
+        for dist in sorted(distributions(path=[str(site)]), key=lambda d: d.metadata["Name"] or ""):
+            if not (dist.metadata["Name"] or "").lower().startswith("nvidia-"):
+                continue
+            for file in dist.files or ():
+                parts = file.parts
+                if len(parts) < 3 or parts[0] != "nvidia" or "__pycache__" in parts:
+                    continue
+                if parts[-1] == "__init__.py":
+                    continue
+                rel = "/".join(parts[2:])
+                links.setdefault(rel, site / file)
+    if not links:
+        return
+    cuda_home.mkdir()
+    for rel, source in sorted(links.items()):
+        dest = cuda_home / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_symlink():
+            dest.symlink_to(source.readlink())
+        elif source.is_file():
+            try:
+                os.link(source, dest)
+            except OSError:
+                import shutil
+
+                shutil.copy2(source, dest)
+    lib, lib64 = cuda_home / "lib", cuda_home / "lib64"
+    if lib.is_dir() and not lib64.exists() and not lib64.is_symlink():
+        lib64.symlink_to("lib")

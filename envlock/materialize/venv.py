@@ -41,6 +41,10 @@ class VenvBuild:
             self.dest,
             [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in wheels],
         )
+        if request.target.toolkit_source == "index":
+            from envlock.materialize.toolkit import link_wheel_toolkit
+
+            link_wheel_toolkit(self.dest, self.dest / "cuda")
         if request.target.toolkit:
             from envlock.materialize.toolkit import ToolkitArchive, install_toolkit
 

@@ -102,8 +102,8 @@ def _request(
             pinned = tuple((name, option.index) for name in TORCH_FAMILY)
         constraints = tuple(f"torch!={v}" for v in option.excluded)
     requirements = spec.dependencies
-    if option is not None and option.cuda and target.has_gpus and spec.cuda.toolkit_source == "index":
-        requirements = (*requirements, *_toolkit_requirement(spec, option.cuda))
+    if target.has_gpus and spec.cuda.toolkit_source == "index" and (option is None or option.cuda):
+        requirements = (*requirements, *_toolkit_requirement(spec, option.cuda if option else None))
     if (
         option is not None
         and option.index is not None
@@ -125,12 +125,14 @@ def _request(
     )
 
 
-def _toolkit_requirement(spec: Spec, cuda: str) -> tuple[str, ...]:
-    """`[cuda] toolkit` from NVIDIA's wheels: the cuda-toolkit metapackage of the variant's CUDA minor."""
+def _toolkit_requirement(spec: Spec, cuda: str | None) -> tuple[str, ...]:
+    """`[cuda] toolkit` from NVIDIA's wheels: the cuda-toolkit metapackage of the variant's CUDA
+    minor; without a torch variant, of the CUDA `[cuda] version` allows."""
     if not spec.cuda.toolkit:
         return ()
     extras = ",".join(sorted({wheel_extra(c) for c in spec.cuda.toolkit}))
-    return (f"cuda-toolkit[{extras}]=={cuda}.*",)
+    version = f"=={cuda}.*" if cuda else (spec.cuda.version or "")
+    return (f"cuda-toolkit[{extras}]{version}",)
 
 
 def _redist_toolkit(
@@ -163,11 +165,13 @@ def _with_toolkit(
     `found` is the toolkit already locked for the chosen variant; without it (no torch variants
     were involved) it is looked up for the CUDA the set pins.
     """
-    if not spec.cuda.toolkit or not target.has_gpus or locked.cuda is None:
+    if not spec.cuda.toolkit or not target.has_gpus:
         return locked
     if spec.cuda.toolkit_source == "index":
         meta = locked.package("cuda-toolkit")
         return replace(locked, toolkit_source="index", toolkit_release=meta.version if meta else None)
+    if locked.cuda is None:
+        return locked
     toolkit = found or _redist_toolkit(locked.cuda, target, spec, kb, client)
     if isinstance(toolkit, ToolkitProblem):
         return _Unsatisfiable(

@@ -291,3 +291,32 @@ def test_a_member_bigger_than_the_limit_is_refused_before_it_is_read(tmp_path: P
         install_toolkit(
             tmp_path / "cuda", [ToolkitArchive(component="cuda_nvcc", filename=archive.name, path=archive)]
         )
+
+
+def test_toolkit_archives_travel_in_bundles_for_offline_installs(
+    envlock: Envlock, write_spec: Callable[..., Path], redist: tuple[Path, RedistServer], tmp_path: Path
+) -> None:
+    _root, server = redist
+    spec = _spec(write_spec, server.url, H100, toolkit='["nvcc"]')
+    assert envlock("solve", "-s", str(spec)).code == 0
+    lock = spec.with_name("envlock.lock")
+    bundle = tmp_path / "bundle"
+    fetched = run_envlock(["fetch", "-l", str(lock), "-o", str(bundle)], store=tmp_path / "login-store")
+    assert fetched.returncode == 0, fetched.stderr
+    server.close()  # the compute node has no way to reach NVIDIA's redist
+    run = run_envlock(
+        ["run", "-l", str(lock), "--offline", "--bundle", str(bundle), "--", "nvcc", "--version"],
+        store=tmp_path / "node-store",
+        env={"ENVLOCK_GPUS": "H100", "ENVLOCK_DRIVER": "550.54.15"},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "V12.4.131" in run.stdout
+
+
+def test_nvidia_true_adds_nvidias_package_index_as_an_extra_index(write_spec: Callable[..., Path]) -> None:
+    from envlock.spec.parse import load_spec
+
+    spec = load_spec(write_spec(targets=H100, extra="nvidia = true\n"))
+    assert spec.indexes.extra[-1] == "https://pypi.nvidia.com"
+    spec = load_spec(write_spec(targets=H100, extra='nvidia = "https://mirror.example/nvidia"\n'))
+    assert spec.indexes.extra[-1] == "https://mirror.example/nvidia"
