@@ -21,6 +21,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
+from envlock.errors import UsageError
+
 if TYPE_CHECKING:
     from envlock.cli.output import Console
     from envlock.install.apply import InstallResult
@@ -55,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="install a target named by --target even where it does not fit this node (warns instead)",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument(
+        "--format",
+        choices=("venv", "conda"),
+        default=None,
+        help="what to build (default: a conda prefix for a target with a [conda] part, else a venv)",
+    )
 
 
 def install_from_args(args: argparse.Namespace, console: Console) -> InstallResult:
@@ -95,11 +103,23 @@ def _apply(
 ) -> InstallResult:
     from envlock.install.apply import Sources, apply_install
 
+    wanted = getattr(args, "format", None) or ("conda" if plan.target.conda else "venv")
+    if wanted == "venv" and plan.target.conda:
+        raise UsageError(
+            f"target {plan.target.name} has a [conda] part: its conda packages cannot go into a venv",
+            hint="install it with --format conda (the default for such a target)",
+        )
+    if wanted == "conda" and not plan.target.conda:
+        raise UsageError(
+            f"target {plan.target.name} has no [conda] part to make a conda prefix from",
+            hint="add a [conda] table to the spec and re-solve, or install it as a venv",
+        )
     if plan.hit:
         return apply_install(
             plan, sources=Sources(bundle=None, network=None), materializer=_NoBuild(), progress=console
         )
     from envlock.install.sources import ArtifactSource, BundleSource
+    from envlock.materialize.conda import CondaMaterializer
     from envlock.materialize.venv import VenvMaterializer
 
     def network() -> ArtifactSource:
@@ -115,7 +135,7 @@ def _apply(
     return apply_install(
         plan,
         sources=sources,
-        materializer=VenvMaterializer(),
+        materializer=CondaMaterializer() if wanted == "conda" else VenvMaterializer(),
         progress=console,
         on_wait=lambda holder: console.info(
             f"waiting for {holder.host} pid {holder.pid} to finish building {plan.env_name}"

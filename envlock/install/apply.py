@@ -169,7 +169,8 @@ def apply_install(
         # Every file the target's packages list (a superset of those the build will choose):
         # enough for `envlock gc` to keep them while the build runs, and cheap to compute.
         packages = (*plan.target.packages, *plan.target.toolkit)
-        return {"artifacts": sorted({a.sha256 for p in packages for a in p.artifacts})}
+        conda = [c.artifact.sha256 for c in plan.target.conda]
+        return {"artifacts": sorted({a.sha256 for p in packages for a in p.artifacts} | set(conda))}
 
     def build(dest: Path) -> None:
         # Only the builder gets here. The empty environment (and the interpreter search) starts
@@ -246,7 +247,11 @@ def env_path_for_run(path: Path) -> dict[str, str]:
     """The environment variables of a process running inside the environment at `path`."""
     env = dict(os.environ)
     env.pop("PYTHONHOME", None)
-    env["VIRTUAL_ENV"] = str(path)
+    if (path / "conda-meta").is_dir():  # a conda prefix
+        env["CONDA_PREFIX"] = str(path)
+        env.pop("VIRTUAL_ENV", None)
+    else:
+        env["VIRTUAL_ENV"] = str(path)
     bins = [str(path / "bin")]
     cuda = path / "cuda"
     if cuda.is_dir():  # the locked CUDA toolkit ([cuda] toolkit)

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from envlock.lock.model import STORE_LAYOUT_VERSION, LockedPackage
+from envlock.lock.model import STORE_LAYOUT_VERSION, CondaPackage, LockedPackage
 
 
 def sha256_json(value: object) -> str:
@@ -21,6 +21,7 @@ def env_hash(
     platform: str,
     packages: Sequence[LockedPackage],
     toolkit: Sequence[LockedPackage] = (),
+    conda: Sequence[CondaPackage] = (),
 ) -> str:
     """The identity of an environment: its exact artifact set, Python, platform and store layout.
 
@@ -36,6 +37,8 @@ def env_hash(
     }
     if toolkit:
         document["toolkit"] = _artifact_set(toolkit)
+    if conda:
+        document["conda"] = sorted([c.name, c.version, c.build, c.artifact.sha256] for c in conda)
     return sha256_json(document)
 
 

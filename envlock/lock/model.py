@@ -36,6 +36,23 @@ class LockedPackage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CondaPackage:
+    """One conda package of a target's `[conda]` part, as rattler solved it, pinned by sha256."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    subdir: str  # "linux-64", "noarch", ...
+    channel: str  # the channel URL
+    noarch: str | None = None  # "python" | "generic" | None
+    depends: tuple[str, ...] = ()
+    constrains: tuple[str, ...] = ()
+    artifact: Artifact  # the package file (.conda or .tar.bz2): URL, size, sha256
+    md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rejection:
     """A variant that was considered for a target and why it lost."""
 
@@ -71,6 +88,7 @@ class LockedTarget:
     toolkit_source: str | None = None
     toolkit_release: str | None = None
     toolkit: tuple[LockedPackage, ...] = ()
+    conda: tuple[CondaPackage, ...] = ()  # the [conda] part, sorted by name
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -111,6 +129,8 @@ class LockInputs:
     toolkit: tuple[str, ...] = ()  # [cuda] toolkit, as written
     toolkit_source: str | None = None  # [cuda] toolkit-source, recorded only with a toolkit
     nvidia_redist: str | None = None  # [indexes] nvidia-redist, recorded only when given
+    conda_channels: tuple[str, ...] = ()  # [conda] channels, recorded only with a [conda] part
+    conda_dependencies: tuple[str, ...] = ()  # [conda] dependencies
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

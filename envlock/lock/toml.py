@@ -22,6 +22,7 @@ from envlock.lock.digest import sha256_json
 from envlock.lock.model import (
     LOCK_VERSION,
     Artifact,
+    CondaPackage,
     Lock,
     LockedPackage,
     LockedTarget,
@@ -47,6 +48,8 @@ def _s(value: str) -> str:
 
 
 def _v(value: object) -> str:
+    if isinstance(value, dict):
+        return _inline(list(value.items()))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -99,6 +102,8 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("toolkit", list(i.toolkit) if i.toolkit else None),
         ("toolkit-source", i.toolkit_source),
         ("nvidia-redist", i.nvidia_redist),
+        ("conda-channels", list(i.conda_channels) if i.conda_channels else None),
+        ("conda-dependencies", list(i.conda_dependencies) if i.conda_dependencies else None),
     ]
 
 
@@ -151,9 +156,26 @@ def _canonical(lock: Lock) -> dict[str, object]:
             }
             # the toolkit only when there is one: locks without it keep their content hash
             | ({"toolkit": [_package_data(c) for c in t.toolkit]} if t.toolkit else {})
+            | ({"conda": [dict(_kv_items(_conda_pairs(c))) for c in t.conda]} if t.conda else {})
             for t in lock.targets
         ],
     }
+
+
+def _conda_pairs(c: CondaPackage) -> list[tuple[str, object]]:
+    return [
+        ("name", c.name),
+        ("version", c.version),
+        ("build", c.build),
+        ("build-number", c.build_number),
+        ("subdir", c.subdir),
+        ("channel", c.channel),
+        ("noarch", c.noarch),
+        ("depends", list(c.depends) if c.depends else None),
+        ("constrains", list(c.constrains) if c.constrains else None),
+        ("md5", c.md5),
+        ("artifact", dict(_kv_items(_artifact_pairs(c.artifact)))),
+    ]
 
 
 def _package_data(p: LockedPackage) -> dict[str, object]:
@@ -222,6 +244,8 @@ def dump_lock(lock: Lock) -> str:
                 out.append("artifacts = [")
                 out += [f"    {_inline(_artifact_pairs(a))}," for a in p.artifacts]
                 out.append("]")
+        for c in t.conda:
+            out += ["", "[[targets.conda]]", *_kv(_conda_pairs(c))]
     return "\n".join(out) + "\n"
 
 
@@ -356,6 +380,23 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
             )
             for p in r.tables("toolkit")
         ),
+        conda=tuple(_read_conda(c) for c in r.tables("conda")),
+    )
+
+
+def _read_conda(r: _Reader) -> CondaPackage:
+    return CondaPackage(
+        name=r.string("name"),
+        version=r.string("version"),
+        build=r.string("build"),
+        build_number=r.integer("build-number"),
+        subdir=r.string("subdir"),
+        channel=r.string("channel"),
+        noarch=r.opt_str("noarch"),
+        depends=r.strs("depends"),
+        constrains=r.strs("constrains"),
+        md5=r.opt_str("md5"),
+        artifact=_read_artifact(r.table("artifact")),
     )
 
 
@@ -477,6 +518,8 @@ _INPUTS_SHAPE = (
             "toolkit",
             "toolkit-source",
             "nvidia-redist",
+            "conda-channels",
+            "conda-dependencies",
         }
     ),
 )
@@ -497,6 +540,7 @@ _TARGET_SHAPE = (
             "toolkit-source",
             "toolkit-release",
             "toolkit",
+            "conda",
         }
     ),
 )
@@ -688,6 +732,8 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             toolkit=inputs.strs("toolkit"),
             toolkit_source=inputs.opt_str("toolkit-source"),
             nvidia_redist=inputs.opt_str("nvidia-redist"),
+            conda_channels=inputs.strs("conda-channels"),
+            conda_dependencies=inputs.strs("conda-dependencies"),
             targets=tuple(
                 TargetInputs(
                     name=t.string("name"),

@@ -39,6 +39,8 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
         toolkit=spec.cuda.toolkit,
         toolkit_source=spec.cuda.toolkit_source if spec.cuda.toolkit else None,
         nvidia_redist=redact_url(spec.indexes.nvidia_redist) if spec.indexes.nvidia_redist else None,
+        conda_channels=spec.conda.channels if spec.conda else (),
+        conda_dependencies=spec.conda.dependencies if spec.conda else (),
     )
 
 
@@ -74,6 +76,8 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("cuda.toolkit", old.toolkit, fresh.toolkit),
         ("cuda.toolkit-source", old.toolkit_source, fresh.toolkit_source),
         ("indexes.nvidia-redist", old.nvidia_redist, fresh.nvidia_redist),
+        ("conda.channels", old.conda_channels, fresh.conda_channels),
+        ("conda.dependencies", old.conda_dependencies, fresh.conda_dependencies),
     )
     for label, before, after in simple:
         if before != after:

@@ -26,7 +26,7 @@ from envlock.kb import KnowledgeBase
 from envlock.kb.rules import driver_verdict
 from envlock.kb.toolkit import DEFAULT_REDIST, wheel_extra
 from envlock.lock.digest import env_hash
-from envlock.lock.model import LOCK_VERSION, Lock, LockedTarget, LockInputs, Rejection
+from envlock.lock.model import LOCK_VERSION, CondaPackage, Lock, LockedTarget, LockInputs, Rejection
 from envlock.lock.toml import seal
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
@@ -343,6 +343,93 @@ class _Unsatisfiable:
 
 
 def _solve_target(
+    target: TargetSpec,
+    spec: Spec,
+    kb: KnowledgeBase,
+    client: MemoClient,
+    pool: _ResolutionPool,
+    default_index: str,
+    progress: Progress,
+) -> LockedTarget | _Unsatisfiable:
+    """The PyPI part (variants, resolution, toolkit), then the `[conda]` part under it."""
+    conda: tuple[CondaPackage, ...] = ()
+    if spec.conda is not None:
+        progress.step(f"{target.name}: solving the [conda] part")
+        solved = _solve_conda_part(target, spec, kb)
+        if isinstance(solved, _Unsatisfiable):
+            return solved
+        conda = solved
+    result = _solve_pypi(target, spec, kb, client, pool, default_index, progress)
+    if isinstance(result, _Unsatisfiable) or not conda:
+        return result
+    return _with_conda(result, target, conda)
+
+
+def _solve_conda_part(
+    target: TargetSpec, spec: Spec, kb: KnowledgeBase
+) -> tuple[CondaPackage, ...] | _Unsatisfiable:
+    from envlock.index.cache import default_cache_root
+    from envlock.solve.conda import CondaProblem, solve_conda
+
+    assert spec.conda is not None
+    solved = solve_conda(
+        spec.conda,
+        platform=target.platform,
+        glibc=target.glibc,
+        driver=target.driver,
+        kb=kb,
+        cache_dir=default_cache_root() / "rattler",
+        exclude_newer=spec.exclude_newer,
+    )
+    if isinstance(solved, CondaProblem):
+        return _Unsatisfiable(
+            target=target.name, rejected=(Rejection(variant="conda", reason=solved.reason, fix=solved.fix),)
+        )
+    python = next((p for p in solved if p.name == "python"), None)
+    if python is not None and ".".join(python.version.split(".")[:2]) != spec.python_version:
+        raise UsageError(
+            f"target {target.name}: the [conda] part locks python {python.version}, "
+            f"but [env].python is {spec.python}",
+            hint=f'set [env] python = "{".".join(python.version.split(".")[:2])}" or pin '
+            f'"python {spec.python_version}.*" in [conda].dependencies: the conda Python runs the PyPI part',
+        )
+    return solved
+
+
+def _with_conda(
+    locked: LockedTarget, target: TargetSpec, conda: tuple[CondaPackage, ...]
+) -> LockedTarget | _Unsatisfiable:
+    """`locked` with its conda part; a distribution both parts would install is refused by name."""
+    pypi = {canonicalize_name(p.name): p for p in locked.packages}
+    both = [(c, pypi[canonicalize_name(c.name)]) for c in conda if canonicalize_name(c.name) in pypi]
+    if both:
+        c, p = both[0]
+        return _Unsatisfiable(
+            target=target.name,
+            rejected=(
+                Rejection(
+                    variant="conda",
+                    reason=f"{c.name} would be installed twice: conda {c.name} {c.version} "
+                    f"({c.channel}) and PyPI {p.name} {p.version}",
+                    fix=f"take {c.name} from one part only: remove it from [conda].dependencies, "
+                    "or from [env].dependencies (or pin what pulls it in)",
+                ),
+            ),
+        )
+    return replace(
+        locked,
+        conda=conda,
+        env_hash=env_hash(
+            python=locked.python,
+            platform=locked.platform,
+            packages=locked.packages,
+            toolkit=locked.toolkit,
+            conda=conda,
+        ),
+    )
+
+
+def _solve_pypi(
     target: TargetSpec,
     spec: Spec,
     kb: KnowledgeBase,

@@ -65,6 +65,14 @@ class IndexSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CondaSpec:
+    """The `[conda]` table: conda packages solved with rattler, installed under the PyPI part."""
+
+    channels: tuple[str, ...]  # names ("conda-forge"), URLs, or local directories as URLs
+    dependencies: tuple[str, ...]  # conda match specs as written ("python 3.11.*")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Spec:
     """A whole validated spec. `source` is the file it came from."""
 
@@ -77,6 +85,7 @@ class Spec:
     indexes: IndexSettings
     exclude_newer: str | None  # RFC 3339 UTC timestamp
     knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
+    conda: CondaSpec | None = None  # the [conda] part, when the spec has one
 
     @property
     def free_threaded(self) -> bool:

@@ -42,6 +42,7 @@ from envlock.spec.model import (
     DEFAULT_GLIBC,
     DRIVER_COMPAT_MODES,
     PLATFORMS,
+    CondaSpec,
     CudaConstraints,
     GpuRequest,
     IndexSettings,
@@ -55,7 +56,8 @@ PYPROJECT_FILE = "pyproject.toml"
 DEFAULT_PYTORCH_INDEX = "https://download.pytorch.org/whl"
 SPEC_VERSION = 1
 
-_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution")
+_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution", "conda")
+_CONDA_KEYS = ("channels", "dependencies")
 _ENV_KEYS = ("name", "python", "dependencies")
 _CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "toolkit", "toolkit-source")
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
@@ -176,6 +178,11 @@ def spec_hash(spec: Spec) -> str:
         "exclude-newer": spec.exclude_newer,
         "knowledge-base": [_relative(p, base) for p in spec.knowledge_base],
     }
+    if spec.conda is not None:  # only when present, so that specs without it keep their hash
+        document["conda"] = {
+            "channels": list(spec.conda.channels),
+            "dependencies": list(spec.conda.dependencies),
+        }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -224,7 +231,33 @@ class _SpecReader:
             indexes=self.indexes(self.table("indexes", raw)),
             exclude_newer=self.exclude_newer(resolution),
             knowledge_base=knowledge,
+            conda=self.conda(raw),
         )
+
+    # -- [conda] --------------------------------------------------------------------------------
+
+    def conda(self, raw: Mapping[str, Any]) -> CondaSpec | None:
+        if "conda" not in raw:
+            return None
+        table = self.table("conda", raw)
+        self.check_keys("conda", table, _CONDA_KEYS)
+        if "channels" not in table:
+            raise self.fail("conda.channels", "is missing", 'a list of channels like ["conda-forge"]')
+        expected = 'channel names or URLs like "conda-forge"'
+        channels = self.strings("conda.channels", table["channels"], expected)
+        if not channels:
+            raise self.fail("conda.channels", "is empty", "at least one channel")
+        for i, channel in enumerate(channels):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*", channel):
+                self.url(f"conda.channels[{i}]", channel)
+        specs = self.strings(
+            "conda.dependencies", table.get("dependencies", []), 'conda match specs like "python 3.11.*"'
+        )
+        for i, text in enumerate(specs):
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*( ?[^\s].*)?", text):
+                what = f"{_show(text)} is not a conda match spec"
+                raise self.fail(f"conda.dependencies[{i}]", what, 'like "openmpi 4.*"')
+        return CondaSpec(channels=tuple(channels), dependencies=tuple(specs))
 
     # -- generic checks -------------------------------------------------------------------------
 
