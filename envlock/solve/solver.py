@@ -359,10 +359,10 @@ def _solve_target(
         if isinstance(solved, _Unsatisfiable):
             return solved
         conda = solved
-    result = _solve_pypi(target, spec, kb, client, pool, default_index, progress)
+    result = _solve_pypi(target, spec, kb, client, pool, default_index, progress, conda)
     if isinstance(result, _Unsatisfiable) or not conda:
         return result
-    return _with_conda(result, target, conda)
+    return _with_conda(result, target, spec, conda)
 
 
 def _solve_conda_part(
@@ -396,10 +396,51 @@ def _solve_conda_part(
     return solved
 
 
+def _conda_stack(conda: tuple[CondaPackage, ...]) -> dict[str, str]:
+    """The CUDA pieces a conda part pins: `cuda-version` (X.Y), cuDNN and NCCL versions."""
+    found = {c.name: c.version for c in conda}
+    stack: dict[str, str] = {}
+    if "cuda-version" in found:
+        stack["cuda"] = ".".join(found["cuda-version"].split(".")[:2])
+    for name in ("cudnn", "nccl"):
+        if name in found:
+            stack[name] = found[name]
+    return stack
+
+
+def _conda_stack_problem(
+    pypi_cuda: str | None, spec: Spec, conda: tuple[CondaPackage, ...], variant: str = "conda"
+) -> Rejection | None:
+    """One CUDA major across both parts, and `[cuda]` constraints held by the conda part's pins too."""
+    stack = _conda_stack(conda)
+    cuda = stack.get("cuda")
+    if cuda and pypi_cuda and cuda.split(".")[0] != pypi_cuda.split(".")[0]:
+        return Rejection(
+            variant=variant,
+            reason=f"the [conda] part pins CUDA {cuda} (cuda-version) and this variant CUDA {pypi_cuda}: "
+            "two CUDA majors in one environment",
+            fix=f'a variant of CUDA {cuda.split(".")[0]}.x, or pin "cuda-version {pypi_cuda}.*" in [conda]',
+        )
+    for key, wanted in (("cuda", spec.cuda.version), ("cudnn", spec.cuda.cudnn), ("nccl", spec.cuda.nccl)):
+        have = stack.get(key)
+        if have and wanted and not SpecifierSet(wanted).contains(Version(have), prereleases=True):
+            return Rejection(
+                variant=variant,
+                reason=f"the [conda] part pins {key} {have}, "
+                f"which does not satisfy [cuda].{'version' if key == 'cuda' else key} {wanted!r}",
+                fix=f"pin {key} in [conda].dependencies to a version that does",
+            )
+    return None
+
+
 def _with_conda(
-    locked: LockedTarget, target: TargetSpec, conda: tuple[CondaPackage, ...]
+    locked: LockedTarget, target: TargetSpec, spec: Spec, conda: tuple[CondaPackage, ...]
 ) -> LockedTarget | _Unsatisfiable:
-    """`locked` with its conda part; a distribution both parts would install is refused by name."""
+    """`locked` with its conda part; a distribution both parts would install is refused by name,
+    and the CUDA pieces of both parts must agree."""
+    problem = _conda_stack_problem(locked.cuda, spec, conda) if target.has_gpus else None
+    if problem is not None:
+        return _Unsatisfiable(target=target.name, rejected=(problem,))
     pypi = {canonicalize_name(p.name): p for p in locked.packages}
     both = [(c, pypi[canonicalize_name(c.name)]) for c in conda if canonicalize_name(c.name) in pypi]
     if both:
@@ -416,8 +457,13 @@ def _with_conda(
                 ),
             ),
         )
+    stack = _conda_stack(conda) if target.has_gpus else {}
     return replace(
         locked,
+        # where the PyPI part pins no CUDA stack, the conda part's is the target's
+        cuda=locked.cuda or stack.get("cuda"),
+        cudnn=locked.cudnn or stack.get("cudnn"),
+        nccl=locked.nccl or stack.get("nccl"),
         conda=conda,
         env_hash=env_hash(
             python=locked.python,
@@ -437,6 +483,7 @@ def _solve_pypi(
     pool: _ResolutionPool,
     default_index: str,
     progress: Progress,
+    conda: tuple[CondaPackage, ...] = (),
 ) -> LockedTarget | _Unsatisfiable:
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
@@ -479,6 +526,10 @@ def _solve_pypi(
                 result = Rejection(variant=option.variant, reason=toolkit.reason, fix=toolkit.fix)
             else:
                 result = replace(result, toolkit=toolkit)
+        if isinstance(result, _Outcome) and conda and target.has_gpus:
+            # The conda part's CUDA pieces must agree with the variant's: a variant that clashes loses.
+            clash = _conda_stack_problem(result.stack.runtime or option.cuda, spec, conda, option.variant)
+            result = clash or result
         if isinstance(result, Rejection):
             rejections.append(result)
         else:

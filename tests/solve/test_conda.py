@@ -210,3 +210,90 @@ def test_concurrent_installs_of_one_conda_target_build_once(
     docs = [json.loads(out) for out, _err in results]
     assert len({d["path"] for d in docs}) == 1
     assert sum(1 for d in docs if d["built"]) == 1
+
+
+def test_one_cuda_major_across_the_conda_and_pypi_parts(
+    envlock: Envlock, write_spec: Callable[..., Path], channel: Path
+) -> None:
+    def spec_with(cuda_version: str, cuda: str = "") -> Path:
+        path = write_spec(targets=GPU, cuda=cuda)  # torch from the fixture variant indexes
+        text = path.read_text() + "\n[conda]\n" + f'channels = ["{channel.as_uri()}"]\n'
+        text += f'dependencies = ["python 3.11.*", "cuda-version {cuda_version}.*"]\n'
+        path.write_text(text)
+        return path
+
+    # Driver 550 alone would take torch from cu118 (native); a conda part on CUDA 12.4 rules that
+    # variant out, and the choice moves to a CUDA 12 build.
+    run = envlock("solve", "-s", str(spec_with("12.4")), "--json")
+    assert run.code == 0, run.err
+    (t,) = run.json()["targets"]
+    assert t["cuda"].startswith("12.")
+    reasons = {r["variant"]: r["reason"] for r in t["rejected"]}
+    assert "the [conda] part pins CUDA 12.4 (cuda-version) and this variant CUDA 11.8" in reasons["cu118"]
+    # a conda part on CUDA 11.8 beside [cuda] version >= 12.1: every variant is refused, and says why
+    run = envlock("solve", "-s", str(spec_with("11.8", cuda='version = ">=12.1"')))
+    assert run.code == 1
+    assert "cu124: the [conda] part pins CUDA 11.8 (cuda-version) and this variant CUDA 12.4" in run.err
+
+
+def test_conda_packages_travel_in_bundles_for_offline_installs(
+    envlock: Envlock, write_spec: Callable[..., Path], channel: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "channel"
+    shutil.copytree(channel, copy)
+    spec = _spec(write_spec, copy, GPU)
+    assert envlock("solve", "-s", str(spec)).code == 0
+    lock = spec.with_name("envlock.lock")
+    bundle = tmp_path / "bundle"
+    fetched = run_envlock(["fetch", "-l", str(lock), "-o", str(bundle)], store=tmp_path / "login")
+    assert fetched.returncode == 0, fetched.stderr
+    shutil.rmtree(copy)  # the channel is gone: only the bundle has the packages
+    ran = run_envlock(
+        [
+            "run",
+            "-l",
+            str(lock),
+            "--offline",
+            "--bundle",
+            str(bundle),
+            "--",
+            "python",
+            "-c",
+            "import filelock",
+        ],
+        store=tmp_path / "node",
+        env=NODE,
+    )
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_a_killed_conda_install_leaves_the_store_as_it_was(
+    envlock: Envlock, write_spec: Callable[..., Path], channel: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import time
+
+    spec = _spec(write_spec, channel, GPU)
+    assert envlock("solve", "-s", str(spec)).code == 0
+    lock = spec.with_name("envlock.lock")
+    store = tmp_path / "store"
+    env = dict(os.environ, ENVLOCK_STORE=str(store), ENVLOCK_TEST_BUILD_PAUSE="60", **NODE)
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "envlock", "install", "-l", str(lock)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not list((store / "v1" / "leases").glob("*.lease")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    envs = store / "v1" / "envs"
+    assert not envs.exists() or not any(envs.iterdir())
+    done = run_envlock(
+        ["install", "-l", str(lock)], store=store, env={**NODE, "ENVLOCK_LEASE_STALE_SECONDS": "2"}
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(list(envs.iterdir())) == 1
