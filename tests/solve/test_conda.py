@@ -297,3 +297,46 @@ def test_a_killed_conda_install_leaves_the_store_as_it_was(
     )
     assert done.returncode == 0, done.stderr
     assert len(list(envs.iterdir())) == 1
+
+
+@pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc is not installed")
+def test_inspect_reads_the_cuda_kernels_of_a_conda_prefix(
+    envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    work = tmp_path / "build"
+    work.mkdir()
+    (work / "k.cu").write_text('extern "C" __global__ void k(float *x) { x[threadIdx.x] += 1.0f; }\n')
+    subprocess.run(
+        [
+            "nvcc",
+            "-shared",
+            "-Xcompiler",
+            "-fPIC",
+            "-gencode",
+            "arch=compute_90,code=sm_90",
+            "-o",
+            "libk.so",
+            "k.cu",
+        ],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
+    recipes = [
+        conda_fixtures.debian_python_recipe(),
+        conda_fixtures.CondaRecipe(
+            name="kernels", version="1.0", files={"lib/libk.so": (work / "libk.so").read_bytes()}
+        ),
+    ]
+    channel = conda_fixtures.build_channel(tmp_path / "channel", recipes)
+    spec = _spec(write_spec, channel, GPU, conda_deps=("python 3.11.*", "kernels"))
+    assert envlock("solve", "-s", str(spec)).code == 0
+    store = tmp_path / "store"
+    installed = run_envlock(["install", "-l", str(spec.with_name("envlock.lock"))], store=store, env=NODE)
+    assert installed.returncode == 0, installed.stderr
+    (env,) = (store / "v1" / "envs").iterdir()
+    seen = run_envlock(["inspect", str(env), "--json"], store=store)
+    assert seen.returncode == 0, seen.stderr
+    doc = json.loads(seen.stdout)
+    assert "lib/libk.so" in seen.stdout
+    assert "sm_90" in json.dumps(doc)
