@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlock._rattler import require_rattler
+from envlock.display import redact_url
 from envlock.errors import NetworkError, SpecError
-from envlock.index.auth import redact_url
 from envlock.kb import KnowledgeBase
 from envlock.kb.model import parse_driver
 from envlock.lock.model import Artifact, CondaPackage

@@ -18,8 +18,8 @@ from typing import Protocol
 
 from packaging.version import InvalidVersion, Version
 
+from envlock.display import redact_url
 from envlock.errors import IndexFormatError, SpecError
-from envlock.index.auth import redact_url
 from envlock.index.errors import ArtifactNotFound
 from envlock.kb.toolkit import component_key, manifest_components, redist_platform, wheel_extra
 from envlock.lock.model import Artifact, LockedPackage
