@@ -4,9 +4,10 @@ Detects the node (NVML, then nvidia-smi, then /proc; ENVLOCK_GPUS / ENVLOCK_DRIV
 override) and judges it against a target of the lock: the driver against the locked CUDA (native,
 minor-version compatibility, or too old), every GPU's compute capability against the SASS of the
 locked torch build, each GPU's own driver limits, and glibc against the wheels' manylinux tags.
-With --prefix it also reads the installed environment's real CUDA binaries. Without --target it
-judges the first target that fits (like `install --target auto`, with the same checks), or the
-closest one. The knowledge base is envlock's own plus the files ENVLOCK_KB names; a lock solved with
+With --prefix it also reads the installed environment's real CUDA binaries. Without --target (or
+with `--target auto`) it judges the target `install --target auto` would take, with the same
+checks and the same preference (declared GPUs equal to the node's, then covering them with the
+fewest extra archs, then lock order), or the closest one when none fits. The knowledge base is envlock's own plus the files ENVLOCK_KB names; a lock solved with
 a private row (knowledge-base-row = "user") has its GPUs checked only when ENVLOCK_KB names that file
 (otherwise a warning says they were not checked).
 
@@ -33,8 +34,14 @@ _STATUS = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-l", "--lock", type=Path, default=Path("envlock.lock"), help="lock file")
-    parser.add_argument("--target", metavar="NAME", help="the target to judge (default: the first that fits)")
+    from envlock.cli.locations import LOCK_HELP
+
+    parser.add_argument("-l", "--lock", type=Path, default=Path("envlock.lock"), metavar="LOCK", help=LOCK_HELP)
+    parser.add_argument(
+        "--target",
+        metavar="NAME|auto",
+        help="the target to judge; `auto` (the default) chooses as `install --target auto` does",
+    )
     parser.add_argument(
         "--prefix",
         type=Path,
@@ -114,9 +121,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         smoke_raw = smoke.raw
         report = report.with_checks(smoke.checks)
     t = report.target
-    how = {"named": "named", "auto": "the first that fits", "closest": "no target fits; the closest"}[
-        report.chosen
-    ]
+    how = {"named": "named", "auto": "auto", "closest": "no target fits; the closest"}[report.chosen]
+    if report.chosen == "auto" and report.why:
+        how += f": {report.why}"
     if args.json:
         print_json(
             {
@@ -127,6 +134,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 "checks": [c.to_json() for c in report.checks],
                 "other-targets": {name: list(fails) for name, fails in report.others},
                 "notes": list(report.notes),
+                "why": report.why or None,
                 "smoke": smoke_raw,
             }
         )

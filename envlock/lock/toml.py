@@ -686,6 +686,11 @@ def load_lock(path: Path, *, verify: bool = True) -> Lock:
             f"{path}: no such lock file",
             hint="run `envlock solve` to create it, or pass the right path with -l",
         ) from None
+    except IsADirectoryError:
+        raise LockFormatError(
+            f"{path}: is a directory, not a lock file",
+            hint=f"pass the lock file itself, e.g. -l {path / 'envlock.lock'}",
+        ) from None
     except UnicodeDecodeError:
         raise LockFormatError(f"{path}: not a text file, so not an envlock lock") from None
     return parse_lock(text, source=str(path), verify=verify)
