@@ -39,7 +39,9 @@ from typing import TYPE_CHECKING, NoReturn
 if TYPE_CHECKING:
     from envlock.cli.output import Console
     from envlock.install.apply import InstallResult
+    from envlock.install.interpreter import ChosenInterpreter
     from envlock.install.plan import InstallPlan
+    from envlock.lock.model import LockedTarget
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +71,13 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--frozen", action="store_true", help="use the lock as it is: skip the check against its spec"
+    )
+    parser.add_argument(
+        "--python",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="build on this interpreter instead of the locked one (a warning is recorded in the env)",
     )
 
 
@@ -116,20 +125,31 @@ def install_from_args(args: argparse.Namespace, console: Console) -> InstallResu
     target = chosen.target
     if chosen.why:
         console.info(f"target {target.name}: {chosen.why}")
+    override: Path | None = None
+    if args.python is not None:
+        from envlock.install.interpreter import check_override, override_warning
+
+        override = check_override(args.python)
+        console.warn(override_warning(target, override))
     layout = StoreLayout(root=(args.store or default_store_root()).absolute())
     plan = plan_install(
-        lock_path=lock_path, lock=lock, target=target, store=layout, prefix=getattr(args, "prefix", None)
+        lock_path=lock_path,
+        lock=lock,
+        target=target,
+        store=layout,
+        prefix=getattr(args, "prefix", None),
+        python_override=override,
     )
     if not plan.hit:
         console.step(f"installing target {target.name} of {lock_path} into {plan.path}")
-    result = _apply(plan, args, console, bundle)
+    result = _apply(plan, args, console, bundle, override)
     if result.built:
         console.phase(f"published at {result.path}")
     return result
 
 
 def _apply(
-    plan: InstallPlan, args: argparse.Namespace, console: Console, bundle: Path | None
+    plan: InstallPlan, args: argparse.Namespace, console: Console, bundle: Path | None, override: Path | None
 ) -> InstallResult:
     from envlock.install.apply import Sources, apply_install
 
@@ -150,10 +170,23 @@ def _apply(
         bundle=BundleSource(bundle) if bundle is not None else None,
         network=None if args.offline else network,
     )
+
+    def interpreter(target: LockedTarget) -> ChosenInterpreter:
+        from envlock.install.interpreter import ChosenInterpreter, override_warning, provide_interpreter
+
+        if override is not None:
+            return ChosenInterpreter(
+                path=override, source="override", warnings=(override_warning(target, override),)
+            )
+        if target.interpreter is not None:
+            path = provide_interpreter(plan.store, target.interpreter, sources, console)
+            return ChosenInterpreter(path=path, source="locked")
+        return ChosenInterpreter(path=None, source="system")
+
     return apply_install(
         plan,
         sources=sources,
-        materializer=VenvMaterializer(),
+        materializer=VenvMaterializer(interpreter),
         progress=console,
         on_wait=lambda holder: console.phase(
             f"waiting on pid {holder.pid} on host {holder.host}: it is building {plan.env_name}"

@@ -181,7 +181,10 @@ def apply_install(
     def lease_info() -> dict[str, object]:
         # Every file the target's packages list (a superset of those the build will choose):
         # enough for `envlock gc` to keep them while the build runs, and cheap to compute.
-        return {"artifacts": sorted({a.sha256 for p in plan.target.packages for a in p.artifacts})}
+        shas = {a.sha256 for p in plan.target.packages for a in p.artifacts}
+        if plan.target.interpreter is not None:
+            shas.add(plan.target.interpreter.artifact.sha256)
+        return {"artifacts": sorted(shas)}
 
     def build(dest: Path) -> None:
         # Only the builder gets here. The empty environment (and the interpreter search) starts

@@ -44,7 +44,9 @@ def stale_reasons(spec: Spec, lock: Lock) -> list[str]:
 
     # Without [indexes].default the default index is machine configuration (uv/pip config), not
     # spec input: a CI runner with another mirror must not call the lock stale.
-    default = lock.inputs.default_index if spec.indexes.default is None else default_index_url(spec.indexes.default)
+    default = (
+        lock.inputs.default_index if spec.indexes.default is None else default_index_url(spec.indexes.default)
+    )
     fresh = lock_inputs(spec, default_index=default, kb_digest=load_kb(spec.knowledge_base).digest)
     return staleness(lock, fresh)
 
@@ -62,7 +64,10 @@ def judge_freshness(spec_path: Path, lock: Lock) -> Freshness:
             other_project=True,
         )
     return Freshness(
-        spec_path=spec_path, spec_name=spec.name, reasons=tuple(stale_reasons(spec, lock)), other_project=False
+        spec_path=spec_path,
+        spec_name=spec.name,
+        reasons=tuple(stale_reasons(spec, lock)),
+        other_project=False,
     )
 
 
@@ -95,4 +100,3 @@ def require_fresh(lock_path: Path, lock: Lock, spec_path: Path | None) -> Path |
         "(CI with a committed lock)",
         details=details,
     )
-

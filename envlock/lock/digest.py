@@ -15,16 +15,20 @@ def sha256_json(value: object) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def env_hash(*, python: str, platform: str, packages: Sequence[LockedPackage]) -> str:
-    """The identity of an environment: its exact artifact set, Python, platform and store layout.
+def env_hash(
+    *, python: str, platform: str, packages: Sequence[LockedPackage], interpreter_sha256: str | None = None
+) -> str:
+    """The identity of an environment: its exact artifact set, Python, platform and store layout,
+    and the interpreter build's sha256 when the lock pins one.
 
     Two targets with the same env hash materialize to the same store path, whoever solved them.
     """
-    return sha256_json(
-        {
-            "layout": STORE_LAYOUT_VERSION,
-            "python": python,
-            "platform": platform,
-            "packages": sorted([p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages),
-        }
-    )
+    document: dict[str, object] = {
+        "layout": STORE_LAYOUT_VERSION,
+        "python": python,
+        "platform": platform,
+        "packages": sorted([p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages),
+    }
+    if interpreter_sha256 is not None:
+        document["interpreter"] = interpreter_sha256
+    return sha256_json(document)

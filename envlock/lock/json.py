@@ -53,6 +53,15 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
         "download-size": sum(a.size for p in t.packages for a in p.artifacts),
         "packages": packages,
         "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in t.rejected],
+        "interpreter": None
+        if t.interpreter is None
+        else {
+            "implementation": t.interpreter.implementation,
+            "version": t.interpreter.version,
+            "url": t.interpreter.artifact.url,
+            "size": t.interpreter.artifact.size,
+            "sha256": t.interpreter.artifact.sha256,
+        },
     }
 
 

@@ -45,6 +45,21 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LockedInterpreter:
+    """The exact interpreter build a target runs on: a python-build-standalone archive (the builds
+    uv installs), pinned like any artifact by URL, size and sha256."""
+
+    implementation: str  # "cpython"
+    version: str  # "3.11.14"
+    artifact: Artifact  # the `install_only` archive
+
+
+INTERPRETER_SYSTEM = "system"  # the spec's default: an interpreter of the locked X.Y found on the node
+INTERPRETER_STANDALONE = "python-build-standalone"  # the lock pins the exact build
+INTERPRETER_CHOICES = (INTERPRETER_SYSTEM, INTERPRETER_STANDALONE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockedTarget:
     """Everything the lock pins for one target, plus why it chose it."""
 
@@ -65,6 +80,7 @@ class LockedTarget:
     env_hash: str  # "sha256:..."
     packages: tuple[LockedPackage, ...]  # sorted by name
     rejected: tuple[Rejection, ...]
+    interpreter: LockedInterpreter | None = None  # None: any interpreter of `python` on the node
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -102,6 +118,7 @@ class LockInputs:
     exclude_newer: str | None
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
+    interpreter: str = INTERPRETER_SYSTEM  # the spec's [env].interpreter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,9 +20,11 @@ from envlock import _toml
 from envlock.errors import LockFormatError, StaleLockError
 from envlock.lock.digest import sha256_json
 from envlock.lock.model import (
+    INTERPRETER_SYSTEM,
     LOCK_VERSION,
     Artifact,
     Lock,
+    LockedInterpreter,
     LockedPackage,
     LockedTarget,
     LockInputs,
@@ -96,6 +98,7 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("extra-indexes", list(i.extra_indexes)),
         ("exclude-newer", i.exclude_newer),
         ("knowledge-base", i.knowledge_base),
+        ("interpreter", i.interpreter if i.interpreter != INTERPRETER_SYSTEM else None),
     ]
 
 
@@ -129,6 +132,16 @@ def _target_pairs(t: LockedTarget) -> list[tuple[str, object]]:
     ]
 
 
+def _interpreter_pairs(i: LockedInterpreter) -> list[tuple[str, object]]:
+    return [("implementation", i.implementation), ("version", i.version), *_artifact_pairs(i.artifact)]
+
+
+def _interpreter_item(t: LockedTarget) -> dict[str, object]:
+    if t.interpreter is None:
+        return {}
+    return {"interpreter": dict(_kv_items(_interpreter_pairs(t.interpreter)))}
+
+
 def _canonical(lock: Lock) -> dict[str, object]:
     """Everything the lock says except its own content hash, as plain data."""
     return {
@@ -140,6 +153,7 @@ def _canonical(lock: Lock) -> dict[str, object]:
         | {"targets": [dict(_kv_items(_target_input_pairs(t))) for t in lock.inputs.targets]},
         "targets": [
             dict(_kv_items(_target_pairs(t)))
+            | _interpreter_item(t)
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
                 "packages": [
@@ -203,6 +217,8 @@ def dump_lock(lock: Lock) -> str:
         out += ["", "[[inputs.targets]]", *_kv(_target_input_pairs(ti))]
     for t in lock.targets:
         out += ["", "[[targets]]", *_kv(_target_pairs(t))]
+        if t.interpreter is not None:
+            out.append(f"interpreter = {_inline(_interpreter_pairs(t.interpreter))}")
         if t.rejected:
             out.append("rejected = [")
             out += [f"    {_inline(_rejection_pairs(r))}," for r in t.rejected]
@@ -336,6 +352,16 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
             for x in r.tables("rejected")
         ),
         packages=_read_packages(r, fast),
+        interpreter=_read_interpreter(r),
+    )
+
+
+def _read_interpreter(r: _Reader) -> LockedInterpreter | None:
+    if "interpreter" not in r.data:
+        return None
+    i = r.table("interpreter")
+    return LockedInterpreter(
+        implementation=i.string("implementation"), version=i.string("version"), artifact=_read_artifact(i)
     )
 
 
@@ -446,13 +472,16 @@ _INPUTS_SHAPE = (
             "knowledge-base",
         }
     ),
-    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets"}),
+    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets", "interpreter"}),
 )
 _TARGET_INPUTS_SHAPE = (frozenset({"name", "platform", "glibc", "gpus"}), frozenset({"driver"}))
 _TARGET_SHAPE = (
     frozenset({"name", "platform", "glibc", "python", "gpus", "variant", "knowledge-base-row", "env-hash"}),
     frozenset(
-        {"driver", "torch", "cuda", "cudnn", "nccl", "requires-driver", "compat", "rejected", "packages"}
+        {
+            "driver", "torch", "cuda", "cudnn", "nccl", "requires-driver", "compat", "rejected", "packages",
+            "interpreter",
+        }
     ),
 )
 _REJECTION_SHAPE = (frozenset({"variant", "reason"}), frozenset({"fix"}))
@@ -640,6 +669,7 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             extra_indexes=inputs.strs("extra-indexes"),
             exclude_newer=inputs.opt_str("exclude-newer"),
             knowledge_base=inputs.string("knowledge-base"),
+            interpreter=inputs.opt_str("interpreter") or INTERPRETER_SYSTEM,
             targets=tuple(
                 TargetInputs(
                     name=t.string("name"),

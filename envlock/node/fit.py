@@ -494,7 +494,7 @@ def _arch_rank(target: LockedTarget, node: NodeInfo) -> tuple[int, int, str]:
             return 0, 0, "a CPU target on a node without NVIDIA GPUs"
         return 0, 0, f"its declared GPUs {node_text} are exactly this node's"
     if not have and node_has_gpus(node):
-        return 1, len(declared), "this node's GPUs are unknown (only the driver was found); first in lock order"
+        return 1, len(declared), "this node's GPUs are unknown (only its driver was found); lock order"
     covered = all(any(d.major == c.major and d.minor <= c.minor for d in declared) for c in have)
     if covered and declared:
         extra = sorted(declared - have)

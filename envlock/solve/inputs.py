@@ -13,6 +13,7 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
     Index URLs are recorded without credentials: a lock is committed and shared, tokens are not.
     """
     return LockInputs(
+        interpreter=spec.interpreter,
         name=spec.name,
         python=spec.python,
         dependencies=spec.dependencies,
@@ -68,6 +69,7 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("indexes.pytorch", old.pytorch_index, fresh.pytorch_index),
         ("indexes.extra", old.extra_indexes, fresh.extra_indexes),
         ("resolution.exclude-newer", old.exclude_newer, fresh.exclude_newer),
+        ("env.interpreter", old.interpreter, fresh.interpreter),
     )
     for label, before, after in simple:
         if before != after:

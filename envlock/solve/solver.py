@@ -25,7 +25,7 @@ from envlock.index import IndexClient
 from envlock.kb import KnowledgeBase
 from envlock.kb.rules import driver_verdict
 from envlock.lock.digest import env_hash
-from envlock.lock.model import LOCK_VERSION, Lock, LockedTarget, LockInputs, Rejection
+from envlock.lock.model import LOCK_VERSION, Lock, LockedInterpreter, LockedTarget, LockInputs, Rejection
 from envlock.lock.toml import seal
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
@@ -379,6 +379,35 @@ def _check_partial_solve(previous: Lock | None, inputs: LockInputs, targets: Seq
         )
 
 
+def _with_interpreters(spec: Spec, locked: list[LockedTarget], client: IndexClient) -> list[LockedTarget]:
+    """With `[env] interpreter = "python-build-standalone"`, each target pins its interpreter build
+    (envlock.solve.interpreter), and the build's sha256 joins its env hash."""
+    from envlock.lock.model import INTERPRETER_STANDALONE
+
+    if spec.interpreter != INTERPRETER_STANDALONE:
+        return locked
+    from envlock.index.cache import default_cache_root
+    from envlock.solve.interpreter import pin_interpreter
+
+    pinned: dict[tuple[str, str], LockedInterpreter] = {}
+    out = []
+    for t in locked:
+        key = (t.python, t.platform)
+        if key not in pinned:
+            pinned[key] = pin_interpreter(
+                t.python, t.platform, client, cache_root=default_cache_root(), target=t.name
+            )
+        interpreter = pinned[key]
+        digest = env_hash(
+            python=t.python,
+            platform=t.platform,
+            packages=t.packages,
+            interpreter_sha256=interpreter.artifact.sha256,
+        )
+        out.append(replace(t, interpreter=interpreter, env_hash=digest))
+    return out
+
+
 def solve(
     spec: Spec,
     *,
@@ -430,6 +459,7 @@ def solve(
             locked.append(result)
         elif t.name in kept:
             locked.append(kept[t.name])
+    locked = _with_interpreters(spec, locked, client)
     return seal(
         Lock(
             lock_version=LOCK_VERSION,

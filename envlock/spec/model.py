@@ -74,6 +74,7 @@ class Spec:
     indexes: IndexSettings
     exclude_newer: str | None  # RFC 3339 UTC timestamp
     knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
+    interpreter: str = "system"  # [env].interpreter: "system" | "python-build-standalone"
 
     @property
     def free_threaded(self) -> bool:

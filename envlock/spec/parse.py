@@ -55,7 +55,7 @@ DEFAULT_PYTORCH_INDEX = "https://download.pytorch.org/whl"
 SPEC_VERSION = 1
 
 _ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution")
-_ENV_KEYS = ("name", "python", "dependencies")
+_ENV_KEYS = ("name", "python", "dependencies", "interpreter")
 _CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx")
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
 _INDEX_KEYS = ("default", "pytorch", "extra")
@@ -141,7 +141,7 @@ def spec_hash(spec: Spec) -> str:
     it; any value that can change the lock does.
     """
     base = spec.source.parent
-    document = {
+    document: dict[str, object] = {
         "spec-version": SPEC_VERSION,
         "name": spec.name,
         "python": spec.python,
@@ -171,6 +171,8 @@ def spec_hash(spec: Spec) -> str:
         "exclude-newer": spec.exclude_newer,
         "knowledge-base": [_relative(p, base) for p in spec.knowledge_base],
     }
+    if spec.interpreter != "system":  # absent by default, so that older specs keep their hash
+        document["interpreter"] = spec.interpreter
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -219,6 +221,7 @@ class _SpecReader:
             indexes=self.indexes(self.table("indexes", raw)),
             exclude_newer=self.exclude_newer(resolution),
             knowledge_base=knowledge,
+            interpreter=self.interpreter(env),
         )
 
     # -- generic checks -------------------------------------------------------------------------
@@ -311,6 +314,20 @@ class _SpecReader:
             if m2:
                 hint = f'did you mean "{m2.group(1)}.{m2.group(2)}"?'
             raise self.fail("env.python", f"{_show(text)} is not a Python version", expected, hint=hint)
+        return text
+
+    def interpreter(self, env: Mapping[str, Any]) -> str:
+        from envlock.lock.model import INTERPRETER_CHOICES, INTERPRETER_SYSTEM
+
+        if "interpreter" not in env:
+            return INTERPRETER_SYSTEM
+        expected = " or ".join(f'"{c}"' for c in INTERPRETER_CHOICES)
+        text = self.string("env.interpreter", env["interpreter"], expected)
+        if text not in INTERPRETER_CHOICES:
+            close = difflib.get_close_matches(text, INTERPRETER_CHOICES, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else None
+            what = f"{_show(text)} is not an interpreter kind"
+            raise self.fail("env.interpreter", what, expected, hint=hint)
         return text
 
     def dependencies(self, env: Mapping[str, Any]) -> tuple[str, ...]:

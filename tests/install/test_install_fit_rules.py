@@ -54,7 +54,17 @@ def test_cpu_target_pinning_cuda_wheels_installs_and_runs_on_a_driverless_node(
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["target"] == "cpu"
     ran = run_envlock(
-        ["run", "-l", str(lock), "--store", str(store), "--", "python", "-c", "import alpha, beta; print('ok')"],
+        [
+            "run",
+            "-l",
+            str(lock),
+            "--store",
+            str(store),
+            "--",
+            "python",
+            "-c",
+            "import alpha, beta; print('ok')",
+        ],
         env=node_env,
     )
     assert ran.returncode == 0, ran.stderr
@@ -92,5 +102,7 @@ def test_auto_prefers_fewest_extra_archs_then_lock_order(tmp_path: Path, wheels:
     assert choice.target.name == "a100"
     assert "2 other arch(s): sm_80 sm_90" in choice.why
     # ties keep lock order
-    twin = load_lock(make_lock(tmp_path / "twin.lock", wheels, "file:///unused/", [H100, replace(H100, name="h2")]))
+    twin = load_lock(
+        make_lock(tmp_path / "twin.lock", wheels, "file:///unused/", [H100, replace(H100, name="h2")])
+    )
     assert choose_auto(twin, _node("sm_90"), kb, source="l").target.name == "h100"

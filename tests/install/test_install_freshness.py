@@ -48,7 +48,9 @@ def project(tmp_path: Path, wheels: Path, server: FileServer) -> Path:
     spec_path = _spec(root / "envlock.toml", server.url)
     lock_path = make_lock(root / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")])
     spec = load_spec(spec_path)
-    inputs = lock_inputs(spec, default_index=default_index_url(spec.indexes.default), kb_digest=load_kb().digest)
+    inputs = lock_inputs(
+        spec, default_index=default_index_url(spec.indexes.default), kb_digest=load_kb().digest
+    )
     lock = seal(replace(load_lock(lock_path), inputs=inputs, content_hash=""))
     lock_path.write_text(dump_lock(lock), encoding="utf-8")
     assert run_envlock(["check", "-s", str(spec_path)]).returncode == 0
@@ -85,7 +87,9 @@ def test_stale_lock_is_refused_by_install_and_run_with_the_reasons_and_frozen_in
     assert Path(frozen.stdout.strip(), "bin", "python").exists()
 
 
-def test_a_spec_named_with_s_is_checked_too(project: Path, store: Path, tmp_path: Path, server: FileServer) -> None:
+def test_a_spec_named_with_s_is_checked_too(
+    project: Path, store: Path, tmp_path: Path, server: FileServer
+) -> None:
     elsewhere = _spec(tmp_path / "other.toml", server.url, deps=("alpha",))
     done = run_envlock(
         ["install", "-l", str(project / "envlock.lock"), "-s", str(elsewhere), "--store", str(store)]

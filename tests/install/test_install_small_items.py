@@ -54,13 +54,20 @@ def test_the_lock_default_reads_the_same_in_every_help(command: str) -> None:
 
 def test_install_help_documents_the_overrides_and_the_default_target() -> None:
     text = _help("install")
-    for words in ("ENVLOCK_GPUS=H100,H100", "ENVLOCK_DRIVER=580.65.06", "MAJOR.MINOR[.PATCH]", "ENVLOCK_GLIBC=2.28"):
+    for words in (
+        "ENVLOCK_GPUS=H100,H100",
+        "ENVLOCK_DRIVER=580.65.06",
+        "MAJOR.MINOR[.PATCH]",
+        "ENVLOCK_GLIBC=2.28",
+    ):
         assert words in text
     assert "(the default for a lock with several targets, and the default for one)" not in text
     assert "else (`--target auto`, the default) the target that fits" in text
 
 
-def test_export_needs_no_target_on_a_one_target_lock(tmp_path: Path, wheels: Path, server: FileServer) -> None:
+def test_export_needs_no_target_on_a_one_target_lock(
+    tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
     one = make_lock(tmp_path / "one.lock", wheels, server.url, [TargetDef(name="cpu")])
     done = run_envlock(["export", "-l", str(one), "--format", "requirements"])
     assert done.returncode == 0, done.stderr
