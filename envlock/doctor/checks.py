@@ -15,7 +15,8 @@ data; the CLI prints it. The questions (DESIGN §10):
 
 The node checks (platform, driver, GPUs, GPU limits, glibc) and the choice of a target without
 `--target` are `envlock.node.fit`'s, the very ones `install` uses, so the two never disagree: the
-first target that fits (a GPU target on a node with GPUs), else the closest one (fewest failures).
+target `envlock.node.fit.choose_fit` prefers (declared GPUs matching the node best, a GPU target on a
+node with GPUs), else the closest one (fewest failures).
 """
 
 from __future__ import annotations
