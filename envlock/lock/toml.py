@@ -356,13 +356,28 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
     )
 
 
+_INTERPRETER_VERSION_RE = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,4}$")
+_SHA256_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+_ARCHIVE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.tar\.(gz|zst)$")
+
+
 def _read_interpreter(r: _Reader) -> LockedInterpreter | None:
+    """The target's pinned interpreter build; its fields become store paths, so each is checked."""
     if "interpreter" not in r.data:
         return None
     i = r.table("interpreter")
-    return LockedInterpreter(
+    interpreter = LockedInterpreter(
         implementation=i.string("implementation"), version=i.string("version"), artifact=_read_artifact(i)
     )
+    if interpreter.implementation != "cpython":
+        raise i.fail("implementation", '"cpython"')
+    if not _INTERPRETER_VERSION_RE.match(interpreter.version):
+        raise i.fail("version", 'a version like "3.11.14"')
+    if not _SHA256_HEX_RE.match(interpreter.artifact.sha256):
+        raise i.fail("sha256", "64 lower-case hex digits")
+    if not _ARCHIVE_NAME_RE.match(interpreter.artifact.filename):
+        raise i.fail("file", "the file name of a .tar.gz or .tar.zst archive")
+    return interpreter
 
 
 def _read_packages(r: _Reader, fast: list[bool]) -> tuple[LockedPackage, ...]:

@@ -220,3 +220,38 @@ def test_offline_without_the_interpreter_is_a_clear_exit_3(
     done = run_envlock(["install", "-l", str(lock), "--store", str(tmp_path / "store"), "--offline"])
     assert done.returncode == 3
     assert "the locked interpreter" in done.stderr and "envlock fetch" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("version", "../../../tmp/x"), ("file", "../python.tar.gz"), ("sha256", "ab" * 16)],
+)
+def test_a_lock_whose_interpreter_would_escape_the_store_is_refused(
+    field: str, value: str, tmp_path: Path, wheels: Path
+) -> None:
+    from dataclasses import replace
+
+    from envlock.lock.model import Artifact
+
+    good = LockedInterpreter(
+        implementation="cpython",
+        version="3.11.14",
+        artifact=Artifact(
+            filename="cpython-3.11.14+20260211-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
+            url="http://127.0.0.1:9/python.tar.gz",
+            size=1,
+            sha256="0" * 64,
+        ),
+    )
+    bad = {
+        "version": replace(good, version=value),
+        "file": replace(good, artifact=replace(good.artifact, filename=value)),
+        "sha256": replace(good, artifact=replace(good.artifact, sha256=value)),
+    }[field]
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, "file:///unused/", [TargetDef(name="cpu")], interpreter=bad
+    )
+    done = run_envlock(["install", "-l", str(lock), "--store", str(tmp_path / "store")])
+    assert done.returncode == 2, done.stderr
+    assert f"interpreter.{field}: expected" in done.stderr
+    assert not (tmp_path / "store").exists()

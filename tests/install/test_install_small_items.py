@@ -63,6 +63,13 @@ def test_install_help_documents_the_overrides_and_the_default_target() -> None:
         assert words in text
     assert "(the default for a lock with several targets, and the default for one)" not in text
     assert "else (`--target auto`, the default) the target that fits" in text
+    for command in ("doctor", "--help"):
+        text = _help(command) if command != "--help" else " ".join(run_envlock(["--help"]).stdout.split())
+        assert (
+            "ENVLOCK_GPUS=H100,H100" in text
+            and "MAJOR.MINOR[.PATCH]" in text
+            and "ENVLOCK_GLIBC=2.28" in text
+        )
 
 
 def test_export_needs_no_target_on_a_one_target_lock(
