@@ -206,9 +206,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
     result = install_from_args(args, console)
     if args.json:
         from envlock.cli.output import print_json
+        from envlock.store.record import EnvRecord
 
+        record = EnvRecord.read(result.path)
         print_json(
-            {"path": str(result.path), "target": result.target, "env": result.env_name, "built": result.built}
+            {
+                "path": str(result.path),
+                "target": result.target,
+                "env": result.env_name,
+                "built": result.built,
+                "interpreter": record.interpreter if record is not None else None,
+                "interpreter-source": record.interpreter_source if record is not None else None,
+            }
         )
     else:
         console.info(

@@ -70,6 +70,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         out.write(f"  NCCL             {t.nccl or '-'}\n")
         if t.requires_driver:
             out.write(f"  needs driver     >= {t.requires_driver} ({t.compat})\n")
+        if t.interpreter is not None:
+            i = t.interpreter
+            out.write(
+                f"  interpreter      {i.implementation} {i.version} (python-build-standalone, "
+                f"{_size(i.artifact.size)}, sha256 {i.artifact.sha256[:16]}...)\n"
+            )
         out.write(f"  env hash         {t.env_hash}\n")
         out.write(f"  packages         {len(t.packages)}, {_size(total)} to download\n")
         width = max((len(p.name) for p in t.packages), default=0)

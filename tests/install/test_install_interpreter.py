@@ -147,7 +147,9 @@ def test_the_lock_records_the_interpreter_and_reads_it_back(
     assert f'interpreter = {{ implementation = "cpython", version = "{pinned.version}"' in text
     shown = json.loads(run_envlock(["show", "-l", str(lock), "--json"]).stdout)
     assert shown["targets"][0]["interpreter"]["sha256"] == pinned.artifact.sha256
-    assert run_envlock(["show", "-l", str(lock)]).returncode == 0  # the content hash covers it
+    text_out = run_envlock(["show", "-l", str(lock)])  # the content hash covers it: no edit detected
+    assert text_out.returncode == 0, text_out.stderr
+    assert f"interpreter      cpython {pinned.version} (python-build-standalone" in text_out.stdout
 
 
 def test_offline_install_from_a_bundle_uses_the_locked_interpreter_with_no_python_on_path(
@@ -200,11 +202,15 @@ def test_python_override_warns_and_records_the_warning(
     store = tmp_path / "store"
     locked = run_envlock(["install", "-l", str(lock), "--store", str(store)])
     assert locked.returncode == 0, locked.stderr
-    done = run_envlock(["install", "-l", str(lock), "--store", str(store), "--python", sys.executable])
+    done = run_envlock(
+        ["install", "-l", str(lock), "--store", str(store), "--python", sys.executable, "--json"]
+    )
     assert done.returncode == 0, done.stderr
     assert f"--python {sys.executable} replaces the interpreter the lock pins" in done.stderr
-    assert done.stdout.strip() != locked.stdout.strip()  # another environment than the locked one
-    record = json.loads(Path(done.stdout.strip(), "envlock-env.json").read_text())
+    result = json.loads(done.stdout)
+    assert result["interpreter-source"] == "override"
+    assert result["path"] != locked.stdout.strip()  # another environment than the locked one
+    record = json.loads(Path(result["path"], "envlock-env.json").read_text())
     assert record["interpreter-source"] == "override"
     assert any("replaces the interpreter the lock pins" in w for w in record["warnings"])
     bad = run_envlock(["install", "-l", str(lock), "--store", str(store), "--python", str(tmp_path)])
