@@ -77,7 +77,13 @@ def require_fresh(lock_path: Path, lock: Lock, spec_path: Path | None) -> Path |
     spec_path = spec_path or spec_beside(lock_path)
     if spec_path is None:
         return None
-    found = judge_freshness(spec_path, lock)
+    try:
+        found = judge_freshness(spec_path, lock)
+    except SpecError as err:
+        note = f"the lock is checked against {spec_path} before it is used; --frozen skips that check"
+        raise SpecError(
+            err.message, hint=f"{err.hint}\n{note}" if err.hint else note, details=err.details
+        ) from None
     if not found.reasons:
         return spec_path
     details: dict[str, object] = {

@@ -110,3 +110,12 @@ def test_a_lock_without_a_spec_beside_it_is_used_as_it_is(lock: Path, store: Pat
     # the conftest lock lies alone in its directory (as in a bundle): nothing to judge it against
     done = run_envlock(["install", "-l", str(lock), "--store", str(store), "--target", "cpu"])
     assert done.returncode == 0, done.stderr
+
+
+def test_a_broken_spec_beside_the_lock_is_a_spec_error_that_names_frozen(project: Path, store: Path) -> None:
+    (project / "envlock.toml").write_text('[env]\nname = "demo"\npython = 3.11\n', encoding="utf-8")
+    lock = str(project / "envlock.lock")
+    done = run_envlock(["install", "-l", lock, "--store", str(store)])
+    assert done.returncode == 2
+    assert "env.python" in done.stderr and "--frozen skips that check" in done.stderr
+    assert run_envlock(["install", "-l", lock, "--store", str(store), "--frozen"]).returncode == 0
