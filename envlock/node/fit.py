@@ -3,15 +3,15 @@
 `judge_fit` answers every question DESIGN §10 asks of a target, check by check (pure):
 
 * platform: the target's platform is this node's;
-* driver: a GPU target (one that declares `gpus`) needs an NVIDIA driver. A target that declares no
-  GPUs is a CPU target: it fits any node of its platform and glibc without a driver, even when its
-  resolved set pins CUDA wheels (the default index's Linux torch does), since torch runs on the CPU
-  without them. It runs the locked CUDA natively when it is at least
-  the lock's `requires-driver` (for `compat = "native"`; else the knowledge base's native driver of
-  the locked CUDA), or through minor-version compatibility when it is at least the CUDA family floor
-  (11.x 450.80.02, 12.x 525.60.13, 13.x 580). Rule for a target solved `native` on a driver between
-  the family floor and its native need: it FITS, with a warning (kernels with SASS run; PTX JIT and
-  APIs newer than the driver do not). Below the family floor nothing runs: it does not fit;
+* driver: a GPU target (one that declares `gpus`) needs an NVIDIA driver. The driver runs the
+  locked CUDA natively when it is at least the lock's `requires-driver` (for `compat = "native"`;
+  else the knowledge base's native driver of the locked CUDA), or through minor-version
+  compatibility when it is at least the CUDA family floor (11.x 450.80.02, 12.x 525.60.13, 13.x
+  580). Rule for a target solved `native` on a driver between the family floor and its native need:
+  it FITS, with a warning (kernels with SASS run; PTX JIT and APIs newer than the driver do not).
+  Below the family floor nothing runs: it does not fit. A target that declares no GPUs is a CPU
+  target: it fits any node of its platform and glibc without a driver, even when its resolved set
+  pins CUDA wheels (the default index's Linux torch does), since torch runs on the CPU without them;
 * gpus / gpu N: every GPU has a cubin in the locked torch build (the knowledge-base row for the
   target's torch release, variant and platform), or is one of the archs the target was solved for,
   or has PTX when the spec allowed PTX and the driver is native. A GPU not covered does not fit. No
