@@ -1,14 +1,20 @@
 """Check whether this node can run a lock target, before a job burns hours finding out.
 
-Detects the node (NVML, then nvidia-smi, then /proc; ENVLOCK_GPUS / ENVLOCK_DRIVER / ENVLOCK_GLIBC
-override) and judges it against a target of the lock: the driver against the locked CUDA (native,
-minor-version compatibility, or too old), every GPU's compute capability against the SASS of the
-locked torch build, each GPU's own driver limits, and glibc against the wheels' manylinux tags.
-With --prefix it also reads the installed environment's real CUDA binaries. Without --target it
-judges the first target that fits (like `install --target auto`, with the same checks), or the
-closest one. The knowledge base is envlock's own plus the files ENVLOCK_KB names; a lock solved with
-a private row (knowledge-base-row = "user") has its GPUs checked only when ENVLOCK_KB names that file
-(otherwise a warning says they were not checked).
+Detects the node (NVML, then nvidia-smi, then /proc) and judges it against a target of the lock:
+the driver against the locked CUDA (native, minor-version compatibility, or too old), every GPU's
+compute capability against the SASS of the locked torch build, each GPU's own driver limits, and
+glibc against the wheels' manylinux tags. A target without gpus is a CPU target: no driver needed.
+With --prefix it also reads the installed environment's real CUDA binaries. Without --target (or
+with `--target auto`) it judges the target `install --target auto` would take, with the same
+checks and the same preference (declared GPUs equal to the node's, then covering them with the
+fewest extra archs, then lock order), or the closest one when none fits. The knowledge base is
+envlock's own plus the files ENVLOCK_KB names; a lock solved with a private row
+(knowledge-base-row = "user") has its GPUs checked only when ENVLOCK_KB names that file (otherwise
+a warning says they were not checked).
+
+Node overrides (containers, CI, tests): ENVLOCK_GPUS=H100,H100 (GPU names or compute
+capabilities, one per GPU; "none": no GPUs), ENVLOCK_DRIVER=580.65.06 (MAJOR.MINOR[.PATCH];
+"none": no driver), ENVLOCK_GLIBC=2.28 (MAJOR.MINOR). A malformed value is a usage error (exit 2).
 
 --smoke runs real work with the environment's Python (--prefix, else this Python): a PTX kernel
 through the CUDA driver API on every GPU; with torch, fp32 and bf16-autocast matmuls checked against
@@ -33,8 +39,16 @@ _STATUS = {"ok": "ok", "warn": "warn", "fail": "FAIL"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-l", "--lock", type=Path, default=Path("envlock.lock"), help="lock file")
-    parser.add_argument("--target", metavar="NAME", help="the target to judge (default: the first that fits)")
+    from envlock.cli.locations import LOCK_HELP
+
+    parser.add_argument(
+        "-l", "--lock", type=Path, default=Path("envlock.lock"), metavar="LOCK", help=LOCK_HELP
+    )
+    parser.add_argument(
+        "--target",
+        metavar="NAME|auto",
+        help="the target to judge; `auto` (the default) chooses as `install --target auto` does",
+    )
     parser.add_argument(
         "--prefix",
         type=Path,
@@ -114,9 +128,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         smoke_raw = smoke.raw
         report = report.with_checks(smoke.checks)
     t = report.target
-    how = {"named": "named", "auto": "the first that fits", "closest": "no target fits; the closest"}[
-        report.chosen
-    ]
+    how = {"named": "named", "auto": "auto", "closest": "no target fits; the closest"}[report.chosen]
+    if report.chosen == "auto" and report.why:
+        how += f": {report.why}"
     if args.json:
         print_json(
             {
@@ -127,6 +141,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 "checks": [c.to_json() for c in report.checks],
                 "other-targets": {name: list(fails) for name, fails in report.others},
                 "notes": list(report.notes),
+                "why": report.why or None,
                 "smoke": smoke_raw,
             }
         )

@@ -18,7 +18,9 @@ from envlock.cli.output import Console
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_lock_argument(parser)
-    parser.add_argument("--target", required=True, metavar="NAME", help="the lock target to export")
+    parser.add_argument(
+        "--target", metavar="NAME", help="the lock target to export (may be left out when the lock has one)"
+    )
     parser.add_argument(
         "--format", required=True, choices=("pylock", "requirements", "conda-explicit"), help="output format"
     )
@@ -38,6 +40,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     lock_file = existing_lock(args.lock)
     lock = load_lock(lock_file)
+    if args.target is None:
+        if len(lock.targets) != 1:
+            raise UsageError(
+                f"{lock_file} has {len(lock.targets)} targets: say which one to export with --target",
+                hint="targets in the lock: " + ", ".join(t.name for t in lock.targets),
+            )
+        args.target = lock.targets[0].name
     target = lock.target(args.target)
     if target is None:
         raise UsageError(

@@ -34,6 +34,10 @@ exit codes: 0 success; 1 the inputs are the reason (unsatisfiable, stale, incomp
 integrity failure, differences with --exit-code); 2 usage or spec error; 3 network or index
 failure a retry may cure; 4 internal error.
 
+node overrides (install, run, shell, doctor): ENVLOCK_GPUS=H100,H100 (GPU names or compute
+capabilities, one per GPU; none: no GPUs), ENVLOCK_DRIVER=580.65.06 (MAJOR.MINOR[.PATCH]; none: no
+driver), ENVLOCK_GLIBC=2.28 (MAJOR.MINOR); a malformed value is exit 2.
+
 Start with `envlock solve` next to an envlock.toml, then `envlock show`.
 """
 

@@ -76,6 +76,15 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
         }
         if t.toolkit_source
         else None,
+        "interpreter": None
+        if t.interpreter is None
+        else {
+            "implementation": t.interpreter.implementation,
+            "version": t.interpreter.version,
+            "url": t.interpreter.artifact.url,
+            "size": t.interpreter.artifact.size,
+            "sha256": t.interpreter.artifact.sha256,
+        },
     }
 
 

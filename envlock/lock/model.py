@@ -62,6 +62,21 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LockedInterpreter:
+    """The exact interpreter build a target runs on: a python-build-standalone archive (the builds
+    uv installs), pinned like any artifact by URL, size and sha256."""
+
+    implementation: str  # "cpython"
+    version: str  # "3.11.14"
+    artifact: Artifact  # the `install_only` archive
+
+
+INTERPRETER_SYSTEM = "system"  # the spec's default: an interpreter of the locked X.Y found on the node
+INTERPRETER_STANDALONE = "python-build-standalone"  # the lock pins the exact build
+INTERPRETER_CHOICES = (INTERPRETER_SYSTEM, INTERPRETER_STANDALONE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockedTarget:
     """Everything the lock pins for one target, plus why it chose it."""
 
@@ -89,6 +104,7 @@ class LockedTarget:
     toolkit_release: str | None = None
     toolkit: tuple[LockedPackage, ...] = ()
     conda: tuple[CondaPackage, ...] = ()  # the [conda] part, sorted by name
+    interpreter: LockedInterpreter | None = None  # None: any interpreter of `python` on the node
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -131,6 +147,7 @@ class LockInputs:
     nvidia_redist: str | None = None  # [indexes] nvidia-redist, recorded only when given
     conda_channels: tuple[str, ...] = ()  # [conda] channels, recorded only with a [conda] part
     conda_dependencies: tuple[str, ...] = ()  # [conda] dependencies
+    interpreter: str = INTERPRETER_SYSTEM  # the spec's [env].interpreter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

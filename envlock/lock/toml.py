@@ -20,10 +20,12 @@ from envlock import _toml
 from envlock.errors import LockFormatError, StaleLockError
 from envlock.lock.digest import sha256_json
 from envlock.lock.model import (
+    INTERPRETER_SYSTEM,
     LOCK_VERSION,
     Artifact,
     CondaPackage,
     Lock,
+    LockedInterpreter,
     LockedPackage,
     LockedTarget,
     LockInputs,
@@ -104,6 +106,7 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("nvidia-redist", i.nvidia_redist),
         ("conda-channels", list(i.conda_channels) if i.conda_channels else None),
         ("conda-dependencies", list(i.conda_dependencies) if i.conda_dependencies else None),
+        ("interpreter", i.interpreter if i.interpreter != INTERPRETER_SYSTEM else None),
     ]
 
 
@@ -139,6 +142,16 @@ def _target_pairs(t: LockedTarget) -> list[tuple[str, object]]:
     ]
 
 
+def _interpreter_pairs(i: LockedInterpreter) -> list[tuple[str, object]]:
+    return [("implementation", i.implementation), ("version", i.version), *_artifact_pairs(i.artifact)]
+
+
+def _interpreter_item(t: LockedTarget) -> dict[str, object]:
+    if t.interpreter is None:
+        return {}
+    return {"interpreter": dict(_kv_items(_interpreter_pairs(t.interpreter)))}
+
+
 def _canonical(lock: Lock) -> dict[str, object]:
     """Everything the lock says except its own content hash, as plain data."""
     return {
@@ -150,6 +163,7 @@ def _canonical(lock: Lock) -> dict[str, object]:
         | {"targets": [dict(_kv_items(_target_input_pairs(t))) for t in lock.inputs.targets]},
         "targets": [
             dict(_kv_items(_target_pairs(t)))
+            | _interpreter_item(t)
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
                 "packages": [_package_data(p) for p in t.packages],
@@ -233,6 +247,8 @@ def dump_lock(lock: Lock) -> str:
         out += ["", "[[inputs.targets]]", *_kv(_target_input_pairs(ti))]
     for t in lock.targets:
         out += ["", "[[targets]]", *_kv(_target_pairs(t))]
+        if t.interpreter is not None:
+            out.append(f"interpreter = {_inline(_interpreter_pairs(t.interpreter))}")
         if t.rejected:
             out.append("rejected = [")
             out += [f"    {_inline(_rejection_pairs(r))}," for r in t.rejected]
@@ -381,6 +397,7 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
             for p in r.tables("toolkit")
         ),
         conda=tuple(_read_conda(c) for c in r.tables("conda")),
+        interpreter=_read_interpreter(r),
     )
 
 
@@ -398,6 +415,30 @@ def _read_conda(r: _Reader) -> CondaPackage:
         md5=r.opt_str("md5"),
         artifact=_read_artifact(r.table("artifact")),
     )
+
+
+_INTERPRETER_VERSION_RE = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,4}$")
+_SHA256_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+_ARCHIVE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.tar\.(gz|zst)$")
+
+
+def _read_interpreter(r: _Reader) -> LockedInterpreter | None:
+    """The target's pinned interpreter build; its fields become store paths, so each is checked."""
+    if "interpreter" not in r.data:
+        return None
+    i = r.table("interpreter")
+    interpreter = LockedInterpreter(
+        implementation=i.string("implementation"), version=i.string("version"), artifact=_read_artifact(i)
+    )
+    if interpreter.implementation != "cpython":
+        raise i.fail("implementation", '"cpython"')
+    if not _INTERPRETER_VERSION_RE.match(interpreter.version):
+        raise i.fail("version", 'a version like "3.11.14"')
+    if not _SHA256_HEX_RE.match(interpreter.artifact.sha256):
+        raise i.fail("sha256", "64 lower-case hex digits")
+    if not _ARCHIVE_NAME_RE.match(interpreter.artifact.filename):
+        raise i.fail("file", "the file name of a .tar.gz or .tar.zst archive")
+    return interpreter
 
 
 def _read_packages(r: _Reader, fast: list[bool]) -> tuple[LockedPackage, ...]:
@@ -520,6 +561,7 @@ _INPUTS_SHAPE = (
             "nvidia-redist",
             "conda-channels",
             "conda-dependencies",
+            "interpreter",
         }
     ),
 )
@@ -541,6 +583,7 @@ _TARGET_SHAPE = (
             "toolkit-release",
             "toolkit",
             "conda",
+            "interpreter",
         }
     ),
 )
@@ -734,6 +777,7 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             nvidia_redist=inputs.opt_str("nvidia-redist"),
             conda_channels=inputs.strs("conda-channels"),
             conda_dependencies=inputs.strs("conda-dependencies"),
+            interpreter=inputs.opt_str("interpreter") or INTERPRETER_SYSTEM,
             targets=tuple(
                 TargetInputs(
                     name=t.string("name"),
@@ -779,6 +823,11 @@ def load_lock(path: Path, *, verify: bool = True) -> Lock:
         raise LockFormatError(
             f"{path}: no such lock file",
             hint="run `envlock solve` to create it, or pass the right path with -l",
+        ) from None
+    except IsADirectoryError:
+        raise LockFormatError(
+            f"{path}: is a directory, not a lock file",
+            hint=f"pass the lock file itself, e.g. -l {path / 'envlock.lock'}",
         ) from None
     except UnicodeDecodeError:
         raise LockFormatError(f"{path}: not a text file, so not an envlock lock") from None

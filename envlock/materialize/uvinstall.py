@@ -113,7 +113,9 @@ def find_interpreter(python: str) -> Interpreter:
 def _no_interpreter(python: str) -> IncompatibleNodeError:
     return IncompatibleNodeError(
         f"no Python {python} interpreter on this node (the lock is solved for Python {python})",
-        hint=f"install Python {python} (for example `uv python install {python}`) and rerun",
+        hint=f"pass an interpreter with --python PATH (a pyenv or module-system Python {python} works), "
+        f"install Python {python} on the node, or lock the interpreter itself with "
+        '[env] interpreter = "python-build-standalone" in the spec, so that install brings it',
         details={"python": python},
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from envlock import __version__
 from envlock.lock.model import LockedTarget
 
 if TYPE_CHECKING:  # imported when a build starts: processes that only wait never need them
+    from envlock.install.interpreter import ChosenInterpreter
     from envlock.materialize import MaterializeRequest
     from envlock.materialize.uvinstall import Interpreter, VenvJob
 
@@ -16,11 +18,13 @@ if TYPE_CHECKING:  # imported when a build starts: processes that only wait neve
 class VenvBuild:
     """A venv being built at `dest`: `uv venv` runs from `start` until `ready`."""
 
-    def __init__(self, target: LockedTarget, dest: Path) -> None:
+    def __init__(self, target: LockedTarget, dest: Path, chosen: ChosenInterpreter | None = None) -> None:
         from envlock.materialize.uvinstall import start_venv
 
         self.dest = dest
-        self._job: VenvJob | None = start_venv(dest, target.python)
+        self._chosen = chosen
+        python = str(chosen.path) if chosen is not None and chosen.path is not None else target.python
+        self._job: VenvJob | None = start_venv(dest, python)
         self._interpreter: Interpreter | None = None
 
     def ready(self) -> None:
@@ -66,6 +70,8 @@ class VenvBuild:
             interpreter=str(self._interpreter.path),
             interpreter_version=venv_python_version(self.dest) or self._interpreter.version,
             envlock_version=__version__,
+            interpreter_source=self._chosen.source if self._chosen is not None else "system",
+            warnings=self._chosen.warnings if self._chosen is not None else (),
             packages=tuple(
                 RecordedPackage(
                     name=f.package.name,
@@ -84,7 +90,16 @@ class VenvBuild:
 
 
 class VenvMaterializer:
-    """uv makes the venv and installs the files (`--no-deps`, hash-checked); the record goes last."""
+    """uv makes the venv and installs the files (`--no-deps`, hash-checked); the record goes last.
+
+    `interpreter(target)`, when given, says which interpreter to build on (the lock's pinned build,
+    fetched and unpacked into the store by then, or `--python PATH`); without it, or when it names
+    none, uv finds an interpreter of the locked X.Y on the node.
+    """
+
+    def __init__(self, interpreter: Callable[[LockedTarget], ChosenInterpreter] | None = None) -> None:
+        self._interpreter = interpreter
 
     def start(self, target: LockedTarget, dest: Path) -> VenvBuild:
-        return VenvBuild(target, dest)
+        chosen = self._interpreter(target) if self._interpreter is not None else None
+        return VenvBuild(target, dest, chosen)

@@ -13,6 +13,7 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
     Index URLs are recorded without credentials: a lock is committed and shared, tokens are not.
     """
     return LockInputs(
+        interpreter=spec.interpreter,
         name=spec.name,
         python=spec.python,
         dependencies=spec.dependencies,
@@ -78,6 +79,7 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("indexes.nvidia-redist", old.nvidia_redist, fresh.nvidia_redist),
         ("conda.channels", old.conda_channels, fresh.conda_channels),
         ("conda.dependencies", old.conda_dependencies, fresh.conda_dependencies),
+        ("env.interpreter", old.interpreter, fresh.interpreter),
     )
     for label, before, after in simple:
         if before != after:

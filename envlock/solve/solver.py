@@ -25,8 +25,16 @@ from envlock.index import IndexClient
 from envlock.kb import KnowledgeBase
 from envlock.kb.rules import driver_verdict
 from envlock.kb.toolkit import DEFAULT_REDIST, wheel_extra
-from envlock.lock.digest import env_hash
-from envlock.lock.model import LOCK_VERSION, CondaPackage, Lock, LockedTarget, LockInputs, Rejection
+from envlock.lock.digest import env_hash, target_env_hash
+from envlock.lock.model import (
+    LOCK_VERSION,
+    CondaPackage,
+    Lock,
+    LockedInterpreter,
+    LockedTarget,
+    LockInputs,
+    Rejection,
+)
 from envlock.lock.toml import seal
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
@@ -179,15 +187,10 @@ def _with_toolkit(
             rejected=(Rejection(variant=locked.variant, reason=toolkit.reason, fix=toolkit.fix),),
         )
     found = toolkit
-    return replace(
-        locked,
-        toolkit_source="redist",
-        toolkit_release=found.release,
-        toolkit=found.components,
-        env_hash=env_hash(
-            python=locked.python, platform=locked.platform, packages=locked.packages, toolkit=found.components
-        ),
+    with_toolkit = replace(
+        locked, toolkit_source="redist", toolkit_release=found.release, toolkit=found.components
     )
+    return replace(with_toolkit, env_hash=target_env_hash(with_toolkit))
 
 
 def _resolution_rejection(variant: str, err: ResolutionError) -> Rejection:
@@ -458,21 +461,15 @@ def _with_conda(
             ),
         )
     stack = _conda_stack(conda) if target.has_gpus else {}
-    return replace(
+    with_conda = replace(
         locked,
         # where the PyPI part pins no CUDA stack, the conda part's is the target's
         cuda=locked.cuda or stack.get("cuda"),
         cudnn=locked.cudnn or stack.get("cudnn"),
         nccl=locked.nccl or stack.get("nccl"),
         conda=conda,
-        env_hash=env_hash(
-            python=locked.python,
-            platform=locked.platform,
-            packages=locked.packages,
-            toolkit=locked.toolkit,
-            conda=conda,
-        ),
     )
+    return replace(with_conda, env_hash=target_env_hash(with_conda))
 
 
 def _solve_pypi(
@@ -598,6 +595,30 @@ def _check_partial_solve(previous: Lock | None, inputs: LockInputs, targets: Seq
         )
 
 
+def _with_interpreters(spec: Spec, locked: list[LockedTarget], client: IndexClient) -> list[LockedTarget]:
+    """With `[env] interpreter = "python-build-standalone"`, each target pins its interpreter build
+    (envlock.solve.interpreter), and the build's sha256 joins its env hash."""
+    from envlock.lock.model import INTERPRETER_STANDALONE
+
+    if spec.interpreter != INTERPRETER_STANDALONE:
+        return locked
+    from envlock.index.cache import default_cache_root
+    from envlock.solve.interpreter import pin_interpreter
+
+    pinned: dict[tuple[str, str], LockedInterpreter] = {}
+    out = []
+    for t in locked:
+        key = (t.python, t.platform)
+        if key not in pinned:
+            pinned[key] = pin_interpreter(
+                t.python, t.platform, client, cache_root=default_cache_root(), target=t.name
+            )
+        interpreter = pinned[key]
+        with_interpreter = replace(t, interpreter=interpreter)
+        out.append(replace(with_interpreter, env_hash=target_env_hash(with_interpreter)))
+    return out
+
+
 def solve(
     spec: Spec,
     *,
@@ -649,6 +670,7 @@ def solve(
             locked.append(result)
         elif t.name in kept:
             locked.append(kept[t.name])
+    locked = _with_interpreters(spec, locked, client)
     return seal(
         Lock(
             lock_version=LOCK_VERSION,

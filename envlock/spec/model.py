@@ -86,6 +86,7 @@ class Spec:
     exclude_newer: str | None  # RFC 3339 UTC timestamp
     knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
     conda: CondaSpec | None = None  # the [conda] part, when the spec has one
+    interpreter: str = "system"  # [env].interpreter: "system" | "python-build-standalone"
 
     @property
     def free_threaded(self) -> bool:

@@ -59,7 +59,7 @@ SPEC_VERSION = 1
 
 _ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution", "conda")
 _CONDA_KEYS = ("channels", "dependencies")
-_ENV_KEYS = ("name", "python", "dependencies")
+_ENV_KEYS = ("name", "python", "dependencies", "interpreter")
 _CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "toolkit", "toolkit-source")
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
 _INDEX_KEYS = ("default", "pytorch", "extra", "nvidia", "nvidia-redist")
@@ -145,7 +145,7 @@ def spec_hash(spec: Spec) -> str:
     it; any value that can change the lock does.
     """
     base = spec.source.parent
-    document = {
+    document: dict[str, object] = {
         "spec-version": SPEC_VERSION,
         "name": spec.name,
         "python": spec.python,
@@ -184,6 +184,8 @@ def spec_hash(spec: Spec) -> str:
             "channels": list(spec.conda.channels),
             "dependencies": list(spec.conda.dependencies),
         }
+    if spec.interpreter != "system":  # absent by default, so that older specs keep their hash
+        document["interpreter"] = spec.interpreter
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -233,6 +235,7 @@ class _SpecReader:
             exclude_newer=self.exclude_newer(resolution),
             knowledge_base=knowledge,
             conda=self.conda(raw),
+            interpreter=self.interpreter(env),
         )
 
     # -- [conda] --------------------------------------------------------------------------------
@@ -350,6 +353,20 @@ class _SpecReader:
             if m2:
                 hint = f'did you mean "{m2.group(1)}.{m2.group(2)}"?'
             raise self.fail("env.python", f"{_show(text)} is not a Python version", expected, hint=hint)
+        return text
+
+    def interpreter(self, env: Mapping[str, Any]) -> str:
+        from envlock.lock.model import INTERPRETER_CHOICES, INTERPRETER_SYSTEM
+
+        if "interpreter" not in env:
+            return INTERPRETER_SYSTEM
+        expected = " or ".join(f'"{c}"' for c in INTERPRETER_CHOICES)
+        text = self.string("env.interpreter", env["interpreter"], expected)
+        if text not in INTERPRETER_CHOICES:
+            close = difflib.get_close_matches(text, INTERPRETER_CHOICES, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else None
+            what = f"{_show(text)} is not an interpreter kind"
+            raise self.fail("env.interpreter", what, expected, hint=hint)
         return text
 
     def dependencies(self, env: Mapping[str, Any]) -> tuple[str, ...]:

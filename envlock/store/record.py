@@ -33,6 +33,10 @@ class EnvRecord:
     interpreter_version: str
     envlock_version: str
     packages: tuple[RecordedPackage, ...]
+    # where the interpreter came from: "locked" (the lock's build, from the store), "override"
+    # (`--python PATH`), "system" (an interpreter of the locked X.Y found on the node)
+    interpreter_source: str = "system"
+    warnings: tuple[str, ...] = ()  # what the user was warned of when it was built
 
     def to_json(self) -> str:
         return (
@@ -52,6 +56,8 @@ class EnvRecord:
                         {"name": p.name, "version": p.version, "file": p.filename, "sha256": p.sha256}
                         for p in self.packages
                     ],
+                    "interpreter-source": self.interpreter_source,
+                    "warnings": list(self.warnings),
                 },
                 indent=2,
             )
@@ -82,6 +88,8 @@ class EnvRecord:
                     )
                     for p in data["packages"]
                 ),
+                interpreter_source=str(data.get("interpreter-source", "system")),
+                warnings=tuple(str(w) for w in data.get("warnings", [])),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
