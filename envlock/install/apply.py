@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +187,7 @@ def apply_install(
                     target=plan.target,
                     lock_content_hash=plan.lock.content_hash,
                     files=files,
+                    published=plan.path,
                 )
             )
         finally:
@@ -237,7 +237,9 @@ def _apply_prefix(
             store.publish_prefix(scratch, plan.path)
             _register_root(plan, plan.path)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            from envlock.store.modes import remove_tree
+
+            remove_tree(scratch)
     return InstallResult(path=plan.path, built=True, target=plan.target.name, env_name=plan.env_name)
 
 

@@ -30,8 +30,10 @@ class VenvBuild:
             self._interpreter = job.wait()
 
     def finish(self, request: MaterializeRequest) -> None:
+        from envlock.materialize.distinfo import InstalledFile, compile_bytecode, normalize_metadata
         from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
         from envlock.store.record import EnvRecord, RecordedPackage
+        from envlock.store.tree import seal_environment
 
         self.ready()
         assert self._interpreter is not None
@@ -39,7 +41,20 @@ class VenvBuild:
             self.dest,
             [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in request.files],
         )
-        EnvRecord(
+        normalize_metadata(
+            self.dest,
+            [
+                # A package locked without an index is a direct reference: its URL stays on record.
+                InstalledFile(
+                    path=f.path,
+                    sha256=f.artifact.sha256,
+                    direct_url=None if f.package.index else f.artifact.url,
+                )
+                for f in request.files
+            ],
+        )
+        compile_bytecode(self.dest, request.published or self.dest.absolute())
+        record = EnvRecord(
             env_name=request.env_name,
             target=request.target.name,
             env_hash=request.target.env_hash,
@@ -58,7 +73,8 @@ class VenvBuild:
                 )
                 for f in request.files
             ),
-        ).write(self.dest)
+        )
+        seal_environment(self.dest, record)
 
     def cancel(self) -> None:
         if self._job is not None:

@@ -33,6 +33,9 @@ class EnvRecord:
     interpreter_version: str
     envlock_version: str
     packages: tuple[RecordedPackage, ...]
+    # The tree hash of everything in the environment but this record and its manifest
+    # (`envlock.store.tree`); None in environments built before envlock recorded it.
+    tree_hash: str | None = None
 
     def to_json(self) -> str:
         return (
@@ -52,6 +55,7 @@ class EnvRecord:
                         {"name": p.name, "version": p.version, "file": p.filename, "sha256": p.sha256}
                         for p in self.packages
                     ],
+                    **({"tree-hash": self.tree_hash} if self.tree_hash is not None else {}),
                 },
                 indent=2,
             )
@@ -82,6 +86,7 @@ class EnvRecord:
                     )
                     for p in data["packages"]
                 ),
+                tree_hash=data.get("tree-hash"),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None

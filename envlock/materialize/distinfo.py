@@ -1,0 +1,178 @@
+"""Make an installed venv depend on the lock alone: package metadata as an index install leaves it,
+bytecode compiled the same way every time.
+
+uv installs every file as a local file, so it records each package as a direct URL install of the
+store's own artifact path (`direct_url.json`) and adds a timestamped `uv_cache.json`. Here:
+
+* `uv_cache.json` is removed;
+* `direct_url.json` is removed for packages from an index (so `pip freeze` prints `name==version`),
+  and for a direct reference rewritten (PEP 610) to the lock's own URL and sha256;
+* `INSTALLER` says `envlock`: the environment is managed by envlock, not by a package installer;
+* every `.py` is compiled to a hash-based `.pyc` (checked against its source on import), with the
+  path the environment is published at and a fixed hash seed, so two builds give the same bytes;
+* `RECORD` lists what is really there (the compiled files too), sorted by path.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from envlock.errors import InternalError
+
+INSTALLER_NAME = "envlock"
+_DROPPED = ("uv_cache.json",)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InstalledFile:
+    """A wheel the venv was given: its local path, and the URL to record when it is a direct reference."""
+
+    path: Path
+    sha256: str
+    direct_url: str | None  # None: the package came from an index
+
+
+def site_packages(venv: Path) -> list[Path]:
+    """The venv's site-packages directories (POSIX `lib/pythonX.Y/`, Windows `Lib/`)."""
+    found = sorted(venv.glob("lib/python*/site-packages"))
+    windows = venv / "Lib" / "site-packages"
+    return [*found, windows] if windows.is_dir() else found
+
+
+def record_hash(data: bytes) -> str:
+    """A RECORD hash field: `sha256=` and the urlsafe base64 digest without padding."""
+    digest = hashlib.sha256(data).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def read_record(dist_info: Path) -> list[list[str]]:
+    text = (dist_info / "RECORD").read_text(encoding="utf-8")
+    return [row for row in csv.reader(io.StringIO(text)) if row]
+
+
+def _write_record(dist_info: Path, rows: list[list[str]]) -> None:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    record = f"{dist_info.name}/RECORD"
+    for row in sorted((r for r in rows if r[0] != record), key=lambda r: r[0]):
+        writer.writerow(row)
+    writer.writerow([record, "", ""])
+    (dist_info / "RECORD").write_text(out.getvalue(), encoding="utf-8")
+
+
+def _file_row(site: Path, rel: str) -> list[str]:
+    data = (site / rel).read_bytes()
+    return [rel, record_hash(data), str(len(data))]
+
+
+def _direct_url_doc(url: str, sha256: str) -> str:
+    doc = {"archive_info": {"hash": f"sha256={sha256}", "hashes": {"sha256": sha256}}, "url": url}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def _which_file(dist_info: Path, by_name: dict[str, InstalledFile]) -> InstalledFile | None:
+    try:
+        doc = json.loads((dist_info / "direct_url.json").read_text(encoding="utf-8"))
+        url = str(doc.get("url", ""))
+    except (OSError, ValueError, AttributeError):
+        return None
+    return by_name.get(url.rsplit("/", 1)[-1])
+
+
+def normalize_metadata(venv: Path, files: Sequence[InstalledFile]) -> None:
+    """Rewrite the dist-info directories of `venv` as the module docstring says (before compiling)."""
+    by_name = {f.path.name: f for f in files}
+    for site in site_packages(venv):
+        for dist_info in sorted(site.glob("*.dist-info")):
+            if not (dist_info / "RECORD").is_file():
+                continue
+            rows = read_record(dist_info)
+            installed = _which_file(dist_info, by_name)
+            changed: set[str] = set()
+            removed: set[str] = set()
+            for name in _DROPPED:
+                if (dist_info / name).exists():
+                    (dist_info / name).unlink()
+                    removed.add(f"{dist_info.name}/{name}")
+            direct = dist_info / "direct_url.json"
+            if direct.exists():
+                if installed is not None and installed.direct_url is not None:
+                    direct.write_text(_direct_url_doc(installed.direct_url, installed.sha256), encoding="utf-8")
+                    changed.add(f"{dist_info.name}/direct_url.json")
+                else:
+                    direct.unlink()
+                    removed.add(f"{dist_info.name}/direct_url.json")
+            (dist_info / "INSTALLER").write_text(INSTALLER_NAME + "\n", encoding="utf-8")
+            changed.add(f"{dist_info.name}/INSTALLER")
+            kept = [r for r in rows if r[0] not in removed and r[0] not in changed]
+            _write_record(dist_info, [*kept, *(_file_row(site, rel) for rel in sorted(changed))])
+
+
+_COMPILE = """\
+import compileall, sys
+from py_compile import PycInvalidationMode
+ok = True
+for site in sys.argv[3:]:
+    ok = compileall.compile_dir(site, quiet=2, workers=0, stripdir=sys.argv[1], prependdir=sys.argv[2],
+        invalidation_mode=PycInvalidationMode.CHECKED_HASH) and ok
+print(sys.implementation.cache_tag)
+"""
+
+
+def compile_bytecode(venv: Path, published: Path) -> None:
+    """Compile every `.py` of the venv's site-packages to hash-based `.pyc` with the venv's own
+    interpreter (its magic number), naming the sources by `published` (where the venv will live),
+    and list them in their packages' RECORD. A file that does not compile (a test fixture in old
+    syntax, say) is left without bytecode, as pip leaves it."""
+    sites = site_packages(venv)
+    if not sites:
+        return
+    python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONHASHSEED"] = "0"  # set and frozenset constants are written in hash order
+    env.pop("SOURCE_DATE_EPOCH", None)
+    done = subprocess.run(
+        [str(python), "-I", "-c", _COMPILE, str(venv.absolute()), str(published), *map(str, sites)],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    tag = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    if done.returncode != 0 or not tag:
+        tail = "\n".join(done.stderr.strip().splitlines()[-10:])
+        raise InternalError(
+            f"byte-compiling {venv} failed (exit {done.returncode}):\n{tail}",
+            hint="rerun with -v; if the files are fine this is a bug in envlock",
+        )
+    for site in sites:
+        for dist_info in sorted(site.glob("*.dist-info")):
+            if (dist_info / "RECORD").is_file():
+                _record_bytecode(site, dist_info, tag)
+
+
+def _record_bytecode(site: Path, dist_info: Path, tag: str) -> None:
+    rows = read_record(dist_info)
+    listed = {r[0] for r in rows}
+    extra: list[list[str]] = []
+    for row in rows:
+        rel = row[0]
+        if not rel.endswith(".py") or rel.startswith(".."):
+            continue
+        head, _, name = rel.rpartition("/")
+        pyc = f"{head + '/' if head else ''}__pycache__/{name[:-3]}.{tag}.pyc"
+        if pyc not in listed and (site / pyc).is_file():
+            extra.append(_file_row(site, pyc))
+    if extra:
+        _write_record(dist_info, [*rows, *extra])
