@@ -49,7 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also re-hash the installed environment (--prefix, else the store's) as `envlock verify` does",
     )
     parser.add_argument(
-        "--store", type=Path, default=None, help="store root for --verify (default: $ENVLOCK_STORE or XDG data dir)"
+        "--store",
+        type=Path,
+        default=None,
+        help="store root for --verify (default: $ENVLOCK_STORE or XDG data dir)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 

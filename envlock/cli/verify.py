@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-l", "--lock", type=Path, default=Path("envlock.lock"), help="lock file")
-    parser.add_argument("--target", metavar="NAME", help="verify this target only (default: every installed one)")
+    parser.add_argument(
+        "--target", metavar="NAME", help="verify this target only (default: every installed one)"
+    )
     parser.add_argument(
         "--store", type=Path, default=None, help="store root (default: $ENVLOCK_STORE or XDG data dir)"
     )
@@ -47,7 +49,9 @@ def verify_target(lock: Lock, target: LockedTarget, env: Path, layout: StoreLayo
     return verify_environment(env, env_hash=target.env_hash, installs=installs)
 
 
-def _installed(lock: Lock, layout: StoreLayout, only: str | None, source: str) -> list[tuple[LockedTarget, Path]]:
+def _installed(
+    lock: Lock, layout: StoreLayout, only: str | None, source: str
+) -> list[tuple[LockedTarget, Path]]:
     from envlock.errors import UsageError
     from envlock.store.layout import env_dir_name
 
@@ -89,7 +93,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     else:
         pairs = _installed(lock, layout, args.target, str(args.lock))
     if not pairs:
-        what = f"target {args.target} of {args.lock} is not" if args.target else f"no target of {args.lock} is"
+        what = (
+            f"target {args.target} of {args.lock} is not" if args.target else f"no target of {args.lock} is"
+        )
         raise StoreError(
             f"{what} installed in the store {layout.root}",
             hint="install it first (`envlock install`), or pass the store it is in with --store",

@@ -257,6 +257,7 @@ def verify_check(verification: Verification) -> Check:
     return Check(
         name="verify",
         status=FAIL,
-        message=f"installed files changed since the build: {shown}" + (f"; and {more} more" if more > 0 else ""),
+        message=f"installed files changed since the build: {shown}"
+        + (f"; and {more} more" if more > 0 else ""),
         hint="`envlock verify` lists them all; do not use this environment, install it again",
     )

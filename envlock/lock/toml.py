@@ -234,7 +234,7 @@ def write_lock(lock: Lock, path: Path) -> bool:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+            Path(tmp).chmod(stat.S_IMODE(path.stat().st_mode))
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

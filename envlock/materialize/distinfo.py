@@ -107,7 +107,9 @@ def normalize_metadata(venv: Path, files: Sequence[InstalledFile]) -> None:
             direct = dist_info / "direct_url.json"
             if direct.exists():
                 if installed is not None and installed.direct_url is not None:
-                    direct.write_text(_direct_url_doc(installed.direct_url, installed.sha256), encoding="utf-8")
+                    direct.write_text(
+                        _direct_url_doc(installed.direct_url, installed.sha256), encoding="utf-8"
+                    )
                     changed.add(f"{dist_info.name}/direct_url.json")
                 else:
                     direct.unlink()

@@ -165,7 +165,7 @@ def store_artifact(
         try:
             # Readable by whoever the umask allows (a group store: every member), writable by none;
             # a download's temporary file is private (0600) until here.
-            os.chmod(tmp, artifact_mode())
+            tmp.chmod(artifact_mode())
             final.parent.mkdir(parents=True, exist_ok=True)
             adopt_group(tmp, final.parent)
             tmp.replace(final)

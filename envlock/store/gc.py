@@ -163,7 +163,7 @@ def apply_gc(plan: GcPlan, layout: StoreLayout, *, stale_seconds: float) -> list
             # A published environment is read-only, and a directory moves to another directory
             # only while it is writable (by its owner: another user's environment stays).
             with contextlib.suppress(OSError):
-                os.chmod(item.path, stat.S_IMODE(item.path.stat().st_mode) | stat.S_IWUSR)
+                item.path.chmod(stat.S_IMODE(item.path.stat().st_mode) | stat.S_IWUSR)
             try:
                 item.path.rename(doomed)
             except OSError:

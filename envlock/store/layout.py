@@ -115,4 +115,4 @@ class StoreLayout:
         with contextlib.suppress(OSError):  # only the directory's owner may set it
             mode = self.envs.stat().st_mode
             if mode & 0o022 and not mode & stat.S_ISVTX:
-                os.chmod(self.envs, stat.S_IMODE(mode) | stat.S_ISVTX)
+                self.envs.chmod(stat.S_IMODE(mode) | stat.S_ISVTX)

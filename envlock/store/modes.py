@@ -83,7 +83,7 @@ def seal_tree(root: Path, *, keep_root_writable: bool) -> None:
                 continue
             mode = sealed_mode(st)
             if stat.S_IMODE(st.st_mode) != mode:
-                os.chmod(entry, mode)
+                entry.chmod(mode)
     adopt_group(root, group_dir)
     if not keep_root_writable:
         seal_root(root)
@@ -91,7 +91,7 @@ def seal_tree(root: Path, *, keep_root_writable: bool) -> None:
 
 def seal_root(root: Path) -> None:
     """Take the write bits off the top directory of a published environment."""
-    os.chmod(root, READONLY_DIR)
+    root.chmod(READONLY_DIR)
 
 
 def remove_tree(path: Path) -> None:
@@ -110,5 +110,5 @@ def remove_tree(path: Path) -> None:
             with contextlib.suppress(OSError):
                 mode = sub.lstat().st_mode
                 if stat.S_ISDIR(mode) and mode & stat.S_IRWXU != stat.S_IRWXU:
-                    os.chmod(sub, stat.S_IMODE(mode) | stat.S_IRWXU)
+                    sub.chmod(stat.S_IMODE(mode) | stat.S_IRWXU)
     shutil.rmtree(path, ignore_errors=True)

@@ -66,7 +66,7 @@ def scan_tree(root: Path, *, exclude: frozenset[str], threads: int = 4) -> tuple
     def describe(rel: str, entry: Path, st: os.stat_result) -> TreeEntry:
         path = _escape(rel)
         if stat.S_ISLNK(st.st_mode):
-            return TreeEntry(path=path, kind="l", mode="-", digest=_escape(os.readlink(entry)))
+            return TreeEntry(path=path, kind="l", mode="-", digest=_escape(str(entry.readlink())))
         mode = f"{stat.S_IMODE(st.st_mode):04o}"
         if stat.S_ISDIR(st.st_mode):
             return TreeEntry(path=path, kind="d", mode=mode, digest="-")
@@ -130,6 +130,6 @@ def seal_environment(env_dir: Path, record: EnvRecord) -> EnvRecord:
     (env_dir / TREE_MANIFEST).write_text(manifest, encoding="ascii")
     sealed.write(env_dir)
     for name in UNHASHED:
-        os.chmod(env_dir / name, READONLY_FILE)
+        (env_dir / name).chmod(READONLY_FILE)
         adopt_group(env_dir / name, env_dir.parent)
     return sealed

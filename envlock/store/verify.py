@@ -92,9 +92,7 @@ def _installed_records(env: Path, site: str, digests: dict[str, str]) -> tuple[l
     return problems, records
 
 
-def _wheel_problems(
-    wheel: Path, package: LockedPackage, site: str, digests: dict[str, str]
-) -> list[str]:
+def _wheel_problems(wheel: Path, package: LockedPackage, site: str, digests: dict[str, str]) -> list[str]:
     """Files the wheel installs unchanged whose installed bytes differ from the wheel's own RECORD."""
     problems: list[str] = []
     with zipfile.ZipFile(wheel) as zf:
@@ -152,9 +150,13 @@ def verify_environment(
     locked = {(p.name, p.version, a.sha256) for p, a, _ in installs}
     recorded = {(p.name, p.version, p.sha256) for p in record.packages}
     for name, version, sha in sorted(recorded - locked):
-        problems.append(f"envlock-env.json: lists {name} {version} (sha256 {sha[:12]}...), which the lock does not")
+        problems.append(
+            f"envlock-env.json: lists {name} {version} (sha256 {sha[:12]}...), which the lock does not"
+        )
     for name, version, sha in sorted(locked - recorded):
-        problems.append(f"envlock-env.json: lacks {name} {version} (sha256 {sha[:12]}...), which the lock has")
+        problems.append(
+            f"envlock-env.json: lacks {name} {version} (sha256 {sha[:12]}...), which the lock has"
+        )
 
     manifest = manifest_text(scan_tree(env, exclude=UNHASHED))
     now = tree_hash(manifest)
@@ -180,10 +182,14 @@ def verify_environment(
     for package, artifact, stored_at in installs:
         state = check_file(stored_at, artifact)
         if state is ArtifactState.MISSING:
-            notes.append(f"{artifact.filename}: not in the store; {package.name} checked against its RECORD only")
+            notes.append(
+                f"{artifact.filename}: not in the store; {package.name} checked against its RECORD only"
+            )
             continue
         if state is ArtifactState.CORRUPT:
-            problems.append(f"{stored_at}: the store's copy of {artifact.filename} does not match the lock's sha256")
+            problems.append(
+                f"{stored_at}: the store's copy of {artifact.filename} does not match the lock's sha256"
+            )
             continue
         try:
             problems += _wheel_problems(stored_at, package, site, digests)

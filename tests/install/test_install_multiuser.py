@@ -44,7 +44,7 @@ def _system_python() -> str | None:
     """An interpreter of this Python's X.Y that users other than root can run."""
     for directory in ("/usr/local/bin", "/usr/bin", "/bin"):
         candidate = Path(directory) / PYTHON
-        if candidate.is_file() and os.stat(candidate.resolve()).st_mode & stat.S_IXOTH:
+        if candidate.is_file() and candidate.resolve().stat().st_mode & stat.S_IXOTH:
             return str(candidate)
     return None
 
@@ -67,7 +67,7 @@ def _copy_runtime(dest: Path) -> None:
 def shared() -> Iterator[Path]:
     """A world-readable directory outside root's own (pytest's tmp_path is private to root)."""
     path = Path(tempfile.mkdtemp(prefix="envlock-multiuser-", dir="/tmp"))
-    os.chmod(path, 0o755)
+    path.chmod(0o755)
     yield path
     subprocess.run(["rm", "-rf", str(path)], check=False)
 
@@ -156,11 +156,11 @@ def _scenario(shared: Path, python: str, alice: User, bob: User, group: int, ser
         [TargetDef(name="cpu"), TargetDef(name="small", packages=(("alpha", "1.0"),))],
     )
     for path in [lock, *(shared / "wheels").iterdir()]:
-        os.chmod(path, 0o644)
+        path.chmod(0o644)
     store = shared / "store"
     store.mkdir()
     os.chown(store, 0, group)
-    os.chmod(store, 0o2775)
+    store.chmod(0o2775)
     envlock = [python, "-m", "envlock"]
     with_store = ["-l", str(lock), "--store", str(store)]
 
@@ -188,8 +188,10 @@ def _scenario(shared: Path, python: str, alice: User, bob: User, group: int, ser
     found = _as(bob, group, [*envlock, "install", *with_store, "--target", "cpu", "--json"], shared)
     assert found.returncode == 0, found.stderr
     assert json.loads(found.stdout) == json.loads(built.stdout) | {"built": False}
-    ran = _as(bob, group, [*envlock, "run", *with_store, "--target", "cpu", "--", "python", "-c",
-                           "import alpha, beta; print(alpha.__version__, beta.__version__)"], shared)  # fmt: skip
+    code = "import alpha, beta; print(alpha.__version__, beta.__version__)"
+    ran = _as(
+        bob, group, [*envlock, "run", *with_store, "--target", "cpu", "--", "python", "-c", code], shared
+    )
     assert (ran.returncode, ran.stdout) == (0, "1.0 2.0\n"), ran.stderr
     small = _as(bob, group, [*envlock, "install", *with_store, "--target", "small", "--json"], shared)
     assert small.returncode == 0, small.stderr

@@ -48,10 +48,14 @@ def _install(lock: Path, store: Path, *, prefix: tuple[str, ...] = (), cwd: Path
 
 @pytest.fixture
 def rich_lock(tmp_path: Path, wheels: Path, server: FileServer) -> Path:
-    return make_lock(tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], payloads={"alpha": ALPHA})
+    return make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], payloads={"alpha": ALPHA}
+    )
 
 
-def test_same_lock_twice_gives_the_same_tree_file_by_file(rich_lock: Path, store: Path, tmp_path: Path) -> None:
+def test_same_lock_twice_gives_the_same_tree_file_by_file(
+    rich_lock: Path, store: Path, tmp_path: Path
+) -> None:
     first = _install(rich_lock, store, env={"UV_CACHE_DIR": str(tmp_path / "cache-1")})
     manifest = (first / TREE_MANIFEST).read_text()
     record = json.loads((first / "envlock-env.json").read_text())
@@ -117,7 +121,10 @@ def test_pip_freeze_prints_name_version_and_the_locked_url_for_a_direct_referenc
     env = _install(lock, store)
     beta_url = server.url + "beta-2.0-py3-none-any.whl"
     pip = subprocess.run(
-        [sys.executable, "-m", "pip", "freeze", "--path", str(env / SITE)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "pip", "freeze", "--path", str(env / SITE)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if "No module named pip" in pip.stderr:
         pytest.skip("pip is not installed for this Python")
@@ -174,11 +181,11 @@ def test_verify_passes_fresh_and_names_the_file_after_one_byte_changes(lock: Pat
     assert fresh.stdout.startswith("ok  cpu  ")
 
     victim = env / SITE / "beta" / "__init__.py"
-    os.chmod(victim, 0o644)  # the owner (or root) can always take the read-only mode off
+    victim.chmod(0o644)  # the owner (or root) can always take the read-only mode off
     data = bytearray(victim.read_bytes())
     data[0] ^= 0x01
     victim.write_bytes(bytes(data))
-    os.chmod(victim, 0o444)
+    victim.chmod(0o444)
     changed = run_envlock(["verify", "-l", str(lock), "--store", str(store), "--target", "cpu"])
     assert changed.returncode == 1
     rel = f"{SITE}/beta/__init__.py"
@@ -200,10 +207,10 @@ def test_verify_passes_fresh_and_names_the_file_after_one_byte_changes(lock: Pat
 def test_verify_names_a_file_added_to_the_env_and_a_changed_pyvenv_cfg(lock: Path, store: Path) -> None:
     env = _install(lock, store)
     site = env / SITE
-    os.chmod(site, 0o755)
+    site.chmod(0o755)
     (site / "sitecustomize.py").write_text("print('owned')\n")
     cfg = env / "pyvenv.cfg"
-    os.chmod(cfg, 0o644)
+    cfg.chmod(0o644)
     cfg.write_text(cfg.read_text() + "include-system-site-packages = true\n")
     done = run_envlock(["verify", "-l", str(lock), "--store", str(store)])
     assert done.returncode == 1

@@ -41,7 +41,7 @@ def test_a_rewritten_lock_keeps_its_mode(tmp_path: Path) -> None:
     source = next((REPO / "locks").glob("*/envlock.lock"))
     dest = tmp_path / "envlock.lock"
     dest.write_text("# an older lock\n")
-    os.chmod(dest, 0o640)
+    dest.chmod(0o640)
     _write(source, dest, 0o022)
     assert stat.S_IMODE(dest.stat().st_mode) == 0o640
     assert dest.read_text() == source.read_text()
