@@ -10,6 +10,10 @@ closest one. The knowledge base is envlock's own plus the files ENVLOCK_KB names
 a private row (knowledge-base-row = "user") has its GPUs checked only when ENVLOCK_KB names that file
 (otherwise a warning says they were not checked).
 
+With --prefix (or --verify) it reads the installed environment's record (`envlock-env.json`) and
+says which lock built it (content hash, target, env hash); --verify re-hashes that environment (at
+--prefix, else the target's store path) as `envlock verify` does, and fails when a file changed.
+
 --smoke runs real work with the environment's Python (--prefix, else this Python): a PTX kernel
 through the CUDA driver API on every GPU; with torch, fp32 and bf16-autocast matmuls checked against
 the CPU, and an NCCL all-reduce across every local GPU.
