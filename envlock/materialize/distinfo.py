@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import hashlib
 import io
 import json
@@ -120,48 +121,79 @@ def normalize_metadata(venv: Path, files: Sequence[InstalledFile]) -> None:
             _write_record(dist_info, [*kept, *(_file_row(site, rel) for rel in sorted(changed))])
 
 
+# Compiles the paths it is given one after another in one process: marshal marks an object for
+# sharing by its reference count, which depends on what the process compiled before, so a file's
+# bytes are fixed only if the files compiled before it in its process are too (see compile_bytecode).
 _COMPILE = """\
-import compileall, sys
+import compileall, os, sys
 from py_compile import PycInvalidationMode
-ok = True
-for site in sys.argv[3:]:
-    ok = compileall.compile_dir(site, quiet=2, workers=0, stripdir=sys.argv[1], prependdir=sys.argv[2],
-        invalidation_mode=PycInvalidationMode.CHECKED_HASH) and ok
+options = dict(quiet=2, stripdir=sys.argv[1], prependdir=sys.argv[2],
+               invalidation_mode=PycInvalidationMode.CHECKED_HASH)
+for path in sys.argv[3:]:
+    if os.path.isdir(path):
+        compileall.compile_dir(path, workers=1, **options)
+    else:
+        compileall.compile_file(path, **options)
 print(sys.implementation.cache_tag)
 """
+
+
+def _compile_jobs(site: Path) -> list[list[Path]]:
+    """One job per top-level directory of `site`, and one for its top-level modules, in name order:
+    which files share a process never depends on timing or on the number of CPUs."""
+    entries = sorted(site.iterdir())
+    modules = [e for e in entries if e.suffix == ".py" and e.is_file()]
+    dirs = [[e] for e in entries if e.is_dir() and not e.is_symlink() and not e.name.endswith(".dist-info")]
+    return [*dirs, *([modules] if modules else [])]
 
 
 def compile_bytecode(venv: Path, published: Path) -> None:
     """Compile every `.py` of the venv's site-packages to hash-based `.pyc` with the venv's own
     interpreter (its magic number), naming the sources by `published` (where the venv will live),
     and list them in their packages' RECORD. A file that does not compile (a test fixture in old
-    syntax, say) is left without bytecode, as pip leaves it."""
+    syntax, say) is left without bytecode, as pip leaves it. Top-level packages compile in parallel,
+    each in a process of its own."""
+    from envlock.store.artifacts import in_threads
+
     sites = site_packages(venv)
-    if not sites:
+    jobs = [job for site in sites for job in _compile_jobs(site)]
+    if not jobs:
         return
     python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env["PYTHONHASHSEED"] = "0"  # set and frozenset constants are written in hash order
     env.pop("SOURCE_DATE_EPOCH", None)
-    done = subprocess.run(
-        [str(python), "-I", "-c", _COMPILE, str(venv.absolute()), str(published), *map(str, sites)],
-        capture_output=True,
-        text=True,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    tag = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-    if done.returncode != 0 or not tag:
-        tail = "\n".join(done.stderr.strip().splitlines()[-10:])
-        raise InternalError(
-            f"byte-compiling {venv} failed (exit {done.returncode}):\n{tail}",
-            hint="rerun with -v; if the files are fine this is a bug in envlock",
+
+    def run(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+        # -S: no `.pth` file of the venv runs (one that imports a module makes Python write that
+        # module's timestamp-based bytecode itself, which compileall then keeps); -B: nothing else
+        # is written either.
+        return subprocess.run(
+            [str(python), "-I", "-S", "-B", "-c", _COMPILE, str(venv.absolute()), str(published)]
+            + [str(p) for p in paths],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
+
+    results = in_threads([functools.partial(run, job) for job in jobs], threads=os.cpu_count() or 1)
+    tags = set()
+    for done in results:
+        tag = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+        if done.returncode != 0 or not tag:
+            tail = "\n".join(done.stderr.strip().splitlines()[-10:])
+            raise InternalError(
+                f"byte-compiling {venv} failed (exit {done.returncode}):\n{tail}",
+                hint="rerun with -v; if the files are fine this is a bug in envlock",
+            )
+        tags.add(tag)
     for site in sites:
         for dist_info in sorted(site.glob("*.dist-info")):
             if (dist_info / "RECORD").is_file():
-                _record_bytecode(site, dist_info, tag)
+                for tag in sorted(tags):
+                    _record_bytecode(site, dist_info, tag)
 
 
 def _record_bytecode(site: Path, dist_info: Path, tag: str) -> None:

@@ -22,7 +22,7 @@ from envlock.store.tree import TREE_MANIFEST, tree_differences
 SITE = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
 
 # A package with what installers treat specially: a set constant (written in hash order unless the
-# seed is fixed), a subpackage, a console script, a script with `#!python`, and a data file.
+# seed is fixed), a subpackage, a console script, a script with `#!python`, a data file, a .pth.
 ALPHA = {
     "alpha/__init__.py": b'__version__ = "1.0"\n\ndef main():\n    print("alpha", kind("beta"))\n\n'
     b'def kind(x):\n    return x in {"alpha", "beta", "gamma", "delta", "epsilon"}\n',
@@ -31,6 +31,10 @@ ALPHA = {
     "alpha-1.0.dist-info/entry_points.txt": b"[console_scripts]\nalpha-tool = alpha:main\n",
     "alpha-1.0.data/scripts/alpha-script": b"#!python\nimport alpha\nprint(alpha.__version__)\n",
     "alpha-1.0.data/data/share/alpha/notes.txt": b"notes\n",
+    # A .pth that imports a module at every start of the venv's Python (as setuptools' does): that
+    # Python must not write the module's bytecode itself while envlock compiles it.
+    "alpha-hook.pth": b"import alpha_hook\n",
+    "alpha_hook.py": b"HOOKED = True\n",
 }
 
 
@@ -158,7 +162,7 @@ def test_bytecode_is_compiled_hash_based_and_imports_write_nothing(rich_lock: Pa
     env = _install(rich_lock, store)
     tag = sys.implementation.cache_tag
     sources = sorted((env / SITE).rglob("*.py"))
-    assert {p.name for p in sources} >= {"__init__.py", "mod.py"}
+    assert {p.name for p in sources} >= {"__init__.py", "mod.py", "alpha_hook.py"}
     for source in sources:
         pyc = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
         data = pyc.read_bytes()
