@@ -225,3 +225,16 @@ def _scenario(shared: Path, python: str, alice: User, bob: User, group: int, ser
     assert f"{rel}: mode 0444 -> 0644, contents changed" in caught.stdout
     doctor = _as(bob, group, [*envlock, "doctor", *with_store, "--target", "cpu", "--verify"], shared)
     assert doctor.returncode == 1 and rel in doctor.stdout, doctor.stdout + doctor.stderr
+
+    # gc as a user removes that user's read-only environment, and leaves the other user's alone.
+    small_env = Path(json.loads(small.stdout)["path"])
+    lock.unlink()  # every root of this lock dies with it
+    swept = _as(alice, group, [*envlock, "gc", "--store", str(store)], shared)
+    assert swept.returncode == 0, swept.stderr
+    assert not env.exists()
+    assert small_env.is_dir()
+    swept = _as(bob, group, [*envlock, "gc", "--store", str(store)], shared)
+    assert swept.returncode == 0, swept.stderr
+    assert not small_env.exists()
+    assert list((store / "v1" / "envs").iterdir()) == []
+    assert list((store / "v1" / "scratch").iterdir()) == []
