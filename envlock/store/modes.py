@@ -37,11 +37,6 @@ def current_umask() -> int:
     return mask
 
 
-def writable_file_mode() -> int:
-    """The mode a newly created ordinary file gets (`0666 & ~umask`)."""
-    return 0o666 & ~current_umask()
-
-
 def artifact_mode() -> int:
     """The mode of a stored artifact: readable as the umask allows, writable by nobody."""
     return 0o444 & ~current_umask()
@@ -71,8 +66,7 @@ def seal_tree(root: Path, *, keep_root_writable: bool) -> None:
     `root`'s parent when that is a setgid directory. `root` itself stays writable by its owner when
     `keep_root_writable`: a directory can be renamed into another directory only while it is
     writable, so the builder seals it after publishing (`seal_root`)."""
-    parent = root.parent
-    group_dir = parent
+    group_dir = root.parent
     for dirpath, dirnames, filenames in os.walk(root, topdown=False):
         here = Path(dirpath)
         for name in (*filenames, *dirnames):

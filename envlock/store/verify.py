@@ -67,18 +67,15 @@ def _digests(manifest: str) -> dict[str, str]:
     return out
 
 
-def _installed_records(env: Path, site: str, digests: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """Problems with installed files against their packages' RECORD; and dist-info name -> RECORD
-    text for the wheel comparison."""
+def _installed_records(env: Path, site: str, digests: dict[str, str]) -> list[str]:
+    """Problems with installed files against their packages' RECORD."""
     problems: list[str] = []
-    records: dict[str, str] = {}
     for dist_info in sorted((env / site).glob("*.dist-info")):
         try:
             text = (dist_info / "RECORD").read_text(encoding="utf-8")
         except OSError:
             problems.append(f"{site}/{dist_info.name}/RECORD: missing or unreadable")
             continue
-        records[dist_info.name] = text
         for row in csv.reader(io.StringIO(text)):
             if len(row) < 2 or not row[1]:
                 continue
@@ -89,7 +86,7 @@ def _installed_records(env: Path, site: str, digests: dict[str, str]) -> tuple[l
                 problems.append(f"{rel}: listed in {dist_info.name}/RECORD but missing")
             elif want is not None and got != want:
                 problems.append(f"{rel}: contents differ from {dist_info.name}/RECORD")
-    return problems, records
+    return problems
 
 
 def _wheel_problems(wheel: Path, package: LockedPackage, site: str, digests: dict[str, str]) -> list[str]:
@@ -177,8 +174,7 @@ def verify_environment(
             problems.append(f"tree hash {now} differs from the recorded {record.tree_hash}")
 
     site = _site_packages(env, record.python)
-    record_problems, _records = _installed_records(env, site, digests)
-    problems += record_problems
+    problems += _installed_records(env, site, digests)
     for package, artifact, stored_at in installs:
         state = check_file(stored_at, artifact)
         if state is ArtifactState.MISSING:
