@@ -187,7 +187,6 @@ def apply_install(
                     target=plan.target,
                     lock_content_hash=plan.lock.content_hash,
                     files=files,
-                    published=plan.path,
                 )
             )
         finally:

@@ -30,9 +30,6 @@ class MaterializeRequest:
     target: LockedTarget
     lock_content_hash: str
     files: tuple[LocalArtifact, ...]
-    # Where the environment will be published (its store path or --prefix): compiled bytecode names
-    # its sources there. None: where it is built.
-    published: Path | None = None
 
 
 class Build(Protocol):

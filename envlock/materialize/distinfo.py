@@ -9,7 +9,8 @@ store's own artifact path (`direct_url.json`) and adds a timestamped `uv_cache.j
   and for a direct reference rewritten (PEP 610) to the lock's own URL and sha256;
 * `INSTALLER` says `envlock`: the environment is managed by envlock, not by a package installer;
 * every `.py` is compiled to a hash-based `.pyc` (checked against its source on import), with the
-  path the environment is published at and a fixed hash seed, so two builds give the same bytes;
+  sources' paths inside the environment and a fixed hash seed, so two builds give the same bytes
+  wherever they are built or published;
 * `RECORD` lists what is really there (the compiled files too), sorted by path.
 """
 
@@ -127,9 +128,8 @@ def normalize_metadata(venv: Path, files: Sequence[InstalledFile]) -> None:
 _COMPILE = """\
 import compileall, os, sys
 from py_compile import PycInvalidationMode
-options = dict(quiet=2, stripdir=sys.argv[1], prependdir=sys.argv[2],
-               invalidation_mode=PycInvalidationMode.CHECKED_HASH)
-for path in sys.argv[3:]:
+options = dict(quiet=2, stripdir=sys.argv[1], invalidation_mode=PycInvalidationMode.CHECKED_HASH)
+for path in sys.argv[2:]:
     if os.path.isdir(path):
         compileall.compile_dir(path, workers=1, **options)
     else:
@@ -147,12 +147,13 @@ def _compile_jobs(site: Path) -> list[list[Path]]:
     return [*dirs, *([modules] if modules else [])]
 
 
-def compile_bytecode(venv: Path, published: Path) -> None:
+def compile_bytecode(venv: Path) -> None:
     """Compile every `.py` of the venv's site-packages to hash-based `.pyc` with the venv's own
-    interpreter (its magic number), naming the sources by `published` (where the venv will live),
-    and list them in their packages' RECORD. A file that does not compile (a test fixture in old
-    syntax, say) is left without bytecode, as pip leaves it. Top-level packages compile in parallel,
-    each in a process of its own."""
+    interpreter (its magic number), and list them in their packages' RECORD. Sources are named by
+    their path inside the venv (`lib/python3.11/site-packages/...`; an import puts the real path in
+    their place), so the bytes are the same wherever the venv is built or published. A file that does
+    not compile (a test fixture in old syntax, say) is left without bytecode, as pip leaves it.
+    Top-level packages compile in parallel, each in a process of its own."""
     from envlock.store.artifacts import in_threads
 
     sites = site_packages(venv)
@@ -169,8 +170,7 @@ def compile_bytecode(venv: Path, published: Path) -> None:
         # module's timestamp-based bytecode itself, which compileall then keeps); -B: nothing else
         # is written either.
         return subprocess.run(
-            [str(python), "-I", "-S", "-B", "-c", _COMPILE, str(venv.absolute()), str(published)]
-            + [str(p) for p in paths],
+            [str(python), "-I", "-S", "-B", "-c", _COMPILE, str(venv.absolute())] + [str(p) for p in paths],
             capture_output=True,
             text=True,
             env=env,

@@ -53,7 +53,7 @@ class VenvBuild:
                 for f in request.files
             ],
         )
-        compile_bytecode(self.dest, request.published or self.dest.absolute())
+        compile_bytecode(self.dest)
         record = EnvRecord(
             env_name=request.env_name,
             target=request.target.name,

@@ -238,3 +238,23 @@ def test_gc_removes_a_read_only_env(lock: Path, store: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert not env.exists()
     assert list((store / "v1" / "scratch").iterdir()) == []
+
+
+def test_two_stores_and_a_prefix_hold_the_same_tree(rich_lock: Path, tmp_path: Path) -> None:
+    envs = [_install(rich_lock, tmp_path / "store-a"), _install(rich_lock, tmp_path / "store-b")]
+    prefixed = run_envlock(
+        ["install", "-l", str(rich_lock), "--target", "cpu", "--store", str(tmp_path / "store-a"),
+         "--prefix", str(tmp_path / "venv")]
+    )  # fmt: skip
+    assert prefixed.returncode == 0, prefixed.stderr
+    envs.append(tmp_path / "venv")
+    manifests = [(env / TREE_MANIFEST).read_text() for env in envs]
+    for env, other in zip(envs[1:], manifests[1:], strict=True):
+        differences = tree_differences(manifests[0], other)
+        assert not differences, f"{env} differs from {envs[0]}:\n" + "\n".join(differences)
+    # The compiled files name their sources inside the environment; a traceback names the real file.
+    crash = subprocess.run(
+        [str(envs[1] / "bin" / "python"), "-c", "import alpha; alpha.kind([])"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert f'File "{envs[1] / SITE / "alpha" / "__init__.py"}"' in crash.stderr
