@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 from envlock.cli.output import Console, print_json
+from envlock.display import escape_controls
 from envlock.doctor.checks import FAIL, Check, DoctorReport, diagnose
 from envlock.errors import ExitCode, IncompatibleNodeError, UsageError
 from envlock.lock.model import Lock
@@ -101,7 +102,8 @@ def _node_json(node: NodeInfo) -> dict[str, object]:
 def _print_checks(checks: tuple[Check, ...]) -> None:
     width = max((len(c.name) for c in checks), default=0)
     for c in checks:
-        print(f"{_STATUS[c.status]:<4}  {c.name:<{width}}  {c.message}")
+        # Messages name files of an installed environment (--verify): control characters escaped.
+        print(f"{_STATUS[c.status]:<4}  {c.name:<{width}}  {escape_controls(c.message)}")
         if c.hint and c.status != "ok":
             print(f"{'':<4}  {'':<{width}}  hint: {c.hint}")
 

@@ -126,10 +126,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
             }
         )
     else:
+        from envlock.display import escape_controls
+
+        # File names come from the environment: shown with control characters escaped.
         for t, v in results:
-            print(f"{'ok' if v.ok else 'FAIL'}  {t.name}  {v.path}  ({v.files} files, {v.tree_hash})")
+            head = f"{'ok' if v.ok else 'FAIL'}  {t.name}  {v.path}  ({v.files} files, {v.tree_hash})"
+            print(escape_controls(head))
             for problem in v.problems:
-                print(f"      {problem}")
+                print(f"      {escape_controls(problem)}")
             for note in v.notes:
                 console.warn(f"{t.name}: {note}")
         if not ok:

@@ -213,12 +213,15 @@ def test_verify_names_a_file_added_to_the_env_and_a_changed_pyvenv_cfg(lock: Pat
     site = env / SITE
     site.chmod(0o755)
     (site / "sitecustomize.py").write_text("print('owned')\n")
+    (site / "clear\x1b[2J.py").write_text("")
     cfg = env / "pyvenv.cfg"
     cfg.chmod(0o644)
     cfg.write_text(cfg.read_text() + "include-system-site-packages = true\n")
     done = run_envlock(["verify", "-l", str(lock), "--store", str(store)])
     assert done.returncode == 1
     assert f"{SITE}/sitecustomize.py: added" in done.stdout
+    assert f"{SITE}/clear\\x1b[2J.py: added" in done.stdout  # shown, not acted on
+    assert "\x1b" not in done.stdout
     assert f"{SITE}: mode 0555 -> 0755" in done.stdout
     assert "pyvenv.cfg: mode 0444 -> 0644, contents changed" in done.stdout
 
