@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check whether this node can run a lock target"),
     "inspect": ("inspect", "list SASS and PTX architectures inside CUDA binaries"),
     "gc": ("gc", "remove store paths that no root holds"),
+    "verify": ("verify", "re-hash installed environments against their records and the lock"),
 }
 
 EPILOG = """\

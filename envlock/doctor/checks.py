@@ -44,6 +44,8 @@ from envlock.node.model import NodeInfo
 
 if TYPE_CHECKING:
     from envlock.kb.knowledge import KnowledgeBase
+    from envlock.store.record import EnvRecord
+    from envlock.store.verify import Verification
 
 __all__ = ["FAIL", "OK", "WARN", "Check", "DoctorReport", "diagnose", "is_gpu_target", "judge", "wheel_glibc"]
 
@@ -215,3 +217,51 @@ def diagnose(
         target=pick, node=node, checks=checks, chosen=choice.how, others=others, notes=choice.notes,
         why=choice.why,
     )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- installed environment
+
+
+def record_check(record: EnvRecord | None, lock: Lock, target: LockedTarget, env: Path) -> Check:
+    """What the environment's own record (`envlock-env.json`) says about the lock it was built from."""
+    if record is None:
+        return Check(
+            name="record",
+            status=FAIL,
+            message=f"{env}: no envlock-env.json: not an environment envlock built",
+            hint="install the target with `envlock install`",
+        )
+    if record.env_hash != target.env_hash or record.target != target.name:
+        return Check(
+            name="record",
+            status=FAIL,
+            message=f"{env} was built for target {record.target} with env hash {record.env_hash}; "
+            f"the lock's target {target.name} has {target.env_hash}",
+            hint="install this lock's target; the environment there is another one",
+        )
+    same = record.lock_content_hash == lock.content_hash
+    return Check(
+        name="record",
+        status=OK,
+        message=f"built from {'this lock' if same else 'a lock with the same packages'} "
+        f"(content hash {record.lock_content_hash}), target {record.target}, env hash {record.env_hash}",
+    )
+
+
+def verify_check(verification: Verification) -> Check:
+    """`envlock verify`'s verdict on one environment as a doctor check."""
+    if verification.ok:
+        return Check(
+            name="verify",
+            status=OK,
+            message=f"{verification.files} files as built (tree hash {verification.tree_hash})",
+        )
+    shown = "; ".join(verification.problems[:5])
+    more = len(verification.problems) - 5
+    return Check(
+        name="verify",
+        status=FAIL,
+        message=f"installed files changed since the build: {shown}"
+        + (f"; and {more} more" if more > 0 else ""),
+        hint="`envlock verify` lists them all; do not use this environment, install it again",
+    )

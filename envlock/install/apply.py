@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -260,7 +259,9 @@ def _apply_prefix(
             store.publish_prefix(scratch, plan.path)
             _register_root(plan, plan.path)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            from envlock.store.modes import remove_tree
+
+            remove_tree(scratch)
     return InstallResult(path=plan.path, built=True, target=plan.target.name, env_name=plan.env_name)
 
 

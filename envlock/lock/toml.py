@@ -7,10 +7,11 @@ order. Reading uses the standard TOML parser and validates every field into the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import tempfile
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -274,10 +275,15 @@ def write_lock(lock: Lock, path: Path) -> bool:
     except FileNotFoundError:
         pass
     # A unique temporary name: two solves writing the same lock must not share one half-written file.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Created like any file the user writes (0666 less the umask; mkstemp would make it 0600); a
+    # lock that is there keeps its mode.
+    tmp = str(path.parent / f".{path.name}.{os.urandom(8).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).chmod(stat.S_IMODE(path.stat().st_mode))
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

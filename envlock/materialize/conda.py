@@ -64,7 +64,9 @@ class CondaBuild:
 
         rattler = require_rattler()
 
+        from envlock.materialize.distinfo import InstalledFile, compile_bytecode, normalize_metadata
         from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
+        from envlock.store.tree import seal_environment
         from envlock.store.record import EnvRecord, RecordedPackage
 
         by_sha = {c.artifact.sha256: c for c in self.target.conda}
@@ -98,6 +100,17 @@ class CondaBuild:
             self.dest,
             [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in wheels],
         )
+        normalize_metadata(
+            self.dest,
+            [
+                InstalledFile(
+                    path=f.path,
+                    sha256=f.artifact.sha256,
+                    direct_url=None if f.package.index else f.artifact.url,
+                )
+                for f in wheels
+            ],
+        )
         if archives:
             from envlock.materialize.toolkit import ToolkitArchive, install_toolkit
 
@@ -108,8 +121,9 @@ class CondaBuild:
                     for f in archives
                 ],
             )
+        compile_bytecode(self.dest)
         python = self.dest / "bin" / "python"
-        EnvRecord(
+        record = EnvRecord(
             env_name=request.env_name,
             target=request.target.name,
             env_hash=request.target.env_hash,
@@ -128,7 +142,8 @@ class CondaBuild:
                 )
                 for f in request.files
             ),
-        ).write(self.dest)
+        )
+        seal_environment(self.dest, record)
 
     def cancel(self) -> None:
         pass

@@ -34,8 +34,10 @@ class VenvBuild:
             self._interpreter = job.wait()
 
     def finish(self, request: MaterializeRequest) -> None:
+        from envlock.materialize.distinfo import InstalledFile, compile_bytecode, normalize_metadata
         from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
         from envlock.store.record import EnvRecord, RecordedPackage
+        from envlock.store.tree import seal_environment
 
         self.ready()
         assert self._interpreter is not None
@@ -44,6 +46,18 @@ class VenvBuild:
         install_files(
             self.dest,
             [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in wheels],
+        )
+        normalize_metadata(
+            self.dest,
+            [
+                # A package locked without an index is a direct reference: its URL stays on record.
+                InstalledFile(
+                    path=f.path,
+                    sha256=f.artifact.sha256,
+                    direct_url=None if f.package.index else f.artifact.url,
+                )
+                for f in wheels
+            ],
         )
         if request.target.toolkit_source == "index":
             from envlock.materialize.toolkit import link_wheel_toolkit
@@ -60,7 +74,8 @@ class VenvBuild:
                     if f.package in toolkit
                 ],
             )
-        EnvRecord(
+        compile_bytecode(self.dest)
+        record = EnvRecord(
             env_name=request.env_name,
             target=request.target.name,
             env_hash=request.target.env_hash,
@@ -81,7 +96,8 @@ class VenvBuild:
                 )
                 for f in request.files
             ),
-        ).write(self.dest)
+        )
+        seal_environment(self.dest, record)
 
     def cancel(self) -> None:
         if self._job is not None:

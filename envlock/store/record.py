@@ -37,6 +37,9 @@ class EnvRecord:
     # (`--python PATH`), "system" (an interpreter of the locked X.Y found on the node)
     interpreter_source: str = "system"
     warnings: tuple[str, ...] = ()  # what the user was warned of when it was built
+    # The tree hash of everything in the environment but this record and its manifest
+    # (`envlock.store.tree`); None in environments built before envlock recorded it.
+    tree_hash: str | None = None
 
     def to_json(self) -> str:
         return (
@@ -58,6 +61,7 @@ class EnvRecord:
                     ],
                     "interpreter-source": self.interpreter_source,
                     "warnings": list(self.warnings),
+                    **({"tree-hash": self.tree_hash} if self.tree_hash is not None else {}),
                 },
                 indent=2,
             )
@@ -90,6 +94,7 @@ class EnvRecord:
                 ),
                 interpreter_source=str(data.get("interpreter-source", "system")),
                 warnings=tuple(str(w) for w in data.get("warnings", [])),
+                tree_hash=data.get("tree-hash"),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None

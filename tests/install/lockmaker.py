@@ -61,8 +61,11 @@ def make_lock(
     payloads: Mapping[str, Mapping[str, bytes]] | None = None,
     interpreter: LockedInterpreter | None = None,
     interpreter_kind: str = "system",
+    direct: Sequence[str] = (),
 ) -> Path:
-    """Write `dest` (an envlock.lock) whose artifacts are wheels built into `wheels`, served at `base_url`."""
+    """Write `dest` (an envlock.lock) whose artifacts are wheels built into `wheels`, served at `base_url`.
+
+    Packages named in `direct` are locked as direct references (no index, only the file's URL)."""
     locked = []
     for t in targets:
         pkgs = []
@@ -76,7 +79,8 @@ def make_lock(
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
             )
-            pkgs.append(LockedPackage(name=name, version=version, index=base_url, artifacts=(art,)))
+            index = "" if name in direct else base_url
+            pkgs.append(LockedPackage(name=name, version=version, index=index, artifacts=(art,)))
         pkgs.sort(key=lambda p: p.name)
         locked.append(
             LockedTarget(
