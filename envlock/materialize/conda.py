@@ -66,8 +66,8 @@ class CondaBuild:
 
         from envlock.materialize.distinfo import InstalledFile, compile_bytecode, normalize_metadata
         from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
-        from envlock.store.tree import seal_environment
         from envlock.store.record import EnvRecord, RecordedPackage
+        from envlock.store.tree import seal_environment
 
         by_sha = {c.artifact.sha256: c for c in self.target.conda}
         toolkit = set(self.target.toolkit)
