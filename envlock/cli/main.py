@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check whether this node can run a lock target"),
     "inspect": ("inspect", "list SASS and PTX architectures inside CUDA binaries"),
     "gc": ("gc", "remove store paths that no root holds"),
+    "image": ("image", "build a lock target as a reproducible OCI image or layer, and push it"),
 }
 
 EPILOG = """\
