@@ -98,7 +98,8 @@ def _auth_file(host: str, creds: str | None) -> Iterator[Path | None]:
 
 
 def _fail(host: str, action: str, done: subprocess.CompletedProcess[str], creds: str | None) -> NetworkError:
-    text = _redact((done.stderr or done.stdout).strip(), creds)
+    raw = done.stderr or done.stdout
+    text = _redact("\n".join(line for line in raw.splitlines() if "level=debug" not in line).strip(), creds)
     lower = text.lower()
     why = next((w for key, w in _PROBLEMS if key in lower), "skopeo failed")
     tail = "\n".join(text.splitlines()[-3:])
@@ -148,7 +149,8 @@ def copy_image(
 ) -> PushResult:
     """`skopeo copy SRC DEST` keeping every digest; one side may be a registry on `host`."""
     with _auth_file(host, access.creds) as auth:
-        args = ["copy", "--preserve-digests"]
+        # --debug: skopeo says which blobs it skipped (HEAD found them, or a cross-repository mount)
+        args = ["--debug", "copy", "--preserve-digests"] if dest_remote else ["copy", "--preserve-digests"]
         if src_remote:
             args += _tls("--src-tls-verify", access)
             if auth is not None:
@@ -165,10 +167,19 @@ def copy_image(
             f"push to {_redact(dest, access.creds)}" if dest_remote else f"pull {_redact(src, access.creds)}"
         )
         raise _fail(host, action, done, access.creds)
-    uploaded: list[str] = []
-    skipped: list[str] = []
+    copied: list[str] = []
+    skipped: set[str] = set()
+    asked: str | None = None  # the blob of the last HEAD request
     for line in (done.stdout + done.stderr).splitlines():
-        m = re.search(r"Copying blob (?:sha256:)?([0-9a-f]{12,64})", line)
-        if m:
-            (skipped if "skipped" in line or "already exists" in line else uploaded).append(m.group(1))
-    return PushResult(uploaded=tuple(uploaded), skipped=tuple(skipped))
+        if m := re.search(r"Copying (?:blob|config) (sha256:[0-9a-f]{64})", line):
+            copied.append(m.group(1))
+        elif m := re.search(r"Skipping blob (sha256:[0-9a-f]{64})", line):
+            skipped.add(m.group(1))
+        elif m := re.search(r"HEAD \S+/blobs/(sha256:[0-9a-f]{64})", line):
+            asked = m.group(1)
+        elif "... already exists" in line and asked is not None:
+            skipped.add(asked)
+    return PushResult(
+        uploaded=tuple(d for d in copied if d not in skipped),
+        skipped=tuple(d for d in copied if d in skipped),
+    )

@@ -84,9 +84,7 @@ def build_base() -> DebianBase:
             timeout=1200,
         )
         pythons = sorted((bundle / "rootfs" / "usr" / "bin").glob("python3.*"))
-        version = next(
-            (m.group(1) for p in pythons if (m := re.fullmatch(r"python(3\.\d+)", p.name))), None
-        )
+        version = next((m.group(1) for p in pythons if (m := re.fullmatch(r"python(3\.\d+)", p.name))), None)
         if version is None:
             raise RuntimeError("debootstrap installed no python3.X")
         # debootstrap leaves apt's package cache behind; a smaller base is faster for every test.
