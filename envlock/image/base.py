@@ -180,14 +180,15 @@ def scratch_base() -> Base:
 
 
 def _manylinux_need(artifacts: Sequence[Artifact]) -> tuple[tuple[int, int], str] | None:
+    """The newest glibc any of `artifacts` needs (a wheel tagged for several needs its oldest)."""
     need: tuple[tuple[int, int], str] | None = None
     for art in artifacts:
-        for m in _MANYLINUX.finditer(art.filename):
-            version = (int(m.group(1)), int(m.group(2))) if m.group(1) else _LEGACY[m.group(3)]
-            # a wheel tagged for several glibcs needs only the oldest
-            if need is None or version > need[0]:
-                need = (version, art.filename)
-            break
+        versions = [
+            (int(m.group(1)), int(m.group(2))) if m.group(1) else _LEGACY[m.group(3)]
+            for m in _MANYLINUX.finditer(art.filename)
+        ]
+        if versions and (need is None or min(versions) > need[0]):
+            need = (min(versions), art.filename)
     return need
 
 

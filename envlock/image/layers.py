@@ -3,7 +3,7 @@
 Which files go where (`plan_layers`, a pure function of the tree and the lock):
 * every package's files are those its `*.dist-info/RECORD` lists (console scripts in `bin/` too);
 * torch, triton and every `nvidia-*` package, and any package whose files exceed `OWN_LAYER_BYTES`,
-  get a layer of their own, largest first, at most `MAX_LAYERS - 2` of them (the anchors are Nix's
+  get a layer of their own (the named ones first, then the largest), at most `MAX_LAYERS - 2` of them (the anchors are Nix's
   buildLayeredImage and nix2container, which also cap layers and give the biggest store paths their
   own). A torch upgrade re-ships torch's layer only, and a registry shares cuDNN's layer between
   images;
@@ -257,7 +257,10 @@ def plan_layers(
     def wants_own(name: str) -> bool:
         return name in OWN_LAYER_NAMES or name.startswith("nvidia-") or sizes[name] >= OWN_LAYER_BYTES
 
-    candidates = sorted((n for n in per_package if wants_own(n)), key=lambda n: (-sizes[n], n))
+    # named packages first (torch must not lose its layer to many nvidia-* ones), then the largest
+    candidates = sorted(
+        (n for n in per_package if wants_own(n)), key=lambda n: (n not in OWN_LAYER_NAMES, -sizes[n], n)
+    )
     own = sorted(candidates[: MAX_LAYERS - 2])
     rest = sorted(n for n in per_package if n not in own)
     plans = [make(n, [n], per_package[n], cached=True) for n in own]
