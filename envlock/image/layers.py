@@ -3,10 +3,10 @@
 Which files go where (`plan_layers`, a pure function of the tree and the lock):
 * every package's files are those its `*.dist-info/RECORD` lists (console scripts in `bin/` too);
 * torch, triton and every `nvidia-*` package, and any package whose files exceed `OWN_LAYER_BYTES`,
-  get a layer of their own (the named ones first, then the largest), at most `MAX_LAYERS - 2` of them (the anchors are Nix's
-  buildLayeredImage and nix2container, which also cap layers and give the biggest store paths their
-  own). A torch upgrade re-ships torch's layer only, and a registry shares cuDNN's layer between
-  images;
+  get a layer of their own (the named ones first, then the largest), at most `MAX_LAYERS - 2` of
+  them (the anchors are Nix's buildLayeredImage and nix2container, which also cap layers and give
+  the biggest store paths their own). A torch upgrade re-ships torch's layer only, and a registry
+  shares cuDNN's layer between images;
 * every other package shares one layer ("packages");
 * the rest of the venv (pyvenv.cfg, bin/python, activate scripts, envlock-env.json) is the last,
   small layer ("venv"), rewritten for the prefix inside the image.
