@@ -280,7 +280,7 @@ class _HashingGzip:
         self.crc = 0
         self.length = 0
         self.size = 0
-        self._z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, 9)
+        self._z = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS, 8)  # as gzip(1)
         # gzip header: magic, deflate, no flags, mtime 0, xfl 0, OS 255 ("unknown") on every machine
         self._emit(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff")
 
