@@ -500,3 +500,38 @@ def test_layer_only_on_scratch_gives_one_layer_and_its_description(
             "opt/envlock/demo-gpu/pyvenv.cfg",
         } <= names
         assert tar.getmember("opt/envlock/demo-gpu/bin/python").linkname == f"/usr/bin/python{python}"
+
+
+def test_oci_archive_out_and_in(
+    debian_base: DebianBase, tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    lock = image_lock(tmp_path / "envlock.lock", wheels, server, python=debian_base.python)
+    store = tmp_path / "store"
+    archive = tmp_path / "img.tar"
+    doc = build(
+        ["-l", str(lock), "--target", "gpu", "--base", debian_base.ref, "-o", f"oci-archive:{archive}:v1"],
+        store,
+    )
+    inspected = subprocess.run(
+        ["skopeo", "inspect", "--raw", f"oci-archive:{archive}:v1"], capture_output=True, check=False
+    )
+    assert inspected.returncode == 0, inspected.stderr
+    assert "sha256:" + hashlib.sha256(inspected.stdout).hexdigest() == doc["manifest-digest"]
+    assert not list(tmp_path.glob(".img.tar.envlock-*"))
+    # the archive as a base: pinned by the digest of the manifest inside it
+    layer = build(
+        [
+            "-l",
+            str(lock),
+            "--target",
+            "gpu",
+            "--base",
+            f"oci-archive:{archive}:v1",
+            "--layer-only",
+            "-o",
+            str(tmp_path / "l"),
+        ],
+        store,
+    )
+    assert layer["base"]["digest"] == doc["manifest-digest"]
+    assert (tmp_path / "l" / "layer.tar.gz").is_file()
