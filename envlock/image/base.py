@@ -8,16 +8,19 @@ once per base digest and kept in the store (`v1/oci/bases/<hex>.json`).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import re
+import shutil
+import subprocess
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
-from envlock.errors import IncompatibleNodeError
+from envlock.errors import IncompatibleNodeError, UsageError
 from envlock.image.layout import Descriptor, blob_path, digest_of, read_json_blob
 from envlock.lock.model import Artifact, LockedTarget
 from envlock.store.layout import new_token
@@ -76,10 +79,7 @@ class Base:
 
 def _layer_names(path: Path, want_libc: list[tuple[str, bytes | str]]) -> list[str]:
     names: list[str] = []
-    with (
-        gzip.open(path, "rb") if _is_gzip(path) else path.open("rb") as raw,
-        tarfile.open(fileobj=raw, mode="r|") as tar,
-    ):
+    with _open_layer(path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
         for member in tar:
             name = member.name.lstrip("./")
             names.append(name)
@@ -93,9 +93,32 @@ def _layer_names(path: Path, want_libc: list[tuple[str, bytes | str]]) -> list[s
     return names
 
 
-def _is_gzip(path: Path) -> bool:
+@contextlib.contextmanager
+def _open_layer(path: Path) -> Iterator[IO[bytes]]:
+    """The uncompressed bytes of a layer blob: gzip, zstd (through the `zstd` program) or plain tar."""
     with path.open("rb") as f:
-        return f.read(2) == b"\x1f\x8b"
+        magic = f.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        with gzip.open(path, "rb") as g:
+            yield cast("IO[bytes]", g)  # a GzipFile reads bytes like any binary file
+        return
+    if magic == b"\x28\xb5\x2f\xfd":
+        zstd = shutil.which("zstd")
+        if zstd is None:
+            raise UsageError(
+                f"the base has a zstd layer ({path.name}) and the zstd program is not installed",
+                hint="install zstd, or use a base with gzip layers",
+            )
+        proc = subprocess.Popen([zstd, "-dc", str(path)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        try:
+            yield proc.stdout
+        finally:
+            proc.kill()
+            proc.wait()
+        return
+    with path.open("rb") as plain:
+        yield plain
 
 
 def read_facts(root: Path, config: dict[str, Any], layers: Sequence[Descriptor]) -> BaseFacts:

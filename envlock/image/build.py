@@ -63,6 +63,14 @@ from envlock.lock.model import Lock, LockedTarget
 from envlock.progress import Progress
 from envlock.store.layout import StoreLayout, new_token
 
+# Docker's layer media types and their OCI names (a base read from a Docker-format source).
+_OCI_LAYER_TYPES = {
+    "application/vnd.docker.image.rootfs.diff.tar.gzip": LAYER_GZIP,
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip": (
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+    ),
+}
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ImageRequest:
@@ -148,7 +156,6 @@ def resolve_base(req: ImageRequest, progress: Progress) -> Base:
 
     bases = _oci_dir(req.store) / "bases"
     if ref.transport == "docker":
-        pinned = ref
         if ref.digest is None:
             progress.step(f"resolving {ref}")
         raw, digest = fetch_manifest(str(ref), ref.host, req.access)
@@ -390,9 +397,7 @@ def build_image(
         "layers": [
             *(
                 {
-                    "mediaType": LAYER_GZIP
-                    if "gzip" in d.media_type or "tar" in d.media_type
-                    else d.media_type,
+                    "mediaType": _OCI_LAYER_TYPES.get(d.media_type, d.media_type),
                     "digest": d.digest,
                     "size": d.size,
                 }

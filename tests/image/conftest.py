@@ -56,6 +56,12 @@ def server(wheels: Path) -> Iterator[FileServer]:
     srv.close()
 
 
+GAMMA = {
+    "gamma/__init__.py": b'import sys\n\ndef main():\n    print("gamma says hi from", sys.prefix)\n',
+    "gamma-1.0.dist-info/entry_points.txt": b"[console_scripts]\ngamma-hello = gamma:main\n",
+}
+
+
 def image_lock(
     dest: Path,
     wheels: Path,
@@ -64,10 +70,14 @@ def image_lock(
     python: str,
     torch: str = "2.5.1+cu124",
     platform: str = "linux-x86_64",
-    extra: Sequence[tuple[str, str]] = (("alpha", "1.0"), ("nvidia-cudnn-cu12", "9.1.0.70")),
+    extra: Sequence[tuple[str, str]] = (
+        ("alpha", "1.0"),
+        ("gamma", "1.0"),
+        ("nvidia-cudnn-cu12", "9.1.0.70"),
+    ),
 ) -> Path:
-    """A lock with one CUDA target `gpu`: torch (a fixture wheel), an nvidia-* wheel and a small one,
-    with the CUDA facts a real cu124 lock records."""
+    """A lock with one CUDA target `gpu`: torch (a fixture wheel), an nvidia-* wheel and small ones
+    (gamma has a console script, `gamma-hello`), with the CUDA facts a real cu124 lock records."""
     make_lock(
         dest,
         wheels,
@@ -87,6 +97,7 @@ def image_lock(
             )
         ],
         python=python,
+        payloads={"gamma": GAMMA},
     )
     lock = load_lock(dest)
     targets = tuple(dataclasses.replace(t, cudnn="9.1.0.70", nccl="2.21.5") for t in lock.targets)
@@ -170,26 +181,40 @@ def auth_registry(tmp_path: Path) -> Iterator[Registry]:
     reg.close()
 
 
-def podman(args: Sequence[str], root: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """podman as it runs here: runc, cgroupfs, no default ulimits (containers.conf the test writes)."""
-    conf = root / "containers.conf"
-    if not conf.exists():
+class Podman:
+    """podman as it runs here: runc, cgroupfs, no default ulimits (a containers.conf written here),
+    with its storage under `root` and a short run root (podman refuses long ones)."""
+
+    def __init__(self, root: Path) -> None:
+        if shutil.which("podman") is None:
+            pytest.skip("needs podman (.ci/run installs it)")
         root.mkdir(parents=True, exist_ok=True)
-        conf.write_text(
+        self.root = root
+        self.conf = root / "containers.conf"
+        self.conf.write_text(
             '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n'
             'cgroup_manager = "cgroupfs"\nevents_logger = "file"\n',
             encoding="utf-8",
         )
-    env = dict(os.environ, CONTAINERS_CONF=str(conf))
-    runroot = tempfile.mkdtemp(prefix="envlock-podman-")  # podman wants a short run root
-    try:
+        self.runroot = tempfile.mkdtemp(prefix="envlock-podman-")
+
+    def __call__(self, args: Sequence[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["podman", "--root", str(root / "storage"), "--runroot", runroot, *args],
+            ["podman", "--root", str(self.root / "storage"), "--runroot", self.runroot, *args],
             capture_output=True,
             text=True,
-            env=env,
+            env=dict(os.environ, CONTAINERS_CONF=str(self.conf)),
             timeout=timeout,
             check=False,
         )
-    finally:
-        shutil.rmtree(runroot, ignore_errors=True)
+
+    def close(self) -> None:
+        self(["rmi", "--all", "--force"])  # only this storage; unmounts its layers
+        shutil.rmtree(self.runroot, ignore_errors=True)
+
+
+@pytest.fixture
+def podman(tmp_path: Path) -> Iterator[Podman]:
+    runner = Podman(tmp_path / "podman")
+    yield runner
+    runner.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Registry, image_lock, podman
+from conftest import Podman, Registry, image_lock
 from debian_base import DebianBase
 from lockmaker import FileServer, TargetDef, make_lock, run_envlock
 
@@ -107,7 +107,7 @@ def test_changing_torch_changes_only_the_torch_layer(
 
 
 def test_tools_accept_it_and_podman_runs_it_as_non_root(
-    debian_base: DebianBase, tmp_path: Path, wheels: Path, server: FileServer
+    debian_base: DebianBase, tmp_path: Path, wheels: Path, server: FileServer, podman: Podman
 ) -> None:
     lock = image_lock(tmp_path / "envlock.lock", wheels, server, python=debian_base.python)
     doc = build(
@@ -155,12 +155,13 @@ def test_tools_accept_it_and_podman_runs_it_as_non_root(
     assert "home = /usr/bin\n" in cfg and str(tmp_path) not in cfg
     shutil.rmtree(bundle)
 
-    if shutil.which("podman") is None:
-        pytest.skip("needs podman (.ci/run installs it)")
     code = "import os, torch, alpha; print(torch.__version__, alpha.__version__, os.getuid(), os.getgid())"
-    ran = podman(["run", "--rm", "--network", "none", ref, "python", "-c", code], tmp_path / "podman")
+    ran = podman(["run", "--rm", "--network", "none", ref, "python", "-c", code])
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.split() == ["2.5.1+cu124", "1.0", "1000", "1000"]
+    script = podman(["run", "--rm", "--network", "none", ref, "gamma-hello"])
+    assert script.returncode == 0, script.stderr
+    assert script.stdout.strip() == "gamma says hi from /opt/envlock/demo-gpu"
 
 
 def test_push_pull_same_digests_and_second_push_uploads_no_blob(
