@@ -36,7 +36,13 @@ def _bool(text: str) -> bool:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-l", "--lock", type=Path, default=Path("envlock.lock"), help="the lock file")
+    parser.add_argument(
+        "-l",
+        "--lock",
+        type=Path,
+        default=Path("envlock.lock"),
+        help="the lock file (default: ./envlock.lock)",
+    )
     parser.add_argument("--target", required=True, metavar="NAME", help="the lock target to put in the image")
     parser.add_argument(
         "--base", required=True, metavar="REF", help="base image (or scratch with --layer-only)"
@@ -61,7 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="require HTTPS for registries (default true)",
     )
     parser.add_argument(
-        "--creds", default=None, metavar="USER:PASS", help="registry credentials (or ENVLOCK_REGISTRY_CREDS)"
+        "--creds",
+        default=None,
+        metavar="USER:PASS",
+        help="registry credentials; ENVLOCK_REGISTRY_CREDS or an auth file keeps them out of `ps`",
     )
     parser.add_argument(
         "--store", type=Path, default=None, help="store root (default: $ENVLOCK_STORE or XDG data dir)"

@@ -105,7 +105,7 @@ def image_lock(
     return dest
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -115,7 +115,7 @@ class Registry:
     """Debian's docker-registry (the CNCF distribution registry) serving plain HTTP on 127.0.0.1."""
 
     def __init__(self, root: Path, *, htpasswd: Path | None = None) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.log = root / "registry.log"
         auth = f"auth:\n  htpasswd:\n    realm: envlock-test\n    path: {htpasswd}\n" if htpasswd else ""

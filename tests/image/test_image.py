@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Podman, Registry, image_lock
+from conftest import Podman, Registry, free_port, image_lock
 from debian_base import DebianBase
 from lockmaker import FileServer, TargetDef, make_lock, run_envlock
 
@@ -346,7 +346,7 @@ def test_registry_down_or_refusing_is_exit_3_naming_the_host_without_credentials
     store = tmp_path / "store"
     common = ["image", "-l", str(lock), "--target", "gpu", "--store", str(store), "--tls-verify=false"]
     secret = "s3cret-Pa55word"
-    down_port = auth_registry.port + 1 if auth_registry.port < 65000 else auth_registry.port - 1
+    down_port = free_port()  # nothing listens there
     down = run_envlock(
         [
             *common,
