@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from envlock.errors import InternalError, UsageError
-from envlock.store.layout import new_token
+from envlock.store.layout import hostname, new_token
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -26,6 +26,7 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 REF_NAME = "org.opencontainers.image.ref.name"
 _LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}'
+_OWNER = ".envlock-owner"  # in a partial layout: "PID HOST" of its writer
 
 
 def canonical_json(document: object) -> bytes:
@@ -133,9 +134,12 @@ class LayoutWriter:
         self.update = is_layout(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         for old in dest.parent.glob(f".{dest.name}.envlock-*"):
-            shutil.rmtree(old, ignore_errors=True)
+            if _abandoned(old):
+                shutil.rmtree(old, ignore_errors=True)
         self.root = dest if self.update else dest.parent / f".{dest.name}.envlock-{new_token(6)}"
         (self.root / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
+        if not self.update:
+            (self.root / _OWNER).write_text(f"{os.getpid()} {hostname()}\n", encoding="utf-8")
 
     def add_bytes(self, data: bytes) -> str:
         digest = digest_of(data)
@@ -169,6 +173,7 @@ class LayoutWriter:
         _pause_for_tests()
         tmp.replace(self.root / "index.json")
         if not self.update:
+            (self.root / _OWNER).unlink(missing_ok=True)
             try:
                 self.root.rename(self.dest)
             except OSError as exc:
@@ -181,6 +186,26 @@ class LayoutWriter:
     def abort(self) -> None:
         if not self.update:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _abandoned(partial: Path) -> bool:
+    """Whether a hidden partial layout was left by a writer that is gone: its process is dead on this
+    host, or it has not changed for an hour (a writer on another host)."""
+    import time
+
+    try:
+        pid_text, _, host = (partial / _OWNER).read_text(encoding="utf-8").strip().partition(" ")
+        if host == hostname() and pid_text.isdigit():
+            try:
+                os.kill(int(pid_text), 0)
+            except ProcessLookupError:
+                return True
+            except PermissionError:
+                return False
+            return False
+        return time.time() - partial.stat().st_mtime > 3600
+    except (OSError, ValueError):
+        return True
 
 
 def _pause_for_tests() -> None:
