@@ -156,12 +156,14 @@ def resolve_base(req: ImageRequest, progress: Progress) -> Base:
 
     bases = _oci_dir(req.store) / "bases"
     if ref.transport == "docker":
-        if ref.digest is None:
+        if ref.digest is not None and (bases / ref.digest.split(":", 1)[1] / "index.json").is_file():
+            digest = ref.digest  # pinned and already fetched: no network needed
+        else:
             progress.step(f"resolving {ref}")
-        raw, digest = fetch_manifest(str(ref), ref.host, req.access)
-        doc = json.loads(raw)
-        if doc.get("mediaType") in (INDEX, DOCKER_LIST) or "manifests" in doc:
-            digest = _pick_from_index(doc, req.target, str(ref))
+            raw, digest = fetch_manifest(str(ref), ref.host, req.access)
+            doc = json.loads(raw)
+            if doc.get("mediaType") in (INDEX, DOCKER_LIST) or "manifests" in doc:
+                digest = _pick_from_index(doc, req.target, str(ref))
         pinned = ImageRef(transport="docker", host=ref.host, repo=ref.repo, digest=digest)
         name = ref.name
         source = str(pinned)
@@ -261,6 +263,15 @@ def _cached_layer(store: StoreLayout, plan: LayerPlan) -> BuiltLayer | None:
 
 
 def _build_layer(store: StoreLayout, plan: LayerPlan, prefix: str) -> BuiltLayer:
+    try:
+        return _build_layer_unchecked(store, plan, prefix)
+    except OSError as exc:
+        from envlock.store.errors import store_error
+
+        raise store_error(exc, Path(exc.filename or store.scratch), f"write the layer {plan.name}") from exc
+
+
+def _build_layer_unchecked(store: StoreLayout, plan: LayerPlan, prefix: str) -> BuiltLayer:
     tmp = store.scratch / f"image-layer-{new_token(8)}.tmp"
     try:
         with tmp.open("wb") as out:
@@ -369,7 +380,14 @@ def build_image(
 
     if layer_only:
         assert isinstance(req.dest, Path)
-        _write_layer_only(req.dest, layers[0], prefix, labels, req.target)
+        try:
+            _write_layer_only(req.dest, layers[0], prefix, labels, req.target)
+        except OSError as exc:
+            raise UsageError(
+                f"-o {req.dest}: cannot write {exc.filename or req.dest}: {exc.strerror or exc}",
+                hint="choose a directory this user can write, on a filesystem with space",
+                details={"path": str(exc.filename or req.dest)},
+            ) from exc
         return result(dest=str(req.dest), tag=None, manifest_digest=None, config_digest=None, pushed=None)
     assert isinstance(req.dest, ImageRef)
     config_doc = cfg.image_config(
@@ -439,6 +457,28 @@ def _fill(
 
 
 def _write_dest(
+    req: ImageRequest,
+    base: Base,
+    layers: tuple[BuiltLayer, ...],
+    config: bytes,
+    manifest_bytes: bytes,
+    manifest: Descriptor,
+    tag: str,
+    progress: Progress,
+) -> PushResult | None:
+    dest = req.dest
+    assert isinstance(dest, ImageRef)
+    try:
+        return _write_dest_unchecked(req, base, layers, config, manifest_bytes, manifest, tag, progress)
+    except OSError as exc:
+        raise UsageError(
+            f"-o {dest}: cannot write {exc.filename or dest.path}: {exc.strerror or exc}",
+            hint="choose a destination this user can write, on a filesystem with space",
+            details={"path": str(exc.filename or dest.path)},
+        ) from exc
+
+
+def _write_dest_unchecked(
     req: ImageRequest,
     base: Base,
     layers: tuple[BuiltLayer, ...],

@@ -536,3 +536,12 @@ def test_oci_archive_out_and_in(
     )
     assert layer["base"]["digest"] == doc["manifest-digest"]
     assert (tmp_path / "l" / "layer.tar.gz").is_file()
+
+
+def test_unwritable_destination_is_a_usage_error(tmp_path: Path, wheels: Path, server: FileServer) -> None:
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    lock = image_lock(tmp_path / "envlock.lock", wheels, server, python=python)
+    args = ["image", "-l", str(lock), "--target", "gpu", "--base", "scratch", "--layer-only"]
+    done = run_envlock([*args, "-o", "/proc/envlock-no-such-dir/layer", "--store", str(tmp_path / "store")])
+    assert done.returncode == 2, done.stderr
+    assert "cannot write /proc/envlock-no-such-dir" in done.stderr and "Traceback" not in done.stderr
