@@ -45,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--target", required=True, metavar="NAME", help="the lock target to put in the image")
     parser.add_argument(
-        "--base", required=True, metavar="REF", help="base image (or scratch with --layer-only)"
+        "--base",
+        default=None,
+        metavar="REF",
+        help="base image (default: the lock's [image] base; scratch with --layer-only)",
     )
     parser.add_argument(
         "-o",
@@ -91,7 +94,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.lock.toml import load_lock
     from envlock.store.layout import StoreLayout, default_store_root
 
-    base = parse_ref(args.base, option="--base", allow_scratch=args.layer_only)
+    lock = load_lock(args.lock)
+    settings = lock.inputs.image
+    base_text = args.base or (settings.base if settings is not None else None)
+    if base_text is None:
+        raise UsageError(
+            f"no base image: give --base REF, or set [image] base in the spec of {args.lock} and re-solve",
+            hint="for example --base docker://nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04",
+        )
+    base = parse_ref(base_text, option="--base", allow_scratch=args.layer_only)
     dest: ImageRef | Path
     if args.layer_only:
         if ":" in args.output.split("/", 1)[0]:
@@ -102,7 +113,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
         dest = Path(args.output)
     else:
         dest = parse_ref(args.output, option="-o")
-    lock = load_lock(args.lock)
     target = lock.target(args.target)
     if target is None:
         raise UsageError(
@@ -120,7 +130,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         access=RegistryAccess(
             tls_verify=args.tls_verify, creds=args.creds or os.environ.get("ENVLOCK_REGISTRY_CREDS") or None
         ),
-        user=args.user or DEFAULT_USER,
+        user=args.user or (settings.user if settings is not None else None) or DEFAULT_USER,
     )
 
     def install_env() -> Path:

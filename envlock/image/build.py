@@ -406,6 +406,7 @@ def build_image(
         labels=labels,
         created=created,
         user=req.user,
+        settings=req.lock.inputs.image,
     )
     config_bytes = canonical_json(config_doc)
     manifest_doc = {

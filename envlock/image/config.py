@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from envlock.lock.model import Lock, LockedTarget
+from envlock.lock.model import ImageInputs, Lock, LockedTarget
 
 DEFAULT_USER = "1000:1000"
 PREFIX_ROOT = "/opt/envlock"
@@ -79,7 +79,9 @@ def labels(
         LABEL + "compat": target.compat,
         LABEL + "prefix": prefix,
     }
-    return {k: v for k, v in found.items() if v is not None}
+    own = {k: v for k, v in found.items() if v is not None}
+    settings = lock.inputs.image
+    return {**(dict(settings.labels) if settings is not None else {}), **own}  # envlock's facts win
 
 
 def _env_list(env: Sequence[str]) -> dict[str, str]:
@@ -100,8 +102,10 @@ def image_config(
     labels: Mapping[str, str],
     created: str,
     user: str,
+    settings: ImageInputs | None = None,
 ) -> dict[str, Any]:
-    """The image config: the base's, with the environment on PATH, a non-root user and the labels."""
+    """The image config: the base's, with the environment on PATH, a non-root user and the labels;
+    then what the spec's `[image]` table sets (workdir, env, entrypoint)."""
     base_inner = dict(base_config.get("config") or {})
     env = _env_list(base_inner.get("Env") or [])
     path = env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
@@ -121,7 +125,15 @@ def image_config(
         "Labels": {**(base_inner.get("Labels") or {}), **labels},
         "WorkingDir": base_inner.get("WorkingDir") or "/",
     }
-    if not base_inner.get("Entrypoint") and not base_inner.get("Cmd"):
+    if settings is not None:
+        env.update(dict(settings.env))
+        inner["Env"] = [f"{k}={v}" for k, v in env.items()]
+        if settings.workdir:
+            inner["WorkingDir"] = settings.workdir
+        if settings.entrypoint is not None:
+            inner["Entrypoint"] = list(settings.entrypoint)
+            inner.pop("Cmd", None)  # as a Dockerfile's ENTRYPOINT resets the base's CMD
+    if not inner.get("Entrypoint") and not inner.get("Cmd"):
         inner["Cmd"] = ["python"]
     return {
         "created": created,

@@ -85,6 +85,18 @@ class TargetInputs:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImageInputs:
+    """The spec's `[image]` table as the lock records it (what `envlock image` uses by default)."""
+
+    base: str | None = None
+    user: str | None = None
+    workdir: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # sorted by name
+    entrypoint: tuple[str, ...] | None = None
+    labels: tuple[tuple[str, str], ...] = ()  # sorted by name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockInputs:
     """The normalized spec that produced the lock."""
 
@@ -102,6 +114,7 @@ class LockInputs:
     exclude_newer: str | None
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
+    image: ImageInputs | None = None  # the spec's [image] table; None (and not written) without one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -62,6 +62,18 @@ class IndexSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImageSettings:
+    """The `[image]` table: what `envlock image` builds on and sets (every key optional)."""
+
+    base: str | None  # a reference in skopeo's syntax; pinned by digest for reproducible images
+    user: str | None
+    workdir: str | None
+    env: tuple[tuple[str, str], ...]  # sorted by name
+    entrypoint: tuple[str, ...] | None
+    labels: tuple[tuple[str, str], ...]  # sorted by name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Spec:
     """A whole validated spec. `source` is the file it came from."""
 
@@ -74,6 +86,7 @@ class Spec:
     indexes: IndexSettings
     exclude_newer: str | None  # RFC 3339 UTC timestamp
     knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
+    image: ImageSettings | None = None  # the `[image]` table, when the spec has one
 
     @property
     def free_threaded(self) -> bool:

@@ -545,3 +545,44 @@ def test_unwritable_destination_is_a_usage_error(tmp_path: Path, wheels: Path, s
     done = run_envlock([*args, "-o", "/proc/envlock-no-such-dir/layer", "--store", str(tmp_path / "store")])
     assert done.returncode == 2, done.stderr
     assert "cannot write /proc/envlock-no-such-dir" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_lock_image_table_gives_base_user_workdir_env_entrypoint_labels(
+    debian_base: DebianBase, tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    import dataclasses
+
+    from envlock.lock.model import ImageInputs
+    from envlock.lock.toml import dump_lock, seal
+
+    lock_path = image_lock(tmp_path / "envlock.lock", wheels, server, python=debian_base.python)
+    lock = load_lock(lock_path)
+    settings = ImageInputs(
+        base=debian_base.ref,
+        user="4242:4242",
+        workdir="/work",
+        env=(("HF_HOME", "/cache/hf"),),
+        entrypoint=("python", "-m", "gamma"),
+        labels=(("dev.envlock.target", "not-this"), ("org.example.team", "vision")),
+    )
+    lock = seal(dataclasses.replace(lock, inputs=dataclasses.replace(lock.inputs, image=settings)))
+    lock_path.write_text(dump_lock(lock), encoding="utf-8")
+    doc = build(["-l", str(lock_path), "--target", "gpu", "-o", f"oci:{tmp_path}/img"], tmp_path / "store")
+    assert doc["base"]["digest"] == index_digest(debian_base.layout)
+    ref = f"oci:{tmp_path}/img:{doc['tag']}"
+    config = json.loads(
+        subprocess.run(
+            ["skopeo", "inspect", "--config", ref], capture_output=True, text=True, check=True
+        ).stdout
+    )["config"]
+    assert config["User"] == "4242:4242"
+    assert config["WorkingDir"] == "/work"
+    assert config["Entrypoint"] == ["python", "-m", "gamma"] and "Cmd" not in config
+    assert "HF_HOME=/cache/hf" in config["Env"]
+    assert config["Labels"]["org.example.team"] == "vision"
+    assert config["Labels"]["dev.envlock.target"] == "gpu"  # envlock's facts are not overridden
+    no_base = load_lock(lock_path)
+    no_base = seal(dataclasses.replace(no_base, inputs=dataclasses.replace(no_base.inputs, image=None)))
+    lock_path.write_text(dump_lock(no_base), encoding="utf-8")
+    done = run_envlock(["image", "-l", str(lock_path), "--target", "gpu", "-o", f"oci:{tmp_path}/x"])
+    assert done.returncode == 2 and "no base image" in done.stderr
