@@ -143,6 +143,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         return _apply(plan, args, console, args.bundle).path
 
     result = build_image(request, install_env=install_env, progress=console, layer_only=args.layer_only)
+    if base.transport == "docker" and base.digest is None:
+        pinned = ImageRef(transport="docker", host=base.host, repo=base.repo, digest=result.base_digest)
+        console.warn(f"the base {base} is not pinned by digest; write {pinned} to rebuild this image exactly")
     layers = [
         {
             "name": layer.plan_name,
