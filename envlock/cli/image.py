@@ -94,15 +94,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.lock.toml import load_lock
     from envlock.store.layout import StoreLayout, default_store_root
 
-    lock = load_lock(args.lock)
-    settings = lock.inputs.image
-    base_text = args.base or (settings.base if settings is not None else None)
-    if base_text is None:
-        raise UsageError(
-            f"no base image: give --base REF, or set [image] base in the spec of {args.lock} and re-solve",
-            hint="for example --base docker://nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04",
-        )
-    base = parse_ref(base_text, option="--base", allow_scratch=args.layer_only)
+    # references first: a malformed one is a usage error whatever the lock holds
+    explicit = parse_ref(args.base, option="--base", allow_scratch=args.layer_only) if args.base else None
     dest: ImageRef | Path
     if args.layer_only:
         if ":" in args.output.split("/", 1)[0]:
@@ -113,6 +106,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         dest = Path(args.output)
     else:
         dest = parse_ref(args.output, option="-o")
+    lock = load_lock(args.lock)
+    settings = lock.inputs.image
+    if explicit is not None:
+        base = explicit
+    elif settings is not None and settings.base is not None:
+        base = parse_ref(settings.base, option="--base", allow_scratch=args.layer_only)
+    else:
+        raise UsageError(
+            f"no base image: give --base REF, or set [image] base in the spec of {args.lock} and re-solve",
+            hint="for example --base docker://nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04",
+        )
     target = lock.target(args.target)
     if target is None:
         raise UsageError(
