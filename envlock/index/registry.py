@@ -77,7 +77,9 @@ def _redact(text: str, creds: str | None) -> str:
         if password:
             text = text.replace(password, "****")
         text = text.replace(base64.b64encode(creds.encode()).decode(), "****")
-    return re.sub(r"(//)[^/@\s]+@", r"\1****@", text)
+    from envlock.display import redact_text
+
+    return redact_text(text)
 
 
 @contextlib.contextmanager
