@@ -76,7 +76,7 @@ def _time(cmd: list[str], env: dict[str, str], before: object = None) -> float:
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr}")
+        raise SystemExit(f"{' '.join(cmd)} failed (exit {done.returncode}):\n{done.stderr}{done.stdout}")
     return elapsed
 
 
