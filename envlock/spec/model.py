@@ -51,6 +51,8 @@ class CudaConstraints:
     nccl: str | None
     driver_compat: str  # one of DRIVER_COMPAT_MODES
     allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
+    toolkit: tuple[str, ...] = ()  # CUDA toolkit components as written ("nvcc", "cuda_cccl", ...)
+    toolkit_source: str = "redist"  # "redist": NVIDIA's redist manifests; "index": cuda-toolkit wheels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,6 +62,27 @@ class IndexSettings:
     default: str | None  # None: take it from the user's uv/pip configuration
     pytorch: str | None
     extra: tuple[str, ...]
+    nvidia_redist: str | None = None  # base of NVIDIA's redist manifests (None: NVIDIA's own host)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CondaSpec:
+    """The `[conda]` table: conda packages solved with rattler, installed under the PyPI part."""
+
+    channels: tuple[str, ...]  # names ("conda-forge"), URLs, or local directories as URLs
+    dependencies: tuple[str, ...]  # conda match specs as written ("python 3.11.*")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageSettings:
+    """The `[image]` table: what `envlock image` builds on and sets (every key optional)."""
+
+    base: str | None  # a reference in skopeo's syntax; pinned by digest for reproducible images
+    user: str | None
+    workdir: str | None
+    env: tuple[tuple[str, str], ...]  # sorted by name
+    entrypoint: tuple[str, ...] | None
+    labels: tuple[tuple[str, str], ...]  # sorted by name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +102,9 @@ class Spec:
     # be built from an sdist or a source tree
     build: str | tuple[str, ...] = "never"
     uniform: bool = False  # `[resolution] uniform`: one version of each shared package across targets
+    conda: CondaSpec | None = None  # the [conda] part, when the spec has one
+    interpreter: str = "system"  # [env].interpreter: "system" | "python-build-standalone"
+    image: ImageSettings | None = None  # the `[image]` table, when the spec has one
 
     @property
     def free_threaded(self) -> bool:
