@@ -20,9 +20,6 @@ from tests.solve.conftest import Run, target_block
 
 Envlock = Callable[..., Run]
 CI = target_block("ci")
-# A target locked without torch has variant "none", which the node check (envlock/node/fit.py) takes
-# for a GPU target; these tests are about the artifacts, not the node.
-NO_NODE_CHECK = ("--no-node-check",)
 
 
 def _sha256(path: Path) -> str:
@@ -84,7 +81,7 @@ def test_a_local_wheel_is_locked_with_its_hash_and_relative_path_and_installs(
     from envlock.solve.direct import direct_cache
 
     shutil.rmtree(direct_cache())
-    run = envlock("install", "-l", str(lock_file), "--target", "ci", *NO_NODE_CHECK)
+    run = envlock("install", "-l", str(lock_file), "--target", "ci")
     assert run.code == 0, run.err
     env = Path(run.out.strip().splitlines()[-1])
     out = subprocess.run(
@@ -115,8 +112,12 @@ def test_a_relative_path_reference_and_a_changed_wheel(
     run = envlock("check", "-s", str(spec))
     assert run.code == 1
     assert "mylib: wheels/mylib-0.2.0-py3-none-any.whl holds other bytes than the lock pins" in run.err
-    run = envlock("install", "-l", str(spec.parent / "envlock.lock"), "--target", "ci", *NO_NODE_CHECK)
-    assert run.code == 1
+    lock_file = str(spec.parent / "envlock.lock")
+    run = envlock("install", "-l", lock_file, "--target", "ci")
+    assert run.code == 1  # the lock is stale against the spec's directory
+    assert "mylib: wheels/mylib-0.2.0-py3-none-any.whl holds other bytes than the lock pins" in run.err
+    run = envlock("install", "-l", lock_file, "--target", "ci", "--frozen")
+    assert run.code == 1  # and the bytes themselves do not pass verification
     assert "mylib-0.2.0-py3-none-any.whl" in run.err and "sha256" in run.err
 
 
@@ -222,7 +223,7 @@ def test_an_allowed_source_tree_is_built_hashed_and_recorded(
 
     assert _sha256(cached_wheel(artifact["sha256"], artifact["file"])) == artifact["sha256"]
     assert _package(lock_file, "ci", "filelock")  # the built wheel's dependency is locked too
-    run = envlock("install", "-l", str(lock_file), "--target", "ci", *NO_NODE_CHECK)
+    run = envlock("install", "-l", str(lock_file), "--target", "ci")
     assert run.code == 0, run.err
     env = Path(run.out.strip().splitlines()[-1])
     subprocess.run([str(env / "bin" / "python"), "-c", "import srcpkg; assert srcpkg.BUILT"], check=True)
@@ -328,7 +329,7 @@ def test_a_bundle_carries_a_direct_wheel_to_an_offline_install(
 
     shutil.rmtree(direct_cache())
     shutil.rmtree(tmp_path / "dist")
-    run = envlock("install", "--offline", "--bundle", str(bundle), "--target", "ci", *NO_NODE_CHECK)
+    run = envlock("install", "--offline", "--bundle", str(bundle), "--target", "ci")
     assert run.code == 0, run.err
     env = Path(run.out.strip().splitlines()[-1])
     subprocess.run([str(env / "bin" / "python"), "-c", "import mylib"], check=True)
