@@ -86,6 +86,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.offline and hasattr(backend, "offline"):
         backend.offline = True
     with HttpIndexClient(offline=args.offline) as client:
+        from envlock.solve.archs import WheelArchReader
+
         lock = solve(
             spec,
             kb=kb,
@@ -95,6 +97,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             targets=args.target,
             previous=previous,
             progress=console,
+            wheel_archs=WheelArchReader(client.ranged),
         )
     changed = write_lock(lock, lock_file)
     if args.json:
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if t.requires_driver:
             stack += f", driver >= {t.requires_driver} ({t.compat})"
         console.info(f"{t.name}: {t.variant}: {stack}; {len(t.packages)} packages")
-        if t.kb_status == "inferred":
+        if t.kb_status == "inferred" and t.archs_source != "wheel":
             console.warn(
                 f"{t.name}: the knowledge base has no row for torch {t.torch} {t.variant}; its GPU "
                 "architectures were taken from the nearest older release (knowledge-base-row = "

@@ -45,6 +45,15 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HeldComponent:
+    """A CUDA component the solve held to the variant's CUDA minor (so that the set stays native), and why."""
+
+    name: str  # "nvidia-nvjitlink-cu12"
+    version: str  # the specifier it was held to: "12.1.*"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockedTarget:
     """Everything the lock pins for one target, plus why it chose it."""
 
@@ -65,6 +74,12 @@ class LockedTarget:
     env_hash: str  # "sha256:..."
     packages: tuple[LockedPackage, ...]  # sorted by name
     rejected: tuple[Rejection, ...]
+    # Second wave, all optional so that older locks still read:
+    requires_driver_from: str | None = None  # the wheel and version that set requires-driver
+    held: tuple[HeldComponent, ...] = ()  # components held to the variant's CUDA minor
+    archs_source: str | None = None  # "wheel" (read from the locked torch wheel) | "knowledge-base"
+    torch_sass: tuple[str, ...] = ()  # with archs_source "wheel": the SASS the wheel carries ("sm_90")
+    torch_ptx: tuple[str, ...] = ()  # and its PTX ("compute_90")
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -102,6 +117,7 @@ class LockInputs:
     exclude_newer: str | None
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
+    trust_inferred_archs: bool = False  # [cuda] trust-inferred-archs; written only when true
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -22,6 +22,7 @@ from envlock.lock.digest import sha256_json
 from envlock.lock.model import (
     LOCK_VERSION,
     Artifact,
+    HeldComponent,
     Lock,
     LockedPackage,
     LockedTarget,
@@ -96,6 +97,7 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("extra-indexes", list(i.extra_indexes)),
         ("exclude-newer", i.exclude_newer),
         ("knowledge-base", i.knowledge_base),
+        ("trust-inferred-archs", True if i.trust_inferred_archs else None),
     ]
 
 
@@ -123,8 +125,12 @@ def _target_pairs(t: LockedTarget) -> list[tuple[str, object]]:
         ("cudnn", t.cudnn),
         ("nccl", t.nccl),
         ("requires-driver", t.requires_driver),
+        ("requires-driver-from", t.requires_driver_from),
         ("compat", t.compat),
         ("knowledge-base-row", t.kb_status),
+        ("archs-source", t.archs_source),
+        ("torch-sass", list(t.torch_sass) if t.torch_sass else None),
+        ("torch-ptx", list(t.torch_ptx) if t.torch_ptx else None),
         ("env-hash", t.env_hash),
     ]
 
@@ -140,6 +146,7 @@ def _canonical(lock: Lock) -> dict[str, object]:
         | {"targets": [dict(_kv_items(_target_input_pairs(t))) for t in lock.inputs.targets]},
         "targets": [
             dict(_kv_items(_target_pairs(t)))
+            | ({"held": [dict(_kv_items(_held_pairs(h))) for h in t.held]} if t.held else {})
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
                 "packages": [
@@ -165,6 +172,10 @@ def _kv_items(pairs: list[tuple[str, object]]) -> Iterator[tuple[str, object]]:
 
 def _rejection_pairs(r: Rejection) -> list[tuple[str, object]]:
     return [("variant", r.variant), ("reason", r.reason), ("fix", r.fix)]
+
+
+def _held_pairs(h: HeldComponent) -> list[tuple[str, object]]:
+    return [("name", h.name), ("version", h.version), ("reason", h.reason)]
 
 
 def compute_content_hash(lock: Lock) -> str:
@@ -203,6 +214,10 @@ def dump_lock(lock: Lock) -> str:
         out += ["", "[[inputs.targets]]", *_kv(_target_input_pairs(ti))]
     for t in lock.targets:
         out += ["", "[[targets]]", *_kv(_target_pairs(t))]
+        if t.held:
+            out.append("held = [")
+            out += [f"    {_inline(_held_pairs(h))}," for h in t.held]
+            out.append("]")
         if t.rejected:
             out.append("rejected = [")
             out += [f"    {_inline(_rejection_pairs(r))}," for r in t.rejected]
@@ -336,6 +351,14 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
             for x in r.tables("rejected")
         ),
         packages=_read_packages(r, fast),
+        requires_driver_from=r.opt_str("requires-driver-from"),
+        held=tuple(
+            HeldComponent(name=x.string("name"), version=x.string("version"), reason=x.string("reason"))
+            for x in r.tables("held")
+        ),
+        archs_source=r.opt_str("archs-source"),
+        torch_sass=r.strs("torch-sass"),
+        torch_ptx=r.strs("torch-ptx"),
     )
 
 
@@ -446,13 +469,16 @@ _INPUTS_SHAPE = (
             "knowledge-base",
         }
     ),
-    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets"}),
+    frozenset(
+        {"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets", "trust-inferred-archs"}
+    ),
 )
 _TARGET_INPUTS_SHAPE = (frozenset({"name", "platform", "glibc", "gpus"}), frozenset({"driver"}))
 _TARGET_SHAPE = (
     frozenset({"name", "platform", "glibc", "python", "gpus", "variant", "knowledge-base-row", "env-hash"}),
     frozenset(
-        {"driver", "torch", "cuda", "cudnn", "nccl", "requires-driver", "compat", "rejected", "packages"}
+        {"driver", "torch", "cuda", "cudnn", "nccl", "requires-driver", "compat", "rejected", "packages",
+         "requires-driver-from", "held", "archs-source", "torch-sass", "torch-ptx"}
     ),
 )
 _REJECTION_SHAPE = (frozenset({"variant", "reason"}), frozenset({"fix"}))
@@ -635,6 +661,7 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             nccl=inputs.opt_str("nccl"),
             driver_compat=inputs.string("driver-compat"),
             allow_ptx=inputs.flag("allow-ptx"),
+            trust_inferred_archs=inputs.flag("trust-inferred-archs"),
             default_index=inputs.string("default-index"),
             pytorch_index=inputs.opt_str("pytorch-index"),
             extra_indexes=inputs.strs("extra-indexes"),

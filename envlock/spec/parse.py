@@ -1,9 +1,10 @@
 """Read an env spec (`envlock.toml`, or `[tool.envlock]` in `pyproject.toml`) into a validated `Spec`.
 
-The format is DESIGN §3, plus two keys of envlock's own:
+The format is DESIGN §3, plus keys of envlock's own:
 
     [cuda]
     allow-ptx = false                    # count PTX as covering newer GPUs (only under a native driver)
+    trust-inferred-archs = false         # trust a borrowed knowledge-base row for old GPUs (see README)
     [resolution]
     knowledge-base = ["private.toml"]    # extra knowledge-base files, relative to the spec file
 
@@ -56,7 +57,7 @@ SPEC_VERSION = 1
 
 _ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution")
 _ENV_KEYS = ("name", "python", "dependencies")
-_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx")
+_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "trust-inferred-archs")
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
 _INDEX_KEYS = ("default", "pytorch", "extra")
 _RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
@@ -152,7 +153,9 @@ def spec_hash(spec: Spec) -> str:
             "nccl": spec.cuda.nccl,
             "driver-compat": spec.cuda.driver_compat,
             "allow-ptx": spec.cuda.allow_ptx,
-        },
+        }
+        # only when set, so that the hash of every spec without it stays what it was
+        | ({"trust-inferred-archs": True} if spec.cuda.trust_inferred_archs else {}),
         "targets": [
             {
                 "name": t.name,
@@ -337,6 +340,11 @@ class _SpecReader:
         allow_ptx = table.get("allow-ptx", False)
         if not isinstance(allow_ptx, bool):
             raise self.fail("cuda.allow-ptx", f"{_show(allow_ptx)} is not a boolean", "true or false")
+        trust_inferred = table.get("trust-inferred-archs", False)
+        if not isinstance(trust_inferred, bool):
+            raise self.fail(
+                "cuda.trust-inferred-archs", f"{_show(trust_inferred)} is not a boolean", "true or false"
+            )
         mode = table.get("driver-compat", DRIVER_COMPAT_MODES[0])
         return CudaConstraints(
             version=self.specifier("cuda.version", table),
@@ -344,6 +352,7 @@ class _SpecReader:
             nccl=self.specifier("cuda.nccl", table),
             driver_compat=self.choice("cuda.driver-compat", mode, DRIVER_COMPAT_MODES),
             allow_ptx=allow_ptx,
+            trust_inferred_archs=trust_inferred,
         )
 
     def specifier(self, path: str, table: Mapping[str, Any]) -> str | None:
