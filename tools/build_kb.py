@@ -41,6 +41,20 @@ EXTRA_SOURCES = {
         "they derive from (compat.md §6: unconfirmed)"
     ),
     "envlock-cpu-build": "envlock rule: a cpu build carries no GPU code and pins no CUDA, cuDNN or NCCL",
+    "envlock-gpu-by-architecture": (
+        "envlock: data-center parts named in nvidia-smi output (H20, L20, L2) whose compute capability is that "
+        "of their architecture (Hopper 9.0, Ada 8.9); not transcribed from NVIDIA's table (unconfirmed)"
+    ),
+    "nv-relnotes-13.5": (
+        "https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/ (CUDA 13.3, 13.4 and 13.5 release notes "
+        "exist, cudart 13.3.29 / 13.4.x / 13.5.37; their driver table was not transcribed: native driver "
+        "unconfirmed)"
+    ),
+    "envlock-variant-assumed": (
+        "envlock assumption for a variant a release lists (PYTORCH_RELEASES_CODE_CC) but no primary source "
+        "describes: the architectures of the nearest described build of the same CUDA major; the solver reads "
+        "each wheel's own arch list and the wheel wins"
+    ),
     "design-cpu-only": (
         "envlock DESIGN §3 and compat.md §1: the default index's Windows and macOS torch wheels are CPU-only "
         "(checked for Windows 2.0.1, 2.5.1, 2.9.1, 2.11.0, 2.15.0)"
@@ -97,6 +111,10 @@ EXTRA_GPUS: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ("RTX PRO 4500 Blackwell", "12.0", "Blackwell (workstation/server)", "nv-cuda-gpus", "confirmed", ()),
     ("RTX PRO 4000 Blackwell", "12.0", "Blackwell (workstation/server)", "nv-cuda-gpus", "confirmed", ()),
     ("RTX PRO 2000 Blackwell", "12.0", "Blackwell (workstation/server)", "nv-cuda-gpus", "confirmed", ()),
+    ("TITAN RTX", "7.5", "Turing", "nv-cuda-gpus-old", "corroborated", ()),
+    ("H20", "9.0", "Hopper", "envlock-gpu-by-architecture", "unconfirmed", ()),
+    ("L20", "8.9", "Ada Lovelace", "envlock-gpu-by-architecture", "unconfirmed", ()),
+    ("L2", "8.9", "Ada Lovelace", "envlock-gpu-by-architecture", "unconfirmed", ()),
 )
 
 # compat.toml spells a few names with a parenthesised nickname; the row keeps the plain name and the nickname
@@ -108,6 +126,9 @@ RENAMES = {
 ALIASES = {
     "RTX A6000": ("A6000",),
     "Quadro RTX 8000": ("RTX 8000",),
+    # What nvidia-smi prints on Jetson modules ("Orin (nvgpu)", "NVIDIA Thor").
+    "Jetson AGX Orin": ("Orin",),
+    "Jetson T5000": ("Thor",),
 }
 
 # compat.md §2/§6: Tegra (Jetson) parts; 10.1 is Jetson Thor as numbered before CUDA 13 (sm_101 -> sm_110).
@@ -122,6 +143,17 @@ TEGRA = (
         "Jetson Thor under CUDA 12.8/12.9 (renumbered 11.0 in CUDA 13)",
     ),
     ("11.0", "cuda13-sm110,pypi-torch-cuda-init", "Jetson Thor"),
+)
+
+# CUDA minors compat.toml does not list yet (release notes seen, driver table not transcribed).
+EXTRA_TOOLKITS = (("13.5", 13, "nv-relnotes-13.5"),)
+
+# Variants a release lists in torch/cuda/__init__.py (PYTORCH_RELEASES_CODE_CC) that compat.toml keeps
+# only as `unconfirmed_variants`: (release, variant, CUDA, release and variant whose rows they copy).
+EXTRA_VARIANTS = (
+    ("2.15.0", "cu126", "12.6", "2.14.1", "cu126"),
+    ("2.15.0", "cu130", "13.0", "2.14.1", "cu130"),
+    ("2.15.0", "cu134", "13.4", "2.15.0", "cu132"),
 )
 
 _VERSION_RE = re.compile(r"^\d+(\.\d+)+$")
@@ -223,7 +255,10 @@ def _cuda(compat: Mapping[str, Any]) -> str:
         "# A missing driver means unconfirmed: such a toolkit can only run under MVC.",
         "[cuda]",
     ]
-    for version, row in sorted(compat["cuda"].items(), key=lambda kv: _version_key(kv[0])):
+    toolkits = dict(compat["cuda"])
+    for version, family, source in EXTRA_TOOLKITS:
+        toolkits.setdefault(version, {"mvc_family": str(family), "src": [source]})
+    for version, row in sorted(toolkits.items(), key=lambda kv: _version_key(kv[0])):
         linux = _driver_or_none(row.get("min_driver_linux"))
         windows = _driver_or_none(row.get("min_driver_windows"))
         fields = {"family": int(row["mvc_family"])}
@@ -294,8 +329,11 @@ def _torch(compat: Mapping[str, Any]) -> str:
         "torch = [",
     ]
     for release, rel in releases:
-        for variant, v in sorted(rel["variants"].items(), key=lambda kv: _version_key(kv[1]["cuda"])):
-            for row in _torch_rows(release, rel, variant, v):
+        variants = [(v["cuda"], variant, v) for variant, v in rel["variants"].items()]
+        variants += [(cuda, variant, None) for r, variant, cuda, _, _ in EXTRA_VARIANTS if r == release]
+        for _, variant, v in sorted(variants, key=lambda item: _version_key(item[0])):
+            rows = _torch_rows(release, rel, variant, v) if v else _assumed_rows(compat, release, rel, variant)
+            for row in rows:
                 lines.append(f"  {_inline(row)},")
     lines += [
         "]",
@@ -374,6 +412,32 @@ def _torch_rows(
         "source": ",".join(_unique(["envlock-windows-from-linux", *v["archs_src"]])),
     }
     yield win
+
+
+def _assumed_rows(
+    compat: Mapping[str, Any], release: str, rel: Mapping[str, Any], variant: str
+) -> Iterable[dict[str, Any]]:
+    """Rows for an EXTRA_VARIANTS entry: copies of a described build, marked unconfirmed."""
+    _, _, cuda, base_release, base_variant = next(e for e in EXTRA_VARIANTS if e[:2] == (release, variant))
+    base_rel = compat["torch"].get(base_release)
+    if base_rel is None or base_variant not in base_rel["variants"]:
+        return []
+    rows = []
+    for row in _torch_rows(base_release, base_rel, base_variant, base_rel["variants"][base_variant]):
+        assumed = {
+            "release": release,
+            "variant": variant,
+            "platform": row["platform"],
+            "cuda": cuda,
+            "sass": row["sass"],
+            "ptx": row["ptx"],
+            "python": list(rel.get("python_linux_x86_64", row["python"])),
+            "status": "unconfirmed",
+            "source": "pypi-torch-cuda-init,envlock-variant-assumed",
+            "note": f"architectures assumed from torch {base_release} {base_variant}; cuDNN/NCCL unknown",
+        }
+        rows.append(assumed)
+    return rows
 
 
 def _status(text: str) -> tuple[str, str | None]:

@@ -441,6 +441,14 @@ class _SpecReader:
             try:
                 cc = kb.resolve_gpu(text)
             except KeyError:
+                foreign = kb.foreign_gpu(text)
+                if foreign is not None:
+                    raise self.fail(
+                        f"{path}.gpus[{i}]",
+                        f"{_show(text)}: {foreign}",
+                        "an NVIDIA GPU",
+                        hint="leave this kind of node out of the spec, or declare it CPU-only (no gpus)",
+                    ) from None
                 close = kb.suggest_gpus(text)
                 hint = f"did you mean {', '.join(close)}?" if close else None
                 extra = "or add it to a knowledge-base file ([resolution] knowledge-base)"
