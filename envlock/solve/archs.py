@@ -13,18 +13,18 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import parse_wheel_filename
+from packaging.version import Version
 
 from envlock.errors import EnvlockError
 from envlock.index.cache import default_cache_root
-from envlock.index.errors import ProjectNotFound
+from envlock.index.model import IndexFile
 from envlock.inspect.wheel_archs import RandomAccess, WheelArchs, learn_archs
 from envlock.kb.model import ComputeCapability
-from envlock.resolvers import ResolvedPackage
 from envlock.solve.tags import ordered_target_tags
 
 _CACHE_VERSION = "wheel-archs-v1"
@@ -131,30 +131,21 @@ class WheelArchReader:
 
 
 def torch_file(
-    torch: ResolvedPackage, listed: Callable[[str], tuple[str | None, int | None]], python: str,
-    platform: str, glibc: str,
+    version: str, files: Sequence[IndexFile], python: str, platform: str, glibc: str
 ) -> TorchFile | None:
-    """The torch wheel the target would install, best tag first; `listed(filename)` gives the index's
-    (sha256, size) for a file name when the resolution did not carry them."""
-    from packaging.utils import parse_wheel_filename
-
+    """The torch wheel of `version` ("2.5.1+cu124") among an index page's `files` that the target would
+    install: the one whose best tag ranks first in the target's tag order."""
     order = {tag: i for i, tag in enumerate(ordered_target_tags(python, platform, glibc))}
+    wanted = Version(version)
     best: tuple[int, TorchFile] | None = None
-    for rf in torch.files:
-        if not rf.filename.endswith(".whl"):
+    for f in files:
+        if not f.is_wheel or f.yanked or f.version != wanted:
             continue
-        name, _, _, tags = parse_wheel_filename(rf.filename)
-        if canonicalize_name(name) != "torch":
-            continue
+        _, _, _, tags = parse_wheel_filename(f.filename)
         rank = min((order[t] for t in tags if t in order), default=None)
         if rank is None:
             continue
-        sha256, size = rf.sha256, rf.size
-        if sha256 is None or size is None:
-            with contextlib.suppress(ProjectNotFound):
-                listed_sha, listed_size = listed(rf.filename)
-                sha256, size = sha256 or listed_sha, size or listed_size
-        candidate = TorchFile(filename=rf.filename, url=rf.url, sha256=sha256, size=size)
+        candidate = TorchFile(filename=f.filename, url=f.url, sha256=f.sha256, size=f.size)
         if best is None or rank < best[0]:
             best = (rank, candidate)
     return best[1] if best else None

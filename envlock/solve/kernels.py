@@ -10,13 +10,14 @@ not trusted for a GPU at or below the oldest architecture it lists, unless the s
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from packaging.version import Version
 
 from envlock.index import IndexClient
 from envlock.index.errors import ProjectNotFound
+from envlock.index.model import IndexFile
 from envlock.kb import KnowledgeBase
 from envlock.kb.model import TorchBuild
 from envlock.kb.rules import missing_archs
@@ -57,11 +58,12 @@ def judge_wheel(
     spec: Spec,
     kb: KnowledgeBase,
     reader: WheelArchReader | None,
-    listed: Callable[[str, str], tuple[str | None, int | None]],
+    page_files: Callable[[str], Sequence[IndexFile]],
+    default_index: str,
 ) -> ArchVerdict | ArchRefusal | None:
     """Rule 2 against the wheel itself; None for a target without GPUs or a set without torch.
 
-    `listed(index, filename)` gives the (sha256, size) an index lists for a torch file.
+    `page_files(index)` lists the torch files of an index (its project page).
     """
     torch_pkg = resolution.package("torch")
     if torch_pkg is None or not target.has_gpus or option.cuda is None:
@@ -72,10 +74,9 @@ def judge_wheel(
     except KeyError:
         return None
     native = option.verdict is not None and option.verdict.compat == "native"
-    index = option.index
     file = torch_file(
-        torch_pkg,
-        lambda filename: listed(index, filename) if index else (None, None),
+        torch_pkg.version,
+        page_files(option.index or default_index),
         spec.python,
         target.platform,
         target.glibc,
@@ -146,17 +147,13 @@ def _ptx_reaches_driver(
     return bool(missing_archs(build, target.archs, kb, allow_ptx=False, native=native))
 
 
-def listed_on(client: IndexClient) -> Callable[[str, str], tuple[str | None, int | None]]:
-    """`listed(index, filename)` over an index client's `project` pages."""
+def torch_pages(client: IndexClient) -> Callable[[str], Sequence[IndexFile]]:
+    """`page_files(index)` over an index client's torch pages (empty when the index has none)."""
 
-    def listed(index: str, filename: str) -> tuple[str | None, int | None]:
+    def page_files(index: str) -> Sequence[IndexFile]:
         try:
-            page = client.project(index, "torch")
+            return client.project(index, "torch").files
         except ProjectNotFound:
-            return None, None
-        for f in page.files:
-            if f.filename == filename:
-                return f.sha256, f.size
-        return None, None
+            return ()
 
-    return listed
+    return page_files

@@ -33,7 +33,7 @@ from envlock.solve.artifacts import lock_packages
 from envlock.solve.candidates import VariantOption, find_options
 from envlock.solve.driver import driver_need, floating, judge_driver
 from envlock.solve.inputs import lock_inputs, staleness
-from envlock.solve.kernels import ArchRefusal, ArchVerdict, judge_wheel, listed_on
+from envlock.solve.kernels import ArchRefusal, ArchVerdict, judge_wheel, torch_pages
 from envlock.solve.memo import MemoClient
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
 from envlock.solve.tags import ordered_target_tags
@@ -312,7 +312,9 @@ def _settle(
                 resolution = pool.submit(_request(spec, target, current, default_index, held)).result()
             except ResolutionError:
                 held = ()  # the held set cannot be resolved: keep the floating one
-        archs = judge_wheel(current, resolution, target, spec, kb, wheel_archs, listed_on(client))
+        archs = judge_wheel(
+            current, resolution, target, spec, kb, wheel_archs, torch_pages(client), default_index
+        )
         if isinstance(archs, ArchRefusal):
             refusals.append(archs)
             allowed = tuple(v for v in current.allowed if v.public != archs.version.public)
