@@ -42,8 +42,8 @@ EXTRA_SOURCES = {
     ),
     "envlock-cpu-build": "envlock rule: a cpu build carries no GPU code and pins no CUDA, cuDNN or NCCL",
     "envlock-gpu-by-architecture": (
-        "envlock: data-center parts named in nvidia-smi output (H20, L20, L2) whose compute capability is that "
-        "of their architecture (Hopper 9.0, Ada 8.9); not transcribed from NVIDIA's table (unconfirmed)"
+        "envlock: data-center parts named in nvidia-smi output (H20, L20, L2) whose compute capability is "
+        "that of their architecture (Hopper 9.0, Ada 8.9); not transcribed from NVIDIA's table (unconfirmed)"
     ),
     "nv-relnotes-13.5": (
         "https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/ (CUDA 13.3, 13.4 and 13.5 release notes "
@@ -52,8 +52,8 @@ EXTRA_SOURCES = {
     ),
     "envlock-variant-assumed": (
         "envlock assumption for a variant a release lists (PYTORCH_RELEASES_CODE_CC) but no primary source "
-        "describes: the architectures of the nearest described build of the same CUDA major; the solver reads "
-        "each wheel's own arch list and the wheel wins"
+        "describes: the architectures of the nearest described build of the same CUDA major; the solver "
+        "reads each wheel's own arch list and the wheel wins"
     ),
     "design-cpu-only": (
         "envlock DESIGN §3 and compat.md §1: the default index's Windows and macOS torch wheels are CPU-only "
@@ -332,7 +332,10 @@ def _torch(compat: Mapping[str, Any]) -> str:
         variants = [(v["cuda"], variant, v) for variant, v in rel["variants"].items()]
         variants += [(cuda, variant, None) for r, variant, cuda, _, _ in EXTRA_VARIANTS if r == release]
         for _, variant, v in sorted(variants, key=lambda item: _version_key(item[0])):
-            rows = _torch_rows(release, rel, variant, v) if v else _assumed_rows(compat, release, rel, variant)
+            if v:
+                rows = list(_torch_rows(release, rel, variant, v))
+            else:
+                rows = list(_assumed_rows(compat, release, rel, variant))
             for row in rows:
                 lines.append(f"  {_inline(row)},")
     lines += [

@@ -40,7 +40,9 @@ _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 _SHARED_LIB = re.compile(r"\.so(?:\.\d+)*$")
 # A NUL-terminated string made of arch tokens only: "sm_50 sm_60 sm_90 compute_90".
-_ARCH_STRING = re.compile(rb"(?<=\x00)((?:(?:sm|compute)_\d{2,3}[a-z]? )*(?:sm|compute)_\d{2,3}[a-z]?)(?=\x00)")
+_ARCH_STRING = re.compile(
+    rb"(?<=\x00)((?:(?:sm|compute)_\d{2,3}[a-z]? )*(?:sm|compute)_\d{2,3}[a-z]?)(?=\x00)"
+)
 
 
 class RandomAccess(Protocol):

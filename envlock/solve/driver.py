@@ -149,8 +149,9 @@ def judge_driver(
         return Rejection(
             variant=variant,
             reason=f"{why} needs a newer driver: {verdict.reason}",
-            fix=f"driver >= {verdict.requires_mvc}" if verdict.requires_mvc else "a knowledge-base row for "
-            f"the CUDA {major}.x family",
+            fix=f"driver >= {verdict.requires_mvc}"
+            if verdict.requires_mvc
+            else f"a knowledge-base row for the CUDA {major}.x family",
         )
     if spec.cuda.driver_compat == "native" and verdict.compat != "native":
         if verdict.requires_native is None:

@@ -19,10 +19,14 @@ TORCH = "torch-2.10.5+cu128-cp311-cp311-manylinux_2_28_x86_64.whl"
 
 
 @pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FixtureIndexServer, FixtureIndexServer]]:
+def servers(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[FixtureIndexServer, FixtureIndexServer]]:
     catalog = build_catalog("newrelease")
     honours = FixtureIndexServer(tmp_path_factory.mktemp("ranges"), catalog=catalog).start()
-    ignores = FixtureIndexServer(tmp_path_factory.mktemp("no-ranges"), catalog=catalog, honour_range=False).start()
+    ignores = FixtureIndexServer(
+        tmp_path_factory.mktemp("no-ranges"), catalog=catalog, honour_range=False
+    ).start()
     yield honours, ignores
     honours.stop()
     ignores.stop()

@@ -28,7 +28,9 @@ def test_torch_2_15_runs_natively_with_nvjitlink_held(
     # cuda-toolkit 13.2.2 lets nvJitLink float to 13.5 (a CUDA minor without a confirmed driver); held to
     # 13.2.* the set stays one toolkit, and the driver need is the 13.2 runtime's own.
     spec = universe_spec(
-        tmp_path, universe("torch215"), deps=("torch==2.15.0",),
+        tmp_path,
+        universe("torch215"),
+        deps=("torch==2.15.0",),
         targets=target_block("h100", gpus=("H100",), driver="595.45.04"),
         cuda='driver-compat = "native"',
     )
@@ -59,7 +61,9 @@ def test_torch_2_15_cu134_is_judged_by_the_family_floor_never_none(
     # (no "None"); under "minor-version" it locks at the 13.x family floor with a named warning.
     server = universe("torch215")
     native = universe_spec(
-        tmp_path, server, deps=("torch==2.15.0",),
+        tmp_path,
+        server,
+        deps=("torch==2.15.0",),
         targets=target_block("h100", gpus=("H100",), driver="610.10"),
         cuda='driver-compat = "native"',
     )
@@ -70,7 +74,9 @@ def test_torch_2_15_cu134_is_judged_by_the_family_floor_never_none(
     assert "no confirmed native driver for CUDA 13.4" in reason
     assert "None" not in run.out + run.err
     mvc = universe_spec(
-        tmp_path, server, deps=("torch==2.15.0",),
+        tmp_path,
+        server,
+        deps=("torch==2.15.0",),
         targets=target_block("h100", gpus=("H100",), driver="590.44.01"),
         cuda='driver-compat = "minor-version"',
     )
@@ -85,11 +91,15 @@ def test_torch_2_15_cu134_is_judged_by_the_family_floor_never_none(
     assert "the wheel wins" in run.err
 
 
-def test_torch_2_4_on_driver_535_keeps_cu121_native(envlock: Envlock, universe: Universe, tmp_path: Path) -> None:
+def test_torch_2_4_on_driver_535_keeps_cu121_native(
+    envlock: Envlock, universe: Universe, tmp_path: Path
+) -> None:
     # 2.4.1+cu121 leaves nvJitLink unpinned (it floats to 12.9, needing driver 575); held to 12.1.* the set
     # needs the 12.1 runtime's driver, which 535 runs natively: no fallback to cu118.
     spec = universe_spec(
-        tmp_path, universe("torch24"), deps=("torch==2.4.1",),
+        tmp_path,
+        universe("torch24"),
+        deps=("torch==2.4.1",),
         targets=target_block("h100", gpus=("H100",), driver="535.104.05"),
     )
     run = envlock("solve", "-s", str(spec), "--json")
@@ -101,7 +111,9 @@ def test_torch_2_4_on_driver_535_keeps_cu121_native(envlock: Envlock, universe: 
     assert "minor-version" in next(r["reason"] for r in t["rejected"] if r["variant"] == "cu124")
     assert "None" not in run.out + run.err
     strict = universe_spec(
-        tmp_path, universe("torch24"), deps=("torch==2.4.1",),
+        tmp_path,
+        universe("torch24"),
+        deps=("torch==2.4.1",),
         targets=target_block("h100", gpus=("H100",), driver="535.104.05"),
         cuda='driver-compat = "native"',
     )

@@ -73,7 +73,9 @@ def test_with_ranges_refused_newer_gpus_still_get_the_inferred_row(
 ) -> None:
     server = universe("newrelease", honour_range=False)
     spec = universe_spec(
-        tmp_path, server, deps=("torch==2.10.5",),
+        tmp_path,
+        server,
+        deps=("torch==2.10.5",),
         targets=target_block("a100", gpus=("A100",), driver="575.51.03"),
     )
     run = envlock("solve", "-s", str(spec), "--json")
@@ -88,7 +90,9 @@ def test_a_wheel_is_read_once_then_answered_from_the_sha256_cache(
 ) -> None:
     server = universe("newrelease")
     spec = universe_spec(
-        tmp_path, server, deps=("torch==2.10.5",),
+        tmp_path,
+        server,
+        deps=("torch==2.10.5",),
         targets=target_block("h100", gpus=("H100",), driver="575.51.03"),
     )
     server.clear_requests()
