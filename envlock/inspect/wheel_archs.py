@@ -33,6 +33,7 @@ ARCH_LIST_MEMBERS = ("torch/lib/libtorch_python.so",)
 DEFAULT_FATBIN_BUDGET = 16 << 20  # compressed bytes of shared libraries scanned for fatbins, per wheel
 MAX_ARCH_LIST_MEMBER = 64 << 20  # an arch-list library larger than this is not read
 _TAIL = 64 << 10
+_LOCAL_EXTRA_GUESS = 64  # bytes read past a local header's name for its extra field (zip64, timestamps)
 _EOCD = b"PK\x05\x06"
 _ZIP64_LOCATOR = b"PK\x06\x07"
 _ZIP64_EOCD = b"PK\x06\x06"
@@ -112,8 +113,8 @@ def _corrupt(where: str, what: str) -> CorruptBinaryError:
 
 def read_directory(source: RandomAccess, where: str) -> list[ZipMember]:
     """The members of the zip `source`, from its central directory (zip64 included)."""
+    tail = source.tail(_TAIL)  # a file shorter than this comes whole
     size = source.size
-    tail = source.tail(min(size, _TAIL))
     tail_start = size - len(tail)
     at = tail.rfind(_EOCD)
     if at < 0 or at + 22 > len(tail):
@@ -179,12 +180,19 @@ def _zip64_extra(extra: bytes, size: int, comp: int, offset: int) -> tuple[int, 
 
 
 def read_member(source: RandomAccess, member: ZipMember, where: str) -> bytes:
-    """The uncompressed bytes of one member (stored or deflated)."""
-    header = source.read(member.header_offset, 30)
-    if header[:4] != _LOCAL:
+    """The uncompressed bytes of one member (stored or deflated), in one read when its local header's
+    extra field is as short as usual."""
+    guess = 30 + len(member.name.encode()) + _LOCAL_EXTRA_GUESS
+    first = source.read(
+        member.header_offset, min(guess + member.compressed_size, source.size - member.header_offset)
+    )
+    if first[:4] != _LOCAL:
         raise _corrupt(where, f"{member.name}: no local header at offset {member.header_offset}")
-    name_len, extra_len = struct.unpack_from("<HH", header, 26)
-    raw = source.read(member.header_offset + 30 + name_len + extra_len, member.compressed_size)
+    name_len, extra_len = struct.unpack_from("<HH", first, 26)
+    start = 30 + name_len + extra_len
+    raw = first[start : start + member.compressed_size]
+    if len(raw) < member.compressed_size:
+        raw = source.read(member.header_offset + start, member.compressed_size)
     if member.method == 0:
         return raw
     if member.method == 8:
@@ -224,9 +232,11 @@ def learn_archs(
     sass_names: set[str] = set()
     ptx_names: set[str] = set()
     evidence: list[str] = []
+    read: dict[str, bytes] = {}  # members already read, so that none is fetched twice
     for member in members:
         if member.name in arch_list_members and member.compressed_size <= MAX_ARCH_LIST_MEMBER:
-            found = arch_list(read_member(source, member, where))
+            read[member.name] = read_member(source, member, where)
+            found = arch_list(read[member.name])
             if found is not None:
                 sass_names.update(found[0])
                 ptx_names.update(found[1])
@@ -235,8 +245,10 @@ def learn_archs(
     for member in sorted(members, key=lambda m: (m.compressed_size, m.name)):
         if not _SHARED_LIB.search(member.name) or member.compressed_size > budget:
             continue
-        budget -= member.compressed_size
-        data = read_member(source, member, where)
+        data = read.get(member.name)
+        if data is None:
+            budget -= member.compressed_size
+            data = read_member(source, member, where)
         if not data.startswith(ELF_MAGIC):
             continue
         report = summarize_stream(f"{where}!{member.name}", io.BytesIO(data), len(data))
