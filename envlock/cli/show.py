@@ -69,7 +69,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
         out.write(f"  cuDNN            {t.cudnn or '-'}\n")
         out.write(f"  NCCL             {t.nccl or '-'}\n")
         if t.requires_driver:
-            out.write(f"  needs driver     >= {t.requires_driver} ({t.compat})\n")
+            source = f", set by {t.requires_driver_from}" if t.requires_driver_from else ""
+            out.write(f"  needs driver     >= {t.requires_driver} ({t.compat}{source})\n")
+        for h in t.held:
+            out.write(f"  held             {h.name}=={h.version}: {h.reason}\n")
+        if t.archs_source == "wheel":
+            out.write(f"  architectures    {' '.join((*t.torch_sass, *t.torch_ptx))} (read from the wheel)\n")
         out.write(f"  env hash         {t.env_hash}\n")
         out.write(f"  packages         {len(t.packages)}, {_size(total)} to download\n")
         width = max((len(p.name) for p in t.packages), default=0)

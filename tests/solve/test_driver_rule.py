@@ -52,6 +52,10 @@ def test_torch_2_15_runs_natively_with_nvjitlink_held(
     assert 'requires-driver-from = "nvidia-cuda-runtime 13.2.86"' in lock_text
     assert 'held = [\n    { name = "nvidia-nvjitlink", version = "13.2.*"' in lock_text
     assert "None" not in lock_text
+    shown = envlock("show", "-l", str(tmp_path / "envlock.lock"))
+    assert "(native, set by nvidia-cuda-runtime 13.2.86)" in shown.out
+    assert "held             nvidia-nvjitlink==13.2.*: floats to 13.5.37" in shown.out
+    assert "sm_75 sm_80 sm_86 sm_90 sm_100 sm_120 (read from the wheel)" in shown.out
 
 
 def test_torch_2_15_cu134_is_judged_by_the_family_floor_never_none(
