@@ -244,6 +244,10 @@ def _input_changes(old: LockInputs, new: LockInputs) -> tuple[ValueChange, ...]:
 # ----------------------------------------------------------------------------------------- targets
 
 
+def _held(t: LockedTarget) -> str | None:
+    return ", ".join(f"{h.name}=={h.version}" for h in t.held) or None
+
+
 def _stack_values(t: LockedTarget | None) -> dict[str, str | None]:
     if t is None:
         return {}
@@ -319,6 +323,9 @@ def _target_diff(
             [
                 ("env-hash", old.env_hash, new.env_hash),
                 ("knowledge-base-row", old.kb_status, new.kb_status),
+                ("archs-source", old.archs_source, new.archs_source),
+                ("requires-driver-from", old.requires_driver_from, new.requires_driver_from),
+                ("held", _held(old), _held(new)),
             ]
         )
         rejected = _rejection_changes(old, new)

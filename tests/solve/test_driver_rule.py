@@ -123,3 +123,28 @@ def test_torch_2_4_on_driver_535_keeps_cu121_native(
     )
     t = _locked(envlock("solve", "-s", str(strict), "--json"), "h100")
     assert (t["variant"], t["compat"]) == ("cu121", "native")
+
+
+def test_diff_shows_what_was_held_and_where_archs_came_from(
+    envlock: Envlock, universe: Universe, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from envlock.lock.toml import load_lock, seal, write_lock
+
+    spec = universe_spec(
+        tmp_path,
+        universe("torch24"),
+        deps=("torch==2.4.1",),
+        targets=target_block("h100", gpus=("H100",), driver="535.104.05"),
+    )
+    assert envlock("solve", "-s", str(spec)).code == 0
+    new = tmp_path / "envlock.lock"
+    lock = load_lock(new)
+    t = lock.targets[0]
+    before = replace(t, held=(), archs_source="knowledge-base", torch_sass=(), torch_ptx=())
+    old = tmp_path / "old.lock"
+    write_lock(seal(replace(lock, targets=(before,))), old)
+    run = envlock("diff", str(old), str(new))
+    assert "held: none -> nvidia-nvjitlink-cu12==12.1.*" in run.out, run.out
+    assert "archs-source: knowledge-base -> wheel" in run.out, run.out
