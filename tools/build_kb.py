@@ -42,8 +42,8 @@ EXTRA_SOURCES = {
     ),
     "envlock-cpu-build": "envlock rule: a cpu build carries no GPU code and pins no CUDA, cuDNN or NCCL",
     "envlock-gpu-by-architecture": (
-        "envlock: data-center parts named in nvidia-smi output (H20, L20, L2) whose compute capability is "
-        "that of their architecture (Hopper 9.0, Ada 8.9); not transcribed from NVIDIA's table (unconfirmed)"
+        "envlock: GPU names nvidia-smi prints (H20, L20, L2, more GeForce/Quadro/RTX parts) whose compute "
+        "capability is that of their architecture generation; not transcribed from NVIDIA's table"
     ),
     "nv-relnotes-13.5": (
         "https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/ (CUDA 13.3, 13.4 and 13.5 release notes "
@@ -112,9 +112,23 @@ EXTRA_GPUS: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ("RTX PRO 4000 Blackwell", "12.0", "Blackwell (workstation/server)", "nv-cuda-gpus", "confirmed", ()),
     ("RTX PRO 2000 Blackwell", "12.0", "Blackwell (workstation/server)", "nv-cuda-gpus", "confirmed", ()),
     ("TITAN RTX", "7.5", "Turing", "nv-cuda-gpus-old", "corroborated", ()),
-    ("H20", "9.0", "Hopper", "envlock-gpu-by-architecture", "unconfirmed", ()),
-    ("L20", "8.9", "Ada Lovelace", "envlock-gpu-by-architecture", "unconfirmed", ()),
-    ("L2", "8.9", "Ada Lovelace", "envlock-gpu-by-architecture", "unconfirmed", ()),
+    *(
+        (name, cc, family, "envlock-gpu-by-architecture", "unconfirmed", ())
+        for cc, family, names in (
+            ("5.2", "Maxwell", ("GeForce GTX 950", "GeForce GTX 960", "GeForce GTX TITAN X", "Tesla M4",
+                                "Tesla M6", "Quadro M2000", "Quadro M4000", "Quadro M5000", "Quadro M6000")),
+            ("6.0", "Pascal", ("Quadro GP100",)),
+            ("6.1", "Pascal", ("GeForce GTX 1050 Ti", "GeForce GTX 1070 Ti", "TITAN X (Pascal)", "Tesla P6",
+                               "Quadro P2000", "Quadro P4000", "Quadro P5000", "Quadro P6000")),
+            ("7.5", "Turing", ("GeForce GTX 1650 Ti", "Quadro RTX 3000", "Quadro T1000", "Quadro T2000",
+                               "T400", "T600", "T1000")),
+            ("8.6", "Ampere", ("GeForce RTX 3050 Ti", "GeForce RTX 3060 Ti", "GeForce RTX 3070 Ti",
+                               "GeForce RTX 3090 Ti", "RTX A1000", "RTX A4500", "RTX A5500", "A10M")),
+            ("8.9", "Ada Lovelace", ("L20", "L2", "RTX 3500 Ada", "RTX 4000 SFF Ada")),
+            ("9.0", "Hopper", ("H20",)),
+        )
+        for name in names
+    ),
 )
 
 # compat.toml spells a few names with a parenthesised nickname; the row keeps the plain name and the nickname
