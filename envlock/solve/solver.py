@@ -307,11 +307,20 @@ def _settle(
             return _resolution_rejection(option.variant, err)
         pairs = [(p.name, p.version) for p in resolution.packages]
         held = floating(pairs, current.cuda)
+        notes: tuple[str, ...] = ()
         if held:
-            try:
-                resolution = pool.submit(_request(spec, target, current, default_index, held)).result()
-            except ResolutionError:
-                held = ()  # the held set cannot be resolved: keep the floating one
+            kept = _hold(resolution, pool.submit(_request(spec, target, current, default_index, held)))
+            if kept is None:
+                # The held set does not resolve, or only with another torch: keep the floating one.
+                notes = tuple(
+                    f"{target.name}: {h.name} {h.reason.split(',')[0]}; holding it to {h.version} does not "
+                    f"resolve with torch {_torch_version(resolution)}, so it floats (it does not raise the "
+                    "driver need)"
+                    for h in held
+                )
+                held = ()
+            else:
+                resolution = kept
         archs = judge_wheel(
             current, resolution, target, spec, kb, wheel_archs, torch_pages(client), default_index
         )
@@ -327,7 +336,24 @@ def _settle(
             )
             future = pool.submit(_request(spec, target, current, default_index))
             continue
-        return _evaluate(current, resolution, target, spec, kb, held=held, archs=archs)
+        result = _evaluate(current, resolution, target, spec, kb, held=held, archs=archs)
+        if isinstance(result, _Outcome) and notes:
+            result = replace(result, warnings=(*result.warnings, *notes))
+        return result
+
+
+def _torch_version(resolution: Resolution) -> str:
+    torch = resolution.package("torch")
+    return torch.version if torch else "(none)"
+
+
+def _hold(floating_set: Resolution, held: Future[Resolution]) -> Resolution | None:
+    """The held resolution, when it resolves and keeps the same torch; else None."""
+    try:
+        resolution = held.result()
+    except ResolutionError:
+        return None
+    return resolution if _torch_version(resolution) == _torch_version(floating_set) else None
 
 
 def _solve_target(

@@ -198,7 +198,9 @@ def test_a_floating_nvjitlink_does_not_raise_the_driver_need(
         targets=target_block("a100", gpus=("A100",), driver="535.54.03"),
         cuda='version = "==12.1"\ndriver-compat = "native"',
     )
-    t = _target(_solve(envlock, spec), "a100")
+    run = _solve(envlock, spec)
+    t = _target(run, "a100")
+    assert "nvidia-nvjitlink-cu12 floats to 12.9.86; holding it to 12.1.* does not resolve" in run.err
     assert t["variant"] == "cu121"
     assert t["cuda"] == "12.1"
     assert any(p["name"] == "nvidia-nvjitlink-cu12" and p["version"] == "12.9.86" for p in t["packages"])
