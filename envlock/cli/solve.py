@@ -4,6 +4,9 @@ For every [[target]], envlock asks the PyTorch variant indexes which torch build
 target's platform, glibc and Python, keeps those with SASS for every target GPU and a CUDA the
 target's driver can run, resolves each with uv, checks the CUDA stack the resolution pins, and
 locks the best: native driver compatibility first, then the newest torch, then the highest CUDA.
+The driver need comes from the CUDA runtime the set pins; CUDA components floating above the
+variant's minor are held to it first. The GPU architectures of the torch wheel to be locked are
+read from the wheel itself by HTTP range requests (once per file, cached by sha256).
 
 examples:
   envlock solve                         # ./envlock.toml -> ./envlock.lock
