@@ -7,8 +7,9 @@ answer the question are read:
 * the arch-list library (`torch/lib/libtorch_python.so`, about 10 MB compressed), which embeds the
   `CUDA_ARCH_FLAGS` string the build was compiled with, e.g. "sm_75 sm_80 sm_90 compute_90" (what
   `torch.cuda.get_arch_list()` returns): SASS for each `sm_XY`, PTX for each `compute_XY`;
-* the CUDA fatbinaries of shared libraries whose compressed size fits a byte budget, read with the same
-  code as `envlock inspect` (the real torch's `libtorch_cuda.so` is far over it; small wheels fit).
+* without such a library, the CUDA fatbinaries of shared libraries whose compressed size fits a byte
+  budget, read with the same code as `envlock inspect` (the real torch's `libtorch_cuda.so` is far over
+  it; small wheels fit).
 
 The source is anything with `size`, `tail(n)` and `read(offset, n)`: `envlock.index.ranged.RangedFile`
 for a file on an index, `LocalFile` for a bundle or a downloaded wheel. Nothing here touches the network.
@@ -241,7 +242,8 @@ def learn_archs(
                 sass_names.update(found[0])
                 ptx_names.update(found[1])
                 evidence.append(f"{member.name} (arch list)")
-    budget = fatbin_budget
+    # The arch list is the whole answer when there is one; fatbins are read only without it.
+    budget = 0 if evidence else fatbin_budget
     for member in sorted(members, key=lambda m: (m.compressed_size, m.name)):
         if not _SHARED_LIB.search(member.name) or member.compressed_size > budget:
             continue
