@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    from envlock.display import redact_text
     from envlock.errors import StaleLockError
     from envlock.index.config import default_index_url
     from envlock.kb import load_kb
@@ -53,7 +54,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
         )
         reasons = staleness(lock, fresh)
     if args.json:
-        print_json({"fresh": not reasons, "lock": str(lock_file), "reasons": reasons})
+        # A reason may quote a URL from the lock; the console redacts its own lines, JSON is done here.
+        shown = [redact_text(r) for r in reasons]
+        print_json({"fresh": not reasons, "lock": str(lock_file), "reasons": shown})
     if reasons:
         console.info(f"{lock_file} is stale:")
         for r in reasons:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from envlock.index.auth import redact_url
+from envlock.display import redact_url
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, IndexFile, ProjectPage
 

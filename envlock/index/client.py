@@ -25,8 +25,9 @@ import httpx
 from packaging.utils import canonicalize_name
 
 from envlock import __version__
+from envlock.display import redact_url
 from envlock.errors import IndexCredentialsError, IndexFormatError, IntegrityError, NetworkError
-from envlock.index.auth import CredentialStore, redact_url
+from envlock.index.auth import CredentialStore
 from envlock.index.cache import CachedResponse, HttpCache, default_cache_root
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, ProjectPage

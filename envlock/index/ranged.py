@@ -17,8 +17,8 @@ from urllib.request import url2pathname
 
 import httpx
 
+from envlock.display import redact_url
 from envlock.errors import NetworkError
-from envlock.index.auth import redact_url
 
 if TYPE_CHECKING:
     from envlock.index.client import HttpIndexClient

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envlock.index.auth import redact_url
+from envlock.display import redact_url
 from envlock.lock.model import Lock, LockInputs, TargetInputs
 from envlock.spec.model import Spec
 

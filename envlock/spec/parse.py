@@ -29,12 +29,13 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from envlock import _toml
+from envlock.display import redact_url
 from envlock.errors import SpecError
 from envlock.kb import KnowledgeBase, load_kb
 from envlock.kb.model import parse_driver
@@ -521,7 +522,7 @@ class _SpecReader:
             parts.scheme == "file" and bool(parts.path)
         )
         if not ok:
-            raise self.fail(path, f"{_show(_redact(text))} is not a usable index URL", expected)
+            raise self.fail(path, f"{_show(redact_url(text))} is not a usable index URL", expected)
         return text if parts.scheme == "file" and parts.path == "/" else text.rstrip("/")
 
     # -- [resolution] ---------------------------------------------------------------------------
@@ -606,14 +607,6 @@ def _relative(path: Path, base: Path) -> str:
         return Path(os.path.relpath(path, base.resolve())).as_posix()
     except ValueError:  # another drive on Windows
         return path.as_posix()
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def _show(value: object) -> str:
