@@ -36,6 +36,23 @@ class LockedPackage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CondaPackage:
+    """One conda package of a target's `[conda]` part, as rattler solved it, pinned by sha256."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    subdir: str  # "linux-64", "noarch", ...
+    channel: str  # the channel URL
+    noarch: str | None = None  # "python" | "generic" | None
+    depends: tuple[str, ...] = ()
+    constrains: tuple[str, ...] = ()
+    artifact: Artifact  # the package file (.conda or .tar.bz2): URL, size, sha256
+    md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rejection:
     """A variant that was considered for a target and why it lost."""
 
@@ -51,6 +68,21 @@ class HeldComponent:
     name: str  # "nvidia-nvjitlink-cu12"
     version: str  # the specifier it was held to: "12.1.*"
     reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedInterpreter:
+    """The exact interpreter build a target runs on: a python-build-standalone archive (the builds
+    uv installs), pinned like any artifact by URL, size and sha256."""
+
+    implementation: str  # "cpython"
+    version: str  # "3.11.14"
+    artifact: Artifact  # the `install_only` archive
+
+
+INTERPRETER_SYSTEM = "system"  # the spec's default: an interpreter of the locked X.Y found on the node
+INTERPRETER_STANDALONE = "python-build-standalone"  # the lock pins the exact build
+INTERPRETER_CHOICES = (INTERPRETER_SYSTEM, INTERPRETER_STANDALONE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +112,14 @@ class LockedTarget:
     archs_source: str | None = None  # "wheel" (read from the locked torch wheel) | "knowledge-base"
     torch_sass: tuple[str, ...] = ()  # with archs_source "wheel": the SASS the wheel carries ("sm_90")
     torch_ptx: tuple[str, ...] = ()  # and its PTX ("compute_90")
+    # The CUDA toolkit of `[cuda] toolkit`: where it came from ("redist" | "index"), the release
+    # ("12.4.1"), and for "redist" one entry per component archive (name = manifest key, version =
+    # the component's own, index = the manifest's URL), sorted by name.
+    toolkit_source: str | None = None
+    toolkit_release: str | None = None
+    toolkit: tuple[LockedPackage, ...] = ()
+    conda: tuple[CondaPackage, ...] = ()  # the [conda] part, sorted by name
+    interpreter: LockedInterpreter | None = None  # None: any interpreter of `python` on the node
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -118,6 +158,12 @@ class LockInputs:
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
     trust_inferred_archs: bool = False  # [cuda] trust-inferred-archs; written only when true
+    toolkit: tuple[str, ...] = ()  # [cuda] toolkit, as written
+    toolkit_source: str | None = None  # [cuda] toolkit-source, recorded only with a toolkit
+    nvidia_redist: str | None = None  # [indexes] nvidia-redist, recorded only when given
+    conda_channels: tuple[str, ...] = ()  # [conda] channels, recorded only with a [conda] part
+    conda_dependencies: tuple[str, ...] = ()  # [conda] dependencies
+    interpreter: str = INTERPRETER_SYSTEM  # the spec's [env].interpreter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -53,6 +53,8 @@ class CudaConstraints:
     # Trust a knowledge-base row borrowed from an older release ("inferred") for GPUs at or below the
     # variant's oldest known architecture when the wheel itself could not be read (off by default).
     trust_inferred_archs: bool = False
+    toolkit: tuple[str, ...] = ()  # CUDA toolkit components as written ("nvcc", "cuda_cccl", ...)
+    toolkit_source: str = "redist"  # "redist": NVIDIA's redist manifests; "index": cuda-toolkit wheels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,6 +64,15 @@ class IndexSettings:
     default: str | None  # None: take it from the user's uv/pip configuration
     pytorch: str | None
     extra: tuple[str, ...]
+    nvidia_redist: str | None = None  # base of NVIDIA's redist manifests (None: NVIDIA's own host)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CondaSpec:
+    """The `[conda]` table: conda packages solved with rattler, installed under the PyPI part."""
+
+    channels: tuple[str, ...]  # names ("conda-forge"), URLs, or local directories as URLs
+    dependencies: tuple[str, ...]  # conda match specs as written ("python 3.11.*")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +88,8 @@ class Spec:
     indexes: IndexSettings
     exclude_newer: str | None  # RFC 3339 UTC timestamp
     knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
+    conda: CondaSpec | None = None  # the [conda] part, when the spec has one
+    interpreter: str = "system"  # [env].interpreter: "system" | "python-build-standalone"
 
     @property
     def free_threaded(self) -> bool:
