@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("inspect", "list SASS and PTX architectures inside CUDA binaries"),
     "gc": ("gc", "remove store paths that no root holds"),
     "verify": ("verify", "re-hash installed environments against their records and the lock"),
+    "image": ("image", "build a lock target as a reproducible OCI image or layer, and push it"),
 }
 
 EPILOG = """\
