@@ -571,7 +571,11 @@ def _solve_pypi(
 ) -> LockedTarget | _Unsatisfiable:
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
-        resolution = pool.submit(_request(spec, target, None, default_index)).result()
+        request = _request(spec, target, None, default_index)
+        # Nothing to resolve (a spec whose packages all come from its [conda] part): no uv run.
+        resolution = (
+            pool.submit(request).result() if request.requirements else Resolution(packages=(), backend="none")
+        )
         locked = _target_lock(target, spec, kb, None, resolution, (), client, default_index)
         return _with_toolkit(locked, target, spec, kb, client)
     gpu_problems = [
