@@ -217,7 +217,8 @@ def bundled_drivers(directories: Iterable[Path]) -> dict[str, tuple[str, str]]:
     """
     found: dict[str, tuple[str, str]] = {}
     for directory in directories:
-        for path in sorted(directory.glob("cuda_redistrib_*.json")):
+        # NVIDIA names them redistrib_X.Y.Z.json; copies from other trees add a cuda_ prefix
+        for path in sorted({*directory.glob("cuda_redistrib_*.json"), *directory.glob("redistrib_*.json")}):
             manifest = json.loads(path.read_text(encoding="utf-8"))
             label = str(manifest.get("release_label", ""))
             driver = manifest.get("nvidia_driver", {}).get("version")
