@@ -7,6 +7,9 @@ locks the best: native driver compatibility first, then the newest torch, then t
 An existing lock's pins are preferences: a re-solve keeps each pin (and each target's variant and
 torch) that the spec still allows, so a one-line spec change gives a small lock diff; --upgrade
 and --upgrade-package NAME lift them.
+The driver need comes from the CUDA runtime the set pins; CUDA components floating above the
+variant's minor are held to it first. The GPU architectures of the torch wheel to be locked are
+read from the wheel itself by HTTP range requests (once per file, cached by sha256).
 
 examples:
   envlock solve                         # ./envlock.toml -> ./envlock.lock
@@ -109,6 +112,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.offline and hasattr(backend, "offline"):
         backend.offline = True
     with HttpIndexClient(offline=args.offline) as client:
+        from envlock.solve.archs import WheelArchReader
+
         lock = solve(
             spec,
             kb=kb,
@@ -120,6 +125,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             progress=console,
             upgrade=args.upgrade,
             upgrade_packages=args.upgrade_package,
+            wheel_archs=WheelArchReader(client.ranged),
         )
     changed = write_lock(lock, lock_file)
     if args.json:
@@ -133,7 +139,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if t.requires_driver:
             stack += f", driver >= {t.requires_driver} ({t.compat})"
         console.info(f"{t.name}: {t.variant}: {stack}; {len(t.packages)} packages")
-        if t.kb_status == "inferred":
+        if t.kb_status == "inferred" and t.archs_source != "wheel":
             console.warn(
                 f"{t.name}: the knowledge base has no row for torch {t.torch} {t.variant}; its GPU "
                 "architectures were taken from the nearest older release (knowledge-base-row = "
