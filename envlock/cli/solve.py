@@ -4,8 +4,8 @@ For every [[target]], envlock asks the PyTorch variant indexes which torch build
 target's platform, glibc and Python, keeps those with SASS for every target GPU and a CUDA the
 target's driver can run, resolves each with uv, checks the CUDA stack the resolution pins, and
 locks the best: native driver compatibility first, then the newest torch, then the highest CUDA.
-An existing lock's pins are preferences: a re-solve keeps each pin (and each target's variant and
-torch) that the spec still allows, so a one-line spec change gives a small lock diff; --upgrade
+An existing lock's pins are preferences: a re-solve keeps each pin (and each target's torch
+version) that the spec still allows, so a one-line spec change gives a small lock diff; --upgrade
 and --upgrade-package NAME lift them.
 The driver need comes from the CUDA runtime the set pins; CUDA components floating above the
 variant's minor are held to it first. The GPU architectures of the torch wheel to be locked are

@@ -95,7 +95,7 @@ def test_a_re_solve_keeps_the_locked_torch(envlock: Envlock, write_spec: Callabl
 
 # -- one torch across targets --------------------------------------------------------------------
 
-CUDA_12 = 'version = ">=12"'
+CUDA_12 = 'version = ">=12.4"'  # no native choice for driver 535 (CUDA 12.2)
 CUDA_121 = 'version = ">=12.1"'
 PAIR = target_block("a100", gpus=("A100",), driver="535.104.05") + target_block(
     "h100", gpus=("H100",), driver="550.54.15"
