@@ -35,6 +35,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     import sys
 
     from envlock.errors import UsageError
+    from envlock.kb.components import cuda_components
     from envlock.lock.json import lock_to_json
     from envlock.lock.toml import load_lock
 
@@ -70,6 +71,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
         out.write(f"  NCCL             {t.nccl or '-'}\n")
         if t.requires_driver:
             out.write(f"  needs driver     >= {t.requires_driver} ({t.compat})\n")
+        components = cuda_components([(p.name, p.version) for p in t.packages])
+        if components:
+            out.write("  CUDA components\n")
+            cwidth = max(len(c.name) for c in components)
+            for c in components:
+                major = f"  (CUDA {c.cuda_major})" if c.cuda_major is not None else ""
+                out.write(f"    {c.name:<{cwidth}}  {c.version}{major}\n")
+        for m in t.allowed_mixed:
+            why = "known to differ" if m.by == "envlock" else "[cuda] allow-mixed"
+            out.write(f"  allowed mixed    {m.name} {m.version} (CUDA {m.cuda_major}; {why})\n")
         out.write(f"  env hash         {t.env_hash}\n")
         out.write(f"  packages         {len(t.packages)}, {_size(total)} to download\n")
         width = max((len(p.name) for p in t.packages), default=0)

@@ -45,6 +45,17 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MixedAllowance:
+    """A package of another CUDA major than the rest of its target's set, let through on purpose."""
+
+    name: str
+    version: str
+    cuda_major: int
+    # "envlock": known to carry its own major or to be CUDA-agnostic; "spec": named in [cuda] allow-mixed
+    by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockedTarget:
     """Everything the lock pins for one target, plus why it chose it."""
 
@@ -65,6 +76,7 @@ class LockedTarget:
     env_hash: str  # "sha256:..."
     packages: tuple[LockedPackage, ...]  # sorted by name
     rejected: tuple[Rejection, ...]
+    allowed_mixed: tuple[MixedAllowance, ...] = ()  # sorted by name; absent from the file when empty
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -102,6 +114,7 @@ class LockInputs:
     exclude_newer: str | None
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
+    allow_mixed: tuple[str, ...] = ()  # [cuda] allow-mixed; absent from the file when empty
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -26,6 +26,7 @@ from envlock.lock.model import (
     LockedPackage,
     LockedTarget,
     LockInputs,
+    MixedAllowance,
     Rejection,
     TargetInputs,
 )
@@ -96,6 +97,7 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("extra-indexes", list(i.extra_indexes)),
         ("exclude-newer", i.exclude_newer),
         ("knowledge-base", i.knowledge_base),
+        ("allow-mixed", list(i.allow_mixed) or None),
     ]
 
 
@@ -142,6 +144,13 @@ def _canonical(lock: Lock) -> dict[str, object]:
             dict(_kv_items(_target_pairs(t)))
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
+            }
+            | (
+                {"allowed-mixed": [dict(_kv_items(_allowance_pairs(m))) for m in t.allowed_mixed]}
+                if t.allowed_mixed
+                else {}
+            )
+            | {
                 "packages": [
                     {
                         "name": p.name,
@@ -161,6 +170,10 @@ def _kv_items(pairs: list[tuple[str, object]]) -> Iterator[tuple[str, object]]:
     for key, value in pairs:
         if value is not None:
             yield key, list(value) if isinstance(value, tuple) else value
+
+
+def _allowance_pairs(m: MixedAllowance) -> list[tuple[str, object]]:
+    return [("name", m.name), ("version", m.version), ("cuda-major", m.cuda_major), ("by", m.by)]
 
 
 def _rejection_pairs(r: Rejection) -> list[tuple[str, object]]:
@@ -206,6 +219,10 @@ def dump_lock(lock: Lock) -> str:
         if t.rejected:
             out.append("rejected = [")
             out += [f"    {_inline(_rejection_pairs(r))}," for r in t.rejected]
+            out.append("]")
+        if t.allowed_mixed:
+            out.append("allowed-mixed = [")
+            out += [f"    {_inline(_allowance_pairs(m))}," for m in t.allowed_mixed]
             out.append("]")
         for p in t.packages:
             out += ["", "[[targets.packages]]"]
@@ -335,6 +352,15 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
             Rejection(variant=x.string("variant"), reason=x.string("reason"), fix=x.opt_str("fix"))
             for x in r.tables("rejected")
         ),
+        allowed_mixed=tuple(
+            MixedAllowance(
+                name=x.string("name"),
+                version=x.string("version"),
+                cuda_major=x.integer("cuda-major"),
+                by=x.string("by"),
+            )
+            for x in r.tables("allowed-mixed")
+        ),
         packages=_read_packages(r, fast),
     )
 
@@ -446,15 +472,27 @@ _INPUTS_SHAPE = (
             "knowledge-base",
         }
     ),
-    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets"}),
+    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets", "allow-mixed"}),
 )
 _TARGET_INPUTS_SHAPE = (frozenset({"name", "platform", "glibc", "gpus"}), frozenset({"driver"}))
 _TARGET_SHAPE = (
     frozenset({"name", "platform", "glibc", "python", "gpus", "variant", "knowledge-base-row", "env-hash"}),
     frozenset(
-        {"driver", "torch", "cuda", "cudnn", "nccl", "requires-driver", "compat", "rejected", "packages"}
+        {
+            "driver",
+            "torch",
+            "cuda",
+            "cudnn",
+            "nccl",
+            "requires-driver",
+            "compat",
+            "rejected",
+            "packages",
+            "allowed-mixed",
+        }
     ),
 )
+_ALLOWANCE_SHAPE: _Shape = (frozenset({"name", "version", "cuda-major", "by"}), frozenset())
 _REJECTION_SHAPE = (frozenset({"variant", "reason"}), frozenset({"fix"}))
 
 
@@ -478,8 +516,10 @@ def _shape_hash(data: Mapping[str, Any]) -> str | None:
         return None
     targets = []
     for t in data["targets"]:
-        if not _has_shape(t, _TARGET_SHAPE) or not all(
-            _has_shape(r, _REJECTION_SHAPE) for r in t.get("rejected", [])
+        if (
+            not _has_shape(t, _TARGET_SHAPE)
+            or not all(_has_shape(r, _REJECTION_SHAPE) for r in t.get("rejected", []))
+            or not all(_has_shape(m, _ALLOWANCE_SHAPE) for m in t.get("allowed-mixed", []))
         ):
             return None
         # dump_lock leaves out an empty list of rejections or packages; the canonical form has it
@@ -640,6 +680,7 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             extra_indexes=inputs.strs("extra-indexes"),
             exclude_newer=inputs.opt_str("exclude-newer"),
             knowledge_base=inputs.string("knowledge-base"),
+            allow_mixed=inputs.strs("allow-mixed"),
             targets=tuple(
                 TargetInputs(
                     name=t.string("name"),

@@ -32,6 +32,7 @@ from pathlib import Path
 from envlock.errors import UsageError
 from envlock.kb.model import ComputeCapability
 from envlock.node.model import DetectedGpu, NodeInfo
+from envlock.spec.driver import driver_problem
 
 ENV_GPUS = "ENVLOCK_GPUS"
 ENV_DRIVER = "ENVLOCK_DRIVER"
@@ -318,7 +319,8 @@ def detect_node(
     `env` defaults to `os.environ`; it supplies the overrides (module docstring) and the PATH on
     which `nvidia-smi` is looked for. `nvml_library` and `proc_version` replace the NVML library and
     the `/proc` file (tests). Never raises for a missing driver (that is `source="none"`); raises
-    `UsageError` when ENVLOCK_GPUS names a GPU the knowledge base does not know.
+    `UsageError` when ENVLOCK_GPUS names a GPU the knowledge base does not know, or ENVLOCK_DRIVER
+    is not a full driver version (the spec's rule, `envlock.spec.driver`).
     """
     env = os.environ if env is None else env
     gpus_override = env.get(ENV_GPUS)
@@ -339,6 +341,9 @@ def detect_node(
     if driver_override is not None:
         value = driver_override.strip()
         driver = None if value.lower() in _NONE_WORDS else value
+        problem = driver_problem(driver) if driver is not None else None
+        if problem is not None:
+            raise UsageError(f"{ENV_DRIVER}: {problem[0]}", hint=problem[1] + f"; or {ENV_DRIVER}=none")
         layer = replace(layer, driver=driver, cuda_driver_api=None)
         notes.append(f"driver from {ENV_DRIVER}={driver_override!r}")
     if cuda_override is not None:

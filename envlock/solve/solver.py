@@ -33,7 +33,7 @@ from envlock.solve.artifacts import lock_packages
 from envlock.solve.candidates import VariantOption, find_options
 from envlock.solve.inputs import lock_inputs, staleness
 from envlock.solve.memo import MemoClient
-from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
+from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors_allowing
 from envlock.solve.tags import ordered_target_tags
 from envlock.spec.model import Spec, TargetSpec
 from envlock.spec.parse import spec_hash
@@ -141,13 +141,14 @@ def _evaluate(
     stack = analyze(pairs)
     torch_pkg = resolution.package("torch")
     torch = Version(torch_pkg.version) if torch_pkg else None
-    mixed = mixed_majors(stack)
+    mixed, _allowed = mixed_majors_allowing(stack, spec.cuda.allow_mixed)
     if mixed:
         return Rejection(
             variant=option.variant,
             reason=mixed,
             fix="pin the packages of the other CUDA major "
-            "to builds of the variant's major (e.g. cupy-cuda12x with a cu12x torch)",
+            "to builds of the variant's major (e.g. cupy-cuda12x with a cu12x torch), "
+            f"or name the ones that may differ in {spec.table('cuda')} allow-mixed",
         )
     # [cuda] constrains the CUDA stack; a CPU-only target has none to hold it against.
     problems = (
@@ -245,6 +246,7 @@ def _target_lock(
     kb_status = "none"
     if best and best.torch is not None and option is not None:
         kb_status = option.build(best.torch).status
+    _, allowed_mixed = mixed_majors_allowing(stack, spec.cuda.allow_mixed)
     return LockedTarget(
         name=target.name,
         platform=target.platform,
@@ -263,6 +265,7 @@ def _target_lock(
         env_hash=env_hash(python=spec.python, platform=target.platform, packages=packages),
         packages=packages,
         rejected=tuple(sorted(rejections, key=lambda r: r.variant)),
+        allowed_mixed=allowed_mixed,
     )
 
 

@@ -50,6 +50,8 @@ class CudaConstraints:
     nccl: str | None
     driver_compat: str  # one of DRIVER_COMPAT_MODES
     allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
+    # packages the user allows to carry another CUDA major than the rest of the set (normalized names)
+    allow_mixed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +85,11 @@ class Spec:
     def python_version(self) -> str:
         """The X.Y part of `python`, without the free-threading suffix."""
         return self.python.rstrip("t")
+
+    def table(self, name: str) -> str:
+        """How the spec's own file spells a table: `[env]`, or `[tool.envlock.env]` in pyproject.toml."""
+        prefix = "tool.envlock." if self.source.name == "pyproject.toml" else ""
+        return f"[{prefix}{name}]"
 
     def target(self, name: str) -> TargetSpec | None:
         for t in self.targets:
