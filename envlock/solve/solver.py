@@ -456,11 +456,20 @@ def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> Reso
                 lines.append(head + reason + tail)
             if fix:
                 fixes.add(conflict_hint if fix == "relax the conflicting requirement" else fix)
+    hint = "one of: " + "; ".join(sorted(fixes)) if fixes else "loosen the spec's constraints"
     return ResolutionError(
-        "\n".join(lines),
-        hint="one of: " + "; ".join(sorted(fixes)) if fixes else "loosen the spec's constraints",
-        details=details,
+        _in_file_terms("\n".join(lines), spec), hint=_in_file_terms(hint, spec), details=details
     )
+
+
+_TABLE_WORD = re.compile(r"(?<![\w.\[])\[(env|cuda|indexes|resolution)\]")
+
+
+def _in_file_terms(text: str, spec: Spec) -> str:
+    """Table names as the spec's own file spells them (`[tool.envlock.cuda]` in pyproject.toml)."""
+    if spec.source.name != "pyproject.toml":
+        return text
+    return _TABLE_WORD.sub(lambda m: spec.table(m.group(1)), text)
 
 
 def _dependencies_key(spec: Spec) -> str:

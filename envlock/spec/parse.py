@@ -8,10 +8,17 @@ The format is DESIGN §3, plus two keys of envlock's own:
     knowledge-base = ["private.toml"]    # extra knowledge-base files, relative to the spec file
 
 Choices where DESIGN is silent: at least one `[[target]]` is required and `platform` is required in each;
-a `driver` on a target without GPUs is allowed and kept; `driver = 580` may be written as a number, but
-not as a float (550.54 would lose digits); `exclude-newer` accepts an RFC 3339 timestamp with a zone (TOML
-datetime or string) or a bare date (midnight UTC), and is normalized to `YYYY-MM-DDTHH:MM:SSZ`; index URLs
-lose a trailing slash.
+a `driver` on a target without GPUs is allowed and kept; `driver` is a quoted full version (two or more
+parts, `envlock.spec.driver`), never a branch alone (`"550"`, `580`) nor a float (550.54 would lose
+digits); a platform alias (`linux-amd64`, `arm64`, `win`) is an error that suggests the canonical name,
+not mapped silently; `exclude-newer` accepts an RFC 3339 timestamp with a zone (TOML datetime or string)
+or a bare date (midnight UTC), and is normalized to `YYYY-MM-DDTHH:MM:SSZ`; index URLs lose a trailing
+slash.
+
+In pyproject.toml, `[project].dependencies` are part of the env, `[tool.envlock.env] extras = [...]` and
+`groups = [...]` add `[project.optional-dependencies]` sets and PEP 735 `[dependency-groups]`, and
+`[tool.envlock.env].name` defaults to `[project].name`. `[cuda] allow-mixed` names packages that may
+carry another CUDA major than the rest of the set.
 
 Every error is a `SpecError` whose message reads `<file>:<line>: <key.path>: <what is wrong>, expected
 <what>`, with a hint (a did-you-mean or what to do).
