@@ -102,3 +102,19 @@ def test_a_driver_branch_is_a_spec_error_not_a_minor_version_lock(
         assert run.code == 2 and "driver branch, not a full version" in run.err
     else:  # a two-part version is a full one
         assert run.code == 0, run.err
+
+
+def test_pyproject_per_variant_fixes_name_tool_envlock_tables(
+    envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    spec = write_spec(deps=("torch==2.6.0", "cupy-cuda11x"), targets=CLUSTER, cuda='version = ">=12"')
+    body = spec.read_text()
+    for table in ("env", "indexes", "cuda"):
+        body = body.replace(f"[{table}]", f"[tool.envlock.{table}]")
+    body = body.replace("[[target]]", "[[tool.envlock.target]]")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[project]\nname = "demo"\nversion = "0"\n\n' + body)
+    run = envlock("solve", "-s", str(pyproject))
+    assert run.code == 1
+    assert "[tool.envlock.cuda] allow-mixed" in run.err
+    assert "[cuda]" not in run.err.replace("[tool.envlock.cuda]", "")
