@@ -30,12 +30,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "write a new, commented envlock.toml (--from-node: this node's GPUs and driver)"),
     "add": ("add", "add requirements to the spec's dependencies, keeping its comments"),
     "remove": ("remove", "remove packages from the spec's dependencies, keeping its comments"),
+    "verify": ("verify", "re-hash installed environments against their records and the lock"),
 }
 
 EPILOG = """\
 exit codes: 0 success; 1 the inputs are the reason (unsatisfiable, stale, incompatible node,
 integrity failure, differences with --exit-code); 2 usage or spec error; 3 network or index
 failure a retry may cure; 4 internal error.
+
+node overrides (install, run, shell, doctor): ENVLOCK_GPUS=H100,H100 (GPU names or compute
+capabilities, one per GPU; none: no GPUs), ENVLOCK_DRIVER=580.65.06 (MAJOR.MINOR[.PATCH]; none: no
+driver), ENVLOCK_GLIBC=2.28 (MAJOR.MINOR); a malformed value is exit 2.
 
 Start with `envlock solve` next to an envlock.toml, then `envlock show`.
 """

@@ -36,6 +36,23 @@ class LockedPackage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CondaPackage:
+    """One conda package of a target's `[conda]` part, as rattler solved it, pinned by sha256."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    subdir: str  # "linux-64", "noarch", ...
+    channel: str  # the channel URL
+    noarch: str | None = None  # "python" | "generic" | None
+    depends: tuple[str, ...] = ()
+    constrains: tuple[str, ...] = ()
+    artifact: Artifact  # the package file (.conda or .tar.bz2): URL, size, sha256
+    md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rejection:
     """A variant that was considered for a target and why it lost."""
 
@@ -53,6 +70,21 @@ class MixedAllowance:
     cuda_major: int
     # "envlock": known to carry its own major or to be CUDA-agnostic; "spec": named in [cuda] allow-mixed
     by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedInterpreter:
+    """The exact interpreter build a target runs on: a python-build-standalone archive (the builds
+    uv installs), pinned like any artifact by URL, size and sha256."""
+
+    implementation: str  # "cpython"
+    version: str  # "3.11.14"
+    artifact: Artifact  # the `install_only` archive
+
+
+INTERPRETER_SYSTEM = "system"  # the spec's default: an interpreter of the locked X.Y found on the node
+INTERPRETER_STANDALONE = "python-build-standalone"  # the lock pins the exact build
+INTERPRETER_CHOICES = (INTERPRETER_SYSTEM, INTERPRETER_STANDALONE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +109,14 @@ class LockedTarget:
     packages: tuple[LockedPackage, ...]  # sorted by name
     rejected: tuple[Rejection, ...]
     allowed_mixed: tuple[MixedAllowance, ...] = ()  # sorted by name; absent from the file when empty
+    # The CUDA toolkit of `[cuda] toolkit`: where it came from ("redist" | "index"), the release
+    # ("12.4.1"), and for "redist" one entry per component archive (name = manifest key, version =
+    # the component's own, index = the manifest's URL), sorted by name.
+    toolkit_source: str | None = None
+    toolkit_release: str | None = None
+    toolkit: tuple[LockedPackage, ...] = ()
+    conda: tuple[CondaPackage, ...] = ()  # the [conda] part, sorted by name
+    interpreter: LockedInterpreter | None = None  # None: any interpreter of `python` on the node
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -115,6 +155,12 @@ class LockInputs:
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
     allow_mixed: tuple[str, ...] = ()  # [cuda] allow-mixed; absent from the file when empty
+    toolkit: tuple[str, ...] = ()  # [cuda] toolkit, as written
+    toolkit_source: str | None = None  # [cuda] toolkit-source, recorded only with a toolkit
+    nvidia_redist: str | None = None  # [indexes] nvidia-redist, recorded only when given
+    conda_channels: tuple[str, ...] = ()  # [conda] channels, recorded only with a [conda] part
+    conda_dependencies: tuple[str, ...] = ()  # [conda] dependencies
+    interpreter: str = INTERPRETER_SYSTEM  # the spec's [env].interpreter
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envlock.index.auth import redact_url
+from envlock.display import redact_url
 from envlock.lock.model import Lock, LockInputs, TargetInputs
 from envlock.spec.model import Spec
 
@@ -13,6 +13,7 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
     Index URLs are recorded without credentials: a lock is committed and shared, tokens are not.
     """
     return LockInputs(
+        interpreter=spec.interpreter,
         name=spec.name,
         python=spec.python,
         dependencies=spec.dependencies,
@@ -37,6 +38,11 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
         ),
         knowledge_base=kb_digest,
         allow_mixed=spec.cuda.allow_mixed,
+        toolkit=spec.cuda.toolkit,
+        toolkit_source=spec.cuda.toolkit_source if spec.cuda.toolkit else None,
+        nvidia_redist=redact_url(spec.indexes.nvidia_redist) if spec.indexes.nvidia_redist else None,
+        conda_channels=spec.conda.channels if spec.conda else (),
+        conda_dependencies=spec.conda.dependencies if spec.conda else (),
     )
 
 
@@ -70,6 +76,12 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("indexes.pytorch", old.pytorch_index, fresh.pytorch_index),
         ("indexes.extra", old.extra_indexes, fresh.extra_indexes),
         ("resolution.exclude-newer", old.exclude_newer, fresh.exclude_newer),
+        ("cuda.toolkit", old.toolkit, fresh.toolkit),
+        ("cuda.toolkit-source", old.toolkit_source, fresh.toolkit_source),
+        ("indexes.nvidia-redist", old.nvidia_redist, fresh.nvidia_redist),
+        ("conda.channels", old.conda_channels, fresh.conda_channels),
+        ("conda.dependencies", old.conda_dependencies, fresh.conda_dependencies),
+        ("env.interpreter", old.interpreter, fresh.interpreter),
     )
     for label, before, after in simple:
         if before != after:

@@ -35,15 +35,17 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidName, canonicalize_name
 
 from envlock import _toml
+from envlock.display import redact_url
 from envlock.errors import SpecError
 from envlock.kb import KnowledgeBase, load_kb
+from envlock.kb.toolkit import NVIDIA_INDEX, TOOLKIT_SOURCES
 from envlock.platforms import suggest_platforms
 from envlock.spec.driver import EXPECTED as DRIVER_EXPECTED
 from envlock.spec.driver import driver_problem
@@ -51,6 +53,7 @@ from envlock.spec.model import (
     DEFAULT_GLIBC,
     DRIVER_COMPAT_MODES,
     PLATFORMS,
+    CondaSpec,
     CudaConstraints,
     GpuRequest,
     IndexSettings,
@@ -64,11 +67,21 @@ PYPROJECT_FILE = "pyproject.toml"
 DEFAULT_PYTORCH_INDEX = "https://download.pytorch.org/whl"
 SPEC_VERSION = 1
 
-_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution")
-_ENV_KEYS = ("name", "python", "dependencies", "extras", "groups")
-_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "allow-mixed")
+_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution", "conda")
+_CONDA_KEYS = ("channels", "dependencies")
+_ENV_KEYS = ("name", "python", "dependencies", "interpreter", "extras", "groups")
+_CUDA_KEYS = (
+    "version",
+    "cudnn",
+    "nccl",
+    "driver-compat",
+    "allow-ptx",
+    "toolkit",
+    "toolkit-source",
+    "allow-mixed",
+)
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
-_INDEX_KEYS = ("default", "pytorch", "extra")
+_INDEX_KEYS = ("default", "pytorch", "extra", "nvidia", "nvidia-redist")
 _RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -153,7 +166,7 @@ def spec_hash(spec: Spec) -> str:
     it; any value that can change the lock does.
     """
     base = spec.source.parent
-    document = {
+    document: dict[str, object] = {
         "spec-version": SPEC_VERSION,
         "name": spec.name,
         "python": spec.python,
@@ -166,7 +179,10 @@ def spec_hash(spec: Spec) -> str:
             "allow-ptx": spec.cuda.allow_ptx,
         }
         # written only when set, so that specs without it keep the hash they always had
-        | ({"allow-mixed": list(spec.cuda.allow_mixed)} if spec.cuda.allow_mixed else {}),
+        | ({"allow-mixed": list(spec.cuda.allow_mixed)} if spec.cuda.allow_mixed else {})
+        # toolkit keys only when used, so that specs without them keep their hash
+        | ({"toolkit": list(spec.cuda.toolkit), "toolkit-source": spec.cuda.toolkit_source}
+           if spec.cuda.toolkit else {}),
         "targets": [
             {
                 "name": t.name,
@@ -181,10 +197,18 @@ def spec_hash(spec: Spec) -> str:
             "default": spec.indexes.default,
             "pytorch": spec.indexes.pytorch,
             "extra": list(spec.indexes.extra),
-        },
+        }
+        | ({"nvidia-redist": spec.indexes.nvidia_redist} if spec.indexes.nvidia_redist else {}),
         "exclude-newer": spec.exclude_newer,
         "knowledge-base": [_relative(p, base) for p in spec.knowledge_base],
     }
+    if spec.conda is not None:  # only when present, so that specs without it keep their hash
+        document["conda"] = {
+            "channels": list(spec.conda.channels),
+            "dependencies": list(spec.conda.dependencies),
+        }
+    if spec.interpreter != "system":  # absent by default, so that older specs keep their hash
+        document["interpreter"] = spec.interpreter
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -250,7 +274,34 @@ class _SpecReader:
             indexes=self.indexes(self.table("indexes", raw)),
             exclude_newer=self.exclude_newer(resolution),
             knowledge_base=knowledge,
+            conda=self.conda(raw),
+            interpreter=self.interpreter(env),
         )
+
+    # -- [conda] --------------------------------------------------------------------------------
+
+    def conda(self, raw: Mapping[str, Any]) -> CondaSpec | None:
+        if "conda" not in raw:
+            return None
+        table = self.table("conda", raw)
+        self.check_keys("conda", table, _CONDA_KEYS)
+        if "channels" not in table:
+            raise self.fail("conda.channels", "is missing", 'a list of channels like ["conda-forge"]')
+        expected = 'channel names or URLs like "conda-forge"'
+        channels = self.strings("conda.channels", table["channels"], expected)
+        if not channels:
+            raise self.fail("conda.channels", "is empty", "at least one channel")
+        for i, channel in enumerate(channels):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*", channel):
+                self.url(f"conda.channels[{i}]", channel)
+        specs = self.strings(
+            "conda.dependencies", table.get("dependencies", []), 'conda match specs like "python 3.11.*"'
+        )
+        for i, text in enumerate(specs):
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*( ?[^\s].*)?", text):
+                what = f"{_show(text)} is not a conda match spec"
+                raise self.fail(f"conda.dependencies[{i}]", what, 'like "openmpi 4.*"')
+        return CondaSpec(channels=tuple(channels), dependencies=tuple(specs))
 
     # -- generic checks -------------------------------------------------------------------------
 
@@ -471,6 +522,20 @@ class _SpecReader:
             raise self.fail("env.python", f"{_show(text)} is not a Python version", expected, hint=hint)
         return text
 
+    def interpreter(self, env: Mapping[str, Any]) -> str:
+        from envlock.lock.model import INTERPRETER_CHOICES, INTERPRETER_SYSTEM
+
+        if "interpreter" not in env:
+            return INTERPRETER_SYSTEM
+        expected = " or ".join(f'"{c}"' for c in INTERPRETER_CHOICES)
+        text = self.string("env.interpreter", env["interpreter"], expected)
+        if text not in INTERPRETER_CHOICES:
+            close = difflib.get_close_matches(text, INTERPRETER_CHOICES, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else None
+            what = f"{_show(text)} is not an interpreter kind"
+            raise self.fail("env.interpreter", what, expected, hint=hint)
+        return text
+
     def dependencies(self, env: Mapping[str, Any]) -> tuple[str, ...]:
         if "dependencies" not in env:
             return ()
@@ -503,7 +568,25 @@ class _SpecReader:
             driver_compat=self.choice("cuda.driver-compat", mode, DRIVER_COMPAT_MODES),
             allow_ptx=allow_ptx,
             allow_mixed=self.allow_mixed(table),
+            toolkit=self.toolkit(table),
+            toolkit_source=self.choice(
+                "cuda.toolkit-source", table.get("toolkit-source", TOOLKIT_SOURCES[0]), TOOLKIT_SOURCES
+            ),
         )
+
+    def toolkit(self, table: Mapping[str, Any]) -> tuple[str, ...]:
+        """Component names as NVIDIA's redist manifests spell them, with or without `cuda_`/`lib`;
+        whether each exists is known only from the manifest, at solve time."""
+        if "toolkit" not in table:
+            return ()
+        expected = 'CUDA toolkit component names like "nvcc", "cccl", "cudart"'
+        names = self.strings("cuda.toolkit", table["toolkit"], expected)
+        for i, name in enumerate(names):
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", name):
+                raise self.fail(f"cuda.toolkit[{i}]", f"{_show(name)} is not a component name", expected)
+        if len(set(names)) != len(names):
+            raise self.fail("cuda.toolkit", "a component is listed twice", expected)
+        return tuple(sorted(names))
 
     def allow_mixed(self, table: Mapping[str, Any]) -> tuple[str, ...]:
         if "allow-mixed" not in table:
@@ -685,7 +768,21 @@ class _SpecReader:
                     "indexes.extra", f"{_show(table['extra'])} is not a list", "a list of index URLs"
                 )
             extra = [self.url(f"indexes.extra[{i}]", v) for i, v in enumerate(table["extra"])]
-        return IndexSettings(default=default, pytorch=pytorch, extra=tuple(extra))
+        if "nvidia" in table:
+            value = table["nvidia"]
+            if value is True:
+                nvidia: str | None = NVIDIA_INDEX
+            elif value is False:
+                nvidia = None
+            else:
+                nvidia = self.url("indexes.nvidia", value)
+            # NVIDIA's package index is one more extra index, with the same (lower) priority.
+            if nvidia is not None and nvidia not in extra:
+                extra.append(nvidia)
+        redist = None
+        if "nvidia-redist" in table:
+            redist = self.url("indexes.nvidia-redist", table["nvidia-redist"])
+        return IndexSettings(default=default, pytorch=pytorch, extra=tuple(extra), nvidia_redist=redist)
 
     def url(self, path: str, value: object) -> str:
         expected = 'an http(s):// or file:// URL like "https://download.pytorch.org/whl"'
@@ -695,7 +792,7 @@ class _SpecReader:
             parts.scheme == "file" and bool(parts.path)
         )
         if not ok:
-            raise self.fail(path, f"{_show(_redact(text))} is not a usable index URL", expected)
+            raise self.fail(path, f"{_show(redact_url(text))} is not a usable index URL", expected)
         return text if parts.scheme == "file" and parts.path == "/" else text.rstrip("/")
 
     # -- [resolution] ---------------------------------------------------------------------------
@@ -777,14 +874,6 @@ def _relative(path: Path, base: Path) -> str:
         return Path(os.path.relpath(path, base.resolve())).as_posix()
     except ValueError:  # another drive on Windows
         return path.as_posix()
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def _show(value: object) -> str:
