@@ -536,8 +536,12 @@ def _solve_pypi(
             return _Unsatisfiable(
                 target=target.name, rejected=(rejection,), conflicts=(("none", explanation),)
             )
-        locked = _target_lock(target, spec, kb, None, resolution, (), client, default_index)
-        return _with_toolkit(locked, target, spec, kb, client)
+        if resolution.package("torch") is None:
+            locked = _target_lock(target, spec, kb, None, resolution, (), client, default_index)
+            return _with_toolkit(locked, target, spec, kb, client)
+        # torch came in through another package (vllm, accelerate): its variant is chosen per
+        # target all the same, or a GPU target would get whatever build the default index has
+        progress.step(f"{target.name}: torch is pulled in by the dependencies")
     gpu_problems = [
         p
         for cc in target.archs
