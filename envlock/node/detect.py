@@ -124,7 +124,10 @@ def _driver_from_env(text: str) -> str | None:
         return None
     problem = driver_problem(value)
     if problem is not None and value.isdigit():  # a branch alone: the spec's message and hint
-        raise UsageError(f"{ENV_DRIVER}: {problem[0]}", hint=problem[1] + f"; or {ENV_DRIVER}=none")
+        raise UsageError(
+            f"{ENV_DRIVER}={text!r} is not a full driver version, only a driver branch",
+            hint=problem[1] + f"; or {ENV_DRIVER}=none",
+        )
     if not _DRIVER_OVERRIDE_RE.match(value):
         raise UsageError(
             f"{ENV_DRIVER}={text!r} is not an NVIDIA driver version",
