@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "add": ("add", "add requirements to the spec's dependencies, keeping its comments"),
     "remove": ("remove", "remove packages from the spec's dependencies, keeping its comments"),
     "verify": ("verify", "re-hash installed environments against their records and the lock"),
+    "image": ("image", "build a lock target as a reproducible OCI image or layer, and push it"),
 }
 
 EPILOG = """\

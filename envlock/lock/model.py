@@ -137,6 +137,18 @@ class TargetInputs:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImageInputs:
+    """The spec's `[image]` table as the lock records it (what `envlock image` uses by default)."""
+
+    base: str | None = None
+    user: str | None = None
+    workdir: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # sorted by name
+    entrypoint: tuple[str, ...] | None = None
+    labels: tuple[tuple[str, str], ...] = ()  # sorted by name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockInputs:
     """The normalized spec that produced the lock."""
 
@@ -161,6 +173,7 @@ class LockInputs:
     conda_channels: tuple[str, ...] = ()  # [conda] channels, recorded only with a [conda] part
     conda_dependencies: tuple[str, ...] = ()  # [conda] dependencies
     interpreter: str = INTERPRETER_SYSTEM  # the spec's [env].interpreter
+    image: ImageInputs | None = None  # the spec's [image] table; None (and not written) without one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -25,6 +25,7 @@ from envlock.lock.model import (
     LOCK_VERSION,
     Artifact,
     CondaPackage,
+    ImageInputs,
     Lock,
     LockedInterpreter,
     LockedPackage,
@@ -163,7 +164,8 @@ def _canonical(lock: Lock) -> dict[str, object]:
         "uv-version": lock.uv_version,
         "spec-hash": lock.spec_hash,
         "inputs": dict(_kv_items(_inputs_pairs(lock.inputs)))
-        | {"targets": [dict(_kv_items(_target_input_pairs(t))) for t in lock.inputs.targets]},
+        | {"targets": [dict(_kv_items(_target_input_pairs(t))) for t in lock.inputs.targets]}
+        | _image_canonical(lock.inputs.image),
         "targets": [
             dict(_kv_items(_target_pairs(t)))
             | _interpreter_item(t)
@@ -209,6 +211,53 @@ def _package_data(p: LockedPackage) -> dict[str, object]:
         "index": p.index,
         "artifacts": [dict(_kv_items(_artifact_pairs(a))) for a in p.artifacts],
     }
+
+
+def _image_canonical(image: ImageInputs | None) -> dict[str, object]:
+    if image is None:
+        return {}
+    doc: dict[str, object] = dict(
+        _kv_items([("base", image.base), ("user", image.user), ("workdir", image.workdir)])
+    )
+    doc["env"] = dict(image.env)
+    if image.entrypoint is not None:
+        doc["entrypoint"] = list(image.entrypoint)
+    doc["labels"] = dict(image.labels)
+    return {"image": doc}
+
+
+def _image_lines(image: ImageInputs) -> list[str]:
+    def table(pairs: tuple[tuple[str, str], ...]) -> str:
+        # keys quoted: label names hold dots, which TOML would read as nested tables
+        return "{ " + ", ".join(f"{_s(k)} = {_s(v)}" for k, v in pairs) + " }" if pairs else "{}"
+
+    lines = list(_kv([("base", image.base), ("user", image.user), ("workdir", image.workdir)]))
+    if image.entrypoint is not None:
+        lines.append(f"entrypoint = {_v(list(image.entrypoint))}")
+    lines.append(f"env = {table(image.env)}")
+    lines.append(f"labels = {table(image.labels)}")
+    return lines
+
+
+def _read_image(inputs: _Reader) -> ImageInputs | None:
+    if "image" not in inputs.data:
+        return None
+    r = inputs.table("image")
+
+    def pairs(key: str) -> tuple[tuple[str, str], ...]:
+        value = r.data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise r.fail(key, "a table of strings")
+        return tuple(sorted((str(k), v) for k, v in value.items()))
+
+    return ImageInputs(
+        base=r.opt_str("base"),
+        user=r.opt_str("user"),
+        workdir=r.opt_str("workdir"),
+        env=pairs("env"),
+        entrypoint=r.strs("entrypoint") if "entrypoint" in r.data else None,
+        labels=pairs("labels"),
+    )
 
 
 def _kv_items(pairs: list[tuple[str, object]]) -> Iterator[tuple[str, object]]:
@@ -257,6 +306,8 @@ def dump_lock(lock: Lock) -> str:
             out.append("]")
         else:
             out.append(line)
+    if lock.inputs.image is not None:
+        out += ["", "[inputs.image]", *_image_lines(lock.inputs.image)]
     for ti in lock.inputs.targets:
         out += ["", "[[inputs.targets]]", *_kv(_target_input_pairs(ti))]
     for t in lock.targets:
@@ -826,6 +877,7 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
                 )
                 for t in inputs.tables("targets")
             ),
+            image=_read_image(inputs),
         ),
         targets=tuple(_read_target(t, fast) for t in root.tables("targets")),
     )

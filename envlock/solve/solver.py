@@ -526,8 +526,14 @@ def _solve_pypi(
 ) -> LockedTarget | _Unsatisfiable:
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
+        request = _request(spec, target, None, default_index)
         try:
-            resolution = pool.submit(_request(spec, target, None, default_index)).result()
+            # Nothing to resolve (a spec whose packages all come from its [conda] part): no uv run.
+            resolution = (
+                pool.submit(request).result()
+                if request.requirements
+                else Resolution(packages=(), backend="none")
+            )
         except ResolutionError as err:
             explanation = _conflict_explanation(err)
             if explanation is None:

@@ -75,6 +75,18 @@ class CondaSpec:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImageSettings:
+    """The `[image]` table: what `envlock image` builds on and sets (every key optional)."""
+
+    base: str | None  # a reference in skopeo's syntax; pinned by digest for reproducible images
+    user: str | None
+    workdir: str | None
+    env: tuple[tuple[str, str], ...]  # sorted by name
+    entrypoint: tuple[str, ...] | None
+    labels: tuple[tuple[str, str], ...]  # sorted by name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Spec:
     """A whole validated spec. `source` is the file it came from."""
 
@@ -89,6 +101,7 @@ class Spec:
     knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
     conda: CondaSpec | None = None  # the [conda] part, when the spec has one
     interpreter: str = "system"  # [env].interpreter: "system" | "python-build-standalone"
+    image: ImageSettings | None = None  # the `[image]` table, when the spec has one
 
     @property
     def free_threaded(self) -> bool:

@@ -56,6 +56,7 @@ from envlock.spec.model import (
     CondaSpec,
     CudaConstraints,
     GpuRequest,
+    ImageSettings,
     IndexSettings,
     Spec,
     TargetSpec,
@@ -67,7 +68,7 @@ PYPROJECT_FILE = "pyproject.toml"
 DEFAULT_PYTORCH_INDEX = "https://download.pytorch.org/whl"
 SPEC_VERSION = 1
 
-_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution", "conda")
+_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution", "conda", "image")
 _CONDA_KEYS = ("channels", "dependencies")
 _ENV_KEYS = ("name", "python", "dependencies", "interpreter", "extras", "groups")
 _CUDA_KEYS = (
@@ -83,6 +84,8 @@ _CUDA_KEYS = (
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
 _INDEX_KEYS = ("default", "pytorch", "extra", "nvidia", "nvidia-redist")
 _RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
+_IMAGE_KEYS = ("base", "user", "workdir", "env", "entrypoint", "labels")
+_IMAGE_TRANSPORTS = ("docker://", "oci:", "oci-archive:")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PYTHON_RE = re.compile(r"^(\d+)\.(\d+)(t?)$")
@@ -209,6 +212,15 @@ def spec_hash(spec: Spec) -> str:
         }
     if spec.interpreter != "system":  # absent by default, so that older specs keep their hash
         document["interpreter"] = spec.interpreter
+    if spec.image is not None:  # only then: specs without [image] keep their hashes
+        document["image"] = {
+            "base": spec.image.base,
+            "user": spec.image.user,
+            "workdir": spec.image.workdir,
+            "env": dict(spec.image.env),
+            "entrypoint": list(spec.image.entrypoint) if spec.image.entrypoint is not None else None,
+            "labels": dict(spec.image.labels),
+        }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -276,6 +288,7 @@ class _SpecReader:
             knowledge_base=knowledge,
             conda=self.conda(raw),
             interpreter=self.interpreter(env),
+            image=self.image(raw),
         )
 
     # -- [conda] --------------------------------------------------------------------------------
@@ -302,6 +315,44 @@ class _SpecReader:
                 what = f"{_show(text)} is not a conda match spec"
                 raise self.fail(f"conda.dependencies[{i}]", what, 'like "openmpi 4.*"')
         return CondaSpec(channels=tuple(channels), dependencies=tuple(specs))
+
+    # -- [image] --------------------------------------------------------------------------------
+
+    def image(self, raw: Mapping[str, Any]) -> ImageSettings | None:
+        if "image" not in raw:
+            return None
+        table = self.table("image", raw)
+        self.check_keys("image", table, _IMAGE_KEYS)
+        base = None
+        if "base" in table:
+            expected = (
+                'an image reference like "docker://nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04@sha256:..."'
+            )
+            base = self.string("image.base", table["base"], expected)
+            if not base.startswith(_IMAGE_TRANSPORTS):
+                raise self.fail("image.base", f"{_show(base)} has no known transport", expected)
+        workdir = None
+        if "workdir" in table:
+            workdir = self.string("image.workdir", table["workdir"], "an absolute path inside the image")
+            if not workdir.startswith("/"):
+                raise self.fail("image.workdir", f"{_show(workdir)} is not absolute", "an absolute path")
+        return ImageSettings(
+            base=base,
+            user=self.string("image.user", table["user"], '"UID:GID" like "1000:1000"')
+            if "user" in table
+            else None,
+            workdir=workdir,
+            env=self.string_table("image.env", table.get("env", {})),
+            entrypoint=tuple(self.strings("image.entrypoint", table["entrypoint"], "strings"))
+            if "entrypoint" in table
+            else None,
+            labels=self.string_table("image.labels", table.get("labels", {})),
+        )
+
+    def string_table(self, path: str, value: object) -> tuple[tuple[str, str], ...]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"{_show(value)} is not a table", "a table of strings")
+        return tuple(sorted((str(k), self.string(f"{path}.{k}", v, "a string")) for k, v in value.items()))
 
     # -- generic checks -------------------------------------------------------------------------
 
