@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+_SEPARATORS = re.compile(r"[-_.]+")
 _SUFFIX = re.compile(r"-cu(\d{2,3})$")
 _CUDA_NN = re.compile(r"(?:^|-)cuda(\d{2})(?:x|-|$)")  # cupy-cuda12x, jax-cuda12-plugin
 _LOCAL_CU = re.compile(r"\+cu(\d+)")
@@ -35,6 +35,12 @@ KNOWN_MIXED: tuple[tuple[str, str], ...] = (
     ("cuda-pathfinder", "finds CUDA libraries at run time; no CUDA code of its own"),
     ("nvidia-cutlass-dsl", "CUTLASS Python DSL: JIT-compiles its kernels at run time"),
 )
+
+
+def canonicalize_name(name: str) -> str:
+    """PEP 503 normalization, here rather than from packaging.utils, whose import pulls in
+    packaging.tags and subprocess, which `show` and `diff` must not pay for."""
+    return _SEPARATORS.sub("-", name).lower()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
