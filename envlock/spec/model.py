@@ -52,6 +52,9 @@ class CudaConstraints:
     allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
     # packages the user allows to carry another CUDA major than the rest of the set (normalized names)
     allow_mixed: tuple[str, ...] = ()
+    # Trust a knowledge-base row borrowed from an older release ("inferred") for GPUs at or below the
+    # variant's oldest known architecture when the wheel itself could not be read (off by default).
+    trust_inferred_archs: bool = False
     toolkit: tuple[str, ...] = ()  # CUDA toolkit components as written ("nvcc", "cuda_cccl", ...)
     toolkit_source: str = "redist"  # "redist": NVIDIA's redist manifests; "index": cuda-toolkit wheels
 
