@@ -2,7 +2,8 @@
 
 This is the one place in envlock that touches the network. It retries what a retry may cure
 (5xx, 429, connection errors, timeouts) with exponential backoff, keeps an on-disk cache of pages
-that it revalidates on every use, answers from that cache alone when offline, and sends
+(used while fresh, then revalidated: `envlock.index.cache`), answers from that cache alone when
+offline, and sends
 credentials from URL userinfo or netrc without ever letting them into a URL it returns, a message
 or a log line. One instance may be shared by the threads of a `ThreadPoolExecutor`.
 """
@@ -10,6 +11,7 @@ or a log line. One instance may be shared by the threads of a `ThreadPoolExecuto
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -23,12 +25,13 @@ from urllib.request import url2pathname
 
 import httpx
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from envlock import __version__
 from envlock.display import redact_url
 from envlock.errors import IndexCredentialsError, IndexFormatError, IntegrityError, NetworkError
 from envlock.index.auth import CredentialStore
-from envlock.index.cache import CachedResponse, HttpCache, default_cache_root
+from envlock.index.cache import CachedResponse, HttpCache, default_cache_root, max_age_of
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, ProjectPage
 from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
@@ -76,10 +79,15 @@ class HttpIndexClient:
         timeout: float = 30.0,
         *,
         netrc_file: Path | None = None,
+        refresh: bool = False,
     ) -> None:
-        """`retries` counts the tries after the first; the n-th retry waits `backoff * 2**(n-1)` s."""
+        """`retries` counts the tries after the first; the n-th retry waits `backoff * 2**(n-1)` s.
+
+        `refresh` asks the index again for every page, however fresh the cached copy is.
+        """
         self._cache = HttpCache(cache_dir if cache_dir is not None else default_cache_root())
         self._offline = offline
+        self._refresh = refresh
         self._retries = max(0, retries)
         self._backoff = backoff
         self._timeout = timeout
@@ -114,7 +122,21 @@ class HttpIndexClient:
         log.debug("%s: %d files", url, len(parsed.files))
         return ProjectPage(index=base, name=normalized, files=parsed.files, serial=serial)
 
-    def _local_project(self, base: str, name: str, url: str) -> ProjectPage:
+    def release(self, index_url: str, name: str, version: Version) -> ProjectPage:
+        """The files of `name` `version` on `index_url` (the rest of the page is not read)."""
+        bare = self._credentials.remember(index_url)
+        base = index_base(bare)
+        normalized = canonicalize_name(name)
+        url = project_url(base, normalized)
+        if urlsplit(url).scheme == "file":
+            return self._local_project(base, normalized, url, version=version)
+        entry, parsed = self._page(url, index=base, name=normalized, version=version)
+        serial = parsed.serial if parsed.serial is not None else entry.serial
+        return ProjectPage(index=base, name=normalized, files=parsed.files, serial=serial)
+
+    def _local_project(
+        self, base: str, name: str, url: str, *, version: Version | None = None
+    ) -> ProjectPage:
         page = _file_path(url) / "index.html"
         try:
             body = page.read_bytes()
@@ -126,19 +148,24 @@ class HttpIndexClient:
                 hint="check the permissions of the local index directory",
                 details={"url": url},
             ) from exc
-        parsed = parse_html_page(body, url=url)
+        parsed = parse_html_page(body, url=url, version=version)
         return ProjectPage(index=base, name=name, files=parsed.files, serial=parsed.serial)
 
-    def _page(self, url: str, *, index: str, name: str) -> tuple[CachedResponse, ParsedPage]:
+    def _page(
+        self, url: str, *, index: str, name: str, version: Version | None = None
+    ) -> tuple[CachedResponse, ParsedPage]:
         cached = self._cache.get(url)
         if self._offline:
             if cached is None:
                 raise _offline_miss(url)
             if cached.content_type == _NOT_FOUND_TYPE:
                 raise _not_found(name, index)
-            return cached, _parse_entry(cached)
+            return cached, _parse_entry(cached, version)
         if cached is not None and cached.content_type == _NOT_FOUND_TYPE:
             cached = None
+        if cached is not None and not self._refresh and cached.fresh(time.time()):
+            log.debug("%s: fresh in the cache", redact_url(url))
+            return cached, _parse_entry(cached, version)
         headers = {"Accept": ACCEPT}
         if cached is not None:
             if cached.etag:
@@ -148,7 +175,12 @@ class HttpIndexClient:
         response = self._send("GET", url, headers=headers)
         if response.status_code == 304 and cached is not None:
             log.debug("%s: not modified", redact_url(url))
-            return cached, _parse_entry(cached)
+            max_age = max_age_of(response.headers.get("Cache-Control"))
+            if max_age is not None:
+                # Fresh again for max-age from now: stored so that the next solve need not ask.
+                cached = dataclasses.replace(cached, fetched_at=time.time(), max_age=max_age)
+                self._cache.put(cached)
+            return cached, _parse_entry(cached, version)
         if response.status_code == 404:
             # Remembered so that --offline can answer "no such project" too (variant indexes
             # without a project are common); online, a 404 is always asked again.
@@ -173,9 +205,10 @@ class HttpIndexClient:
             last_modified=response.headers.get("Last-Modified"),
             serial=int(serial_text) if serial_text.isdigit() else None,
             fetched_at=time.time(),
+            max_age=max_age_of(response.headers.get("Cache-Control")),
         )
         # Parse before caching: a garbage answer must not replace a good cached page.
-        parsed = _parse_entry(entry)
+        parsed = _parse_entry(entry, version)
         self._cache.put(_keyed(entry, url))
         return entry, parsed
 
@@ -354,8 +387,8 @@ class HttpIndexClient:
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _parse_entry(entry: CachedResponse) -> ParsedPage:
-    return parse_page(entry.body, content_type=entry.content_type, url=entry.url)
+def _parse_entry(entry: CachedResponse, version: Version | None = None) -> ParsedPage:
+    return parse_page(entry.body, content_type=entry.content_type, url=entry.url, version=version)
 
 
 def _keyed(entry: CachedResponse, request_url: str) -> CachedResponse:
@@ -368,6 +401,7 @@ def _keyed(entry: CachedResponse, request_url: str) -> CachedResponse:
         last_modified=entry.last_modified,
         serial=entry.serial,
         fetched_at=entry.fetched_at,
+        max_age=entry.max_age,
     )
 
 

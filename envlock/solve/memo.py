@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from packaging.version import Version
+
 from envlock.index import IndexClient
 from envlock.index.model import ProjectPage
 
@@ -22,6 +24,7 @@ class MemoClient:
     def __init__(self, inner: IndexClient) -> None:
         self._inner = inner
         self._pages: dict[tuple[str, str], Future[ProjectPage]] = {}
+        self._releases: dict[tuple[str, str, Version], Future[ProjectPage]] = {}
         self._lock = threading.Lock()
 
     def project(self, index_url: str, name: str) -> ProjectPage:
@@ -35,6 +38,30 @@ class MemoClient:
         if owner:
             try:
                 future.set_result(self._inner.project(index_url, name))
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
+
+    def release(self, index_url: str, name: str, version: Version) -> ProjectPage:
+        key = (index_url, name, version)
+        with self._lock:
+            whole = self._pages.get((index_url, name))
+            future = self._releases.get(key)
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._releases[key] = future
+        if owner:
+            try:
+                if whole is not None:
+                    # The page was read whole already (a variant's torch page): filter that.
+                    page = whole.result()
+                    files = tuple(f for f in page.files if f.version == version)
+                    future.set_result(
+                        ProjectPage(index=page.index, name=page.name, files=files, serial=page.serial)
+                    )
+                else:
+                    future.set_result(self._inner.release(index_url, name, version))
             except BaseException as exc:
                 future.set_exception(exc)
         return future.result()
