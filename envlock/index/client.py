@@ -131,6 +131,10 @@ class HttpIndexClient:
         if urlsplit(url).scheme == "file":
             return self._local_project(base, normalized, url, version=version)
         entry, parsed = self._page(url, index=base, name=normalized, version=version)
+        if not parsed.files and not self._offline and not self._refresh:
+            # The resolver (with its own cache) may have seen a release published since this page
+            # was cached: a release missing from a page still fresh asks the index again.
+            entry, parsed = self._page(url, index=base, name=normalized, version=version, use_fresh=False)
         serial = parsed.serial if parsed.serial is not None else entry.serial
         return ProjectPage(index=base, name=normalized, files=parsed.files, serial=serial)
 
@@ -152,7 +156,7 @@ class HttpIndexClient:
         return ProjectPage(index=base, name=name, files=parsed.files, serial=parsed.serial)
 
     def _page(
-        self, url: str, *, index: str, name: str, version: Version | None = None
+        self, url: str, *, index: str, name: str, version: Version | None = None, use_fresh: bool = True
     ) -> tuple[CachedResponse, ParsedPage]:
         cached = self._cache.get(url)
         if self._offline:
@@ -163,7 +167,7 @@ class HttpIndexClient:
             return cached, _parse_entry(cached, version)
         if cached is not None and cached.content_type == _NOT_FOUND_TYPE:
             cached = None
-        if cached is not None and not self._refresh and cached.fresh(time.time()):
+        if cached is not None and use_fresh and not self._refresh and cached.fresh(time.time()):
             log.debug("%s: fresh in the cache", redact_url(url))
             return cached, _parse_entry(cached, version)
         headers = {"Accept": ACCEPT}
@@ -185,8 +189,15 @@ class HttpIndexClient:
             # Remembered so that --offline can answer "no such project" too (variant indexes
             # without a project are common); online, a 404 is always asked again.
             self._cache.put(
-                CachedResponse(url=redact_url(url), body=b"", content_type=_NOT_FOUND_TYPE, etag=None,
-                               last_modified=None, serial=None, fetched_at=time.time())
+                CachedResponse(
+                    url=redact_url(url),
+                    body=b"",
+                    content_type=_NOT_FOUND_TYPE,
+                    etag=None,
+                    last_modified=None,
+                    serial=None,
+                    fetched_at=time.time(),
+                )
             )
             raise _not_found(name, index)
         _raise_for_client_error(response, url)

@@ -19,7 +19,7 @@ from envlock.index.model import ProjectPage
 
 
 class MemoClient:
-    """Delegates to `inner`, remembering `project()` answers (and errors) for the session."""
+    """Delegates to `inner`, remembering `project()` and `release()` answers (and errors) for the session."""
 
     def __init__(self, inner: IndexClient) -> None:
         self._inner = inner
@@ -53,18 +53,22 @@ class MemoClient:
                 self._releases[key] = future
         if owner:
             try:
-                if whole is not None:
-                    # The page was read whole already (a variant's torch page): filter that.
-                    page = whole.result()
-                    files = tuple(f for f in page.files if f.version == version)
-                    future.set_result(
-                        ProjectPage(index=page.index, name=page.name, files=files, serial=page.serial)
-                    )
-                else:
-                    future.set_result(self._inner.release(index_url, name, version))
+                future.set_result(self._release(index_url, name, version, whole))
             except BaseException as exc:
                 future.set_exception(exc)
         return future.result()
+
+    def _release(
+        self, index_url: str, name: str, version: Version, whole: Future[ProjectPage] | None
+    ) -> ProjectPage:
+        if whole is not None:
+            # The page was read whole already (a variant's torch page): filter that, unless the
+            # release is missing from it (the index client then asks the index again).
+            page = whole.result()
+            files = tuple(f for f in page.files if f.version == version)
+            if files:
+                return ProjectPage(index=page.index, name=page.name, files=files, serial=page.serial)
+        return self._inner.release(index_url, name, version)
 
     def prefetch(self, pages: Iterable[tuple[str, str]]) -> None:
         """Fetch these (index URL, project) pages in parallel; answers and errors are kept."""

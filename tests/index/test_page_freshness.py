@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -61,6 +62,28 @@ def test_a_page_without_validators_is_downloaded_again_after_the_window(
 
     HttpIndexClient(cache_dir=tmp_path, retries=0).project(index, "numpy")
 
+    assert _bodies(index_server, "/fault/no-validators/simple/numpy/") == 1
+
+
+def test_a_release_missing_from_a_fresh_page_is_asked_for_again(
+    tmp_path: Path, index_server: FixtureIndexServer
+) -> None:
+    """uv may have seen a release newer than envlock's cached page: envlock must find it too."""
+    index = index_server.fault("no-validators")
+    client = HttpIndexClient(cache_dir=tmp_path, retries=0)
+    whole = client.project(index, "numpy")
+    newest = max(f.version for f in whole.files if f.version is not None)
+    cache = HttpCache(tmp_path)
+    entry = cache.get(project_url(index, "numpy"))
+    assert entry is not None
+    document = json.loads(entry.body)
+    document["files"] = [f for f in document["files"] if Version(f["filename"].split("-")[1]) != newest]
+    cache.put(dataclasses.replace(entry, body=json.dumps(document).encode(), fetched_at=time.time()))
+    index_server.clear_requests()
+
+    release = HttpIndexClient(cache_dir=tmp_path, retries=0).release(index, "numpy", newest)
+
+    assert release.files == tuple(f for f in whole.files if f.version == newest) != ()
     assert _bodies(index_server, "/fault/no-validators/simple/numpy/") == 1
 
 
