@@ -93,6 +93,21 @@ class HttpCache:
         key = hashlib.sha256(redact_url(url).encode()).hexdigest()
         return self.directory / key[:2] / key
 
+    def peek(self, url: str) -> tuple[CachedResponse, int] | None:
+        """The stored response for `url` without its body (`body` is empty), and the entry's size
+        in bytes, which with `fetched_at` tells one stored body from another; None if unreadable."""
+        path = self._path(url)
+        try:
+            with path.open("rb") as handle:
+                header = handle.readline()
+                size = os.fstat(handle.fileno()).st_size
+        except OSError:
+            return None
+        if not header.endswith(b"\n"):
+            return None
+        entry = self._entry(url, header, b"")
+        return None if entry is None else (entry, size)
+
     def get(self, url: str) -> CachedResponse | None:
         """The stored response for `url`, or None (also when the entry is unreadable)."""
         path = self._path(url)
@@ -103,6 +118,10 @@ class HttpCache:
         header, sep, body = raw.partition(b"\n")
         if not sep:
             return None
+        return self._entry(url, header, body)
+
+    @staticmethod
+    def _entry(url: str, header: bytes, body: bytes) -> CachedResponse | None:
         try:
             meta = json.loads(header)
         except ValueError:

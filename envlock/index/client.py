@@ -35,6 +35,7 @@ from envlock.index.cache import CachedResponse, HttpCache, default_cache_root, m
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, ProjectPage
 from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
+from envlock.index.releases import Release, ReleaseCache
 
 log = logging.getLogger("envlock.index")
 
@@ -86,6 +87,7 @@ class HttpIndexClient:
         `refresh` asks the index again for every page, however fresh the cached copy is.
         """
         self._cache = HttpCache(cache_dir if cache_dir is not None else default_cache_root())
+        self._releases = ReleaseCache(cache_dir if cache_dir is not None else default_cache_root())
         self._offline = offline
         self._refresh = refresh
         self._retries = max(0, retries)
@@ -130,13 +132,43 @@ class HttpIndexClient:
         url = project_url(base, normalized)
         if urlsplit(url).scheme == "file":
             return self._local_project(base, normalized, url, version=version)
+        known = self._known_release(url, version)
+        if known is not None:
+            return ProjectPage(index=base, name=normalized, files=known.files, serial=known.serial)
         entry, parsed = self._page(url, index=base, name=normalized, version=version)
         if not parsed.files and not self._offline and not self._refresh:
             # The resolver (with its own cache) may have seen a release published since this page
             # was cached: a release missing from a page still fresh asks the index again.
             entry, parsed = self._page(url, index=base, name=normalized, version=version, use_fresh=False)
         serial = parsed.serial if parsed.serial is not None else entry.serial
+        self._remember_release(url, version, entry, Release(files=parsed.files, serial=serial))
         return ProjectPage(index=base, name=normalized, files=parsed.files, serial=serial)
+
+    def _known_release(self, url: str, version: Version) -> Release | None:
+        """The release as extracted earlier from the stored page, if that page may be used as is."""
+        if self._refresh:
+            return None
+        peeked = self._cache.peek(url)
+        if peeked is None:
+            return None
+        page, size = peeked
+        if page.content_type == _NOT_FOUND_TYPE:
+            return None
+        if not self._offline and not page.fresh(time.time()):
+            return None
+        release = self._releases.get(url, version, page, size)
+        return release if release is not None and release.files else None
+
+    def _remember_release(
+        self, url: str, version: Version, parsed_from: CachedResponse, release: Release
+    ) -> None:
+        peeked = self._cache.peek(url)
+        if peeked is None:
+            return
+        page, size = peeked
+        # Only when the stored page is the one just read (another process may have replaced it).
+        if (page.fetched_at, page.etag) == (parsed_from.fetched_at, parsed_from.etag):
+            self._releases.put(url, version, page, size, release)
 
     def _local_project(
         self, base: str, name: str, url: str, *, version: Version | None = None

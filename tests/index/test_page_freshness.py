@@ -163,3 +163,45 @@ def test_a_release_filter_keeps_files_whose_names_spell_the_version_differently(
         "foo-1.0.POST1-py3-none-any.whl",
         "foo-1.0.post1.zip",
     ]
+
+
+def _newest(client: HttpIndexClient, index: str) -> Version:
+    return max(f.version for f in client.project(index, "numpy").files if f.version is not None)
+
+
+def test_a_fresh_page_is_not_parsed_again_for_a_release(
+    tmp_path: Path, index_server: FixtureIndexServer
+) -> None:
+    index = index_server.fault("no-validators")
+    client = HttpIndexClient(cache_dir=tmp_path, retries=0)
+    newest = _newest(client, index)
+    first = client.release(index, "numpy", newest)
+    cache = HttpCache(tmp_path)
+    path = cache._path(project_url(index, "numpy"))
+    header, _, body = path.read_bytes().partition(b"\n")
+    path.write_bytes(header + b"\n" + b" " * len(body))  # same entry, a body no parser accepts
+
+    again = HttpIndexClient(cache_dir=tmp_path, retries=0).release(index, "numpy", newest)
+
+    assert again == first and again.files
+
+
+def test_a_release_is_read_again_from_a_changed_page(
+    tmp_path: Path, index_server: FixtureIndexServer
+) -> None:
+    index = index_server.fault("no-validators")
+    client = HttpIndexClient(cache_dir=tmp_path, retries=0)
+    newest = _newest(client, index)
+    first = client.release(index, "numpy", newest)
+    assert len(first.files) > 1
+    cache = HttpCache(tmp_path)
+    entry = cache.get(project_url(index, "numpy"))
+    assert entry is not None
+    document = json.loads(entry.body)
+    dropped = first.files[0].filename
+    document["files"] = [f for f in document["files"] if f["filename"] != dropped]
+    cache.put(dataclasses.replace(entry, body=json.dumps(document).encode(), fetched_at=time.time()))
+
+    again = HttpIndexClient(cache_dir=tmp_path, retries=0).release(index, "numpy", newest)
+
+    assert [f.filename for f in again.files] == [f.filename for f in first.files[1:]]
