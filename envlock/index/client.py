@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -94,14 +95,26 @@ class HttpIndexClient:
         self._backoff = backoff
         self._timeout = timeout
         self._credentials = CredentialStore(netrc_file)
-        self._http = httpx.Client(
-            timeout=timeout,
-            follow_redirects=True,
-            headers={"User-Agent": f"envlock/{__version__}"},
-        )
+        # Made on the first request: a solve whose pages are all fresh in the cache sends none,
+        # and creating the client (its TLS context, httpcore's imports) costs ~0.25 s.
+        self._http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    @property
+    def _http(self) -> httpx.Client:
+        with self._http_lock:
+            if self._http_client is None:
+                self._http_client = httpx.Client(
+                    timeout=self._timeout,
+                    follow_redirects=True,
+                    headers={"User-Agent": f"envlock/{__version__}"},
+                )
+            return self._http_client
 
     def close(self) -> None:
-        self._http.close()
+        with self._http_lock:
+            if self._http_client is not None:
+                self._http_client.close()
 
     def __enter__(self) -> HttpIndexClient:
         return self
