@@ -18,7 +18,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -148,7 +148,13 @@ class HttpIndexClient:
         known = self._known_release(url, version)
         if known is not None:
             return ProjectPage(index=base, name=normalized, files=known.files, serial=known.serial)
-        entry, parsed = self._page(url, index=base, name=normalized, version=version)
+        entry, parsed = self._page(
+            url,
+            index=base,
+            name=normalized,
+            version=version,
+            reuse_parsed=lambda page: self._stored_release(url, version, page),
+        )
         if not parsed.files and not self._offline and not self._refresh:
             # The resolver (with its own cache) may have seen a release published since this page
             # was cached: a release missing from a page still fresh asks the index again.
@@ -171,6 +177,16 @@ class HttpIndexClient:
             return None
         release = self._releases.get(url, version, page, size)
         return release if release is not None and release.files else None
+
+    def _stored_release(self, url: str, version: Version, page: CachedResponse) -> ParsedPage | None:
+        """The release as extracted earlier from `page`, the stored page (revalidated: not modified)."""
+        peeked = self._cache.peek(url)
+        if peeked is None or (peeked[0].fetched_at, peeked[0].etag) != (page.fetched_at, page.etag):
+            return None
+        release = self._releases.get(url, version, peeked[0], peeked[1])
+        if release is None or not release.files:
+            return None
+        return ParsedPage(files=release.files, serial=release.serial)
 
     def _remember_release(
         self, url: str, version: Version, parsed_from: CachedResponse, release: Release
@@ -201,20 +217,37 @@ class HttpIndexClient:
         return ProjectPage(index=base, name=name, files=parsed.files, serial=parsed.serial)
 
     def _page(
-        self, url: str, *, index: str, name: str, version: Version | None = None, use_fresh: bool = True
+        self,
+        url: str,
+        *,
+        index: str,
+        name: str,
+        version: Version | None = None,
+        use_fresh: bool = True,
+        reuse_parsed: Callable[[CachedResponse], ParsedPage | None] | None = None,
     ) -> tuple[CachedResponse, ParsedPage]:
+        """The page at `url` and its files (of `version` only, when given).
+
+        `reuse_parsed` may answer for a stored page that is used as it is (fresh, offline, or
+        not modified), instead of parsing it again.
+        """
+
+        def reuse(entry: CachedResponse) -> ParsedPage:
+            known = reuse_parsed(entry) if reuse_parsed is not None else None
+            return known if known is not None else _parse_entry(entry, version)
+
         cached = self._cache.get(url)
         if self._offline:
             if cached is None:
                 raise _offline_miss(url)
             if cached.content_type == _NOT_FOUND_TYPE:
                 raise _not_found(name, index)
-            return cached, _parse_entry(cached, version)
+            return cached, reuse(cached)
         if cached is not None and cached.content_type == _NOT_FOUND_TYPE:
             cached = None
         if cached is not None and use_fresh and not self._refresh and cached.fresh(time.time()):
             log.debug("%s: fresh in the cache", redact_url(url))
-            return cached, _parse_entry(cached, version)
+            return cached, reuse(cached)
         headers = {"Accept": ACCEPT}
         if cached is not None:
             if cached.etag:
@@ -229,7 +262,7 @@ class HttpIndexClient:
                 # Fresh again for max-age from now: stored so that the next solve need not ask.
                 cached = dataclasses.replace(cached, fetched_at=time.time(), max_age=max_age)
                 self._cache.put(cached)
-            return cached, _parse_entry(cached, version)
+            return cached, reuse(cached)
         if response.status_code == 404:
             # Remembered so that --offline can answer "no such project" too (variant indexes
             # without a project are common); online, a 404 is always asked again.

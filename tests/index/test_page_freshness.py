@@ -205,3 +205,21 @@ def test_a_release_is_read_again_from_a_changed_page(
     again = HttpIndexClient(cache_dir=tmp_path, retries=0).release(index, "numpy", newest)
 
     assert [f.filename for f in again.files] == [f.filename for f in first.files[1:]]
+
+
+def test_a_page_not_modified_is_not_parsed_again_for_a_release(
+    tmp_path: Path, index_server: FixtureIndexServer
+) -> None:
+    index = index_server.default  # sends an ETag: revalidated on every use
+    client = HttpIndexClient(cache_dir=tmp_path, retries=0)
+    newest = _newest(client, index)
+    first = client.release(index, "numpy", newest)
+    path = HttpCache(tmp_path)._path(project_url(index, "numpy"))
+    header, _, body = path.read_bytes().partition(b"\n")
+    path.write_bytes(header + b"\n" + b" " * len(body))
+    index_server.clear_requests()
+
+    again = HttpIndexClient(cache_dir=tmp_path, retries=0).release(index, "numpy", newest)
+
+    assert again == first and again.files
+    assert [r.status for r in index_server.requests if r.path == "/simple/numpy/"] == [304]
