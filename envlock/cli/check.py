@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)"
     )
     parser.add_argument(
-        "-l", "--lock", metavar="LOCK", help="the lock (default: envlock.lock beside the spec)"
+        "-l", "--lock", metavar="LOCK", help="the lock file (default: envlock.lock beside the spec)"
     )
     parser.add_argument("--json", action="store_true", help="print {fresh, reasons} as JSON")
 
@@ -26,10 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.display import redact_text
     from envlock.errors import StaleLockError
-    from envlock.index.config import default_index_url
-    from envlock.kb import load_kb
+    from envlock.install.freshness import stale_reasons
     from envlock.lock.toml import load_lock
-    from envlock.solve.inputs import lock_inputs, staleness
     from envlock.spec.parse import load_spec
 
     spec_file = spec_path(args.spec)
@@ -40,19 +38,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     except StaleLockError as err:
         reasons = [err.message]
     else:
-        # Without [indexes].default the default index is machine configuration (uv/pip config),
-        # not spec input: a CI runner with another mirror must not call the lock stale.
-        default = (
-            lock.inputs.default_index
-            if spec.indexes.default is None
-            else default_index_url(spec.indexes.default)
-        )
-        fresh = lock_inputs(
-            spec,
-            default_index=default,
-            kb_digest=load_kb(spec.knowledge_base).digest,
-        )
-        reasons = staleness(lock, fresh)
+        reasons = stale_reasons(spec, lock)
     if args.json:
         # A reason may quote a URL from the lock; the console redacts its own lines, JSON is done here.
         shown = [redact_text(r) for r in reasons]

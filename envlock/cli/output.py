@@ -30,7 +30,7 @@ def _color_enabled(stream: TextIO) -> bool:
 
 
 class Console:
-    """Messages for people on stderr; progress only when stderr is a terminal."""
+    """Messages for people on stderr; progress only when stderr is a terminal, phases always."""
 
     def __init__(self, *, verbose: bool = False, quiet: bool = False, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -48,6 +48,18 @@ class Console:
             elapsed = time.monotonic() - self._started
             self.stream.write(self._paint(f"[{elapsed:5.1f}s] ", "2") + _message(message) + "\n")
             self.stream.flush()
+
+    def phase(self, message: str) -> None:
+        """One line per phase of long work, with the seconds since the command started. Written on
+        a terminal and off it (a batch job's log has nothing else to show); --quiet drops it."""
+        if self.quiet:
+            return
+        elapsed = time.monotonic() - self._started
+        if self.tty:
+            self.stream.write(self._paint(f"[{elapsed:5.1f}s] ", "2") + _message(message) + "\n")
+        else:
+            self.stream.write(f"envlock: [{elapsed:.1f}s] {_message(message)}\n")
+        self.stream.flush()
 
     def info(self, message: str) -> None:
         if not self.quiet:

@@ -72,8 +72,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         out.write(f"  CUDA runtime     {v(t.cuda or '-')}\n")
         out.write(f"  cuDNN            {v(t.cudnn or '-')}\n")
         out.write(f"  NCCL             {v(t.nccl or '-')}\n")
+        if t.toolkit_source:
+            parts = "".join(f", {v(c.name)} {v(c.version)}" for c in t.toolkit)
+            out.write(f"  CUDA toolkit     {v(t.toolkit_release or '-')} ({v(t.toolkit_source)}{parts})\n")
         if t.requires_driver:
             out.write(f"  needs driver     >= {v(t.requires_driver)} ({v(str(t.compat))})\n")
+        if t.interpreter is not None:
+            i = t.interpreter
+            out.write(
+                f"  interpreter      {v(i.implementation)} {v(i.version)} (python-build-standalone, "
+                f"{_size(i.artifact.size)}, sha256 {v(i.artifact.sha256[:16])}...)\n"
+            )
         out.write(f"  env hash         {v(t.env_hash)}\n")
         out.write(f"  packages         {len(t.packages)}, {_size(total)} to download\n")
         names = [v(p.name) for p in t.packages]

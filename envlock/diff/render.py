@@ -41,6 +41,7 @@ STACK_LABELS: dict[str, str] = {
     "cuda": "CUDA runtime",
     "cudnn": "cuDNN",
     "nccl": "NCCL",
+    "toolkit": "CUDA toolkit",
     "requires-driver": "requires driver",
     "compat": "compatibility",
     "gpus": "target GPUs",
@@ -100,7 +101,7 @@ def _stack_values(s: StackChange, side: str) -> list[str]:
         return f.new if side == "new" else f.old
 
     out = [_none(value("variant"))]
-    for name in ("torch", "cuda", "cudnn", "nccl"):
+    for name in ("torch", "cuda", "cudnn", "nccl", "toolkit"):
         v = value(name)
         if v is not None:
             out.append(f"{STACK_LABELS[name]} {v}")

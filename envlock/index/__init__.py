@@ -44,6 +44,10 @@ class IndexClient(Protocol):
         """`(size, sha256 declared by the server or None)` without downloading the file."""
         ...
 
+    def document(self, url: str) -> bytes:
+        """The body of a document such as a JSON manifest or a directory listing."""
+        ...
+
     def download(
         self,
         url: str,

@@ -25,10 +25,25 @@ class InstallPlan:
 
 
 def plan_install(
-    *, lock_path: Path, lock: Lock, target: LockedTarget, store: StoreLayout, prefix: Path | None
+    *,
+    lock_path: Path,
+    lock: Lock,
+    target: LockedTarget,
+    store: StoreLayout,
+    prefix: Path | None,
+    python_override: Path | None = None,
 ) -> InstallPlan:
-    """Plan installing `target` of `lock` into `store` (or at `prefix`); reads, never writes."""
-    name = env_dir_name(env_hash=target.env_hash, env_name=lock.inputs.name, target=target.name)
+    """Plan installing `target` of `lock` into `store` (or at `prefix`); reads, never writes.
+
+    With `python_override` (`--python PATH`) the environment is another one than the locked: its
+    store path is keyed by the interpreter's path too, and a prefix is always rebuilt.
+    """
+    key = target.env_hash
+    if python_override is not None:
+        from envlock.lock.digest import sha256_json
+
+        key = sha256_json({"env-hash": target.env_hash, "python-override": str(python_override)})
+    name = env_dir_name(env_hash=key, env_name=lock.inputs.name, target=target.name)
     if prefix is None:
         path = store.env_path(name)
         record = EnvRecord.read(path)
@@ -36,7 +51,12 @@ def plan_install(
     else:
         path = prefix.absolute()
         record = EnvRecord.read(path)
-        hit = record is not None and record.env_hash == target.env_hash
+        hit = (
+            record is not None
+            and record.env_hash == target.env_hash
+            and python_override is None
+            and record.interpreter_source != "override"
+        )
     return InstallPlan(
         lock_path=lock_path,
         lock=lock,

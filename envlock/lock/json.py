@@ -57,6 +57,34 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
         "download-size": sum(a.size for p in t.packages for a in p.artifacts),
         "packages": packages,
         "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in t.rejected],
+        "toolkit": {
+            "source": t.toolkit_source,
+            "release": t.toolkit_release,
+            "components": [
+                {
+                    "name": c.name,
+                    "version": c.version,
+                    "manifest": c.index,
+                    "url": a.url,
+                    "file": a.filename,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                }
+                for c in t.toolkit
+                for a in c.artifacts
+            ],
+        }
+        if t.toolkit_source
+        else None,
+        "interpreter": None
+        if t.interpreter is None
+        else {
+            "implementation": t.interpreter.implementation,
+            "version": t.interpreter.version,
+            "url": t.interpreter.artifact.url,
+            "size": t.interpreter.artifact.size,
+            "sha256": t.interpreter.artifact.sha256,
+        },
     }
 
 

@@ -286,3 +286,63 @@ class UvBackend:
             f"uv found no solution:\n{text}",
             hint="relax the conflicting requirements in [env].dependencies",
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PythonDownload:
+    """One interpreter build uv knows how to download (`uv python list --only-downloads`)."""
+
+    key: str  # "cpython-3.11.14-linux-x86_64-gnu"
+    implementation: str  # "cpython"
+    version: str  # "3.11.14"
+    os: str  # "linux" | "macos" | "windows"
+    arch: str  # "x86_64", "aarch64", ...
+    libc: str  # "gnu" | "musl" | "none"
+    variant: str  # "default" | "freethreaded" | ...
+    url: str  # after uv applied UV_PYTHON_INSTALL_MIRROR / python-install-mirror
+
+
+def python_downloads(request: str) -> tuple[PythonDownload, ...]:
+    """The interpreter builds uv would download for `request` ("3.11"), for every platform: the
+    newest patch release of each, with the URL uv would fetch (its mirror settings applied).
+
+    Reads uv's own download metadata; needs no network. Raises InternalError when uv fails.
+    """
+    done = subprocess.run(
+        [
+            uv_binary(),
+            "python",
+            "list",
+            request,
+            "--only-downloads",
+            "--all-platforms",
+            "--all-arches",
+            "--output-format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=uv_environment(),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise InternalError(f"`uv python list {request}` failed: {redact_text(done.stderr.strip())}")
+    try:
+        rows = json.loads(done.stdout)
+        return tuple(
+            PythonDownload(
+                key=str(r["key"]),
+                implementation=str(r["implementation"]),
+                version=str(r["version"]),
+                os=str(r["os"]),
+                arch=str(r["arch"]),
+                libc=str(r["libc"]),
+                variant=str(r["variant"]),
+                url=str(r["url"]),
+            )
+            for r in rows
+            if r.get("url")
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InternalError(f"`uv python list` printed what envlock cannot read: {exc}") from None

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.store.layout import StoreLayout, new_token
 from envlock.store.lease import LeaseHolder
+from envlock.store.modes import remove_tree
 from envlock.store.record import EnvRecord
 from envlock.store.roots import read_roots
 
@@ -159,13 +160,17 @@ def apply_gc(plan: GcPlan, layout: StoreLayout, *, stale_seconds: float) -> list
             continue
         if item.kind == "env":
             doomed = layout.scratch / f"gc-{new_token()}"
+            # A published environment is read-only, and a directory moves to another directory
+            # only while it is writable (by its owner: another user's environment stays).
+            with contextlib.suppress(OSError):
+                item.path.chmod(stat.S_IMODE(item.path.stat().st_mode) | stat.S_IWUSR)
             try:
                 item.path.rename(doomed)
-            except FileNotFoundError:
-                continue
-            shutil.rmtree(doomed, ignore_errors=True)
+            except OSError:
+                continue  # gone meanwhile, or another user's that this user may not remove
+            remove_tree(doomed)
         elif item.path.is_dir() and not item.path.is_symlink():
-            shutil.rmtree(item.path, ignore_errors=True)
+            remove_tree(item.path)
         else:
             with contextlib.suppress(FileNotFoundError):
                 item.path.unlink()
