@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     backend = get_backend(args.resolver)
     if args.offline and hasattr(backend, "offline"):
         backend.offline = True
-    with HttpIndexClient(offline=args.offline, refresh=args.refresh) as client:
+    with HttpIndexClient(offline=args.offline, refresh=args.refresh, lazy_connect=True) as client:
         lock = solve(
             spec,
             kb=kb,

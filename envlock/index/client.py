@@ -83,10 +83,12 @@ class HttpIndexClient:
         *,
         netrc_file: Path | None = None,
         refresh: bool = False,
+        lazy_connect: bool = False,
     ) -> None:
         """`retries` counts the tries after the first; the n-th retry waits `backoff * 2**(n-1)` s.
 
         `refresh` asks the index again for every page, however fresh the cached copy is.
+        `lazy_connect` makes the HTTP client on the first request instead of here.
         """
         self._cache = HttpCache(cache_dir if cache_dir is not None else default_cache_root())
         self._releases = ReleaseCache(cache_dir if cache_dir is not None else default_cache_root())
@@ -96,21 +98,25 @@ class HttpIndexClient:
         self._backoff = backoff
         self._timeout = timeout
         self._credentials = CredentialStore(netrc_file)
-        # Made on the first request: a solve whose pages are all fresh in the cache sends none,
-        # and creating the client (its TLS context, httpcore's imports) costs ~0.25 s.
+        # With lazy_connect, made on the first request: a solve whose pages are all fresh in the
+        # cache sends none, and creating the client (TLS context, httpcore's imports) costs ~0.25 s.
+        # Installs make it up front, before their downloads start.
         self._http_client: httpx.Client | None = None
         self._http_lock = threading.Lock()
+        if not lazy_connect:
+            self._http_client = self._new_http()
 
     @property
     def _http(self) -> httpx.Client:
         with self._http_lock:
             if self._http_client is None:
-                self._http_client = httpx.Client(
-                    timeout=self._timeout,
-                    follow_redirects=True,
-                    headers={"User-Agent": f"envlock/{__version__}"},
-                )
+                self._http_client = self._new_http()
             return self._http_client
+
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(
+            timeout=self._timeout, follow_redirects=True, headers={"User-Agent": f"envlock/{__version__}"}
+        )
 
     def close(self) -> None:
         with self._http_lock:
