@@ -44,12 +44,16 @@ print("\\nLOADED " + json.dumps(sorted(sys.modules)))
 
 
 def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    # the isolated HOME and cache of tests/conftest.py: nothing is written into the checkout
+    env = {k: v for k, v in os.environ.items() if k in ("HOME", "XDG_CACHE_HOME", "ENVLOCK_CACHE_DIR")}
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(ROOT)},
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **env},
         check=False,
         timeout=300,
     )
