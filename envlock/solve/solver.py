@@ -323,9 +323,7 @@ def _target_lock(
 ) -> LockedTarget:
     option = best.option if best else None
     pinned = {name: option.index for name in TORCH_FAMILY} if option and option.index else {}
-    client.prefetch(
-        (pinned.get(canonicalize_name(p.name), default_index), p.name) for p in resolution.packages
-    )
+    # lock_packages reads the locked releases' pages itself, in parallel.
     packages = lock_packages(
         client,
         resolution.packages,
