@@ -208,6 +208,9 @@ def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
                 "--no-build",
                 "--link-mode",
                 "copy",  # never hard links or symlinks into the user's own cache
+                # the store's files are already local and verified: unpacking them into uv's cache
+                # too would grow it by every store's copy of every wheel
+                "--no-cache",
                 "--quiet",
                 "-r",
                 str(reqs.absolute()),
