@@ -43,6 +43,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         ]
     else:
         targets = list(lock.targets)
+    from envlock.lock.digest import verified_env_hash
+
+    for target in targets:  # a bundle is held to what install checks: refused here, not on the node
+        verified_env_hash(target, source=str(args.lock))
     root = args.store or default_store_root()
     layout = StoreLayout(root=root) if (root / "v1").is_dir() else None
     with HttpIndexClient() as client:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from envlock.errors import IntegrityError, UsageError
+from envlock.lock.digest import verified_env_hash
 from envlock.lock.model import Lock, LockedTarget
-from envlock.store.layout import StoreLayout, env_dir_name
+from envlock.store.layout import ENV_RECORD, StoreLayout, env_dir_name
 from envlock.store.record import EnvRecord
 
 
@@ -24,19 +26,89 @@ class InstallPlan:
     hit: bool
 
 
+def record_problem(record: EnvRecord, target: LockedTarget, env_hash: str) -> str | None:
+    """None when the environment `record` describes is `target`'s, else what differs.
+
+    Cheap (no hashing, no imports): the env hash, the set of package names, and for each package
+    the locked version and one of the locked files of that version, by sha256.
+    """
+    if record.env_hash != env_hash:
+        return f"it was built for env-hash {record.env_hash}, the lock's packages give {env_hash}"
+    locked = {p.name: p for p in target.packages}
+    recorded = {p.name for p in record.packages}
+    if recorded != set(locked) or len(record.packages) != len(locked):
+        extra = sorted(recorded - set(locked))
+        missing = sorted(set(locked) - recorded)
+        return (
+            f"its packages differ from the lock's (not locked: {extra or 'none'}; "
+            f"missing: {missing or 'none'})"
+        )
+    for p in record.packages:
+        want = locked[p.name]
+        if p.version != want.version or all(a.sha256 != p.sha256 for a in want.artifacts):
+            return f"its {p.name} is {p.version} ({p.filename}, sha256 {p.sha256}), not a file the lock pins"
+    return None
+
+
+def _check_record(
+    path: Path, record: EnvRecord, target: LockedTarget, env_hash: str, *, prefix: bool
+) -> bool:
+    """Whether the environment at `path` is the target's; in the store a foreign one is refused."""
+    problem = record_problem(record, target, env_hash)
+    if problem is None:
+        return True
+    if prefix:
+        return False  # an older envlock environment at --prefix: rebuilt and replaced
+    raise IntegrityError(
+        f"store environment {path} is not what the lock pins for target {target.name}: {problem}",
+        hint="someone changed the store or published a forged environment there; do not run it. "
+        "`envlock verify` re-checks the store; remove that directory (or use another --store) to rebuild",
+        details={"path": str(path), "target": target.name},
+    )
+
+
+def refuse_prefix(path: Path) -> None:
+    """UsageError (exit 2) unless `--prefix path` may be (re)placed; see `envlock.store.prefix`."""
+    from envlock.store.prefix import prefix_problem
+
+    problem = prefix_problem(path)
+    if problem is not None:
+        raise UsageError(
+            f"--prefix {path}: {problem}; envlock replaces only an environment it made there",
+            hint="choose a new or empty directory; nothing was deleted",
+            details={"prefix": str(path)},
+        )
+
+
 def plan_install(
     *, lock_path: Path, lock: Lock, target: LockedTarget, store: StoreLayout, prefix: Path | None
 ) -> InstallPlan:
-    """Plan installing `target` of `lock` into `store` (or at `prefix`); reads, never writes."""
-    name = env_dir_name(env_hash=target.env_hash, env_name=lock.inputs.name, target=target.name)
+    """Plan installing `target` of `lock` into `store` (or at `prefix`); reads, never writes.
+
+    The store key is computed from the target's content (`verified_env_hash`), never read from the
+    lock: a lock whose recorded env-hash differs is refused (IntegrityError). An environment found
+    there is checked against the lock's packages before it counts as a hit.
+    """
+    computed = verified_env_hash(target, source=str(lock_path))
+    name = env_dir_name(env_hash=computed, env_name=lock.inputs.name, target=target.name)
     if prefix is None:
         path = store.env_path(name)
         record = EnvRecord.read(path)
-        hit = record is not None
+        if record is None and (path / ENV_RECORD).exists():
+            # published (the builders' test) but unreadable: never used, never silently rebuilt over
+            raise IntegrityError(
+                f"store environment {path} has a record ({ENV_RECORD}) envlock cannot read",
+                hint="the store was changed by hand; remove that directory (or use another --store) "
+                "to rebuild",
+                details={"path": str(path), "target": target.name},
+            )
+        hit = record is not None and _check_record(path, record, target, computed, prefix=False)
     else:
         path = prefix.absolute()
         record = EnvRecord.read(path)
-        hit = record is not None and record.env_hash == target.env_hash
+        hit = record is not None and _check_record(path, record, target, computed, prefix=True)
+        if not hit:
+            refuse_prefix(path)
     return InstallPlan(
         lock_path=lock_path,
         lock=lock,
