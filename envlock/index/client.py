@@ -289,7 +289,7 @@ class HttpIndexClient:
                     received = 0
                     # iter_raw: the bytes as sent. A server that gzips anyway gives bytes whose
                     # sha256 differs (an integrity error), never a decompression bomb.
-                    for chunk in response.iter_raw(_CHUNK):
+                    for chunk in response.iter_raw():  # no chunk size: httpx would gather 1 MiB first
                         received += len(chunk)
                         if expected_size is not None and received > expected_size:
                             raise _too_large(url, expected_size, f"sent more than {expected_size} bytes")
