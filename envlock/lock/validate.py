@@ -4,7 +4,7 @@ A lock is input that anyone who can open a pull request can write (and re-seal: 
 proves nothing about who wrote it). So every string envlock later turns into a store path, a
 download URL, a file name or a line of uv's requirements file is held to a strict form here, by
 `validate_lock`, which both lock readers (the validating one and the fast package reader) pass
-through. The forms, documented in docs/lock-format.md:
+through. The forms, documented in docs/lock-as-input.md:
 
 * `sha256`: 64 lowercase hex digits; `env-hash`: `sha256:` and 64 lowercase hex digits.
 * `size`: an integer from 0 to `MAX_ARTIFACT_SIZE`.
