@@ -3,6 +3,7 @@
 `envlock fetch -l envlock.lock -o BUNDLE` on a machine with network access (all targets, or those
 named by --target), then on the air-gapped node `envlock install --offline --bundle BUNDLE`.
 The bundle holds the lock, each artifact under artifacts/<sha256>/, and a SHA256SUMS file.
+A lock whose env-hash does not match its packages is refused (exit 1), as install refuses it.
 """
 
 from __future__ import annotations
