@@ -46,6 +46,13 @@ from envlock.lock.toml import load_lock  # noqa: E402
 from envlock.materialize.uvinstall import uv_binary  # noqa: E402
 
 
+def _remove(path: Path) -> None:
+    """Remove a tree that may hold read-only store environments (published environments are 0555)."""
+    if path.exists():
+        subprocess.run(["chmod", "-R", "u+w", str(path)], check=False)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def _env(tmp: Path, uv_cache: Path) -> dict[str, str]:
     env = {
         k: v
@@ -114,7 +121,7 @@ class Envlock:
 
     def fresh(self, name: str) -> Path:
         path = self.tmp / name
-        shutil.rmtree(path, ignore_errors=True)
+        _remove(path)
         return path
 
     def cold(self) -> float:
@@ -123,8 +130,8 @@ class Envlock:
 
     def warm(self) -> float:
         store = self.tmp / "store"
-        shutil.rmtree(store / "v1" / "envs", ignore_errors=True)
-        shutil.rmtree(store / "v1" / "roots", ignore_errors=True)
+        _remove(store / "v1" / "envs")
+        _remove(store / "v1" / "roots")
         return _time([self.install(store)], self.env(self.tmp / "uvcache"), self.root)
 
     def hit(self) -> float:
@@ -220,7 +227,7 @@ def main() -> int:
 
     def fresh(name: str) -> Path:
         path = tmp / name
-        shutil.rmtree(path, ignore_errors=True)
+        _remove(path)
         return path
 
     made = iter(range(1_000_000))
@@ -280,7 +287,7 @@ def main() -> int:
         lambda c: c.concurrent(16, fresh_store=False),
     )
     server.close()
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove(tmp)
 
     size_mb = args.packages * args.kib / 1024
     header = "| scenario | median s | min s |"

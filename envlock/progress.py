@@ -15,6 +15,14 @@ class Progress(Protocol):
         """Something the user should know that does not stop the work."""
 
 
+class PhaseLog(Protocol):
+    """Receives the few phases of long work (lease won, downloading, installing, published), which the
+    CLI writes as one plain line each even without a terminal: the log of a batch job."""
+
+    def phase(self, message: str) -> None:
+        """A phase has begun or ended (`downloading 12 files / 340.2 MB`)."""
+
+
 class Silent:
     """A Progress that drops everything (library use, tests)."""
 
@@ -22,4 +30,7 @@ class Silent:
         pass
 
     def warn(self, message: str) -> None:
+        pass
+
+    def phase(self, message: str) -> None:
         pass

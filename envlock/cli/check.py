@@ -19,17 +19,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)"
     )
     parser.add_argument(
-        "-l", "--lock", metavar="LOCK", help="the lock (default: envlock.lock beside the spec)"
+        "-l", "--lock", metavar="LOCK", help="the lock file (default: envlock.lock beside the spec)"
     )
     parser.add_argument("--json", action="store_true", help="print {fresh, reasons} as JSON")
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    from envlock.display import redact_text
     from envlock.errors import StaleLockError
-    from envlock.index.config import default_index_url
-    from envlock.kb import load_kb
+    from envlock.install.freshness import stale_reasons
     from envlock.lock.toml import load_lock
-    from envlock.solve.inputs import lock_inputs, staleness
     from envlock.spec.parse import load_spec
 
     spec_file = spec_path(args.spec)
@@ -40,26 +39,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     except StaleLockError as err:
         reasons = [err.message]
     else:
-        # Without [indexes].default the default index is machine configuration (uv/pip config),
-        # not spec input: a CI runner with another mirror must not call the lock stale.
-        default = (
-            lock.inputs.default_index
-            if spec.indexes.default is None
-            else default_index_url(spec.indexes.default)
-        )
-        fresh = lock_inputs(
-            spec,
-            default_index=default,
-            kb_digest=load_kb(spec.knowledge_base).digest,
-        )
-        reasons = staleness(lock, fresh)
+        reasons = stale_reasons(spec, lock)
         # A lock re-sealed after its packages were changed passes the content hash; the env-hash,
         # computed again from the packages, does not.
         from envlock.lock.digest import env_hash_problem
 
         reasons += [p for p in map(env_hash_problem, lock.targets) if p is not None]
     if args.json:
-        print_json({"fresh": not reasons, "lock": str(lock_file), "reasons": reasons})
+        # A reason may quote a URL from the lock; the console redacts its own lines, JSON is done here.
+        shown = [redact_text(r) for r in reasons]
+        print_json({"fresh": not reasons, "lock": str(lock_file), "reasons": shown})
     if reasons:
         console.info(f"{lock_file} is stale:")
         for r in reasons:

@@ -74,7 +74,9 @@ def _textconv(path: str, console: Console) -> int:
         # git calls the driver on every version of the file, conflicted or foreign ones too: show
         # those verbatim so `git diff` keeps working.
         console.warn(f"{err.message}; showing it as it is")
-        sys.stdout.write(text.text)
+        from envlock.display import escape_controls, redact_text
+
+        sys.stdout.write(escape_controls(redact_text(text.text), keep_newlines=True))
         return ExitCode.OK
     sys.stdout.write(render_textconv(lock, sass=_sass_lookup(console)))
     return ExitCode.OK

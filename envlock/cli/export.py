@@ -1,4 +1,5 @@
-"""Write one lock target in a standard format: PEP 751 pylock.toml or hash-pinned requirements.
+"""Write one lock target in a standard format: PEP 751 pylock.toml, hash-pinned requirements, or
+the `[conda]` part as a conda `@EXPLICIT` file.
 
 The pylock export installs with `uv pip install -r pylock.<target>.toml` (and pip >= 26.1); the
 requirements export with `pip install --no-deps --require-hashes -r FILE` or `uv pip sync FILE`.
@@ -17,8 +18,12 @@ from envlock.cli.output import Console
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_lock_argument(parser)
-    parser.add_argument("--target", required=True, metavar="NAME", help="the lock target to export")
-    parser.add_argument("--format", required=True, choices=("pylock", "requirements"), help="output format")
+    parser.add_argument(
+        "--target", metavar="NAME", help="the lock target to export (may be left out when the lock has one)"
+    )
+    parser.add_argument(
+        "--format", required=True, choices=("pylock", "requirements", "conda-explicit"), help="output format"
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -35,6 +40,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     lock_file = existing_lock(args.lock)
     lock = load_lock(lock_file)
+    if args.target is None:
+        if len(lock.targets) != 1:
+            raise UsageError(
+                f"{lock_file} has {len(lock.targets)} targets: say which one to export with --target",
+                hint="targets in the lock: " + ", ".join(t.name for t in lock.targets),
+            )
+        args.target = lock.targets[0].name
     target = lock.target(args.target)
     if target is None:
         raise UsageError(
@@ -52,6 +64,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     f"-o {args.output}: PEP 751 requires the name pylock.toml or pylock.<name>.toml",
                     hint=f"use -o {pylock_filename(target.name)}",
                 )
+    elif args.format == "conda-explicit":
+        from envlock.lock.conda_explicit import export_conda_explicit
+
+        text = export_conda_explicit(lock, target)
     else:
         text = export_requirements(lock, target)
     if args.output:

@@ -17,7 +17,11 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-l", "--lock", type=Path, default=Path("envlock.lock"), help="the lock file")
+    from envlock.cli.locations import LOCK_HELP
+
+    parser.add_argument(
+        "-l", "--lock", type=Path, default=Path("envlock.lock"), metavar="LOCK", help=LOCK_HELP
+    )
     parser.add_argument(
         "--target", action="append", default=[], metavar="NAME", help="only this target (repeatable)"
     )

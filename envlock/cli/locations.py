@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 LOCK_NAME = "envlock.lock"
+# How every command but `check` describes -l, so that the default reads the same everywhere.
+LOCK_HELP = "the lock file (default: envlock.lock in the current directory)"
 
 
 def spec_path(given: str | None) -> Path:
@@ -26,5 +28,5 @@ def existing_lock(given: str | None) -> Path:
 def add_lock_argument(parser: object, *, flag: str = "-l") -> None:
     """The common `-l/--lock LOCK` option."""
     parser.add_argument(  # type: ignore[attr-defined]  # argparse parser passed untyped by design
-        flag, "--lock", dest="lock", metavar="LOCK", help="the lockfile (default: ./envlock.lock)"
+        flag, "--lock", dest="lock", metavar="LOCK", help=LOCK_HELP
     )

@@ -27,12 +27,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check whether this node can run a lock target"),
     "inspect": ("inspect", "list SASS and PTX architectures inside CUDA binaries"),
     "gc": ("gc", "remove store paths that no root holds"),
+    "verify": ("verify", "re-hash installed environments against their records and the lock"),
+    "image": ("image", "build a lock target as a reproducible OCI image or layer, and push it"),
 }
 
 EPILOG = """\
 exit codes: 0 success; 1 the inputs are the reason (unsatisfiable, stale, incompatible node,
 integrity failure, differences with --exit-code); 2 usage or spec error; 3 network or index
 failure a retry may cure; 4 internal error.
+
+node overrides (install, run, shell, doctor): ENVLOCK_GPUS=H100,H100 (GPU names or compute
+capabilities, one per GPU; none: no GPUs), ENVLOCK_DRIVER=580.65.06 (MAJOR.MINOR[.PATCH]; none: no
+driver), ENVLOCK_GLIBC=2.28 (MAJOR.MINOR); a malformed value is exit 2.
 
 Start with `envlock solve` next to an envlock.toml, then `envlock show`.
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 from typing import TYPE_CHECKING
 
 from envlock.errors import IncompatibleNodeError, UsageError
@@ -42,9 +43,15 @@ def run(args: argparse.Namespace, console: Console) -> int:
             f"{result.path}: the environment's interpreter ({os.path.realpath(python)}) "
             "does not exist on this node",
             hint="environments link to the Python they were built with: install that Python at the same path "
-            "on every node (for example on the shared filesystem), or use a per-node store",
+            "on every node (for example on the shared filesystem), use a per-node store, or lock the "
+            'interpreter ([env] interpreter = "python-build-standalone"): it then lives in the store itself',
         )
     env = env_path_for_run(result.path)
+    # A conda prefix's activation scripts (compilers, CUDA pieces) run first, in a shell.
+    scripts = sorted((result.path / "etc" / "conda" / "activate.d").glob("*.sh"))
+    if scripts:
+        sourced = " && ".join(f". {shlex.quote(str(s))}" for s in scripts)
+        cmd = ["/bin/sh", "-c", f'{sourced} && exec "$@"', "envlock-activate", *cmd]
     try:
         os.execvpe(cmd[0], cmd, env)
     except FileNotFoundError:

@@ -34,6 +34,7 @@ def _size(n: int) -> str:
 def run(args: argparse.Namespace, console: Console) -> int:
     import sys
 
+    from envlock.display import shown
     from envlock.errors import UsageError
     from envlock.lock.json import lock_to_json
     from envlock.lock.toml import load_lock
@@ -50,31 +51,44 @@ def run(args: argparse.Namespace, console: Console) -> int:
         print_json(lock_to_json(lock, args.target))
         return 0
     out = sys.stdout
+    # Every lock string is shown escaped and without credentials: a lock from a pull request
+    # must not drive the reviewer's terminal.
+    v = shown
     out.write(
-        f"lock {lock.inputs.name}: Python {lock.inputs.python}, envlock {lock.envlock_version}, "
-        f"uv {lock.uv_version}\n"
+        f"lock {v(lock.inputs.name)}: Python {v(lock.inputs.python)}, envlock {v(lock.envlock_version)}, "
+        f"uv {v(lock.uv_version)}\n"
     )
     for t in lock.targets:
         if args.target and t.name not in args.target:
             continue
         total = sum(a.size for p in t.packages for a in p.artifacts)
         out.write(
-            f"\n{t.name}  ({t.platform}, glibc >= {t.glibc}, "
-            f"{' '.join(t.gpus) if t.gpus else 'CPU only'}"
-            f"{', driver ' + t.driver if t.driver else ''})\n"
+            f"\n{v(t.name)}  ({v(t.platform)}, glibc >= {v(t.glibc)}, "
+            f"{v(' '.join(t.gpus)) if t.gpus else 'CPU only'}"
+            f"{', driver ' + v(t.driver) if t.driver else ''})\n"
         )
-        out.write(f"  variant          {t.variant}\n")
-        out.write(f"  torch            {t.torch or '-'}\n")
-        out.write(f"  CUDA runtime     {t.cuda or '-'}\n")
-        out.write(f"  cuDNN            {t.cudnn or '-'}\n")
-        out.write(f"  NCCL             {t.nccl or '-'}\n")
+        out.write(f"  variant          {v(t.variant)}\n")
+        out.write(f"  torch            {v(t.torch or '-')}\n")
+        out.write(f"  CUDA runtime     {v(t.cuda or '-')}\n")
+        out.write(f"  cuDNN            {v(t.cudnn or '-')}\n")
+        out.write(f"  NCCL             {v(t.nccl or '-')}\n")
+        if t.toolkit_source:
+            parts = "".join(f", {v(c.name)} {v(c.version)}" for c in t.toolkit)
+            out.write(f"  CUDA toolkit     {v(t.toolkit_release or '-')} ({v(t.toolkit_source)}{parts})\n")
         if t.requires_driver:
-            out.write(f"  needs driver     >= {t.requires_driver} ({t.compat})\n")
-        out.write(f"  env hash         {t.env_hash}\n")
+            out.write(f"  needs driver     >= {v(t.requires_driver)} ({v(str(t.compat))})\n")
+        if t.interpreter is not None:
+            i = t.interpreter
+            out.write(
+                f"  interpreter      {v(i.implementation)} {v(i.version)} (python-build-standalone, "
+                f"{_size(i.artifact.size)}, sha256 {v(i.artifact.sha256[:16])}...)\n"
+            )
+        out.write(f"  env hash         {v(t.env_hash)}\n")
         out.write(f"  packages         {len(t.packages)}, {_size(total)} to download\n")
-        width = max((len(p.name) for p in t.packages), default=0)
-        for p in t.packages:
-            out.write(f"    {p.name:<{width}}  {p.version}\n")
+        names = [v(p.name) for p in t.packages]
+        width = max((len(n) for n in names), default=0)
+        for name, p in zip(names, t.packages, strict=True):
+            out.write(f"    {name:<{width}}  {v(p.version)}\n")
         for r in t.rejected:
-            out.write(f"  rejected {r.variant}: {r.reason}\n")
+            out.write(f"  rejected {v(r.variant)}: {v(r.reason)}\n")
     return 0

@@ -257,6 +257,16 @@ def _input_changes(old: LockInputs, new: LockInputs) -> tuple[ValueChange, ...]:
 # ----------------------------------------------------------------------------------------- targets
 
 
+def _reviewed(t: LockedTarget) -> tuple[LockedPackage, ...]:
+    """The packages a review lists: PyPI packages, toolkit components, and conda packages (as
+    `conda:<name>`, so they never clash with a PyPI name; a new build of one version is a file change)."""
+    conda = tuple(
+        LockedPackage(name=f"conda:{c.name}", version=c.version, index=c.channel, artifacts=(c.artifact,))
+        for c in t.conda
+    )
+    return (*t.packages, *t.toolkit, *conda)
+
+
 def _stack_values(t: LockedTarget | None) -> dict[str, str | None]:
     if t is None:
         return {}
@@ -266,6 +276,7 @@ def _stack_values(t: LockedTarget | None) -> dict[str, str | None]:
         "cuda": t.cuda,
         "cudnn": t.cudnn,
         "nccl": t.nccl,
+        "toolkit": t.toolkit_release,
         "requires-driver": t.requires_driver,
         "compat": t.compat,
         "gpus": _join(t.gpus) or None,
@@ -380,8 +391,9 @@ def _package_changes(
     target: str,
     warnings: list[DiffWarning],
 ) -> tuple[PackageChange, ...]:
-    old_p = {p.name: p for p in old.packages} if old else {}
-    new_p = {p.name: p for p in new.packages} if new else {}
+    # toolkit components are reviewed like packages (their names cannot clash: cuda_nvcc, libcublas)
+    old_p = {p.name: p for p in _reviewed(old)} if old else {}
+    new_p = {p.name: p for p in _reviewed(new)} if new else {}
     changes: list[PackageChange] = []
     for name in sorted(set(old_p) | set(new_p)):
         change = _package_change(old_p.get(name), new_p.get(name), target, warnings)

@@ -21,6 +21,7 @@ STACK_FIELDS: tuple[str, ...] = (
     "cuda",
     "cudnn",
     "nccl",
+    "toolkit",
     "requires-driver",
     "compat",
     "gpus",

@@ -3,10 +3,18 @@ lock as the line-oriented "textconv" view that git's own line diff turns into a 
 
 Every renderer is a pure function of its input: the same diff gives the same bytes, in the order
 of `LockDiff.targets` (the new lock's targets, then removed ones) and `KIND_ORDER`.
+
+Every string that comes from a lock or a spec (versions, names, reasons, URLs, the sides' names)
+is treated as hostile: URLs lose their credentials everywhere; text output shows control
+characters escaped (`envlock.display.shown`); Markdown passes each string through the escaper of
+the context it lands in (`_md_text` for table cells and list items, `_md_code` for code spans,
+`_html_text` inside the `<summary>` HTML), so that no backtick, pipe, HTML tag, newline,
+`</details>`, image or link syntax, @mention or #reference can leave its place in a PR comment.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from envlock.diff.archs import SassLookup
@@ -21,6 +29,7 @@ from envlock.diff.model import (
     TargetDiff,
     ValueChange,
 )
+from envlock.display import redact_text, shown
 from envlock.lock.model import Lock, LockedTarget
 from envlock.lock.toml import compute_content_hash
 
@@ -32,6 +41,7 @@ STACK_LABELS: dict[str, str] = {
     "cuda": "CUDA runtime",
     "cudnn": "cuDNN",
     "nccl": "NCCL",
+    "toolkit": "CUDA toolkit",
     "requires-driver": "requires driver",
     "compat": "compatibility",
     "gpus": "target GPUs",
@@ -91,7 +101,7 @@ def _stack_values(s: StackChange, side: str) -> list[str]:
         return f.new if side == "new" else f.old
 
     out = [_none(value("variant"))]
-    for name in ("torch", "cuda", "cudnn", "nccl"):
+    for name in ("torch", "cuda", "cudnn", "nccl", "toolkit"):
         v = value(name)
         if v is not None:
             out.append(f"{STACK_LABELS[name]} {v}")
@@ -200,93 +210,157 @@ def _file_line(f_file: str, change: str, old: str | None, new: str | None) -> st
 
 
 def render_text(diff: LockDiff, *, color: bool = False) -> str:
-    """The terminal review: warnings, one headline per target, then the details per target."""
+    """The terminal review: warnings, one headline per target, then the details per target.
+
+    Lock strings are shown with `shown` (credentials removed, control characters escaped) before
+    any colour is added, so only envlock's own escape sequences reach the terminal.
+    """
     paint = _painter(color)
-    out = [paint(f"envlock diff {diff.old.source} -> {diff.new.source}", "1")]
-    out += [paint("warning: ", "33;1") + w.message for w in diff.warnings]
+    out = [paint(shown(f"envlock diff {diff.old.source} -> {diff.new.source}"), "1")]
+    out += [paint("warning: ", "33;1") + shown(w.message) for w in diff.warnings]
     if diff.empty:
         out.append("no differences")
         return "\n".join(out) + "\n"
     out.append("")
     for t in diff.targets:
-        line = headline(t)
-        name, rest = line[: len(t.name)], line[len(t.name) :]
-        out.append(paint(name, "1") + rest)
+        line, name = shown(headline(t)), shown(t.name)
+        out.append(paint(name, "1") + line[len(name) :])
     for t in diff.targets:
         if t.empty:
             continue
-        out += ["", paint(t.name, "1")]
+        out += ["", paint(shown(t.name), "1")]
         for kind in KIND_ORDER:
             items = t.of_kind(kind)
             if not items:
                 continue
             out.append(f"  {kind} ({len(items)}):")
             for p in items:
-                out.append("    " + paint(_package_line(p), _KIND_COLOR[kind]))
-                out += [f"      {line}" for line in _shown_files(p)]
+                out.append("    " + paint(shown(_package_line(p)), _KIND_COLOR[kind]))
+                out += [f"      {shown(line)}" for line in _shown_files(p)]
         for o_index, n_index, count in _index_moves(t):
-            out.append(f"  index: {o_index} -> {n_index} ({count} packages)")
+            out.append(shown(f"  index: {o_index} -> {n_index} ({count} packages)"))
         if t.status in ("added", "removed") or t.download_delta:
             out.append(
                 f"  download: {format_size(t.download_old)} -> {format_size(t.download_new)} "
                 f"({format_size(t.download_delta, signed=True)})"
             )
-        out += [f"  {o.field}: {_none(_short_hash(o.old))} -> {_none(_short_hash(o.new))}" for o in t.other]
-        out += [f"  rejected {r.field}: {_none(r.old)} -> {_none(r.new)}" for r in t.rejected]
+        out += [
+            shown(f"  {o.field}: {_none(_short_hash(o.old))} -> {_none(_short_hash(o.new))}") for o in t.other
+        ]
+        out += [shown(f"  rejected {r.field}: {_none(r.old)} -> {_none(r.new)}") for r in t.rejected]
     if diff.inputs:
         out += ["", paint("spec inputs", "1")]
-        out += [f"  {c.field}: {_none(c.old)} -> {_none(c.new)}" for c in diff.inputs]
+        out += [shown(f"  {c.field}: {_none(c.old)} -> {_none(c.new)}") for c in diff.inputs]
     if diff.lock:
         out += ["", paint("lock", "1")]
-        out += [f"  {c.field}: {_none(_short_hash(c.old))} -> {_none(_short_hash(c.new))}" for c in diff.lock]
+        out += [
+            shown(f"  {c.field}: {_none(_short_hash(c.old))} -> {_none(_short_hash(c.new))}")
+            for c in diff.lock
+        ]
     return "\n".join(out) + "\n"
 
 
 # -------------------------------------------------------------------------------------- markdown
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a GitHub table cell (pipes escaped, HTML special characters escaped)."""
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")).replace(
-        "\n", " "
-    )
+# Characters with a meaning inside a Markdown (GFM) line, and how each is shown as itself. '@' and
+# '#' keep their backslash and get a zero-width space after them: GitHub finds @mentions and
+# #references in the rendered text, where a backslash escape is already gone.
+_MD_INLINE = {c: "\\" + c for c in "\\`*[]!~|$"} | {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    "@": "\\@&#8203;",
+    "#": "\\#&#8203;",
+}
+_MD_INLINE_RE = re.compile("[" + re.escape("".join(_MD_INLINE)) + "]")
+# `_` emphasises only at a word's edge (`sm_90` stays as it is); `scheme://` and `www.` autolink.
+_MD_CONTEXTUAL = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|:(?=//)|(?i:(?<=www)\.)")
+_LIST_START = re.compile(r"^([-+=]|\d+[.)])")  # a list marker or setext line where a line starts
+
+
+def _md_text(text: str, *, line_start: bool = False) -> str:
+    """`text` as inert Markdown text: one line, no credentials, every special character escaped.
+
+    Safe in a table cell and inside a paragraph; with `line_start`, also where a Markdown line
+    begins (a list item), where `-`, `+`, `1.` would start a block.
+    """
+    text = _MD_INLINE_RE.sub(lambda m: _MD_INLINE[m.group()], shown(text))
+    text = _MD_CONTEXTUAL.sub(lambda m: "\\" + m.group(), text)
+    if line_start:
+        text = _LIST_START.sub(lambda m: m.group(1)[:-1] + "\\" + m.group(1)[-1], text.lstrip())
+    return text
+
+
+def _md_code(text: str | None, *, table: bool = True) -> str:
+    """`text` as a code span (empty for none): a fence longer than any backtick run inside.
+
+    In a table cell a `|` would end the cell even inside a code span; such a value is shown as
+    escaped text instead.
+    """
+    if not text:
+        return ""
+    text = shown(text)
+    if table and "|" in text:
+        return _md_text(text)
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+_HTML_TEXT = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+_HTML_TEXT |= {"@": "@&#8203;", "#": "#&#8203;"}  # see _MD_INLINE
+_HTML_TEXT_RE = re.compile("[" + re.escape("".join(_HTML_TEXT)) + "]")
+
+
+_HTML_AUTOLINK = re.compile(r"(?<=:)(?=//)|(?i:(?<=www)(?=\.))")
+
+
+def _html_text(text: str) -> str:
+    """`text` as inert text inside an HTML block (`<summary>`), where Markdown is not parsed.
+
+    A zero-width space also splits `scheme://` and `www.`, which a linker of rendered text would
+    otherwise turn into links.
+    """
+    text = _HTML_TEXT_RE.sub(lambda m: _HTML_TEXT[m.group()], shown(text))
+    return _HTML_AUTOLINK.sub("&#8203;", text)
 
 
 def _md_value(f: ValueChange) -> str:
     if not f.changed:
-        return _cell(_none(f.old)) if f.old is not None else ""
-    return f"{_cell(_none(f.old))} → **{_cell(_none(f.new))}**"
+        return _md_text(_none(f.old)) if f.old is not None else ""
+    return f"{_md_text(_none(f.old))} → **{_md_text(_none(f.new))}**"
 
 
 def _md_archs(s: StackChange) -> str:
     if s.sass_old is None and s.sass_new is None:
         return ""
     if s.sass_old is None or s.sass_new is None:
-        return _cell(", ".join(s.sass_new or s.sass_old or ()))
+        return _md_text(", ".join(s.sass_new or s.sass_old or ()))
     parts = [f"−{a}" for a in s.sass_lost] + [f"+{a}" for a in s.sass_gained]
-    return " ".join(parts) if parts else "unchanged"
+    return _md_text(" ".join(parts)) if parts else "unchanged"
 
 
 def _md_driver(f: ValueChange, compat: ValueChange) -> str:
     def ge(v: str | None) -> str:
-        return f"≥ {v}" if v else "none"
+        return f"≥ {_md_text(v)}" if v else "none"
 
     text = f"{ge(f.old)} → **{ge(f.new)}**" if f.changed else (ge(f.old) if f.old else "")
     if compat.changed:
-        text += f" ({_cell(_none(compat.old))} → **{_cell(_none(compat.new))}**)"
+        text += f" ({_md_text(_none(compat.old))} → **{_md_text(_none(compat.new))}**)"
     return text
 
 
 def _md_summary_row(t: TargetDiff) -> str:
     s = t.stack
-    name = f"**{_cell(t.name)}**"
+    name = f"**{_md_text(t.name)}**"
     if t.status in ("added", "removed"):
         name += f" ({'new' if t.status == 'added' else 'removed'})"
 
         def side(field: str) -> str:
             f = s.get(field)
             v = f.new if t.status == "added" else f.old
-            return _cell(v) if v is not None else ""
+            return _md_text(v) if v is not None else ""
 
         sass = s.sass_new if t.status == "added" else s.sass_old
         driver = side("requires-driver")
@@ -298,7 +372,7 @@ def _md_summary_row(t: TargetDiff) -> str:
             side("cudnn"),
             side("nccl"),
             f"≥ {driver}" if driver else "",
-            _cell(", ".join(sass)) if sass else "",
+            _md_text(", ".join(sass)) if sass else "",
             f"{len(t.packages)} {t.status}",
             format_size(t.download_new if t.status == "added" else t.download_old),
         ]
@@ -323,21 +397,17 @@ def _md_summary_row(t: TargetDiff) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _md_version(v: str | None) -> str:
-    return f"`{v}`" if v else ""
-
-
 def _md_target(t: TargetDiff) -> list[str]:
-    summary = _cell(headline(t, arrow="→").removeprefix(t.name + ": "))
-    out = ["<details>", f"<summary><b>{_cell(t.name)}</b>: {summary}</summary>", ""]
+    summary = _html_text(headline(t, arrow="→").removeprefix(t.name + ": "))
+    out = ["<details>", f"<summary><b>{_html_text(t.name)}</b>: {summary}</summary>", ""]
     s = t.stack
     out += ["| CUDA stack | old | new |", "|---|---|---|"]
     for name in STACK_FIELDS:
         f = s.get(name)
         if f.old is None and f.new is None:
             continue
-        new = f"**{_cell(_none(f.new))}**" if f.changed else _cell(_none(f.new))
-        old = _cell(_none(f.old))
+        new = f"**{_md_text(_none(f.new))}**" if f.changed else _md_text(_none(f.new))
+        old = _md_text(_none(f.old))
         out.append(f"| {STACK_LABELS[name]} | {old} | {new} |")
     if s.sass_old is not None or s.sass_new is not None:
         lost_gained = []
@@ -348,7 +418,8 @@ def _md_target(t: TargetDiff) -> list[str]:
         new = ", ".join(s.sass_new or ())
         if lost_gained:
             new += " (" + "; ".join(lost_gained) + ")"
-        out.append(f"| GPU architectures | {', '.join(s.sass_old or ()) or 'none'} | {new or 'none'} |")
+        old = _md_text(", ".join(s.sass_old or ())) or "none"
+        out.append(f"| GPU architectures | {old} | {_md_text(new) or 'none'} |")
     out.append(
         f"| download | {format_size(t.download_old)} | {format_size(t.download_new)}"
         + (f" ({format_size(t.download_delta, signed=True)})" if t.download_delta else "")
@@ -357,20 +428,21 @@ def _md_target(t: TargetDiff) -> list[str]:
     if t.packages:
         out += ["", "| change | package | old | new | size | what changed |", "|---|---|---|---|---|---|"]
         for p in t.packages:
-            what = ", ".join(p.reasons)
+            what = _md_text(", ".join(p.reasons))
             hashed = [f.file for f in p.files if f.change == "hash"]
             if hashed:
-                what += " ⚠️ sha256 of " + ", ".join(f"`{_cell(h)}`" for h in hashed)
+                what += " ⚠️ sha256 of " + ", ".join(_md_code(h) for h in hashed)
             size = format_size(p.size_delta, signed=True) if p.size_delta else ""
             out.append(
-                f"| {p.kind} | `{_cell(p.name)}` | {_md_version(p.old_version)} | "
-                f"{_md_version(p.new_version)} | {size} | {what} |"
+                f"| {p.kind} | {_md_code(p.name)} | {_md_code(p.old_version)} | "
+                f"{_md_code(p.new_version)} | {size} | {what} |"
             )
     extra = [*t.other, *(ValueChange(field=f"rejected {r.field}", old=r.old, new=r.new) for r in t.rejected)]
     if extra:
         out += ["", "| other | old | new |", "|---|---|---|"]
         out += [
-            f"| {_cell(c.field)} | {_cell(_none(_short_hash(c.old)))} | {_cell(_none(_short_hash(c.new)))} |"
+            f"| {_md_text(c.field)} | {_md_text(_none(_short_hash(c.old)))} | "
+            f"{_md_text(_none(_short_hash(c.new)))} |"
             for c in extra
         ]
     out += ["", "</details>", ""]
@@ -381,7 +453,7 @@ def _md_warnings(warnings: Sequence[DiffWarning]) -> list[str]:
     if not warnings:
         return []
     out = ["> [!WARNING]"]
-    out += [f"> - {_cell(w.message)}" for w in warnings]
+    out += [f"> - {_md_text(w.message, line_start=True)}" for w in warnings]
     return [*out, ""]
 
 
@@ -390,7 +462,7 @@ def render_markdown(diff: LockDiff) -> str:
     out = [
         "### envlock lock diff",
         "",
-        f"`{_cell(diff.old.source)}` → `{_cell(diff.new.source)}`",
+        f"{_md_code(diff.old.source, table=False)} → {_md_code(diff.new.source, table=False)}",
         "",
     ]
     out += _md_warnings(diff.warnings)
@@ -409,8 +481,8 @@ def render_markdown(diff: LockDiff) -> str:
         if changes:
             out += [f"| {title} | old | new |", "|---|---|---|"]
             out += [
-                f"| `{_cell(c.field)}` | {_md_version(_short_hash(c.old))} | "
-                f"{_md_version(_short_hash(c.new))} |"
+                f"| {_md_code(c.field)} | {_md_code(_short_hash(c.old))} | "
+                f"{_md_code(_short_hash(c.new))} |"
                 for c in changes
             ]
             out.append("")
@@ -462,8 +534,27 @@ def _target_json(t: TargetDiff) -> dict[str, object]:
     }
 
 
+def _redacted(value: object) -> object:
+    """`value` with the credentials of every URL in its strings removed (JSON escapes the rest)."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    return value
+
+
 def to_json(diff: LockDiff) -> dict[str, object]:
-    """The documented, stable JSON form (docs/lock-review.md); keys are only ever added."""
+    """The documented, stable JSON form (docs/lock-review.md); keys are only ever added.
+
+    URLs carry no credentials; control characters are left to the JSON encoder to escape.
+    """
+    document = _document(diff)
+    return {k: _redacted(v) for k, v in document.items()}
+
+
+def _document(diff: LockDiff) -> dict[str, object]:
 
     def side(s: LockSide) -> dict[str, object]:
         return {
@@ -568,4 +659,5 @@ def render_textconv(lock: Lock, *, sass: SassLookup | None = None) -> str:
     ]
     for t in lock.targets:
         out += ["", *_textconv_target(t, sass)]
-    return "\n".join(out) + "\n"
+    # git shows these lines on a terminal: each one without credentials or control characters.
+    return "\n".join(shown(line) for line in out) + "\n"

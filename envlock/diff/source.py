@@ -97,7 +97,14 @@ def _git_show(rev: str, inner: str, cwd: Path) -> bytes:
     spec = f"{rev}:{inner}"
     if not inner:
         raise UsageError(f"{spec}: no path after ':'", hint="write REV:path, for example main:envlock.lock")
-    done = _git(["show", "--no-textconv", spec], cwd)
+    if rev.startswith("-"):
+        # No revision name starts with '-'; git would read it as an option (`--output=FILE`).
+        raise UsageError(
+            f"{spec}: '{rev}' is not a git revision",
+            hint="a revision never starts with '-'; write REV:path, for example main:envlock.lock",
+        )
+    # --end-of-options: whatever the argument holds, git reads it as a revision, never an option.
+    done = _git(["show", "--no-textconv", "--end-of-options", spec], cwd)
     if done.returncode == 0:
         return done.stdout
     err = done.stderr.decode("utf-8", "replace").strip()
@@ -106,7 +113,8 @@ def _git_show(rev: str, inner: str, cwd: Path) -> bytes:
             f"{spec}: no such file, and {cwd} is not inside a git repository to read it from",
             hint="run envlock diff inside the repository, or pass lock file paths",
         )
-    if rev and _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{object}}"], cwd).returncode != 0:
+    verify = ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{object}}"]
+    if rev and _git(verify, cwd).returncode != 0:
         raise UsageError(
             f"{spec}: git revision '{rev}' does not exist",
             hint="check the name with `git log --oneline` or `git branch -a`; in CI fetch the base "

@@ -15,7 +15,8 @@ data; the CLI prints it. The questions (DESIGN §10):
 
 The node checks (platform, driver, GPUs, GPU limits, glibc) and the choice of a target without
 `--target` are `envlock.node.fit`'s, the very ones `install` uses, so the two never disagree: the
-first target that fits (a GPU target on a node with GPUs), else the closest one (fewest failures).
+target `envlock.node.fit.choose_fit` prefers (declared GPUs matching the node best, a GPU target on a
+node with GPUs), else the closest one (fewest failures).
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ from envlock.node.model import NodeInfo
 
 if TYPE_CHECKING:
     from envlock.kb.knowledge import KnowledgeBase
+    from envlock.store.record import EnvRecord
+    from envlock.store.verify import Verification
 
 __all__ = ["FAIL", "OK", "WARN", "Check", "DoctorReport", "diagnose", "is_gpu_target", "judge", "wheel_glibc"]
 
@@ -51,7 +54,7 @@ __all__ = ["FAIL", "OK", "WARN", "Check", "DoctorReport", "diagnose", "is_gpu_ta
 class DoctorReport:
     """Whether `node` can run lock target `target`, check by check.
 
-    `chosen` says how the target was picked: "named" (--target), "auto" (the first that fits) or
+    `chosen` says how the target was picked: "named" (--target), "auto" (chosen by the fit rules) or
     "closest" (none fits; this one fails fewest checks). `others` maps every other target judged to
     its failures; `notes` says what the choice itself warns about.
     """
@@ -62,6 +65,7 @@ class DoctorReport:
     chosen: str
     others: tuple[tuple[str, tuple[str, ...]], ...] = ()
     notes: tuple[str, ...] = ()
+    why: str = ""  # when chosen "auto": why this target won
 
     @property
     def ok(self) -> bool:
@@ -74,7 +78,7 @@ class DoctorReport:
     def with_checks(self, extra: Sequence[Check]) -> DoctorReport:
         return DoctorReport(
             target=self.target, node=self.node, checks=(*self.checks, *extra), chosen=self.chosen,
-            others=self.others, notes=self.notes,
+            others=self.others, notes=self.notes, why=self.why,
         )  # fmt: skip
 
 
@@ -188,16 +192,17 @@ def diagnose(
 ) -> DoctorReport:
     """Judge `node` against the named target, or choose one (module docstring).
 
-    Raises UsageError (exit 2) for a target name the lock does not have, listing its targets.
+    `target` None or "auto" chooses as `install --target auto` does. Raises UsageError (exit 2) for a
+    target name the lock does not have, listing its targets.
     """
     allow_ptx = lock.inputs.allow_ptx
-    if target is not None:
+    if target is not None and target != "auto":
         chosen = lock.target(target)
         if chosen is None:
             names = [t.name for t in lock.targets]
             raise UsageError(
                 f"{source} has no target {target!r}; its targets are: {', '.join(names) or 'none'}",
-                hint="pass one of those names to --target, or leave --target out to take the first that fits",
+                hint="pass one of those names to --target, or --target auto to choose by the fit rules",
                 details={"targets": names},
             )
         checks = judge(chosen, node, kb, allow_ptx=allow_ptx, env_root=env_root)
@@ -209,5 +214,54 @@ def diagnose(
     others = tuple((f.target.name, f.missing) for f in choice.judged if f.target.name != pick.name)
     checks = judge(pick, node, kb, allow_ptx=allow_ptx, env_root=env_root) if env_root else choice.fit.checks
     return DoctorReport(
-        target=pick, node=node, checks=checks, chosen=choice.how, others=others, notes=choice.notes
+        target=pick, node=node, checks=checks, chosen=choice.how, others=others, notes=choice.notes,
+        why=choice.why,
+    )  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- installed environment
+
+
+def record_check(record: EnvRecord | None, lock: Lock, target: LockedTarget, env: Path) -> Check:
+    """What the environment's own record (`envlock-env.json`) says about the lock it was built from."""
+    if record is None:
+        return Check(
+            name="record",
+            status=FAIL,
+            message=f"{env}: no envlock-env.json: not an environment envlock built",
+            hint="install the target with `envlock install`",
+        )
+    if record.env_hash != target.env_hash or record.target != target.name:
+        return Check(
+            name="record",
+            status=FAIL,
+            message=f"{env} was built for target {record.target} with env hash {record.env_hash}; "
+            f"the lock's target {target.name} has {target.env_hash}",
+            hint="install this lock's target; the environment there is another one",
+        )
+    same = record.lock_content_hash == lock.content_hash
+    return Check(
+        name="record",
+        status=OK,
+        message=f"built from {'this lock' if same else 'a lock with the same packages'} "
+        f"(content hash {record.lock_content_hash}), target {record.target}, env hash {record.env_hash}",
+    )
+
+
+def verify_check(verification: Verification) -> Check:
+    """`envlock verify`'s verdict on one environment as a doctor check."""
+    if verification.ok:
+        return Check(
+            name="verify",
+            status=OK,
+            message=f"{verification.files} files as built (tree hash {verification.tree_hash})",
+        )
+    shown = "; ".join(verification.problems[:5])
+    more = len(verification.problems) - 5
+    return Check(
+        name="verify",
+        status=FAIL,
+        message=f"installed files changed since the build: {shown}"
+        + (f"; and {more} more" if more > 0 else ""),
+        hint="`envlock verify` lists them all; do not use this environment, install it again",
     )

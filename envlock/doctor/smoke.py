@@ -95,11 +95,18 @@ def interpret(raw: Mapping[str, object]) -> tuple[Check, ...]:
         checks.append(Check(name="smoke nccl", status=FAIL, message=str(nccl["error"])))
     elif "ok" in nccl:
         world = nccl.get("world")
-        msg = (
-            f"all-reduce of {int(str(nccl.get('bytes', 0))) >> 20} MiB across {world} GPU(s): "
-            f"bus bandwidth {nccl.get('busbw-gbps')} GB/s, algorithm bandwidth {nccl.get('algbw-gbps')} GB/s "
-            f"(NCCL {nccl.get('nccl')})"
-        )
+        size = int(str(nccl.get("bytes", 0))) >> 20
+        if world == 1:
+            # one rank moves nothing between GPUs: a bandwidth figure would be meaningless
+            msg = (
+                f"all-reduce of {size} MiB on one GPU (NCCL {nccl.get('nccl')}); "
+                "bandwidth test skipped: one GPU"
+            )
+        else:
+            msg = (
+                f"all-reduce of {size} MiB across {world} GPU(s): bus bandwidth {nccl.get('busbw-gbps')} "
+                f"GB/s, algorithm bandwidth {nccl.get('algbw-gbps')} GB/s (NCCL {nccl.get('nccl')})"
+            )
         if nccl.get("ok"):
             checks.append(Check(name="smoke nccl", status=OK, message=msg))
         else:

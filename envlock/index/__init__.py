@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from envlock.index.auth import redact_url
+from envlock.display import redact_url
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, IndexFile, ProjectPage
 
@@ -36,6 +36,10 @@ class IndexClient(Protocol):
 
     def file_info(self, url: str) -> tuple[int, str | None]:
         """`(size, sha256 declared by the server or None)` without downloading the file."""
+        ...
+
+    def document(self, url: str) -> bytes:
+        """The body of a document such as a JSON manifest or a directory listing."""
         ...
 
     def download(

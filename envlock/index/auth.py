@@ -1,19 +1,22 @@
 """Index credentials: taken from URL userinfo and netrc, sent as basic auth, never shown.
 
 Every URL that leaves the index client (in a page, a file, an error message) goes through
-`redact_url`, which drops the userinfo entirely: a token used as a user name is as secret as a
-password.
+`envlock.display.redact_url`, which drops the userinfo entirely: a token used as a user name is as
+secret as a password.
 """
 
 from __future__ import annotations
 
 import netrc
 import os
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
+
+from envlock.display import redact_url
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -27,29 +30,25 @@ class Credentials:
         return "Credentials(<redacted>)"
 
 
-def redact_url(url: str) -> str:
-    """`url` without its userinfo (`https://user:token@host/x` -> `https://host/x`)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+def _authority(url: str) -> str:
+    """What lies between `scheme://` and the path, query or fragment (string matching, as redact_url)."""
+    _, sep, rest = url.partition("://")
+    return re.split(r"[/?#]", rest, maxsplit=1)[0] if sep else ""
 
 
 def split_credentials(url: str) -> tuple[str, Credentials | None]:
     """`(url without userinfo, credentials from the userinfo or None)`."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    bare = redact_url(url)
+    if bare == url:
         return url, None
-    userinfo = parts.netloc.rsplit("@", 1)[0]
+    userinfo = _authority(url).rsplit("@", 1)[0]
     user, _, password = userinfo.partition(":")
-    return redact_url(url), Credentials(username=unquote(user), password=unquote(password))
+    return bare, Credentials(username=unquote(user), password=unquote(password))
 
 
 def host_key(url: str) -> str:
     """The `host[:port]` part of a URL, lowercase, without userinfo: what credentials are keyed by."""
-    netloc = urlsplit(url).netloc.rsplit("@", 1)[-1]
-    return netloc.lower()
+    return _authority(url).rsplit("@", 1)[-1].lower()
 
 
 def netrc_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -90,7 +89,7 @@ class CredentialStore:
             table = self._load_netrc()
         if table is None:
             return None
-        hostname = urlsplit(url).hostname or ""
+        hostname = urlsplit(redact_url(url)).hostname or ""
         entry = table.authenticators(key) or table.authenticators(hostname)
         if entry is None:
             return None

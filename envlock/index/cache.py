@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from envlock.index.auth import redact_url
+from envlock.display import redact_url
 
 CACHE_LAYOUT = "http-v1"
 

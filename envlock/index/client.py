@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import logging
 import os
 import stat
@@ -26,8 +27,9 @@ import httpx
 from packaging.utils import canonicalize_name
 
 from envlock import __version__
+from envlock.display import redact_url
 from envlock.errors import IndexCredentialsError, IndexFormatError, IntegrityError, NetworkError
-from envlock.index.auth import CredentialStore, redact_url
+from envlock.index.auth import CredentialStore
 from envlock.index.cache import CachedResponse, HttpCache, default_cache_root
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, ProjectPage
@@ -181,6 +183,52 @@ class HttpIndexClient:
         parsed = _parse_entry(entry)
         self._cache.put(_keyed(entry, url))
         return entry, parsed
+
+    # --------------------------------------------------------------------------------- documents
+
+    def document(self, url: str) -> bytes:
+        """The body of `url` (a JSON manifest, a directory listing), through the page cache.
+
+        A `file://` directory URL gives a small HTML listing of the directory's files, so that a
+        local mirror reads like a web server's listing. Raises ArtifactNotFound on 404.
+        """
+        if urlsplit(url).scheme == "file":
+            return _local_document(url)
+        cached = self._cache.get(url)
+        if self._offline:
+            if cached is None or cached.content_type == _NOT_FOUND_TYPE:
+                raise _offline_miss(url)
+            return cached.body
+        headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
+        if cached is not None and cached.content_type != _NOT_FOUND_TYPE:
+            if cached.etag:
+                headers["If-None-Match"] = cached.etag
+            if cached.last_modified:
+                headers["If-Modified-Since"] = cached.last_modified
+        response = self._send("GET", url, headers=headers)
+        if response.status_code == 304 and cached is not None:
+            return cached.body
+        if response.status_code == 404:
+            raise _artifact_not_found(url)
+        _raise_for_client_error(response, url)
+        if response.status_code != 200:
+            raise IndexFormatError(
+                f"{redact_url(url)} answered HTTP {response.status_code}",
+                hint="the server or a proxy in between is misbehaving; retry later or use a mirror",
+                details={"url": redact_url(url), "status": response.status_code},
+            )
+        self._cache.put(
+            CachedResponse(
+                url=redact_url(url),
+                body=response.content,
+                content_type=response.headers.get("Content-Type"),
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+                serial=None,
+                fetched_at=time.time(),
+            )
+        )
+        return response.content
 
     # ------------------------------------------------------------------------------------- files
 
@@ -615,6 +663,27 @@ def _artifact_not_found(url: str) -> ArtifactNotFound:
         "or install from a bundle that still holds it",
         details={"url": where},
     )
+
+
+def _local_document(url: str) -> bytes:
+    path = _file_path(url)
+    try:
+        if path.is_dir():
+            links = "".join(
+                f'<a href="{html.escape(p.name)}">{html.escape(p.name)}</a>\n'
+                for p in sorted(path.iterdir())
+                if p.is_file()
+            )
+            return f"<!DOCTYPE html><html><body>\n{links}</body></html>\n".encode()
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise _artifact_not_found(url) from None
+    except OSError as exc:
+        raise NetworkError(
+            f"cannot read {url}: {exc.strerror}",
+            hint="check the path and permissions of the local directory",
+            details={"url": url},
+        ) from exc
 
 
 def _file_path(url: str) -> Path:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from envlock import _toml
+from envlock.display import redact_url
 from envlock.errors import SpecError
-from envlock.index.auth import redact_url
 
 _ENV_VARIABLES = ("UV_DEFAULT_INDEX", "UV_INDEX_URL", "PIP_INDEX_URL")
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
+from envlock.display import redact_url
 from envlock.errors import IndexFormatError
-from envlock.index.auth import redact_url
 from envlock.index.model import IndexFile
 
 JSON_CONTENT_TYPE = "application/vnd.pypi.simple.v1+json"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +15,7 @@ from envlock.install.plan import InstallPlan
 from envlock.install.sources import ArtifactSource
 from envlock.install.wheels import choose_artifacts
 from envlock.lock.model import Artifact, LockedPackage
-from envlock.progress import Progress
+from envlock.progress import PhaseLog, Progress
 from envlock.store.layout import new_token
 from envlock.store.roots import add_root, lock_root_name, prefix_root_name
 
@@ -84,13 +83,15 @@ def gather_artifacts(
     checked: list[tuple[LockedPackage, Artifact, ArtifactState]] | None = None,
     *,
     before_fetch: Callable[[], None] | None = None,
+    phases: PhaseLog | None = None,
 ) -> tuple[LocalArtifact, ...]:
     """Every file the target installs, verified, in the store's artifact area.
 
     `checked` is what `check_artifacts` found (computed here when not given); what is missing or
     corrupt comes from the bundle, else the network, and is verified before it is stored.
     `before_fetch` runs once the sources are ready (the network client made) and before anything
-    is fetched: a caller can wait there for slower work that must succeed first.
+    is fetched: a caller can wait there for slower work that must succeed first. `phases` gets one
+    line saying how much is fetched from where.
     """
     from envlock.materialize import LocalArtifact
     from envlock.store.artifacts import ArtifactState, in_threads, store_artifact
@@ -121,6 +122,13 @@ def gather_artifacts(
         sizes.append(art.size)
     if before_fetch is not None:
         before_fetch()
+    if phases is not None:
+        if fetches:
+            where = "from " + (sources.bundle.description if sources.bundle is not None else "the network")
+            verb = "copying" if sources.bundle is not None else "downloading"
+            phases.phase(f"{verb} {len(fetches)} files / {sum(sizes) / 1e6:.1f} MB {where}")
+        else:
+            phases.phase(f"all {len(checked)} files are in the store already (verified)")
     for message in messages:
         progress.step(message)
     # Several at once: one connection rarely fills the link, and each is verified as it lands.
@@ -152,8 +160,12 @@ def apply_install(
     materializer: Materializer,
     progress: Progress,
     on_wait: Callable[[LeaseHolder | None], None] | None = None,
+    phases: PhaseLog | None = None,
 ) -> InstallResult:
-    """Make `plan.path` hold the target's environment; a hit only refreshes the GC root."""
+    """Make `plan.path` hold the target's environment; a hit only refreshes the GC root.
+
+    `phases` hears of each phase of a build: the lease won, the files fetched, the install.
+    """
     if plan.hit:
         with contextlib.suppress(StoreError):  # a read-only store still serves its environments
             _register_root(plan, plan.path)
@@ -168,7 +180,11 @@ def apply_install(
     def lease_info() -> dict[str, object]:
         # Every file the target's packages list (a superset of those the build will choose):
         # enough for `envlock gc` to keep them while the build runs, and cheap to compute.
-        return {"artifacts": sorted({a.sha256 for p in plan.target.packages for a in p.artifacts})}
+        shas = {a.sha256 for p in (*plan.target.packages, *plan.target.toolkit) for a in p.artifacts}
+        shas |= {c.artifact.sha256 for c in plan.target.conda}
+        if plan.target.interpreter is not None:
+            shas.add(plan.target.interpreter.artifact.sha256)
+        return {"artifacts": sorted(shas)}
 
     def build(dest: Path) -> None:
         # Only the builder gets here. The empty environment (and the interpreter search) starts
@@ -177,10 +193,16 @@ def apply_install(
         # fails at once and fetches nothing.
         from envlock.materialize import MaterializeRequest
 
+        if phases is not None:
+            phases.phase(f"lease won: building {plan.env_name}")
         started = materializer.start(plan.target, dest)
         try:
             checked = check_artifacts(plan)
-            files = gather_artifacts(plan, sources, progress, checked, before_fetch=started.ready)
+            files = gather_artifacts(
+                plan, sources, progress, checked, before_fetch=started.ready, phases=phases
+            )
+            if phases is not None:
+                phases.phase(f"installing {len(files)} packages")
             progress.step(f"building {plan.env_name}")
             started.finish(
                 MaterializeRequest(
@@ -246,7 +268,9 @@ def _apply_prefix(
             store.publish_prefix(scratch, plan.path)
             _register_root(plan, plan.path)
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            from envlock.store.modes import remove_tree
+
+            remove_tree(scratch)
     return InstallResult(path=plan.path, built=True, target=plan.target.name, env_name=plan.env_name)
 
 
@@ -254,6 +278,15 @@ def env_path_for_run(path: Path) -> dict[str, str]:
     """The environment variables of a process running inside the environment at `path`."""
     env = dict(os.environ)
     env.pop("PYTHONHOME", None)
-    env["VIRTUAL_ENV"] = str(path)
-    env["PATH"] = str(path / "bin") + os.pathsep + env.get("PATH", os.defpath)
+    if (path / "conda-meta").is_dir():  # a conda prefix
+        env["CONDA_PREFIX"] = str(path)
+        env.pop("VIRTUAL_ENV", None)
+    else:
+        env["VIRTUAL_ENV"] = str(path)
+    bins = [str(path / "bin")]
+    cuda = path / "cuda"
+    if cuda.is_dir():  # the locked CUDA toolkit ([cuda] toolkit)
+        env["CUDA_HOME"] = env["CUDA_PATH"] = str(cuda)
+        bins.append(str(cuda / "bin"))
+    env["PATH"] = os.pathsep.join([*bins, env.get("PATH", os.defpath)])
     return env

@@ -129,6 +129,8 @@ def _write_bundle(
     for target in targets:
         for _pkg, art in choose_artifacts(target):
             wanted.setdefault(art.sha256, art)
+        if target.interpreter is not None:  # the locked interpreter travels with the bundle
+            wanted.setdefault(target.interpreter.artifact.sha256, target.interpreter.artifact)
     fetched = 0
     total = 0
     for art in wanted.values():

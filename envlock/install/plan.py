@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,24 +30,31 @@ class InstallPlan:
 def record_problem(record: EnvRecord, target: LockedTarget, env_hash: str) -> str | None:
     """None when the environment `record` describes is `target`'s, else what differs.
 
-    Cheap (no hashing, no imports): the env hash, the set of package names, and for each package
-    the locked version and one of the locked files of that version, by sha256.
+    Cheap (no hashing, no imports): the env hash, and the files recorded against those the lock pins
+    (each package, toolkit archive and conda package once, at its locked version, as one of its
+    locked files, by sha256).
     """
     if record.env_hash != env_hash:
         return f"it was built for env-hash {record.env_hash}, the lock's packages give {env_hash}"
-    locked = {p.name: p for p in target.packages}
-    recorded = {p.name for p in record.packages}
-    if recorded != set(locked) or len(record.packages) != len(locked):
-        extra = sorted(recorded - set(locked))
-        missing = sorted(set(locked) - recorded)
+    pinned: dict[tuple[str, str], set[str]] = {}
+    expected: Counter[tuple[str, str]] = Counter()
+    for p in (*target.packages, *(t for t in target.toolkit if t.artifacts)):
+        pinned.setdefault((p.name, p.version), set()).update(a.sha256 for a in p.artifacts)
+        expected[(p.name, p.version)] += 1
+    for c in target.conda:
+        pinned.setdefault((c.name, c.version), set()).add(c.artifact.sha256)
+        expected[(c.name, c.version)] += 1
+    recorded = Counter((p.name, p.version) for p in record.packages)
+    if recorded != expected:
+        extra = sorted(f"{n} {v}" for n, v in (recorded - expected).elements())
+        missing = sorted(f"{n} {v}" for n, v in (expected - recorded).elements())
         return (
             f"its packages differ from the lock's (not locked: {extra or 'none'}; "
             f"missing: {missing or 'none'})"
         )
-    for p in record.packages:
-        want = locked[p.name]
-        if p.version != want.version or all(a.sha256 != p.sha256 for a in want.artifacts):
-            return f"its {p.name} is {p.version} ({p.filename}, sha256 {p.sha256}), not a file the lock pins"
+    for r in record.packages:
+        if r.sha256 not in pinned[(r.name, r.version)]:
+            return f"its {r.name} {r.version} is {r.filename} (sha256 {r.sha256}), not a file the lock pins"
     return None
 
 
@@ -81,16 +89,29 @@ def refuse_prefix(path: Path) -> None:
 
 
 def plan_install(
-    *, lock_path: Path, lock: Lock, target: LockedTarget, store: StoreLayout, prefix: Path | None
+    *,
+    lock_path: Path,
+    lock: Lock,
+    target: LockedTarget,
+    store: StoreLayout,
+    prefix: Path | None,
+    python_override: Path | None = None,
 ) -> InstallPlan:
     """Plan installing `target` of `lock` into `store` (or at `prefix`); reads, never writes.
 
     The store key is computed from the target's content (`verified_env_hash`), never read from the
     lock: a lock whose recorded env-hash differs is refused (IntegrityError). An environment found
     there is checked against the lock's packages before it counts as a hit.
+    With `python_override` (`--python PATH`) the environment is another one than the locked: its
+    store path is keyed by the interpreter's path too, and a prefix is always rebuilt.
     """
     computed = verified_env_hash(target, source=str(lock_path))
-    name = env_dir_name(env_hash=computed, env_name=lock.inputs.name, target=target.name)
+    key = computed
+    if python_override is not None:
+        from envlock.lock.digest import sha256_json
+
+        key = sha256_json({"env-hash": computed, "python-override": str(python_override)})
+    name = env_dir_name(env_hash=key, env_name=lock.inputs.name, target=target.name)
     if prefix is None:
         path = store.env_path(name)
         record = EnvRecord.read(path)
@@ -106,7 +127,12 @@ def plan_install(
     else:
         path = prefix.absolute()
         record = EnvRecord.read(path)
-        hit = record is not None and _check_record(path, record, target, computed, prefix=True)
+        hit = (
+            record is not None
+            and _check_record(path, record, target, computed, prefix=True)
+            and python_override is None
+            and record.interpreter_source != "override"
+        )
         if not hit:
             refuse_prefix(path)
     return InstallPlan(

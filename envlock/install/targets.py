@@ -1,7 +1,8 @@
 """Which lock target this node runs: by name, or `auto` from the detected GPUs and driver.
 
 The node is judged by `envlock.node.fit` (the same checks and verdicts as `doctor`; its docstring
-holds the rules). `auto` takes the first target that fits, never a CPU-only target on a node with
+holds the rules). `auto` takes the target whose declared GPUs match the node best (exactly, then
+covering them with the fewest extra archs, then lock order), never a CPU-only target on a node with
 GPUs unless the lock has no GPU target at all (then with a warning). A lock with a single target and
 no `--target` is judged the same way. A target named with `--target NAME` is judged too and refused
 when it does not fit, unless the caller passes `force` (`install --no-node-check`: build a target on
@@ -29,6 +30,7 @@ class TargetChoice:
 
     target: LockedTarget
     warnings: tuple[str, ...] = ()
+    why: str = ""  # for `auto`: why this target won
 
 
 def _warnings(fit: TargetFit, notes: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -63,7 +65,7 @@ def choose_auto(lock: Lock, node: NodeInfo, kb: KnowledgeBase, *, source: str) -
     choice = choose_fit(lock, node, kb, source=source)
     if choice.how != "auto":
         raise _refuse(choice, node, source)
-    return TargetChoice(target=choice.target, warnings=_warnings(choice.fit, choice.notes))
+    return TargetChoice(target=choice.target, warnings=_warnings(choice.fit, choice.notes), why=choice.why)
 
 
 def check_named(

@@ -83,5 +83,12 @@ def choose_artifact(package: LockedPackage, target: LockedTarget) -> Artifact:
 
 
 def choose_artifacts(target: LockedTarget) -> tuple[tuple[LockedPackage, Artifact], ...]:
-    """One file per package of `target`, in the lock's order."""
-    return tuple((p, choose_artifact(p, target)) for p in target.packages)
+    """One file per package of `target`, in the lock's order, then each CUDA toolkit archive."""
+    wheels = tuple((p, choose_artifact(p, target)) for p in target.packages)
+    toolkit = tuple((c, c.artifacts[0]) for c in target.toolkit if c.artifacts)
+    # each conda package as a one-file package, for the store's artifact machinery
+    conda = tuple(
+        (LockedPackage(name=c.name, version=c.version, index=c.channel, artifacts=(c.artifact,)), c.artifact)
+        for c in target.conda
+    )
+    return wheels + toolkit + conda

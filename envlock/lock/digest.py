@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from envlock.lock.model import STORE_LAYOUT_VERSION, LockedPackage, LockedTarget
+from envlock.lock.model import STORE_LAYOUT_VERSION, CondaPackage, LockedPackage, LockedTarget
 
 
 def sha256_json(value: object) -> str:
@@ -15,24 +15,52 @@ def sha256_json(value: object) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def env_hash(*, python: str, platform: str, packages: Sequence[LockedPackage]) -> str:
-    """The identity of an environment: its exact artifact set, Python, platform and store layout.
+def env_hash(
+    *,
+    python: str,
+    platform: str,
+    packages: Sequence[LockedPackage],
+    toolkit: Sequence[LockedPackage] = (),
+    conda: Sequence[CondaPackage] = (),
+    interpreter_sha256: str | None = None,
+) -> str:
+    """The identity of an environment: its exact artifact set, Python, platform and store layout,
+    and the interpreter build's sha256 when the lock pins one.
 
     Two targets with the same env hash materialize to the same store path, whoever solved them.
+    The CUDA toolkit's archives count only when there are any, so that environments without one
+    keep the identity they always had.
     """
-    return sha256_json(
-        {
-            "layout": STORE_LAYOUT_VERSION,
-            "python": python,
-            "platform": platform,
-            "packages": sorted([p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages),
-        }
+    document: dict[str, object] = {
+        "layout": STORE_LAYOUT_VERSION,
+        "python": python,
+        "platform": platform,
+        "packages": _artifact_set(packages),
+    }
+    if toolkit:
+        document["toolkit"] = _artifact_set(toolkit)
+    if conda:
+        document["conda"] = sorted([c.name, c.version, c.build, c.artifact.sha256] for c in conda)
+    if interpreter_sha256 is not None:
+        document["interpreter"] = interpreter_sha256
+    return sha256_json(document)
+
+
+def target_env_hash(t: LockedTarget) -> str:
+    """The env hash `t` must carry: computed from everything it locks (packages, toolkit archives,
+    conda packages, the interpreter build), never read from the lock."""
+    return env_hash(
+        python=t.python,
+        platform=t.platform,
+        packages=t.packages,
+        toolkit=t.toolkit,
+        conda=t.conda,
+        interpreter_sha256=t.interpreter.artifact.sha256 if t.interpreter else None,
     )
 
 
-def target_env_hash(target: LockedTarget) -> str:
-    """The env hash `target` must carry, computed from its content with `env_hash` (as solve does)."""
-    return env_hash(python=target.python, platform=target.platform, packages=target.packages)
+def _artifact_set(packages: Sequence[LockedPackage]) -> list[list[object]]:
+    return sorted([p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages)
 
 
 def env_hash_problem(target: LockedTarget) -> str | None:

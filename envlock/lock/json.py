@@ -1,9 +1,13 @@
-"""The JSON form of a lock that `solve --json` and `show --json` print (DESIGN §7); stable."""
+"""The JSON form of a lock that `solve --json` and `show --json` print (DESIGN §7); stable.
+
+URLs are shown without userinfo: a lock written by hand may carry credentials, output must not.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from envlock.display import redact_url
 from envlock.lock.model import Lock, LockedTarget
 
 
@@ -16,14 +20,14 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
             {
                 "name": p.name,
                 "version": p.version,
-                "index": p.index,
-                "url": first.url if first else None,
+                "index": redact_url(p.index),
+                "url": redact_url(first.url) if first else None,
                 "sha256": first.sha256 if first else None,
                 "size": first.size if first else None,
                 "artifacts": [
                     {
                         "file": a.filename,
-                        "url": a.url,
+                        "url": redact_url(a.url),
                         "size": a.size,
                         "sha256": a.sha256,
                         "hash-source": a.hash_source,
@@ -53,6 +57,34 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
         "download-size": sum(a.size for p in t.packages for a in p.artifacts),
         "packages": packages,
         "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in t.rejected],
+        "toolkit": {
+            "source": t.toolkit_source,
+            "release": t.toolkit_release,
+            "components": [
+                {
+                    "name": c.name,
+                    "version": c.version,
+                    "manifest": c.index,
+                    "url": a.url,
+                    "file": a.filename,
+                    "size": a.size,
+                    "sha256": a.sha256,
+                }
+                for c in t.toolkit
+                for a in c.artifacts
+            ],
+        }
+        if t.toolkit_source
+        else None,
+        "interpreter": None
+        if t.interpreter is None
+        else {
+            "implementation": t.interpreter.implementation,
+            "version": t.interpreter.version,
+            "url": t.interpreter.artifact.url,
+            "size": t.interpreter.artifact.size,
+            "sha256": t.interpreter.artifact.sha256,
+        },
     }
 
 

@@ -36,12 +36,44 @@ class LockedPackage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CondaPackage:
+    """One conda package of a target's `[conda]` part, as rattler solved it, pinned by sha256."""
+
+    name: str
+    version: str
+    build: str
+    build_number: int
+    subdir: str  # "linux-64", "noarch", ...
+    channel: str  # the channel URL
+    noarch: str | None = None  # "python" | "generic" | None
+    depends: tuple[str, ...] = ()
+    constrains: tuple[str, ...] = ()
+    artifact: Artifact  # the package file (.conda or .tar.bz2): URL, size, sha256
+    md5: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Rejection:
     """A variant that was considered for a target and why it lost."""
 
     variant: str
     reason: str
     fix: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedInterpreter:
+    """The exact interpreter build a target runs on: a python-build-standalone archive (the builds
+    uv installs), pinned like any artifact by URL, size and sha256."""
+
+    implementation: str  # "cpython"
+    version: str  # "3.11.14"
+    artifact: Artifact  # the `install_only` archive
+
+
+INTERPRETER_SYSTEM = "system"  # the spec's default: an interpreter of the locked X.Y found on the node
+INTERPRETER_STANDALONE = "python-build-standalone"  # the lock pins the exact build
+INTERPRETER_CHOICES = (INTERPRETER_SYSTEM, INTERPRETER_STANDALONE)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +97,14 @@ class LockedTarget:
     env_hash: str  # "sha256:..."
     packages: tuple[LockedPackage, ...]  # sorted by name
     rejected: tuple[Rejection, ...]
+    # The CUDA toolkit of `[cuda] toolkit`: where it came from ("redist" | "index"), the release
+    # ("12.4.1"), and for "redist" one entry per component archive (name = manifest key, version =
+    # the component's own, index = the manifest's URL), sorted by name.
+    toolkit_source: str | None = None
+    toolkit_release: str | None = None
+    toolkit: tuple[LockedPackage, ...] = ()
+    conda: tuple[CondaPackage, ...] = ()  # the [conda] part, sorted by name
+    interpreter: LockedInterpreter | None = None  # None: any interpreter of `python` on the node
 
     def package(self, name: str) -> LockedPackage | None:
         for p in self.packages:
@@ -85,6 +125,18 @@ class TargetInputs:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ImageInputs:
+    """The spec's `[image]` table as the lock records it (what `envlock image` uses by default)."""
+
+    base: str | None = None
+    user: str | None = None
+    workdir: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # sorted by name
+    entrypoint: tuple[str, ...] | None = None
+    labels: tuple[tuple[str, str], ...] = ()  # sorted by name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockInputs:
     """The normalized spec that produced the lock."""
 
@@ -102,6 +154,13 @@ class LockInputs:
     exclude_newer: str | None
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
+    toolkit: tuple[str, ...] = ()  # [cuda] toolkit, as written
+    toolkit_source: str | None = None  # [cuda] toolkit-source, recorded only with a toolkit
+    nvidia_redist: str | None = None  # [indexes] nvidia-redist, recorded only when given
+    conda_channels: tuple[str, ...] = ()  # [conda] channels, recorded only with a [conda] part
+    conda_dependencies: tuple[str, ...] = ()  # [conda] dependencies
+    interpreter: str = INTERPRETER_SYSTEM  # the spec's [env].interpreter
+    image: ImageInputs | None = None  # the spec's [image] table; None (and not written) without one
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,13 +1,15 @@
 """Export one lock target as a standard PEP 751 `pylock.<target>.toml`.
 
 The result installs with `uv pip install -r` and `pip install -r`, and validates with
-`packaging.pylock`. It is valid only on the target's platform and Python, which its
+`packaging.pylock`. URLs are written without userinfo (credentials belong in netrc or a
+keyring). It is valid only on the target's platform and Python, which its
 `environments` and `requires-python` say.
 """
 
 from __future__ import annotations
 
 from envlock import __version__
+from envlock.display import redact_url
 from envlock.lock.model import Artifact, Lock, LockedTarget
 from envlock.lock.toml import _s, _v
 
@@ -32,7 +34,7 @@ def _upload_time(value: str | None) -> str | None:
 
 
 def _file(a: Artifact) -> str:
-    parts = [f"name = {_s(a.filename)}", f"url = {_s(a.url)}", f"size = {a.size}"]
+    parts = [f"name = {_s(a.filename)}", f"url = {_s(redact_url(a.url))}", f"size = {a.size}"]
     upload = _upload_time(a.upload_time)
     if upload:
         parts.append(f"upload-time = {upload}")
@@ -59,7 +61,7 @@ def export_pylock(lock: Lock, target: LockedTarget) -> str:
             "[[packages]]",
             f"name = {_s(p.name)}",
             f"version = {_s(p.version)}",
-            f"index = {_s(p.index)}",
+            f"index = {_s(redact_url(p.index))}",
         ]
         wheels = [a for a in p.artifacts if a.filename.endswith(".whl")]
         sdists = [a for a in p.artifacts if not a.filename.endswith(".whl")]

@@ -7,10 +7,11 @@ order. Reading uses the standard TOML parser and validates every field into the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import tempfile
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,9 +22,13 @@ from envlock.errors import LockFormatError, StaleLockError
 from envlock.inputfile import MAX_LOCK_BYTES, InputFileError, read_input
 from envlock.lock.digest import sha256_json
 from envlock.lock.model import (
+    INTERPRETER_SYSTEM,
     LOCK_VERSION,
     Artifact,
+    CondaPackage,
+    ImageInputs,
     Lock,
+    LockedInterpreter,
     LockedPackage,
     LockedTarget,
     LockInputs,
@@ -49,6 +54,8 @@ def _s(value: str) -> str:
 
 
 def _v(value: object) -> str:
+    if isinstance(value, dict):
+        return _inline(list(value.items()))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -98,6 +105,12 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("extra-indexes", list(i.extra_indexes)),
         ("exclude-newer", i.exclude_newer),
         ("knowledge-base", i.knowledge_base),
+        ("toolkit", list(i.toolkit) if i.toolkit else None),
+        ("toolkit-source", i.toolkit_source),
+        ("nvidia-redist", i.nvidia_redist),
+        ("conda-channels", list(i.conda_channels) if i.conda_channels else None),
+        ("conda-dependencies", list(i.conda_dependencies) if i.conda_dependencies else None),
+        ("interpreter", i.interpreter if i.interpreter != INTERPRETER_SYSTEM else None),
     ]
 
 
@@ -128,7 +141,19 @@ def _target_pairs(t: LockedTarget) -> list[tuple[str, object]]:
         ("compat", t.compat),
         ("knowledge-base-row", t.kb_status),
         ("env-hash", t.env_hash),
+        ("toolkit-source", t.toolkit_source),
+        ("toolkit-release", t.toolkit_release),
     ]
+
+
+def _interpreter_pairs(i: LockedInterpreter) -> list[tuple[str, object]]:
+    return [("implementation", i.implementation), ("version", i.version), *_artifact_pairs(i.artifact)]
+
+
+def _interpreter_item(t: LockedTarget) -> dict[str, object]:
+    if t.interpreter is None:
+        return {}
+    return {"interpreter": dict(_kv_items(_interpreter_pairs(t.interpreter)))}
 
 
 def _canonical(lock: Lock) -> dict[str, object]:
@@ -139,24 +164,93 @@ def _canonical(lock: Lock) -> dict[str, object]:
         "uv-version": lock.uv_version,
         "spec-hash": lock.spec_hash,
         "inputs": dict(_kv_items(_inputs_pairs(lock.inputs)))
-        | {"targets": [dict(_kv_items(_target_input_pairs(t))) for t in lock.inputs.targets]},
+        | {"targets": [dict(_kv_items(_target_input_pairs(t))) for t in lock.inputs.targets]}
+        | _image_canonical(lock.inputs.image),
         "targets": [
             dict(_kv_items(_target_pairs(t)))
+            | _interpreter_item(t)
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
-                "packages": [
-                    {
-                        "name": p.name,
-                        "version": p.version,
-                        "index": p.index,
-                        "artifacts": [dict(_kv_items(_artifact_pairs(a))) for a in p.artifacts],
-                    }
-                    for p in t.packages
-                ],
+                "packages": [_package_data(p) for p in t.packages],
             }
+            # the toolkit only when there is one: locks without it keep their content hash
+            | ({"toolkit": [_package_data(c) for c in t.toolkit]} if t.toolkit else {})
+            | ({"conda": [dict(_kv_items(_conda_pairs(c))) for c in t.conda]} if t.conda else {})
             for t in lock.targets
         ],
     }
+
+
+def _conda_pairs(c: CondaPackage) -> list[tuple[str, object]]:
+    return [
+        ("name", c.name),
+        ("version", c.version),
+        ("build", c.build),
+        ("build-number", c.build_number),
+        ("subdir", c.subdir),
+        ("channel", c.channel),
+        ("noarch", c.noarch),
+        ("depends", list(c.depends) if c.depends else None),
+        ("constrains", list(c.constrains) if c.constrains else None),
+        ("md5", c.md5),
+        ("artifact", dict(_kv_items(_artifact_pairs(c.artifact)))),
+    ]
+
+
+def _package_data(p: LockedPackage) -> dict[str, object]:
+    return {
+        "name": p.name,
+        "version": p.version,
+        "index": p.index,
+        "artifacts": [dict(_kv_items(_artifact_pairs(a))) for a in p.artifacts],
+    }
+
+
+def _image_canonical(image: ImageInputs | None) -> dict[str, object]:
+    if image is None:
+        return {}
+    doc: dict[str, object] = dict(
+        _kv_items([("base", image.base), ("user", image.user), ("workdir", image.workdir)])
+    )
+    doc["env"] = dict(image.env)
+    if image.entrypoint is not None:
+        doc["entrypoint"] = list(image.entrypoint)
+    doc["labels"] = dict(image.labels)
+    return {"image": doc}
+
+
+def _image_lines(image: ImageInputs) -> list[str]:
+    def table(pairs: tuple[tuple[str, str], ...]) -> str:
+        # keys quoted: label names hold dots, which TOML would read as nested tables
+        return "{ " + ", ".join(f"{_s(k)} = {_s(v)}" for k, v in pairs) + " }" if pairs else "{}"
+
+    lines = list(_kv([("base", image.base), ("user", image.user), ("workdir", image.workdir)]))
+    if image.entrypoint is not None:
+        lines.append(f"entrypoint = {_v(list(image.entrypoint))}")
+    lines.append(f"env = {table(image.env)}")
+    lines.append(f"labels = {table(image.labels)}")
+    return lines
+
+
+def _read_image(inputs: _Reader) -> ImageInputs | None:
+    if "image" not in inputs.data:
+        return None
+    r = inputs.table("image")
+
+    def pairs(key: str) -> tuple[tuple[str, str], ...]:
+        value = r.data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise r.fail(key, "a table of strings")
+        return tuple(sorted((str(k), v) for k, v in value.items()))
+
+    return ImageInputs(
+        base=r.opt_str("base"),
+        user=r.opt_str("user"),
+        workdir=r.opt_str("workdir"),
+        env=pairs("env"),
+        entrypoint=r.strs("entrypoint") if "entrypoint" in r.data else None,
+        labels=pairs("labels"),
+    )
 
 
 def _kv_items(pairs: list[tuple[str, object]]) -> Iterator[tuple[str, object]]:
@@ -201,20 +295,27 @@ def dump_lock(lock: Lock) -> str:
             out.append("]")
         else:
             out.append(line)
+    if lock.inputs.image is not None:
+        out += ["", "[inputs.image]", *_image_lines(lock.inputs.image)]
     for ti in lock.inputs.targets:
         out += ["", "[[inputs.targets]]", *_kv(_target_input_pairs(ti))]
     for t in lock.targets:
         out += ["", "[[targets]]", *_kv(_target_pairs(t))]
+        if t.interpreter is not None:
+            out.append(f"interpreter = {_inline(_interpreter_pairs(t.interpreter))}")
         if t.rejected:
             out.append("rejected = [")
             out += [f"    {_inline(_rejection_pairs(r))}," for r in t.rejected]
             out.append("]")
-        for p in t.packages:
-            out += ["", "[[targets.packages]]"]
-            out += list(_kv([("name", p.name), ("version", p.version), ("index", p.index)]))
-            out.append("artifacts = [")
-            out += [f"    {_inline(_artifact_pairs(a))}," for a in p.artifacts]
-            out.append("]")
+        for header, items in (("[[targets.packages]]", t.packages), ("[[targets.toolkit]]", t.toolkit)):
+            for p in items:
+                out += ["", header]
+                out += list(_kv([("name", p.name), ("version", p.version), ("index", p.index)]))
+                out.append("artifacts = [")
+                out += [f"    {_inline(_artifact_pairs(a))}," for a in p.artifacts]
+                out.append("]")
+        for c in t.conda:
+            out += ["", "[[targets.conda]]", *_kv(_conda_pairs(c))]
     return "\n".join(out) + "\n"
 
 
@@ -227,10 +328,15 @@ def write_lock(lock: Lock, path: Path) -> bool:
     except FileNotFoundError:
         pass
     # A unique temporary name: two solves writing the same lock must not share one half-written file.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # Created like any file the user writes (0666 less the umask; mkstemp would make it 0600); a
+    # lock that is there keeps its mode.
+    tmp = str(path.parent / f".{path.name}.{os.urandom(8).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp).chmod(stat.S_IMODE(path.stat().st_mode))
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -338,7 +444,60 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
             for x in r.tables("rejected")
         ),
         packages=_read_packages(r, fast),
+        toolkit_source=r.opt_str("toolkit-source"),
+        toolkit_release=r.opt_str("toolkit-release"),
+        toolkit=tuple(
+            LockedPackage(
+                name=p.string("name"),
+                version=p.string("version"),
+                index=p.string("index"),
+                artifacts=tuple(_read_artifact(a) for a in p.tables("artifacts")),
+            )
+            for p in r.tables("toolkit")
+        ),
+        conda=tuple(_read_conda(c) for c in r.tables("conda")),
+        interpreter=_read_interpreter(r),
     )
+
+
+def _read_conda(r: _Reader) -> CondaPackage:
+    return CondaPackage(
+        name=r.string("name"),
+        version=r.string("version"),
+        build=r.string("build"),
+        build_number=r.integer("build-number"),
+        subdir=r.string("subdir"),
+        channel=r.string("channel"),
+        noarch=r.opt_str("noarch"),
+        depends=r.strs("depends"),
+        constrains=r.strs("constrains"),
+        md5=r.opt_str("md5"),
+        artifact=_read_artifact(r.table("artifact")),
+    )
+
+
+_INTERPRETER_VERSION_RE = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,4}$")
+_SHA256_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
+_ARCHIVE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.tar\.(gz|zst)$")
+
+
+def _read_interpreter(r: _Reader) -> LockedInterpreter | None:
+    """The target's pinned interpreter build; its fields become store paths, so each is checked."""
+    if "interpreter" not in r.data:
+        return None
+    i = r.table("interpreter")
+    interpreter = LockedInterpreter(
+        implementation=i.string("implementation"), version=i.string("version"), artifact=_read_artifact(i)
+    )
+    if interpreter.implementation != "cpython":
+        raise i.fail("implementation", '"cpython"')
+    if not _INTERPRETER_VERSION_RE.match(interpreter.version):
+        raise i.fail("version", 'a version like "3.11.14"')
+    if not _SHA256_HEX_RE.match(interpreter.artifact.sha256):
+        raise i.fail("sha256", "64 lower-case hex digits")
+    if not _ARCHIVE_NAME_RE.match(interpreter.artifact.filename):
+        raise i.fail("file", "the file name of a .tar.gz or .tar.zst archive")
+    return interpreter
 
 
 def _read_packages(r: _Reader, fast: list[bool]) -> tuple[LockedPackage, ...]:
@@ -448,13 +607,43 @@ _INPUTS_SHAPE = (
             "knowledge-base",
         }
     ),
-    frozenset({"cuda-version", "cudnn", "nccl", "pytorch-index", "exclude-newer", "targets"}),
+    frozenset(
+        {
+            "cuda-version",
+            "cudnn",
+            "nccl",
+            "pytorch-index",
+            "exclude-newer",
+            "targets",
+            "toolkit",
+            "toolkit-source",
+            "nvidia-redist",
+            "conda-channels",
+            "conda-dependencies",
+            "interpreter",
+        }
+    ),
 )
 _TARGET_INPUTS_SHAPE = (frozenset({"name", "platform", "glibc", "gpus"}), frozenset({"driver"}))
 _TARGET_SHAPE = (
     frozenset({"name", "platform", "glibc", "python", "gpus", "variant", "knowledge-base-row", "env-hash"}),
     frozenset(
-        {"driver", "torch", "cuda", "cudnn", "nccl", "requires-driver", "compat", "rejected", "packages"}
+        {
+            "driver",
+            "torch",
+            "cuda",
+            "cudnn",
+            "nccl",
+            "requires-driver",
+            "compat",
+            "rejected",
+            "packages",
+            "toolkit-source",
+            "toolkit-release",
+            "toolkit",
+            "conda",
+            "interpreter",
+        }
     ),
 )
 _REJECTION_SHAPE = (frozenset({"variant", "reason"}), frozenset({"fix"}))
@@ -642,6 +831,12 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             extra_indexes=inputs.strs("extra-indexes"),
             exclude_newer=inputs.opt_str("exclude-newer"),
             knowledge_base=inputs.string("knowledge-base"),
+            toolkit=inputs.strs("toolkit"),
+            toolkit_source=inputs.opt_str("toolkit-source"),
+            nvidia_redist=inputs.opt_str("nvidia-redist"),
+            conda_channels=inputs.strs("conda-channels"),
+            conda_dependencies=inputs.strs("conda-dependencies"),
+            interpreter=inputs.opt_str("interpreter") or INTERPRETER_SYSTEM,
             targets=tuple(
                 TargetInputs(
                     name=t.string("name"),
@@ -652,6 +847,7 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
                 )
                 for t in inputs.tables("targets")
             ),
+            image=_read_image(inputs),
         ),
         targets=tuple(_read_target(t, fast) for t in root.tables("targets")),
     )
@@ -692,9 +888,12 @@ def load_lock(path: Path, *, verify: bool = True) -> Lock:
             hint="run `envlock solve` to create it, or pass the right path with -l",
         ) from None
     except InputFileError as exc:
-        raise LockFormatError(
-            str(exc), hint="pass the envlock.lock that `envlock solve` wrote with -l"
-        ) from None
+        hint = (
+            f"pass the lock file itself, e.g. -l {path / 'envlock.lock'}"
+            if path.is_dir()
+            else "pass the envlock.lock that `envlock solve` wrote with -l"
+        )
+        raise LockFormatError(str(exc), hint=hint) from None
     except OSError as exc:
         raise LockFormatError(
             f"{path}: cannot read the lock: {exc.strerror or exc}",

@@ -35,6 +35,7 @@ _ENV_HASH_RE = re.compile(r"sha256:[0-9a-f]{64}")
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")  # env and target names, as the spec allows them
 _PACKAGE_RE = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]")  # PEP 508
 _FILENAME_RE = re.compile(r"[A-Za-z0-9_+~!-][A-Za-z0-9._+~!-]{0,254}")
+_SAFE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}")
 _PYTHON_RE = re.compile(r"[0-9]+\.[0-9]+t?")
 _GLIBC_RE = re.compile(r"[0-9]+\.[0-9]+")
 _URL_UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
@@ -151,6 +152,22 @@ def _target(check: _Check, where: str, t: LockedTarget) -> None:
     check.require(_PYTHON_RE.fullmatch(t.python) is not None, f"{where}.python", t.python, "X.Y or X.Yt")
     check.require(_GLIBC_RE.fullmatch(t.glibc) is not None, f"{where}.glibc", t.glibc, "X.Y")
     check.require(is_env_hash(t.env_hash), f"{where}.env-hash", t.env_hash, "sha256: and 64 lowercase hex")
+    # The toolkit archives, conda packages and the interpreter build become store paths and
+    # downloads like wheels do: their files are held to the same forms. Their names need not be
+    # PEP 508 names (conda's `_libgcc_mutex`), only free of anything a path could make of them.
+    for j, c in enumerate(t.toolkit):
+        check.require(
+            _SAFE_NAME_RE.fullmatch(c.name) is not None, f"{where}.toolkit[{j}].name", c.name, "a name"
+        )
+        for k, a in enumerate(c.artifacts):
+            _artifact(check, f"{where}.toolkit[{j}].artifacts[{k}]", a)
+    for j, d in enumerate(t.conda):
+        check.require(
+            _SAFE_NAME_RE.fullmatch(d.name) is not None, f"{where}.conda[{j}].name", d.name, "a name"
+        )
+        _artifact(check, f"{where}.conda[{j}].artifact", d.artifact)
+    if t.interpreter is not None:
+        _artifact(check, f"{where}.interpreter.artifact", t.interpreter.artifact)
     seen: dict[str, str] = {}
     for j, p in enumerate(t.packages):
         at = f"{where}.packages[{j}]"

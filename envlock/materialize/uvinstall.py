@@ -3,9 +3,9 @@
 uv never resolves here: every file is a local, already verified artifact, passed with its sha256
 (`--require-hashes`), `--no-deps`, `--no-index`, `--offline`, and uv's own config files and every
 `UV_*` variable but UV_CACHE_DIR ignored, so the result depends on the lock alone. Files are
-hard-linked from uv's cache (`--link-mode hardlink`; uv copies where that fails): never symlinked,
-so cleaning uv's cache leaves store environments whole. uv never downloads an interpreter
-(`--no-python-downloads`).
+copied out of uv's cache (`--link-mode copy`): an environment shares no inode with the installing
+user's cache, so its modes and owner are its own, a change to the cache cannot reach it, and
+cleaning the cache leaves it whole. uv never downloads an interpreter (`--no-python-downloads`).
 
 `uv venv --python X.Y` finds the interpreter itself (one uv process fewer than a separate
 `uv python find`), and runs in the background (`start_venv`) while the caller verifies artifacts.
@@ -45,8 +45,7 @@ class WheelFile:
 
 # Kept for installation: where uv caches (a cluster user may point it away from a small home). Every
 # other UV_* variable is dropped: link mode, index, build and resolution settings must not change
-# what a store path holds (UV_LINK_MODE=symlink would tie it to uv's cache, and `uv cache clean`
-# would break it).
+# what a store path holds (UV_LINK_MODE=symlink or hardlink would tie it to uv's cache).
 _UV_KEPT = frozenset({"UV_CACHE_DIR"})
 
 
@@ -114,7 +113,9 @@ def find_interpreter(python: str) -> Interpreter:
 def _no_interpreter(python: str) -> IncompatibleNodeError:
     return IncompatibleNodeError(
         f"no Python {python} interpreter on this node (the lock is solved for Python {python})",
-        hint=f"install Python {python} (for example `uv python install {python}`) and rerun",
+        hint=f"pass an interpreter with --python PATH (a pyenv or module-system Python {python} works), "
+        f"install Python {python} on the node, or lock the interpreter itself with "
+        '[env] interpreter = "python-build-standalone" in the spec, so that install brings it',
         details={"python": python},
     )
 
@@ -214,7 +215,7 @@ def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
                 "--require-hashes",
                 "--no-build",
                 "--link-mode",
-                "hardlink",  # real files (a copy where the cache is on another filesystem), never links
+                "copy",  # never hard links or symlinks into the user's own cache
                 "--quiet",
                 "-r",
                 str(reqs.absolute()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ from envlock import __version__
 from envlock.lock.model import LockedTarget
 
 if TYPE_CHECKING:  # imported when a build starts: processes that only wait never need them
+    from envlock.install.interpreter import ChosenInterpreter
     from envlock.materialize import MaterializeRequest
     from envlock.materialize.uvinstall import Interpreter, VenvJob
 
@@ -16,11 +18,13 @@ if TYPE_CHECKING:  # imported when a build starts: processes that only wait neve
 class VenvBuild:
     """A venv being built at `dest`: `uv venv` runs from `start` until `ready`."""
 
-    def __init__(self, target: LockedTarget, dest: Path) -> None:
+    def __init__(self, target: LockedTarget, dest: Path, chosen: ChosenInterpreter | None = None) -> None:
         from envlock.materialize.uvinstall import start_venv
 
         self.dest = dest
-        self._job: VenvJob | None = start_venv(dest, target.python)
+        self._chosen = chosen
+        python = str(chosen.path) if chosen is not None and chosen.path is not None else target.python
+        self._job: VenvJob | None = start_venv(dest, python)
         self._interpreter: Interpreter | None = None
 
     def ready(self) -> None:
@@ -30,16 +34,48 @@ class VenvBuild:
             self._interpreter = job.wait()
 
     def finish(self, request: MaterializeRequest) -> None:
+        from envlock.materialize.distinfo import InstalledFile, compile_bytecode, normalize_metadata
         from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
         from envlock.store.record import EnvRecord, RecordedPackage
+        from envlock.store.tree import seal_environment
 
         self.ready()
         assert self._interpreter is not None
+        toolkit = set(request.target.toolkit)
+        wheels = [f for f in request.files if f.package not in toolkit]
         install_files(
             self.dest,
-            [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in request.files],
+            [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in wheels],
         )
-        EnvRecord(
+        normalize_metadata(
+            self.dest,
+            [
+                # A package locked without an index is a direct reference: its URL stays on record.
+                InstalledFile(
+                    path=f.path,
+                    sha256=f.artifact.sha256,
+                    direct_url=None if f.package.index else f.artifact.url,
+                )
+                for f in wheels
+            ],
+        )
+        if request.target.toolkit_source == "index":
+            from envlock.materialize.toolkit import link_wheel_toolkit
+
+            link_wheel_toolkit(self.dest, self.dest / "cuda")
+        if request.target.toolkit:
+            from envlock.materialize.toolkit import ToolkitArchive, install_toolkit
+
+            install_toolkit(
+                self.dest / "cuda",
+                [
+                    ToolkitArchive(component=f.package.name, filename=f.artifact.filename, path=f.path)
+                    for f in request.files
+                    if f.package in toolkit
+                ],
+            )
+        compile_bytecode(self.dest)
+        record = EnvRecord(
             env_name=request.env_name,
             target=request.target.name,
             env_hash=request.target.env_hash,
@@ -49,6 +85,8 @@ class VenvBuild:
             interpreter=str(self._interpreter.path),
             interpreter_version=venv_python_version(self.dest) or self._interpreter.version,
             envlock_version=__version__,
+            interpreter_source=self._chosen.source if self._chosen is not None else "system",
+            warnings=self._chosen.warnings if self._chosen is not None else (),
             packages=tuple(
                 RecordedPackage(
                     name=f.package.name,
@@ -58,7 +96,8 @@ class VenvBuild:
                 )
                 for f in request.files
             ),
-        ).write(self.dest)
+        )
+        seal_environment(self.dest, record)
 
     def cancel(self) -> None:
         if self._job is not None:
@@ -67,7 +106,16 @@ class VenvBuild:
 
 
 class VenvMaterializer:
-    """uv makes the venv and installs the files (`--no-deps`, hash-checked); the record goes last."""
+    """uv makes the venv and installs the files (`--no-deps`, hash-checked); the record goes last.
+
+    `interpreter(target)`, when given, says which interpreter to build on (the lock's pinned build,
+    fetched and unpacked into the store by then, or `--python PATH`); without it, or when it names
+    none, uv finds an interpreter of the locked X.Y on the node.
+    """
+
+    def __init__(self, interpreter: Callable[[LockedTarget], ChosenInterpreter] | None = None) -> None:
+        self._interpreter = interpreter
 
     def start(self, target: LockedTarget, dest: Path) -> VenvBuild:
-        return VenvBuild(target, dest)
+        chosen = self._interpreter(target) if self._interpreter is not None else None
+        return VenvBuild(target, dest, chosen)

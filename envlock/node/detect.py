@@ -6,11 +6,15 @@ fails falls through to the next and leaves a note saying why, so `doctor` can ex
 
 Overrides read from the environment (all optional):
 
-* `ENVLOCK_GPUS`: comma-separated GPU names ("H100") or compute capabilities ("sm_90", "9.0");
-  empty or "none" means a node without GPUs. Names are resolved through the knowledge base.
-* `ENVLOCK_DRIVER`: the driver version, e.g. "580.65.06"; empty or "none" means no driver.
+* `ENVLOCK_GPUS`: comma-separated GPU names ("H100") or compute capabilities ("sm_90", "9.0"), one
+  entry per GPU ("H100,H100" is two); empty or "none" means a node without GPUs. Names are resolved
+  through the knowledge base.
+* `ENVLOCK_DRIVER`: the driver version as NVIDIA writes it, `MAJOR.MINOR[.PATCH]` ("580.65.06",
+  "560.35"); empty or "none" means no driver.
 * `ENVLOCK_CUDA_DRIVER_API`: the CUDA version the driver supports, e.g. "13.0".
-* `ENVLOCK_GLIBC`: the glibc version to assume, e.g. "2.17".
+* `ENVLOCK_GLIBC`: the glibc version to assume, `MAJOR.MINOR` ("2.17"); empty means no glibc.
+
+A value in another form is a usage error (exit 2), raised before anything is judged.
 * `ENVLOCK_NVML_LIBRARY`: the NVML library to load instead of `libnvidia-ml.so.1`.
 
 An override replaces only what it names; the rest is still detected.
@@ -43,6 +47,8 @@ DEFAULT_NVML_LIBRARY = "libnvidia-ml.so.1"
 PROC_DRIVER_VERSION = Path("/proc/driver/nvidia/version")
 _NONE_WORDS = ("", "none")
 _NVIDIA_SMI_TIMEOUT_S = 30.0
+_DRIVER_OVERRIDE_RE = re.compile(r"^\d{2,4}\.\d{1,3}(?:\.\d{1,3})?$")
+_GLIBC_OVERRIDE_RE = re.compile(r"^\d+\.\d+$")
 _DRIVER_RE = re.compile(r"\b(\d{3,4}\.\d{1,3}(?:\.\d{1,3})?)\b")
 _SMI_CUDA_RE = re.compile(r"CUDA Version:\s*(\d+\.\d+)")
 
@@ -77,7 +83,13 @@ def host_platform() -> str:
 def _glibc(env: Mapping[str, str]) -> str | None:
     override = env.get(ENV_GLIBC)
     if override is not None:
-        return override.strip() or None
+        value = override.strip()
+        if value and not _GLIBC_OVERRIDE_RE.match(value):
+            raise UsageError(
+                f"{ENV_GLIBC}={override!r} is not a glibc version",
+                hint=f'write MAJOR.MINOR, e.g. {ENV_GLIBC}=2.17 (empty: no glibc)',
+            )
+        return value or None
     try:
         text = os.confstr("CS_GNU_LIBC_VERSION")
     except (AttributeError, ValueError, OSError):
@@ -103,6 +115,19 @@ def _resolve_gpu_word(word: str) -> ComputeCapability:
             hint='write a GPU name the knowledge base knows ("H100", "A100") or a compute capability '
             '("sm_90", "9.0"); ENVLOCK_GPUS=none means no GPUs',
         ) from None
+
+
+def _driver_from_env(text: str) -> str | None:
+    value = text.strip()
+    if value.lower() in _NONE_WORDS:
+        return None
+    if not _DRIVER_OVERRIDE_RE.match(value):
+        raise UsageError(
+            f"{ENV_DRIVER}={text!r} is not an NVIDIA driver version",
+            hint=f"write it as NVIDIA does, MAJOR.MINOR[.PATCH], e.g. {ENV_DRIVER}=580.65.06 "
+            f"({ENV_DRIVER}=none: no driver)",
+        )
+    return value
 
 
 def _gpus_from_env(text: str) -> tuple[DetectedGpu, ...]:
@@ -318,7 +343,8 @@ def detect_node(
     `env` defaults to `os.environ`; it supplies the overrides (module docstring) and the PATH on
     which `nvidia-smi` is looked for. `nvml_library` and `proc_version` replace the NVML library and
     the `/proc` file (tests). Never raises for a missing driver (that is `source="none"`); raises
-    `UsageError` when ENVLOCK_GPUS names a GPU the knowledge base does not know.
+    `UsageError` when ENVLOCK_GPUS names a GPU the knowledge base does not know, or when
+    ENVLOCK_DRIVER / ENVLOCK_GLIBC are not versions.
     """
     env = os.environ if env is None else env
     gpus_override = env.get(ENV_GPUS)
@@ -326,6 +352,9 @@ def detect_node(
     cuda_override = env.get(ENV_CUDA_DRIVER_API)
     notes: list[str] = []
 
+    # every override is read (and refused when malformed) before any hardware is asked
+    glibc = _glibc(env)
+    overridden_driver = _driver_from_env(driver_override) if driver_override is not None else None
     overridden_gpus = _gpus_from_env(gpus_override) if gpus_override is not None else None
     need_hardware = overridden_gpus is None or driver_override is None
     if need_hardware:
@@ -337,9 +366,7 @@ def detect_node(
         layer = replace(layer, gpus=overridden_gpus, source="env")
         notes.append(f"GPUs from {ENV_GPUS}={gpus_override!r}")
     if driver_override is not None:
-        value = driver_override.strip()
-        driver = None if value.lower() in _NONE_WORDS else value
-        layer = replace(layer, driver=driver, cuda_driver_api=None)
+        layer = replace(layer, driver=overridden_driver, cuda_driver_api=None)
         notes.append(f"driver from {ENV_DRIVER}={driver_override!r}")
     if cuda_override is not None:
         layer = replace(layer, cuda_driver_api=cuda_override.strip() or None)
@@ -352,7 +379,7 @@ def detect_node(
         notes.append("GPUs are declared but no driver is: set ENVLOCK_DRIVER too")
     return NodeInfo(
         platform=host_platform(),
-        glibc=_glibc(env),
+        glibc=glibc,
         gpus=gpus,
         driver=layer.driver,
         cuda_driver_api=layer.cuda_driver_api,

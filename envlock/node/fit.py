@@ -3,12 +3,15 @@
 `judge_fit` answers every question DESIGN §10 asks of a target, check by check (pure):
 
 * platform: the target's platform is this node's;
-* driver: a GPU target needs an NVIDIA driver. It runs the locked CUDA natively when it is at least
-  the lock's `requires-driver` (for `compat = "native"`; else the knowledge base's native driver of
-  the locked CUDA), or through minor-version compatibility when it is at least the CUDA family floor
-  (11.x 450.80.02, 12.x 525.60.13, 13.x 580). Rule for a target solved `native` on a driver between
-  the family floor and its native need: it FITS, with a warning (kernels with SASS run; PTX JIT and
-  APIs newer than the driver do not). Below the family floor nothing runs: it does not fit;
+* driver: a GPU target (one that declares `gpus`) needs an NVIDIA driver. The driver runs the
+  locked CUDA natively when it is at least the lock's `requires-driver` (for `compat = "native"`;
+  else the knowledge base's native driver of the locked CUDA), or through minor-version
+  compatibility when it is at least the CUDA family floor (11.x 450.80.02, 12.x 525.60.13, 13.x
+  580). Rule for a target solved `native` on a driver between the family floor and its native need:
+  it FITS, with a warning (kernels with SASS run; PTX JIT and APIs newer than the driver do not).
+  Below the family floor nothing runs: it does not fit. A target that declares no GPUs is a CPU
+  target: it fits any node of its platform and glibc without a driver, even when its resolved set
+  pins CUDA wheels (the default index's Linux torch does), since torch runs on the CPU without them;
 * gpus / gpu N: every GPU has a cubin in the locked torch build (the knowledge-base row for the
   target's torch release, variant and platform), or is one of the archs the target was solved for,
   or has PTX when the spec allowed PTX and the driver is native. A GPU not covered does not fit. No
@@ -19,10 +22,19 @@
 * glibc: the node's glibc is at least what every locked wheel's manylinux tag asks for (below the
   target's declared floor but enough for the wheels: a warning).
 
-`choose_fit` picks a target for `install --target auto` and for `doctor` without `--target`: the
-first target in lock order that fits, preferring one that fits without warnings. On a node with
-NVIDIA GPUs (or a driver whose GPUs are unknown) only GPU targets are considered, unless the lock
-has none at all; then a CPU-only target is taken with a warning. When nothing fits, the closest
+`choose_fit` picks a target for `install --target auto` and for `doctor` without `--target`. On a
+node with NVIDIA GPUs (or a driver whose GPUs are unknown) only GPU targets are considered, unless
+the lock has none at all; then a CPU-only target is taken with a warning. Among the targets that
+fit, the rule is, in order:
+
+1. the target whose declared GPU architectures are exactly the node's (on a node without GPUs: a
+   CPU target);
+2. else one whose declared architectures cover the node's (each node GPU has a declared arch of the
+   same major and no higher minor), with the fewest declared archs the node does not have;
+3. else one that runs here only because its torch build carries SASS for these GPUs;
+4. ties: one that fits without warnings, then lock (file) order.
+
+The choice carries a sentence saying why it won (`FitChoice.why`). When nothing fits, the closest
 target (fewest failed checks, among those considered) is returned with `how = "closest"`.
 """
 
@@ -97,6 +109,7 @@ class FitChoice:
     judged: tuple[TargetFit, ...]
     considered: tuple[str, ...]  # names of the targets the choice was made among
     notes: tuple[str, ...] = ()
+    why: str = ""  # why this target won, for people ("its GPUs sm_90 are this node's")
 
     @property
     def target(self) -> LockedTarget:
@@ -104,8 +117,9 @@ class FitChoice:
 
 
 def is_gpu_target(target: LockedTarget) -> bool:
-    """A target that needs an NVIDIA driver: it declares GPUs or locks a CUDA variant."""
-    return bool(target.gpus) or target.variant != "cpu"
+    """A target that needs an NVIDIA driver: it declares GPUs. One without `gpus` runs on CPUs, whatever
+    CUDA wheels its set pins."""
+    return bool(target.gpus)
 
 
 def node_has_gpus(node: NodeInfo) -> bool:
@@ -152,7 +166,9 @@ def _check_driver(target: LockedTarget, node: NodeInfo, kb: KnowledgeBase) -> tu
     from envlock.kb.rules import compare_driver, driver_verdict
 
     if not is_gpu_target(target):
-        return Check(name="driver", status=OK, message="CPU-only target: no NVIDIA driver needed"), False
+        cuda = f" (its CUDA {target.cuda} wheels stay unused)" if target.cuda else ""
+        message = f"CPU target (no gpus declared): no NVIDIA driver needed{cuda}"
+        return Check(name="driver", status=OK, message=message), False
     driver = node.driver
     if driver is None:
         wanted = target.requires_driver or "the one the locked CUDA needs"
@@ -458,6 +474,39 @@ def judge_fit(
     return TargetFit(target=target, checks=tuple(checks), native=native)
 
 
+def _declared_archs(target: LockedTarget) -> frozenset[ComputeCapability]:
+    archs = set()
+    for arch in target.gpus:
+        try:
+            archs.add(ComputeCapability.parse(arch))
+        except ValueError:
+            continue
+    return frozenset(archs)
+
+
+def _arch_rank(target: LockedTarget, node: NodeInfo) -> tuple[int, int, str]:
+    """How well `target`'s declared GPU archs match the node's: (class, extra archs, why); lower wins."""
+    have = frozenset(node.archs)
+    declared = _declared_archs(target)
+    node_text = " ".join(c.sm for c in sorted(have))
+    if declared == have:
+        if not have:
+            return 0, 0, "a CPU target on a node without NVIDIA GPUs"
+        return 0, 0, f"its declared GPUs {node_text} are exactly this node's"
+    if not have and node_has_gpus(node):
+        return 1, len(declared), "this node's GPUs are unknown (only its driver was found); lock order"
+    covered = all(any(d.major == c.major and d.minor <= c.minor for d in declared) for c in have)
+    if covered and declared:
+        extra = sorted(declared - have)
+        extra_text = " ".join(c.sm for c in extra)
+        return 1, len(extra), (
+            f"its declared GPUs cover this node's {node_text}, with {len(extra)} other arch(s): {extra_text}"
+        )
+    if not declared:
+        return 3, 0, "a CPU-only target: the lock has no GPU target"
+    return 2, 0, f"its torch build carries kernels for this node's {node_text}, though it declares other GPUs"
+
+
 def choose_fit(lock: Lock, node: NodeInfo, kb: KnowledgeBase, *, source: str = "the lock") -> FitChoice:
     """The target for `install --target auto` and `doctor` (module docstring). The lock must have targets."""
     if not lock.targets:
@@ -476,8 +525,16 @@ def choose_fit(lock: Lock, node: NodeInfo, kb: KnowledgeBase, *, source: str = "
                 "the CPUs alone (add a target with gpus to the spec and re-solve to use them)"
             )
     considered = tuple(f.target.name for f in pool)
-    fitting = sorted((f for f in pool if f.fits), key=lambda f: bool(f.warnings))  # stable: lock order
-    if fitting:
-        return FitChoice(fit=fitting[0], how="auto", judged=judged, considered=considered, notes=tuple(notes))
+    ranked = sorted(
+        ((_arch_rank(f.target, node), bool(f.warnings), i, f) for i, f in enumerate(pool) if f.fits),
+        key=lambda r: (r[0][0], r[0][1], r[1], r[2]),
+    )
+    if ranked:
+        (_cls, _extra, why), _warned, _i, best = ranked[0]
+        if len(ranked) > 1:
+            why += f"; preferred over {', '.join(r[3].target.name for r in ranked[1:])}, which fit too"
+        return FitChoice(
+            fit=best, how="auto", judged=judged, considered=considered, notes=tuple(notes), why=why
+        )
     closest = min(pool, key=lambda f: len(f.failures))
     return FitChoice(fit=closest, how="closest", judged=judged, considered=considered, notes=tuple(notes))

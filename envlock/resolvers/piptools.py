@@ -7,10 +7,18 @@ the default index's plain `2.5.1`, so pip takes the variant's build. That is wea
 explicit index pinning, which is why uv is the engine. pip-compile reports names and versions;
 the files, sizes and hashes are read from the indexes afterwards (see `envlock.solve.artifacts`).
 pip-compile has no upload-date cut-off, so a spec with `exclude-newer` is refused.
+
+Index credentials never reach a command line, which every local user can read in /proc: the
+index URLs go to pip without userinfo in `PIP_INDEX_URL` / `PIP_EXTRA_INDEX_URL` (pip itself puts
+them on the command line of the pip it starts to build an sdist), and the credentials in a netrc
+file of pip-compile's own (`NETRC`, mode 0600 in a private temporary directory, removed after),
+after the user's own netrc entries. netrc is keyed by host: two indexes on one host share one
+login (the last one named wins).
 """
 
 from __future__ import annotations
 
+import netrc
 import os
 import platform as host_platform
 import re
@@ -19,8 +27,11 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError, UsageError
+from envlock.index.auth import netrc_path, split_credentials
 from envlock.resolvers import Resolution, ResolutionRequest, ResolvedPackage
 
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
@@ -45,6 +56,38 @@ def host_target() -> tuple[str, str]:
     else:
         plat = "macos-arm64"
     return plat, f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _private_netrc(request: ResolutionRequest, work: Path) -> Path | None:
+    """A netrc with the credentials of `request`'s index URLs, after the user's own; None without any."""
+    entries: dict[str, tuple[str, str]] = {}
+    for url in (request.default_index, *request.extra_indexes, *(u for _, u in request.pinned)):
+        bare, credentials = split_credentials(url)
+        host = urlsplit(bare).hostname
+        if credentials is not None and host:
+            entries[host] = (credentials.username, credentials.password)
+    if not entries:
+        return None
+    lines: list[str] = []
+    own = netrc_path()
+    try:
+        netrc.netrc(str(own))  # an unreadable or broken netrc is one pip would not have read either
+        lines.append(own.read_text(encoding="utf-8").rstrip("\n"))
+    except (OSError, netrc.NetrcParseError, UnicodeDecodeError):
+        pass
+    for host, (login, password) in entries.items():
+        # netrc tokens end at white space and cannot be quoted for every reader.
+        if any(ch.isspace() for ch in host + login + password):
+            raise UsageError(
+                f"the credentials for {host} contain white space, which a netrc file cannot hold",
+                hint="use --resolver uv (the default), which is given them in its environment",
+            )
+        lines.append(f"machine {host} login {login} password {password}")
+    path = work / "netrc"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write("\n".join(lines) + "\n")
+    return path
 
 
 class PipToolsBackend:
@@ -96,21 +139,28 @@ class PipToolsBackend:
                 str(work / "cache"),
                 "-o",
                 str(work / "requirements.txt"),
-                "--index-url",
-                request.default_index,
             ]
+            default = split_credentials(request.default_index)[0]
+            extra: list[str] = []
             for url in [u for _, u in request.pinned] + list(request.extra_indexes):
-                if url not in cmd:
-                    cmd += ["--extra-index-url", url]
+                bare = split_credentials(url)[0]
+                if bare != default and bare not in extra:
+                    extra.append(bare)
             if request.constraints:
                 (work / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
                 cmd += ["--pip-args", f"--constraint {work / 'constraints.txt'}"]
             cmd.append(str(work / "requirements.in"))
             env = {k: v for k, v in os.environ.items() if k not in _PIP_ENV}
             env["PIP_CONFIG_FILE"] = os.devnull
+            env["PIP_INDEX_URL"] = default
+            if extra:
+                env["PIP_EXTRA_INDEX_URL"] = " ".join(extra)
+            netrc_file = _private_netrc(request, work)
+            if netrc_file is not None:
+                env["NETRC"] = str(netrc_file)
             proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
-                text = (proc.stderr or proc.stdout).strip()
+                text = redact_text((proc.stderr or proc.stdout).strip())
                 if "Could not fetch" in text or "ConnectionError" in text or "HTTPError" in text:
                     raise NetworkError(f"pip-compile could not reach an index:\n{text}")
                 raise ResolutionError(f"pip-compile found no solution:\n{text}")

@@ -4,6 +4,11 @@ Each request becomes a throw-away project whose `[tool.uv.sources]` pin the torc
 variant index (an `explicit` index, so no other index can shadow it), resolved with
 `uv pip compile` for the target's Python and platform.
 
+Index credentials never reach uv's command line, which every local user can read in /proc while a
+solve runs: every index is given a name (`default`, `extra-0`, `pinned-0`, ...), its URL is passed
+without userinfo, and its user name and password travel in uv's per-index environment variables
+(`UV_INDEX_<NAME>_USERNAME` / `_PASSWORD`), which only the user's own processes can read.
+
 uv is asked for exact pins (`name==version`), not for its PEP 751 output: uv's pylock writer must
 put a hash on every file and downloads each file its index gives no hash for (download.pytorch.org
 leaves many torch wheels of ~1 GB without one), and it cannot do that with `--offline`. envlock
@@ -21,9 +26,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError
+from envlock.index.auth import Credentials, split_credentials
 from envlock.resolvers import Resolution, ResolutionRequest, ResolvedPackage
 from envlock.resolvers.platforms import uv_python_platform
 
@@ -48,7 +56,9 @@ _UV_ENV_OVERRIDES = (
     "UV_RESOLUTION",
 )
 
-_USERINFO = re.compile(r"(//)[^/@\s]+@")
+# A user's own credentials for indexes named like envlock's (`UV_INDEX_DEFAULT_PASSWORD`) must not
+# be sent to the indexes of the spec.
+_UV_INDEX_CREDENTIALS = re.compile(r"^UV_INDEX_.+_(USERNAME|PASSWORD)$")
 _NETWORK_SIGNS = (
     "Failed to fetch",
     "error sending request",
@@ -61,10 +71,6 @@ _NETWORK_SIGNS = (
     "not found in the cache",
     "Network connectivity is disabled",
 )
-
-
-def _redact(text: str) -> str:
-    return _USERINFO.sub(r"\1****@", text)
 
 
 @functools.lru_cache(maxsize=1)
@@ -96,8 +102,54 @@ def uv_version() -> str:
 
 def uv_environment() -> dict[str, str]:
     """The process environment for uv, without variables that would change its index choice."""
-    env = {k: v for k, v in os.environ.items() if k not in _UV_ENV_OVERRIDES}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in _UV_ENV_OVERRIDES and not _UV_INDEX_CREDENTIALS.match(k)
+    }
     env.setdefault("UV_NO_PROGRESS", "1")
+    return env
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NamedIndex:
+    """One index as uv is told about it: a name, the URL without userinfo, the credentials apart."""
+
+    name: str
+    url: str
+    credentials: Credentials | None
+
+    def credential_variables(self) -> dict[str, str]:
+        """uv's `UV_INDEX_<NAME>_USERNAME` / `_PASSWORD` for this index (none without credentials)."""
+        if self.credentials is None:
+            return {}
+        # uv's rule for the variable name: upper case, every other character than A-Z/0-9 as `_`.
+        key = re.sub(r"[^A-Z0-9]", "_", self.name.upper())
+        out = {f"UV_INDEX_{key}_USERNAME": self.credentials.username}
+        if self.credentials.password:
+            out[f"UV_INDEX_{key}_PASSWORD"] = self.credentials.password
+        return out
+
+
+def _named(name: str, url: str) -> NamedIndex:
+    bare, credentials = split_credentials(url)
+    return NamedIndex(name=name, url=bare, credentials=credentials)
+
+
+def named_indexes(request: ResolutionRequest) -> tuple[NamedIndex, ...]:
+    """The default, extra and pinned indexes of `request`, named `default`, `extra-N`, `pinned-N`."""
+    return (
+        _named("default", request.default_index),
+        *(_named(f"extra-{i}", url) for i, url in enumerate(request.extra_indexes)),
+        *(_named(f"pinned-{i}", url) for i, (_, url) in enumerate(request.pinned)),
+    )
+
+
+def credential_environment(request: ResolutionRequest) -> dict[str, str]:
+    """The environment variables that carry the credentials of `request`'s indexes to uv."""
+    env: dict[str, str] = {}
+    for index in named_indexes(request):
+        env.update(index.credential_variables())
     return env
 
 
@@ -109,12 +161,14 @@ def _project_text(request: ResolutionRequest) -> str:
         f'requires-python = ">={request.python}"',
         "dependencies = " + json.dumps(list(request.requirements)),
     ]
-    for i, (_, url) in enumerate(request.pinned):
+    for index in named_indexes(request):
+        if not index.name.startswith("pinned-"):
+            continue
         lines += [
             "",
             "[[tool.uv.index]]",
-            f'name = "pinned-{i}"',
-            f"url = {json.dumps(url)}",
+            f"name = {json.dumps(index.name)}",
+            f"url = {json.dumps(index.url)}",
             "explicit = true",
         ]
     if request.pinned:
@@ -148,11 +202,13 @@ def _command(request: ResolutionRequest, workdir: Path, *, offline: bool) -> lis
         # The result depends only on --python-version/--python-platform; naming an interpreter
         # spares uv a PATH search per run (a pyenv shim first on PATH costs ~0.1 s each time).
         cmd += ["--python", sys.executable]
-    # uv gives every --index priority over --default-index; DESIGN §3 wants the default index
-    # first and the extra indexes after it, so all of them are passed in that order.
-    for url in (request.default_index, *request.extra_indexes):
-        cmd += ["--index", url]
-    cmd += ["--default-index", request.default_index]
+    # uv gives every --index priority over --default-index; the spec wants the default index
+    # first and the extra indexes after it, so all of them are passed in that order, by name and
+    # without credentials (see the module docstring).
+    searched = [index for index in named_indexes(request) if not index.name.startswith("pinned-")]
+    for index in searched:
+        cmd += ["--index", f"{index.name}={index.url}"]
+    cmd += ["--default-index", f"{searched[0].name}={searched[0].url}"]
     if request.constraints:
         (workdir / "constraints.txt").write_text("\n".join(request.constraints) + "\n")
         cmd += ["--constraint", "constraints.txt"]
@@ -206,7 +262,7 @@ class UvBackend:
             proc = subprocess.run(
                 _command(request, workdir, offline=self.offline),
                 cwd=workdir,
-                env=uv_environment(),
+                env=uv_environment() | credential_environment(request),
                 capture_output=True,
                 text=True,
                 check=False,
@@ -220,7 +276,7 @@ class UvBackend:
 
     @staticmethod
     def _failure(output: str) -> Exception:
-        text = _redact(output.strip())
+        text = redact_text(output.strip())
         if any(sign in text for sign in _NETWORK_SIGNS):
             return NetworkError(
                 f"uv could not reach an index:\n{text}",
@@ -230,3 +286,63 @@ class UvBackend:
             f"uv found no solution:\n{text}",
             hint="relax the conflicting requirements in [env].dependencies",
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PythonDownload:
+    """One interpreter build uv knows how to download (`uv python list --only-downloads`)."""
+
+    key: str  # "cpython-3.11.14-linux-x86_64-gnu"
+    implementation: str  # "cpython"
+    version: str  # "3.11.14"
+    os: str  # "linux" | "macos" | "windows"
+    arch: str  # "x86_64", "aarch64", ...
+    libc: str  # "gnu" | "musl" | "none"
+    variant: str  # "default" | "freethreaded" | ...
+    url: str  # after uv applied UV_PYTHON_INSTALL_MIRROR / python-install-mirror
+
+
+def python_downloads(request: str) -> tuple[PythonDownload, ...]:
+    """The interpreter builds uv would download for `request` ("3.11"), for every platform: the
+    newest patch release of each, with the URL uv would fetch (its mirror settings applied).
+
+    Reads uv's own download metadata; needs no network. Raises InternalError when uv fails.
+    """
+    done = subprocess.run(
+        [
+            uv_binary(),
+            "python",
+            "list",
+            request,
+            "--only-downloads",
+            "--all-platforms",
+            "--all-arches",
+            "--output-format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=uv_environment(),
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise InternalError(f"`uv python list {request}` failed: {redact_text(done.stderr.strip())}")
+    try:
+        rows = json.loads(done.stdout)
+        return tuple(
+            PythonDownload(
+                key=str(r["key"]),
+                implementation=str(r["implementation"]),
+                version=str(r["version"]),
+                os=str(r["os"]),
+                arch=str(r["arch"]),
+                libc=str(r["libc"]),
+                variant=str(r["variant"]),
+                url=str(r["url"]),
+            )
+            for r in rows
+            if r.get("url")
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InternalError(f"`uv python list` printed what envlock cannot read: {exc}") from None

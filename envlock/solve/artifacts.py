@@ -20,9 +20,9 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from envlock.display import redact_url
 from envlock.errors import IntegrityError, ResolutionError
 from envlock.index import IndexClient
-from envlock.index.auth import redact_url
 from envlock.index.cache import default_cache_root
 from envlock.index.errors import ProjectNotFound
 from envlock.index.model import IndexFile

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from envlock.index.auth import redact_url
-from envlock.lock.model import Lock, LockInputs, TargetInputs
+from envlock.display import redact_url
+from envlock.lock.model import ImageInputs, Lock, LockInputs, TargetInputs
 from envlock.spec.model import Spec
 
 
@@ -13,6 +13,7 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
     Index URLs are recorded without credentials: a lock is committed and shared, tokens are not.
     """
     return LockInputs(
+        interpreter=spec.interpreter,
         name=spec.name,
         python=spec.python,
         dependencies=spec.dependencies,
@@ -36,6 +37,21 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
             for t in spec.targets
         ),
         knowledge_base=kb_digest,
+        toolkit=spec.cuda.toolkit,
+        toolkit_source=spec.cuda.toolkit_source if spec.cuda.toolkit else None,
+        nvidia_redist=redact_url(spec.indexes.nvidia_redist) if spec.indexes.nvidia_redist else None,
+        conda_channels=spec.conda.channels if spec.conda else (),
+        conda_dependencies=spec.conda.dependencies if spec.conda else (),
+        image=ImageInputs(
+            base=spec.image.base,
+            user=spec.image.user,
+            workdir=spec.image.workdir,
+            env=spec.image.env,
+            entrypoint=spec.image.entrypoint,
+            labels=spec.image.labels,
+        )
+        if spec.image is not None
+        else None,
     )
 
 
@@ -68,6 +84,12 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("indexes.pytorch", old.pytorch_index, fresh.pytorch_index),
         ("indexes.extra", old.extra_indexes, fresh.extra_indexes),
         ("resolution.exclude-newer", old.exclude_newer, fresh.exclude_newer),
+        ("cuda.toolkit", old.toolkit, fresh.toolkit),
+        ("cuda.toolkit-source", old.toolkit_source, fresh.toolkit_source),
+        ("indexes.nvidia-redist", old.nvidia_redist, fresh.nvidia_redist),
+        ("conda.channels", old.conda_channels, fresh.conda_channels),
+        ("conda.dependencies", old.conda_dependencies, fresh.conda_dependencies),
+        ("env.interpreter", old.interpreter, fresh.interpreter),
     )
     for label, before, after in simple:
         if before != after:
@@ -87,6 +109,14 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
     locked = {t.name for t in lock.targets}
     for name in sorted(t.name for t in old.targets if t.name not in locked):
         reasons.append(f"target {name} is in the lock's inputs but was never solved")
+    if old.image != fresh.image:
+        old_image, new_image = old.image or ImageInputs(), fresh.image or ImageInputs()
+        for field in ("base", "user", "workdir", "env", "entrypoint", "labels"):
+            va, vb = getattr(old_image, field), getattr(new_image, field)
+            if field in ("env", "labels"):
+                va, vb = (tuple(f"{k}={v}" for k, v in x) for x in (va, vb))
+            if va != vb:
+                reasons.append(f"image.{field} changed: {_fmt(va)} -> {_fmt(vb)}")
     if old.knowledge_base != fresh.knowledge_base:
         reasons.append("the knowledge base changed (new envlock release or a changed knowledge-base file)")
     return reasons

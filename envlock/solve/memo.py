@@ -22,6 +22,7 @@ class MemoClient:
     def __init__(self, inner: IndexClient) -> None:
         self._inner = inner
         self._pages: dict[tuple[str, str], Future[ProjectPage]] = {}
+        self._documents: dict[tuple[str, str], Future[bytes]] = {}
         self._lock = threading.Lock()
 
     def project(self, index_url: str, name: str) -> ProjectPage:
@@ -51,6 +52,21 @@ class MemoClient:
 
     def file_info(self, url: str) -> tuple[int, str | None]:
         return self._inner.file_info(url)
+
+    def document(self, url: str) -> bytes:
+        key = ("document", url)
+        with self._lock:
+            future = self._documents.get(key)
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._documents[key] = future
+        if owner:
+            try:
+                future.set_result(self._inner.document(url))
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
 
     def download(
         self,

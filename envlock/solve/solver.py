@@ -24,8 +24,17 @@ from envlock.errors import EnvlockError, ResolutionError, UsageError
 from envlock.index import IndexClient
 from envlock.kb import KnowledgeBase
 from envlock.kb.rules import driver_verdict
-from envlock.lock.digest import env_hash
-from envlock.lock.model import LOCK_VERSION, Lock, LockedTarget, LockInputs, Rejection
+from envlock.kb.toolkit import DEFAULT_REDIST, wheel_extra
+from envlock.lock.digest import env_hash, target_env_hash
+from envlock.lock.model import (
+    LOCK_VERSION,
+    CondaPackage,
+    Lock,
+    LockedInterpreter,
+    LockedTarget,
+    LockInputs,
+    Rejection,
+)
 from envlock.lock.toml import seal
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
@@ -35,6 +44,7 @@ from envlock.solve.inputs import lock_inputs, staleness
 from envlock.solve.memo import MemoClient
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
 from envlock.solve.tags import ordered_target_tags
+from envlock.solve.toolkit import LockedToolkit, ToolkitProblem, lock_toolkit
 from envlock.spec.model import Spec, TargetSpec
 from envlock.spec.parse import spec_hash
 
@@ -53,6 +63,7 @@ class _Outcome:
     stack: CudaStack
     requires_driver: str | None
     compat: str | None
+    toolkit: LockedToolkit | None = None  # [cuda] toolkit from NVIDIA's redist, for this CUDA
 
 
 class _ResolutionPool:
@@ -99,6 +110,8 @@ def _request(
             pinned = tuple((name, option.index) for name in TORCH_FAMILY)
         constraints = tuple(f"torch!={v}" for v in option.excluded)
     requirements = spec.dependencies
+    if target.has_gpus and spec.cuda.toolkit_source == "index" and (option is None or option.cuda):
+        requirements = (*requirements, *_toolkit_requirement(spec, option.cuda if option else None))
     if (
         option is not None
         and option.index is not None
@@ -118,6 +131,66 @@ def _request(
         pinned=pinned,
         exclude_newer=spec.exclude_newer,
     )
+
+
+def _toolkit_requirement(spec: Spec, cuda: str | None) -> tuple[str, ...]:
+    """`[cuda] toolkit` from NVIDIA's wheels: the cuda-toolkit metapackage of the variant's CUDA
+    minor; without a torch variant, of the CUDA `[cuda] version` allows."""
+    if not spec.cuda.toolkit:
+        return ()
+    extras = ",".join(sorted({wheel_extra(c) for c in spec.cuda.toolkit}))
+    version = f"=={cuda}.*" if cuda else (spec.cuda.version or "")
+    return (f"cuda-toolkit[{extras}]{version}",)
+
+
+def _redist_toolkit(
+    cuda: str, target: TargetSpec, spec: Spec, kb: KnowledgeBase, client: MemoClient
+) -> LockedToolkit | ToolkitProblem:
+    return lock_toolkit(
+        client,
+        base=spec.indexes.nvidia_redist or DEFAULT_REDIST,
+        cuda=cuda,
+        platform=target.platform,
+        jetson=all(kb.is_tegra(cc) for cc in target.archs),
+        wanted=spec.cuda.toolkit,
+    )
+
+
+def _wants_redist_toolkit(spec: Spec, target: TargetSpec) -> bool:
+    return bool(spec.cuda.toolkit) and target.has_gpus and spec.cuda.toolkit_source == "redist"
+
+
+def _with_toolkit(
+    locked: LockedTarget,
+    target: TargetSpec,
+    spec: Spec,
+    kb: KnowledgeBase,
+    client: MemoClient,
+    found: LockedToolkit | None = None,
+) -> LockedTarget | _Unsatisfiable:
+    """`locked` with the CUDA toolkit of `[cuda] toolkit` (GPU targets only), or why it has none.
+
+    `found` is the toolkit already locked for the chosen variant; without it (no torch variants
+    were involved) it is looked up for the CUDA the set pins.
+    """
+    if not spec.cuda.toolkit or not target.has_gpus:
+        return locked
+    if spec.cuda.toolkit_source == "index":
+        meta = locked.package("cuda-toolkit")
+        return replace(locked, toolkit_source="index", toolkit_release=meta.version if meta else None)
+    if locked.cuda is None:
+        return locked
+    toolkit = found or _redist_toolkit(locked.cuda, target, spec, kb, client)
+    if isinstance(toolkit, ToolkitProblem):
+        return _Unsatisfiable(
+            target=target.name,
+            rejected=(Rejection(variant=locked.variant, reason=toolkit.reason, fix=toolkit.fix),),
+        )
+    found = toolkit
+    with_toolkit = replace(
+        locked, toolkit_source="redist", toolkit_release=found.release, toolkit=found.components
+    )
+    return replace(with_toolkit, env_hash=target_env_hash(with_toolkit))
 
 
 def _resolution_rejection(variant: str, err: ResolutionError) -> Rejection:
@@ -281,10 +354,139 @@ def _solve_target(
     default_index: str,
     progress: Progress,
 ) -> LockedTarget | _Unsatisfiable:
+    """The PyPI part (variants, resolution, toolkit), then the `[conda]` part under it."""
+    conda: tuple[CondaPackage, ...] = ()
+    if spec.conda is not None:
+        progress.step(f"{target.name}: solving the [conda] part")
+        solved = _solve_conda_part(target, spec, kb)
+        if isinstance(solved, _Unsatisfiable):
+            return solved
+        conda = solved
+    result = _solve_pypi(target, spec, kb, client, pool, default_index, progress, conda)
+    if isinstance(result, _Unsatisfiable) or not conda:
+        return result
+    return _with_conda(result, target, spec, conda)
+
+
+def _solve_conda_part(
+    target: TargetSpec, spec: Spec, kb: KnowledgeBase
+) -> tuple[CondaPackage, ...] | _Unsatisfiable:
+    from envlock.index.cache import default_cache_root
+    from envlock.solve.conda import CondaProblem, solve_conda
+
+    assert spec.conda is not None
+    solved = solve_conda(
+        spec.conda,
+        platform=target.platform,
+        glibc=target.glibc,
+        driver=target.driver,
+        kb=kb,
+        cache_dir=default_cache_root() / "rattler",
+        exclude_newer=spec.exclude_newer,
+    )
+    if isinstance(solved, CondaProblem):
+        return _Unsatisfiable(
+            target=target.name, rejected=(Rejection(variant="conda", reason=solved.reason, fix=solved.fix),)
+        )
+    python = next((p for p in solved if p.name == "python"), None)
+    if python is not None and ".".join(python.version.split(".")[:2]) != spec.python_version:
+        raise UsageError(
+            f"target {target.name}: the [conda] part locks python {python.version}, "
+            f"but [env].python is {spec.python}",
+            hint=f'set [env] python = "{".".join(python.version.split(".")[:2])}" or pin '
+            f'"python {spec.python_version}.*" in [conda].dependencies: the conda Python runs the PyPI part',
+        )
+    return solved
+
+
+def _conda_stack(conda: tuple[CondaPackage, ...]) -> dict[str, str]:
+    """The CUDA pieces a conda part pins: `cuda-version` (X.Y), cuDNN and NCCL versions."""
+    found = {c.name: c.version for c in conda}
+    stack: dict[str, str] = {}
+    if "cuda-version" in found:
+        stack["cuda"] = ".".join(found["cuda-version"].split(".")[:2])
+    for name in ("cudnn", "nccl"):
+        if name in found:
+            stack[name] = found[name]
+    return stack
+
+
+def _conda_stack_problem(
+    pypi_cuda: str | None, spec: Spec, conda: tuple[CondaPackage, ...], variant: str = "conda"
+) -> Rejection | None:
+    """One CUDA major across both parts, and `[cuda]` constraints held by the conda part's pins too."""
+    stack = _conda_stack(conda)
+    cuda = stack.get("cuda")
+    if cuda and pypi_cuda and cuda.split(".")[0] != pypi_cuda.split(".")[0]:
+        return Rejection(
+            variant=variant,
+            reason=f"the [conda] part pins CUDA {cuda} (cuda-version) and this variant CUDA {pypi_cuda}: "
+            "two CUDA majors in one environment",
+            fix=f'a variant of CUDA {cuda.split(".")[0]}.x, or pin "cuda-version {pypi_cuda}.*" in [conda]',
+        )
+    for key, wanted in (("cuda", spec.cuda.version), ("cudnn", spec.cuda.cudnn), ("nccl", spec.cuda.nccl)):
+        have = stack.get(key)
+        if have and wanted and not SpecifierSet(wanted).contains(Version(have), prereleases=True):
+            return Rejection(
+                variant=variant,
+                reason=f"the [conda] part pins {key} {have}, "
+                f"which does not satisfy [cuda].{'version' if key == 'cuda' else key} {wanted!r}",
+                fix=f"pin {key} in [conda].dependencies to a version that does",
+            )
+    return None
+
+
+def _with_conda(
+    locked: LockedTarget, target: TargetSpec, spec: Spec, conda: tuple[CondaPackage, ...]
+) -> LockedTarget | _Unsatisfiable:
+    """`locked` with its conda part; a distribution both parts would install is refused by name,
+    and the CUDA pieces of both parts must agree."""
+    problem = _conda_stack_problem(locked.cuda, spec, conda) if target.has_gpus else None
+    if problem is not None:
+        return _Unsatisfiable(target=target.name, rejected=(problem,))
+    pypi = {canonicalize_name(p.name): p for p in locked.packages}
+    both = [(c, pypi[canonicalize_name(c.name)]) for c in conda if canonicalize_name(c.name) in pypi]
+    if both:
+        c, p = both[0]
+        return _Unsatisfiable(
+            target=target.name,
+            rejected=(
+                Rejection(
+                    variant="conda",
+                    reason=f"{c.name} would be installed twice: conda {c.name} {c.version} "
+                    f"({c.channel}) and PyPI {p.name} {p.version}",
+                    fix=f"take {c.name} from one part only: remove it from [conda].dependencies, "
+                    "or from [env].dependencies (or pin what pulls it in)",
+                ),
+            ),
+        )
+    stack = _conda_stack(conda) if target.has_gpus else {}
+    with_conda = replace(
+        locked,
+        # where the PyPI part pins no CUDA stack, the conda part's is the target's
+        cuda=locked.cuda or stack.get("cuda"),
+        cudnn=locked.cudnn or stack.get("cudnn"),
+        nccl=locked.nccl or stack.get("nccl"),
+        conda=conda,
+    )
+    return replace(with_conda, env_hash=target_env_hash(with_conda))
+
+
+def _solve_pypi(
+    target: TargetSpec,
+    spec: Spec,
+    kb: KnowledgeBase,
+    client: MemoClient,
+    pool: _ResolutionPool,
+    default_index: str,
+    progress: Progress,
+    conda: tuple[CondaPackage, ...] = (),
+) -> LockedTarget | _Unsatisfiable:
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
         resolution = pool.submit(_request(spec, target, None, default_index)).result()
-        return _target_lock(target, spec, kb, None, resolution, (), client, default_index)
+        locked = _target_lock(target, spec, kb, None, resolution, (), client, default_index)
+        return _with_toolkit(locked, target, spec, kb, client)
     gpu_problems = [
         p
         for cc in target.archs
@@ -314,6 +516,17 @@ def _solve_target(
             rejections.append(_resolution_rejection(option.variant, err))
             continue
         result = _evaluate(option, resolution, target, spec, kb)
+        if isinstance(result, _Outcome) and _wants_redist_toolkit(spec, target):
+            # The toolkit must exist for the CUDA the set pins: a variant without one loses here.
+            toolkit = _redist_toolkit(result.stack.runtime or option.cuda or "", target, spec, kb, client)
+            if isinstance(toolkit, ToolkitProblem):
+                result = Rejection(variant=option.variant, reason=toolkit.reason, fix=toolkit.fix)
+            else:
+                result = replace(result, toolkit=toolkit)
+        if isinstance(result, _Outcome) and conda and target.has_gpus:
+            # The conda part's CUDA pieces must agree with the variant's: a variant that clashes loses.
+            clash = _conda_stack_problem(result.stack.runtime or option.cuda, spec, conda, option.variant)
+            result = clash or result
         if isinstance(result, Rejection):
             rejections.append(result)
         else:
@@ -322,9 +535,12 @@ def _solve_target(
         return _Unsatisfiable(target=target.name, rejected=tuple(sorted(rejections, key=lambda r: r.variant)))
     best, losers = _pick(outcomes, spec.cuda.driver_compat)
     progress.step(f"{target.name}: locking {best.option.variant} (torch {best.torch})")
-    return _target_lock(
+    locked = _target_lock(
         target, spec, kb, best, best.resolution, [*rejections, *losers], client, default_index
     )
+    if spec.cuda.toolkit and target.has_gpus:
+        progress.step(f"{target.name}: locking the CUDA {locked.cuda} toolkit")
+    return _with_toolkit(locked, target, spec, kb, client, best.toolkit)
 
 
 def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> ResolutionError:
@@ -379,6 +595,30 @@ def _check_partial_solve(previous: Lock | None, inputs: LockInputs, targets: Seq
         )
 
 
+def _with_interpreters(spec: Spec, locked: list[LockedTarget], client: IndexClient) -> list[LockedTarget]:
+    """With `[env] interpreter = "python-build-standalone"`, each target pins its interpreter build
+    (envlock.solve.interpreter), and the build's sha256 joins its env hash."""
+    from envlock.lock.model import INTERPRETER_STANDALONE
+
+    if spec.interpreter != INTERPRETER_STANDALONE:
+        return locked
+    from envlock.index.cache import default_cache_root
+    from envlock.solve.interpreter import pin_interpreter
+
+    pinned: dict[tuple[str, str], LockedInterpreter] = {}
+    out = []
+    for t in locked:
+        key = (t.python, t.platform)
+        if key not in pinned:
+            pinned[key] = pin_interpreter(
+                t.python, t.platform, client, cache_root=default_cache_root(), target=t.name
+            )
+        interpreter = pinned[key]
+        with_interpreter = replace(t, interpreter=interpreter)
+        out.append(replace(with_interpreter, env_hash=target_env_hash(with_interpreter)))
+    return out
+
+
 def solve(
     spec: Spec,
     *,
@@ -430,6 +670,7 @@ def solve(
             locked.append(result)
         elif t.name in kept:
             locked.append(kept[t.name])
+    locked = _with_interpreters(spec, locked, client)
     return seal(
         Lock(
             lock_version=LOCK_VERSION,

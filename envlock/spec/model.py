@@ -50,6 +50,8 @@ class CudaConstraints:
     nccl: str | None
     driver_compat: str  # one of DRIVER_COMPAT_MODES
     allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
+    toolkit: tuple[str, ...] = ()  # CUDA toolkit components as written ("nvcc", "cuda_cccl", ...)
+    toolkit_source: str = "redist"  # "redist": NVIDIA's redist manifests; "index": cuda-toolkit wheels
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +61,27 @@ class IndexSettings:
     default: str | None  # None: take it from the user's uv/pip configuration
     pytorch: str | None
     extra: tuple[str, ...]
+    nvidia_redist: str | None = None  # base of NVIDIA's redist manifests (None: NVIDIA's own host)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CondaSpec:
+    """The `[conda]` table: conda packages solved with rattler, installed under the PyPI part."""
+
+    channels: tuple[str, ...]  # names ("conda-forge"), URLs, or local directories as URLs
+    dependencies: tuple[str, ...]  # conda match specs as written ("python 3.11.*")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ImageSettings:
+    """The `[image]` table: what `envlock image` builds on and sets (every key optional)."""
+
+    base: str | None  # a reference in skopeo's syntax; pinned by digest for reproducible images
+    user: str | None
+    workdir: str | None
+    env: tuple[tuple[str, str], ...]  # sorted by name
+    entrypoint: tuple[str, ...] | None
+    labels: tuple[tuple[str, str], ...]  # sorted by name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +97,9 @@ class Spec:
     indexes: IndexSettings
     exclude_newer: str | None  # RFC 3339 UTC timestamp
     knowledge_base: tuple[Path, ...]  # extra KB files for private builds, resolved to absolute paths
+    conda: CondaSpec | None = None  # the [conda] part, when the spec has one
+    interpreter: str = "system"  # [env].interpreter: "system" | "python-build-standalone"
+    image: ImageSettings | None = None  # the `[image]` table, when the spec has one
 
     @property
     def free_threaded(self) -> bool:

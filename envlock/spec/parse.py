@@ -28,21 +28,25 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from envlock import _toml
+from envlock.display import redact_url
 from envlock.errors import SpecError
 from envlock.kb import KnowledgeBase, load_kb
 from envlock.kb.model import parse_driver
+from envlock.kb.toolkit import NVIDIA_INDEX, TOOLKIT_SOURCES
 from envlock.spec.model import (
     DEFAULT_GLIBC,
     DRIVER_COMPAT_MODES,
     PLATFORMS,
+    CondaSpec,
     CudaConstraints,
     GpuRequest,
+    ImageSettings,
     IndexSettings,
     Spec,
     TargetSpec,
@@ -54,12 +58,15 @@ PYPROJECT_FILE = "pyproject.toml"
 DEFAULT_PYTORCH_INDEX = "https://download.pytorch.org/whl"
 SPEC_VERSION = 1
 
-_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution")
-_ENV_KEYS = ("name", "python", "dependencies")
-_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx")
+_ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution", "conda", "image")
+_CONDA_KEYS = ("channels", "dependencies")
+_ENV_KEYS = ("name", "python", "dependencies", "interpreter")
+_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "toolkit", "toolkit-source")
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
-_INDEX_KEYS = ("default", "pytorch", "extra")
+_INDEX_KEYS = ("default", "pytorch", "extra", "nvidia", "nvidia-redist")
 _RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
+_IMAGE_KEYS = ("base", "user", "workdir", "env", "entrypoint", "labels")
+_IMAGE_TRANSPORTS = ("docker://", "oci:", "oci-archive:")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _PYTHON_RE = re.compile(r"^(\d+)\.(\d+)(t?)$")
@@ -147,7 +154,7 @@ def spec_hash(spec: Spec) -> str:
     it; any value that can change the lock does.
     """
     base = spec.source.parent
-    document = {
+    document: dict[str, object] = {
         "spec-version": SPEC_VERSION,
         "name": spec.name,
         "python": spec.python,
@@ -158,7 +165,10 @@ def spec_hash(spec: Spec) -> str:
             "nccl": spec.cuda.nccl,
             "driver-compat": spec.cuda.driver_compat,
             "allow-ptx": spec.cuda.allow_ptx,
-        },
+        }
+        # toolkit keys only when used, so that specs without them keep their hash
+        | ({"toolkit": list(spec.cuda.toolkit), "toolkit-source": spec.cuda.toolkit_source}
+           if spec.cuda.toolkit else {}),
         "targets": [
             {
                 "name": t.name,
@@ -173,10 +183,27 @@ def spec_hash(spec: Spec) -> str:
             "default": spec.indexes.default,
             "pytorch": spec.indexes.pytorch,
             "extra": list(spec.indexes.extra),
-        },
+        }
+        | ({"nvidia-redist": spec.indexes.nvidia_redist} if spec.indexes.nvidia_redist else {}),
         "exclude-newer": spec.exclude_newer,
         "knowledge-base": [_relative(p, base) for p in spec.knowledge_base],
     }
+    if spec.conda is not None:  # only when present, so that specs without it keep their hash
+        document["conda"] = {
+            "channels": list(spec.conda.channels),
+            "dependencies": list(spec.conda.dependencies),
+        }
+    if spec.interpreter != "system":  # absent by default, so that older specs keep their hash
+        document["interpreter"] = spec.interpreter
+    if spec.image is not None:  # only then: specs without [image] keep their hashes
+        document["image"] = {
+            "base": spec.image.base,
+            "user": spec.image.user,
+            "workdir": spec.image.workdir,
+            "env": dict(spec.image.env),
+            "entrypoint": list(spec.image.entrypoint) if spec.image.entrypoint is not None else None,
+            "labels": dict(spec.image.labels),
+        }
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -225,7 +252,73 @@ class _SpecReader:
             indexes=self.indexes(self.table("indexes", raw)),
             exclude_newer=self.exclude_newer(resolution),
             knowledge_base=knowledge,
+            conda=self.conda(raw),
+            interpreter=self.interpreter(env),
+            image=self.image(raw),
         )
+
+    # -- [conda] --------------------------------------------------------------------------------
+
+    def conda(self, raw: Mapping[str, Any]) -> CondaSpec | None:
+        if "conda" not in raw:
+            return None
+        table = self.table("conda", raw)
+        self.check_keys("conda", table, _CONDA_KEYS)
+        if "channels" not in table:
+            raise self.fail("conda.channels", "is missing", 'a list of channels like ["conda-forge"]')
+        expected = 'channel names or URLs like "conda-forge"'
+        channels = self.strings("conda.channels", table["channels"], expected)
+        if not channels:
+            raise self.fail("conda.channels", "is empty", "at least one channel")
+        for i, channel in enumerate(channels):
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*", channel):
+                self.url(f"conda.channels[{i}]", channel)
+        specs = self.strings(
+            "conda.dependencies", table.get("dependencies", []), 'conda match specs like "python 3.11.*"'
+        )
+        for i, text in enumerate(specs):
+            if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*( ?[^\s].*)?", text):
+                what = f"{_show(text)} is not a conda match spec"
+                raise self.fail(f"conda.dependencies[{i}]", what, 'like "openmpi 4.*"')
+        return CondaSpec(channels=tuple(channels), dependencies=tuple(specs))
+
+    # -- [image] --------------------------------------------------------------------------------
+
+    def image(self, raw: Mapping[str, Any]) -> ImageSettings | None:
+        if "image" not in raw:
+            return None
+        table = self.table("image", raw)
+        self.check_keys("image", table, _IMAGE_KEYS)
+        base = None
+        if "base" in table:
+            expected = (
+                'an image reference like "docker://nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04@sha256:..."'
+            )
+            base = self.string("image.base", table["base"], expected)
+            if not base.startswith(_IMAGE_TRANSPORTS):
+                raise self.fail("image.base", f"{_show(base)} has no known transport", expected)
+        workdir = None
+        if "workdir" in table:
+            workdir = self.string("image.workdir", table["workdir"], "an absolute path inside the image")
+            if not workdir.startswith("/"):
+                raise self.fail("image.workdir", f"{_show(workdir)} is not absolute", "an absolute path")
+        return ImageSettings(
+            base=base,
+            user=self.string("image.user", table["user"], '"UID:GID" like "1000:1000"')
+            if "user" in table
+            else None,
+            workdir=workdir,
+            env=self.string_table("image.env", table.get("env", {})),
+            entrypoint=tuple(self.strings("image.entrypoint", table["entrypoint"], "strings"))
+            if "entrypoint" in table
+            else None,
+            labels=self.string_table("image.labels", table.get("labels", {})),
+        )
+
+    def string_table(self, path: str, value: object) -> tuple[tuple[str, str], ...]:
+        if not isinstance(value, dict):
+            raise self.fail(path, f"{_show(value)} is not a table", "a table of strings")
+        return tuple(sorted((str(k), self.string(f"{path}.{k}", v, "a string")) for k, v in value.items()))
 
     # -- generic checks -------------------------------------------------------------------------
 
@@ -319,6 +412,20 @@ class _SpecReader:
             raise self.fail("env.python", f"{_show(text)} is not a Python version", expected, hint=hint)
         return text
 
+    def interpreter(self, env: Mapping[str, Any]) -> str:
+        from envlock.lock.model import INTERPRETER_CHOICES, INTERPRETER_SYSTEM
+
+        if "interpreter" not in env:
+            return INTERPRETER_SYSTEM
+        expected = " or ".join(f'"{c}"' for c in INTERPRETER_CHOICES)
+        text = self.string("env.interpreter", env["interpreter"], expected)
+        if text not in INTERPRETER_CHOICES:
+            close = difflib.get_close_matches(text, INTERPRETER_CHOICES, n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]!r}?" if close else None
+            what = f"{_show(text)} is not an interpreter kind"
+            raise self.fail("env.interpreter", what, expected, hint=hint)
+        return text
+
     def dependencies(self, env: Mapping[str, Any]) -> tuple[str, ...]:
         if "dependencies" not in env:
             return ()
@@ -350,7 +457,25 @@ class _SpecReader:
             nccl=self.specifier("cuda.nccl", table),
             driver_compat=self.choice("cuda.driver-compat", mode, DRIVER_COMPAT_MODES),
             allow_ptx=allow_ptx,
+            toolkit=self.toolkit(table),
+            toolkit_source=self.choice(
+                "cuda.toolkit-source", table.get("toolkit-source", TOOLKIT_SOURCES[0]), TOOLKIT_SOURCES
+            ),
         )
+
+    def toolkit(self, table: Mapping[str, Any]) -> tuple[str, ...]:
+        """Component names as NVIDIA's redist manifests spell them, with or without `cuda_`/`lib`;
+        whether each exists is known only from the manifest, at solve time."""
+        if "toolkit" not in table:
+            return ()
+        expected = 'CUDA toolkit component names like "nvcc", "cccl", "cudart"'
+        names = self.strings("cuda.toolkit", table["toolkit"], expected)
+        for i, name in enumerate(names):
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", name):
+                raise self.fail(f"cuda.toolkit[{i}]", f"{_show(name)} is not a component name", expected)
+        if len(set(names)) != len(names):
+            raise self.fail("cuda.toolkit", "a component is listed twice", expected)
+        return tuple(sorted(names))
 
     def specifier(self, path: str, table: Mapping[str, Any]) -> str | None:
         leaf = path.rpartition(".")[2]
@@ -500,7 +625,21 @@ class _SpecReader:
                     "indexes.extra", f"{_show(table['extra'])} is not a list", "a list of index URLs"
                 )
             extra = [self.url(f"indexes.extra[{i}]", v) for i, v in enumerate(table["extra"])]
-        return IndexSettings(default=default, pytorch=pytorch, extra=tuple(extra))
+        if "nvidia" in table:
+            value = table["nvidia"]
+            if value is True:
+                nvidia: str | None = NVIDIA_INDEX
+            elif value is False:
+                nvidia = None
+            else:
+                nvidia = self.url("indexes.nvidia", value)
+            # NVIDIA's package index is one more extra index, with the same (lower) priority.
+            if nvidia is not None and nvidia not in extra:
+                extra.append(nvidia)
+        redist = None
+        if "nvidia-redist" in table:
+            redist = self.url("indexes.nvidia-redist", table["nvidia-redist"])
+        return IndexSettings(default=default, pytorch=pytorch, extra=tuple(extra), nvidia_redist=redist)
 
     def url(self, path: str, value: object) -> str:
         expected = 'an http(s):// or file:// URL like "https://download.pytorch.org/whl"'
@@ -510,7 +649,7 @@ class _SpecReader:
             parts.scheme == "file" and bool(parts.path)
         )
         if not ok:
-            raise self.fail(path, f"{_show(_redact(text))} is not a usable index URL", expected)
+            raise self.fail(path, f"{_show(redact_url(text))} is not a usable index URL", expected)
         return text if parts.scheme == "file" and parts.path == "/" else text.rstrip("/")
 
     # -- [resolution] ---------------------------------------------------------------------------
@@ -595,14 +734,6 @@ def _relative(path: Path, base: Path) -> str:
         return Path(os.path.relpath(path, base.resolve())).as_posix()
     except ValueError:  # another drive on Windows
         return path.as_posix()
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def _show(value: object) -> str:

@@ -23,6 +23,7 @@ from envlock.errors import IntegrityError
 from envlock.lock.model import Artifact
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
+from envlock.store.modes import adopt_group, artifact_mode
 
 _CHUNK = 1 << 20
 T = TypeVar("T")
@@ -162,7 +163,11 @@ def store_artifact(
                 details={"file": artifact.filename, "expected-sha256": artifact.sha256},
             )
         try:
+            # Readable by whoever the umask allows (a group store: every member), writable by none;
+            # a download's temporary file is private (0600) until here.
+            tmp.chmod(artifact_mode())
             final.parent.mkdir(parents=True, exist_ok=True)
+            adopt_group(tmp, final.parent)
             tmp.replace(final)
         except OSError as exc:
             raise store_error(exc, final, "store an artifact") from exc

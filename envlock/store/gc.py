@@ -10,8 +10,9 @@ dead roots, and scratch left by builds whose lease is gone or stale, and downloa
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
 from envlock.store.lease import LeaseHolder
+from envlock.store.modes import remove_tree
 from envlock.store.record import EnvRecord
 from envlock.store.roots import read_roots
 
@@ -94,13 +96,6 @@ def _owner_dead(entry: Path) -> bool:
         return False
     owner = LeaseHolder.read(entry / "owner.json")
     return owner is not None and owner.is_dead_here()
-
-
-def _raise_unless_gone(
-    _func: object, _path: str, exc_info: tuple[type[BaseException], BaseException, object]
-) -> None:
-    if not isinstance(exc_info[1], FileNotFoundError):
-        raise exc_info[1]
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -180,13 +175,19 @@ def apply_gc(plan: GcPlan, layout: StoreLayout, *, stale_seconds: float) -> list
         try:
             if item.kind == "env":
                 doomed = layout.scratch / f"gc-{new_token()}"
+                # A published environment is read-only, and a directory moves to another directory
+                # only while it is writable (by its owner: another user's environment stays).
+                with contextlib.suppress(OSError):
+                    item.path.chmod(stat.S_IMODE(item.path.stat().st_mode) | stat.S_IWUSR)
                 try:
                     item.path.rename(doomed)
-                except FileNotFoundError:
-                    continue
-                shutil.rmtree(doomed, ignore_errors=True)
+                except OSError as exc:
+                    if exc.errno == errno.EROFS:
+                        raise  # the whole store is read-only: said once, below
+                    continue  # gone meanwhile, or another user's that this user may not remove
+                remove_tree(doomed)
             elif item.path.is_dir() and not item.path.is_symlink():
-                shutil.rmtree(item.path, onerror=_raise_unless_gone)
+                remove_tree(item.path)
             else:
                 with contextlib.suppress(FileNotFoundError):
                     item.path.unlink()

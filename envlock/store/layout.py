@@ -115,3 +115,15 @@ class StoreLayout:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise store_error(exc, path, "create the store directory") from exc
+        self._protect_envs()
+
+    def _protect_envs(self) -> None:
+        """In a store others may write (a group store), `envs/` gets the sticky bit, so that no user
+        can rename or remove another user's published environment (and put another in its place)."""
+        import contextlib
+        import stat
+
+        with contextlib.suppress(OSError):  # only the directory's owner may set it
+            mode = self.envs.stat().st_mode
+            if mode & 0o022 and not mode & stat.S_ISVTX:
+                self.envs.chmod(stat.S_IMODE(mode) | stat.S_ISVTX)

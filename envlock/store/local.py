@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from envlock.errors import StoreError
 from envlock.store.errors import store_error
 from envlock.store.layout import ENV_RECORD, StoreLayout, hostname, new_token
 from envlock.store.lease import LeaseHolder, LeaseInfo, acquire_lease
+from envlock.store.modes import remove_tree, seal_root
 
 ENV_BUILD_PAUSE = "ENVLOCK_TEST_BUILD_PAUSE"  # tests: seconds to sleep between building and publishing
 _OWNER = "owner.json"  # in a scratch directory: who builds there (see Lease.write_owner)
@@ -30,9 +30,7 @@ class BuildOutcome:
 
 
 def _rmtree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        path.unlink()
+    remove_tree(path)  # a failed build may have sealed part of its tree read-only
 
 
 def _pause_for_tests() -> None:
@@ -120,11 +118,15 @@ class LocalStore:
     def _publish(self, env_dir: Path, final: Path) -> bool:
         try:
             env_dir.rename(final)
-            return True
         except OSError as exc:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST) and is_published(final):
                 return False  # another builder won the rename: use theirs
             raise store_error(exc, final, "publish the environment") from exc
+        try:
+            seal_root(final)  # its contents are read-only already; a directory moves only while writable
+        except OSError as exc:
+            raise store_error(exc, final, "make the published environment read-only") from exc
+        return True
 
     def _clean_scratch(self, name: str, *, keep: str) -> None:
         """Remove what killed builds of `name` left: scratch directories whose builder is known dead
@@ -178,5 +180,7 @@ class LocalStore:
                 with contextlib.suppress(OSError):
                     aside.rename(prefix)
             raise store_error(exc, prefix, "publish the environment") from exc
+        with contextlib.suppress(OSError):
+            seal_root(prefix)
         if aside is not None:
             _rmtree(aside)

@@ -2,8 +2,10 @@
 environment envlock made there whose record matches the files present.
 
 "Made by envlock" is judged by the files, not by the presence of `envlock-env.json` (anyone can put
-such a file into a directory of their own): every file under DIR must be one that an envlock venv
-holds, that is a file listed in the RECORD of an installed package, the venv's own files (the
+such a file into a directory of their own). An environment whose record carries a tree hash must hold
+exactly the tree its manifest (`envlock-tree.txt`) lists, and that manifest must be the one the
+record names. An older environment without one is judged by its packages: every file under DIR must
+be a file listed in the RECORD of an installed package, the venv's own files (the
 interpreter links and activation scripts in `bin/`, `pyvenv.cfg`, `_virtualenv.py`/`.pth`, the
 marker and lock files uv writes) or byte-code in `__pycache__`; and each package the record names must be
 installed there. Anything else is refused (exit 2) and nothing is deleted.
@@ -63,6 +65,32 @@ def _venv_file(rel: str, sites: set[str]) -> bool:
     return str(Path(rel).parent) in sites and parts[-1] in _SITE_FILES
 
 
+def _tree_problem(prefix: Path, recorded_hash: str) -> str | None:
+    """None when the files at `prefix` are exactly those its manifest lists (and the manifest is the
+    one the record's tree hash names), else the first difference."""
+    from envlock.store.tree import (
+        TREE_MANIFEST,
+        UNHASHED,
+        manifest_text,
+        scan_tree,
+        tree_differences,
+        tree_hash,
+    )
+
+    try:
+        stored = (prefix / TREE_MANIFEST).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return f"its {TREE_MANIFEST} is missing or unreadable"
+    if tree_hash(stored) != recorded_hash:
+        return f"its {TREE_MANIFEST} is not the one its {ENV_RECORD} names"
+    actual = manifest_text(scan_tree(prefix, exclude=UNHASHED))
+    if actual != stored:
+        changes = tree_differences(stored, actual)
+        more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
+        return f"its files are not those envlock made there: {changes[0]}{more}"
+    return None
+
+
 def prefix_problem(prefix: Path) -> str | None:
     """None when `install --prefix` may put an environment at `prefix` (replacing what is there),
     else why not. Reads only."""
@@ -84,6 +112,9 @@ def prefix_problem(prefix: Path) -> str | None:
     record = EnvRecord.read(prefix)
     if record is None:
         return f"the directory exists and is not an envlock environment (no readable {ENV_RECORD})"
+    if record.tree_hash is not None:
+        return _tree_problem(prefix, record.tree_hash)
+    # an environment from before envlock recorded its tree: judged by the installed RECORDs
     sites = _site_packages(prefix)
     made, installed = _recorded(prefix, sites)
     missing = sorted({p.name for p in record.packages} - installed)

@@ -33,6 +33,13 @@ class EnvRecord:
     interpreter_version: str
     envlock_version: str
     packages: tuple[RecordedPackage, ...]
+    # where the interpreter came from: "locked" (the lock's build, from the store), "override"
+    # (`--python PATH`), "system" (an interpreter of the locked X.Y found on the node)
+    interpreter_source: str = "system"
+    warnings: tuple[str, ...] = ()  # what the user was warned of when it was built
+    # The tree hash of everything in the environment but this record and its manifest
+    # (`envlock.store.tree`); None in environments built before envlock recorded it.
+    tree_hash: str | None = None
 
     def to_json(self) -> str:
         return (
@@ -52,6 +59,9 @@ class EnvRecord:
                         {"name": p.name, "version": p.version, "file": p.filename, "sha256": p.sha256}
                         for p in self.packages
                     ],
+                    "interpreter-source": self.interpreter_source,
+                    "warnings": list(self.warnings),
+                    **({"tree-hash": self.tree_hash} if self.tree_hash is not None else {}),
                 },
                 indent=2,
             )
@@ -82,6 +92,9 @@ class EnvRecord:
                     )
                     for p in data["packages"]
                 ),
+                interpreter_source=str(data.get("interpreter-source", "system")),
+                warnings=tuple(str(w) for w in data.get("warnings", [])),
+                tree_hash=data.get("tree-hash"),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None

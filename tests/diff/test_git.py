@@ -150,3 +150,13 @@ def test_existing_path_wins_over_rev_path_parsing(repo: Path) -> None:
     odd.write_text((repo / "locks" / "vit" / "envlock.lock").read_text())
     done = _envlock(repo, "diff", "v1:envlock.lock", "locks/vit/envlock.lock", "--exit-code")
     assert done.returncode == 0, done.stderr
+
+
+def test_a_revision_cannot_become_a_git_option(repo: Path) -> None:
+    """The attack: `envlock diff -- '--output=FILE:envlock.lock' new` once made git write FILE."""
+    target = repo.parent / "pwned"
+    for side in (f"--output={target}:envlock.lock", "-p:locks/vit/envlock.lock"):
+        done = _envlock(repo, "diff", "--", side, "locks/vit/envlock.lock")
+        assert done.returncode == 2, done.stderr
+        assert "is not a git revision" in done.stderr and "hint: " in done.stderr
+    assert not list(repo.parent.glob("pwned*"))

@@ -136,10 +136,10 @@ def test_auto_takes_the_first_target_that_fits(
     node(gpus="H100", driver="550.54.15")  # too old for cu130, fine for cu126 under minor-version
     code, out, _ = doctor(capsys, lock)
     assert code == 0
-    assert "target: v100-cu126 (the first that fits)" in out
+    assert "target: v100-cu126 (auto: " in out
     node(gpus="none", driver="none")  # a login node: only the CPU target fits
     code, out, _ = doctor(capsys, lock)
-    assert code == 0 and "target: cpu (the first that fits)" in out
+    assert code == 0 and "target: cpu (auto: a CPU target on a node without NVIDIA GPUs)" in out
 
 
 def test_auto_without_a_fit_reports_the_closest(

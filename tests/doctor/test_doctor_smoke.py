@@ -28,7 +28,17 @@ def test_a_healthy_report_passes() -> None:
     checks = interpret(GPU_REPORT)
     assert [c.status for c in checks] == ["ok", "ok", "ok"]
     assert "bf16 autocast 700.2 TFLOP/s" in checks[1].message
-    assert "all-reduce of 256 MiB across 1 GPU(s)" in checks[2].message
+    assert "all-reduce of 256 MiB on one GPU" in checks[2].message
+
+
+def test_one_gpu_nccl_says_bandwidth_was_skipped_not_zero() -> None:
+    message = interpret(GPU_REPORT)[2].message
+    assert "bandwidth test skipped: one GPU" in message
+    assert "0.0 GB/s" not in message
+    two = dict(GPU_REPORT)
+    two["nccl"] = {"ok": True, "world": 2, "bytes": 1 << 28, "algbw-gbps": 100.0, "busbw-gbps": 100.0,
+                   "nccl": "2.28.9"}  # fmt: skip
+    assert "bus bandwidth 100.0 GB/s" in interpret(two)[2].message
 
 
 def test_wrong_results_and_errors_fail() -> None:

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from envlock.lock.digest import env_hash
 from envlock.lock.model import (
     Artifact,
     Lock,
+    LockedInterpreter,
     LockedPackage,
     LockedTarget,
     LockInputs,
@@ -57,8 +59,13 @@ def make_lock(
     env_name: str = "demo",
     python: str = PYTHON,
     payloads: Mapping[str, Mapping[str, bytes]] | None = None,
+    interpreter: LockedInterpreter | None = None,
+    interpreter_kind: str = "system",
+    direct: Sequence[str] = (),
 ) -> Path:
-    """Write `dest` (an envlock.lock) whose artifacts are wheels built into `wheels`, served at `base_url`."""
+    """Write `dest` (an envlock.lock) whose artifacts are wheels built into `wheels`, served at `base_url`.
+
+    Packages named in `direct` are locked as direct references (no index, only the file's URL)."""
     locked = []
     for t in targets:
         pkgs = []
@@ -72,7 +79,8 @@ def make_lock(
                 size=len(data),
                 sha256=hashlib.sha256(data).hexdigest(),
             )
-            pkgs.append(LockedPackage(name=name, version=version, index=base_url, artifacts=(art,)))
+            index = "" if name in direct else base_url
+            pkgs.append(LockedPackage(name=name, version=version, index=index, artifacts=(art,)))
         pkgs.sort(key=lambda p: p.name)
         locked.append(
             LockedTarget(
@@ -90,9 +98,15 @@ def make_lock(
                 requires_driver=t.requires_driver,
                 compat=t.compat,
                 kb_status="confirmed",
-                env_hash=env_hash(python=python, platform=t.platform, packages=pkgs),
+                env_hash=env_hash(
+                    python=python,
+                    platform=t.platform,
+                    packages=pkgs,
+                    interpreter_sha256=interpreter.artifact.sha256 if interpreter else None,
+                ),
                 packages=tuple(pkgs),
                 rejected=(),
+                interpreter=interpreter,
             )
         )
     lock = seal(
@@ -121,6 +135,7 @@ def make_lock(
                     for t in targets
                 ),
                 knowledge_base="sha256:" + "1" * 64,
+                interpreter=interpreter_kind,
             ),
             targets=tuple(locked),
             content_hash="",
@@ -147,7 +162,7 @@ class FileServer:
                 self._answer(body=True)
 
             def _answer(self, *, body: bool) -> None:
-                name = self.path.lstrip("/")
+                name = urllib.parse.unquote(self.path.lstrip("/"))
                 if body:
                     server.requests.append(name)
                 data = server.override.get(name)

@@ -92,3 +92,14 @@ def test_real_index_install_then_store_hit(tmp_path: Path) -> None:
     )
     second = run_envlock(["install", "-l", str(path), "--store", str(store), "--json"])
     assert json.loads(second.stdout) == doc | {"built": False}
+    # Real wheels (a namespace package of shared libraries, a plain module) verify as built, and
+    # their metadata reads as an index install.
+    verified = run_envlock(["verify", "-l", str(path), "--store", str(store)])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    frozen = subprocess.run(
+        [str(env / "bin" / "python"), "-I", "-c",
+         "import importlib.metadata as m\n"
+         "for d in m.distributions(): print(d.metadata['Name'].lower(), d.read_text('direct_url.json'))"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert sorted(frozen.stdout.splitlines()) == [f"{n} None" for n in sorted(PROJECTS)]

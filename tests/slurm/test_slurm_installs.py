@@ -132,3 +132,34 @@ def test_task_with_a_too_old_driver_fails_fast_with_the_reason(
     assert not (store / "v1" / "envs").exists() or list((store / "v1" / "envs").iterdir()) == []
     assert server.requests == []
     server.close()
+
+
+def test_array_job_logs_show_one_line_per_phase(
+    slurm_cluster: dict[str, str], shared: tuple[Path, Path, FileServer], tmp_path: Path
+) -> None:
+    lock, store, server = shared
+    env = {
+        "LOCK": str(lock),
+        "STORE": str(store),
+        "ENVLOCK_GPUS": "H100",
+        "ENVLOCK_DRIVER": "560.35.03",
+        "ENVLOCK_TEST_BUILD_PAUSE": "2",  # the other tasks find the build under way
+    }
+    outputs = _sbatch(slurm_cluster, tmp_path, "logs", "0-3", env)
+    assert all(_result(o)[0] == 0 for o in outputs.values()), outputs
+    phases = {
+        task: [ln for ln in out.splitlines() if ln.startswith("envlock: [")] for task, out in outputs.items()
+    }
+    builders = [t for t, lines in phases.items() if any("lease won: building" in ln for ln in lines)]
+    assert len(builders) == 1, outputs
+    built = phases[builders[0]]
+    for word in ("lease won: building", "downloading 2 files / ", "installing 2 packages", "published at "):
+        assert sum(word in ln for ln in built) == 1, built
+    waiters = [t for t, lines in phases.items() if any("waiting on pid " in ln for ln in lines)]
+    assert waiters, outputs  # "waiting on pid N on host H: it is building ..."
+    for task in waiters:
+        assert any(f"on host {os.uname().nodename}" in ln for ln in phases[task])
+    for lines in phases.values():
+        for line in lines:
+            assert line.split("]", 1)[0].removeprefix("envlock: [").endswith("s")  # elapsed seconds
+    server.close()

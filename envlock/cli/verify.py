@@ -1,0 +1,146 @@
+"""Re-hash installed environments of a lock and report every file that changed since they were built.
+
+For each target of the lock that is installed in the store (or the one named by --target; or the
+environment at --prefix), every file is hashed again and compared with the tree hash and manifest
+recorded when the environment was published (paths, modes, contents), with each package's RECORD,
+and with the RECORD inside the locked wheel itself (the store's copy, checked against the lock's
+sha256 first); the environment's record must name the lock's env hash and packages.
+
+exit codes: 0 every environment checked is as built; 1 a difference (each named by its file), or
+no installed environment of the lock to check; 2 usage error (an unknown --target).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envlock.cli.output import Console
+    from envlock.lock.model import Lock, LockedTarget
+    from envlock.store.layout import StoreLayout
+    from envlock.store.verify import Verification
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-l", "--lock", type=Path, default=Path("envlock.lock"), help="lock file")
+    parser.add_argument(
+        "--target", metavar="NAME", help="verify this target only (default: every installed one)"
+    )
+    parser.add_argument(
+        "--store", type=Path, default=None, help="store root (default: $ENVLOCK_STORE or XDG data dir)"
+    )
+    parser.add_argument(
+        "--prefix", type=Path, default=None, metavar="ENV", help="verify the environment installed at ENV"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def verify_target(lock: Lock, target: LockedTarget, env: Path, layout: StoreLayout) -> Verification:
+    """`verify_environment` of the environment at `env`, built from `target` of `lock`."""
+    from envlock.install.wheels import choose_artifacts
+    from envlock.store.verify import verify_environment
+
+    installs = [
+        (package, art, layout.artifact_path(art.sha256, art.filename))
+        for package, art in choose_artifacts(target)
+    ]
+    return verify_environment(env, env_hash=target.env_hash, installs=installs)
+
+
+def _installed(
+    lock: Lock, layout: StoreLayout, only: str | None, source: str
+) -> list[tuple[LockedTarget, Path]]:
+    from envlock.errors import UsageError
+    from envlock.store.layout import env_dir_name
+
+    if only is not None and lock.target(only) is None:
+        names = [t.name for t in lock.targets]
+        raise UsageError(
+            f"{source} has no target {only!r}; its targets are: {', '.join(names) or 'none'}",
+            hint="pass one of those names to --target, or leave it out to verify every installed target",
+            details={"targets": names},
+        )
+    found = []
+    for t in lock.targets:
+        if only is not None and t.name != only:
+            continue
+        path = layout.env_path(env_dir_name(env_hash=t.env_hash, env_name=lock.inputs.name, target=t.name))
+        if path.exists():
+            found.append((t, path))
+    return found
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    from envlock.errors import ExitCode, IntegrityError, StoreError, UsageError
+    from envlock.lock.toml import load_lock
+    from envlock.store.layout import StoreLayout, default_store_root
+    from envlock.store.record import EnvRecord
+
+    lock = load_lock(args.lock)
+    layout = StoreLayout(root=(args.store or default_store_root()).absolute())
+    if args.prefix is not None:
+        record = EnvRecord.read(args.prefix)
+        name = args.target or (record.target if record is not None else None)
+        target = lock.target(name) if name else None
+        if target is None:
+            raise UsageError(
+                f"{args.prefix}: cannot tell which target of {args.lock} this environment is",
+                hint="pass --target NAME",
+            )
+        pairs = [(target, args.prefix.absolute())]
+    else:
+        pairs = _installed(lock, layout, args.target, str(args.lock))
+    if not pairs:
+        what = (
+            f"target {args.target} of {args.lock} is not" if args.target else f"no target of {args.lock} is"
+        )
+        raise StoreError(
+            f"{what} installed in the store {layout.root}",
+            hint="install it first (`envlock install`), or pass the store it is in with --store",
+            details={"store": str(layout.root)},
+        )
+    results = [(t, verify_target(lock, t, path, layout)) for t, path in pairs]
+    ok = all(v.ok for _t, v in results)
+    if args.json:
+        from envlock.cli.output import print_json
+
+        print_json(
+            {
+                "ok": ok,
+                "environments": [
+                    {
+                        "target": t.name,
+                        "path": str(v.path),
+                        "ok": v.ok,
+                        "files": v.files,
+                        "tree-hash": v.tree_hash,
+                        "recorded-tree-hash": v.record.tree_hash if v.record else None,
+                        "lock-content-hash": v.record.lock_content_hash if v.record else None,
+                        "problems": list(v.problems),
+                        "notes": list(v.notes),
+                    }
+                    for t, v in results
+                ],
+            }
+        )
+    else:
+        from envlock.display import escape_controls
+
+        # File names come from the environment: shown with control characters escaped.
+        for t, v in results:
+            head = f"{'ok' if v.ok else 'FAIL'}  {t.name}  {v.path}  ({v.files} files, {v.tree_hash})"
+            print(escape_controls(head))
+            for problem in v.problems:
+                print(f"      {escape_controls(problem)}")
+            for note in v.notes:
+                console.warn(f"{t.name}: {note}")
+        if not ok:
+            console.error(
+                IntegrityError(
+                    "installed files changed after their environment was built (listed above)",
+                    hint="do not use it; remove the environment (as its owner) and install it again",
+                )
+            )
+    return ExitCode.OK if ok else ExitCode.INPUTS

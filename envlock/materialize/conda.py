@@ -1,0 +1,171 @@
+"""The conda materializer: a conda prefix with the `[conda]` part installed by rattler, the PyPI part by uv.
+
+rattler installs the locked conda packages from the store's verified copies (each file's sha256 is
+checked again against the lock by rattler itself), links them into the prefix and writes
+`conda-meta/<name>-<version>-<build>.json`, so that conda, mamba, micromamba and pixi see them.
+Those records name the lock's own channel and URL, not the store path the bytes came from. Then uv
+installs the PyPI wheels into the prefix's own Python (`INSTALLER` says uv). Activation scripts
+(`etc/conda/activate.d/*.sh`) run in `envlock run` and `envlock shell`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from envlock import __version__
+from envlock.errors import IncompatibleNodeError, IntegrityError
+from envlock.lock.model import CondaPackage, LockedTarget
+
+if TYPE_CHECKING:
+    from envlock.materialize import MaterializeRequest
+
+
+def _record(c: CondaPackage, local: Path) -> object:
+    import rattler
+
+    package = rattler.PackageRecord(
+        name=c.name,
+        version=c.version,
+        build=rattler.BuildString(c.build),
+        build_number=c.build_number,
+        subdir=c.subdir,
+        noarch=c.noarch,  # type: ignore[arg-type]  # "python" | "generic" | None, as rattler spells them
+        depends=list(c.depends),
+        constrains=list(c.constrains),
+        sha256=bytes.fromhex(c.artifact.sha256),
+        md5=bytes.fromhex(c.md5) if c.md5 else None,
+        size=c.artifact.size,
+    )
+    return rattler.RepoDataRecord(
+        package_record=package, file_name=c.artifact.filename, url=local.as_uri(), channel=c.channel
+    )
+
+
+class CondaBuild:
+    """A conda prefix being built at `dest`; everything happens in `finish`."""
+
+    def __init__(self, target: LockedTarget, dest: Path) -> None:
+        self.target = target
+        self.dest = dest
+
+    def ready(self) -> None:
+        if not any(c.name == "python" for c in self.target.conda) and self.target.packages:
+            raise IncompatibleNodeError(
+                f"target {self.target.name}: the [conda] part has no python to install the PyPI part into",
+                hint='add "python" to [conda].dependencies and re-solve',
+            )
+
+    def finish(self, request: MaterializeRequest) -> None:
+        from envlock._rattler import require_rattler
+
+        rattler = require_rattler()
+
+        from envlock.materialize.distinfo import InstalledFile, compile_bytecode, normalize_metadata
+        from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
+        from envlock.store.record import EnvRecord, RecordedPackage
+        from envlock.store.tree import seal_environment
+
+        by_sha = {c.artifact.sha256: c for c in self.target.conda}
+        toolkit = set(self.target.toolkit)
+        conda_files = [f for f in request.files if f.artifact.sha256 in by_sha]
+        archives = [f for f in request.files if f.package in toolkit]
+        wheels = [f for f in request.files if f not in conda_files and f not in archives]
+        pkgs = self.dest.with_name(f".{self.dest.name}.pkgs")  # rattler's extraction cache, this build only
+        try:
+            records = [_record(by_sha[f.artifact.sha256], f.path) for f in conda_files]
+            asyncio.run(
+                rattler.install(
+                    records,
+                    target_prefix=self.dest,
+                    cache_dir=pkgs,
+                    execute_link_scripts=False,
+                    show_progress=False,
+                )
+            )
+        except Exception as exc:  # rattler's errors have no common base: name what failed
+            if "sha256" in str(exc).lower() or "hash" in str(exc).lower():
+                raise IntegrityError(
+                    f"a conda package of target {self.target.name} does not match the lock: {exc}",
+                    hint="the store's copy or the channel changed; nothing was published",
+                ) from None
+            raise
+        finally:
+            shutil.rmtree(pkgs, ignore_errors=True)
+        _restore_provenance(self.dest, by_sha)
+        install_files(
+            self.dest,
+            [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in wheels],
+        )
+        normalize_metadata(
+            self.dest,
+            [
+                InstalledFile(
+                    path=f.path,
+                    sha256=f.artifact.sha256,
+                    direct_url=None if f.package.index else f.artifact.url,
+                )
+                for f in wheels
+            ],
+        )
+        if archives:
+            from envlock.materialize.toolkit import ToolkitArchive, install_toolkit
+
+            install_toolkit(
+                self.dest / "cuda",
+                [
+                    ToolkitArchive(component=f.package.name, filename=f.artifact.filename, path=f.path)
+                    for f in archives
+                ],
+            )
+        compile_bytecode(self.dest)
+        python = self.dest / "bin" / "python"
+        record = EnvRecord(
+            env_name=request.env_name,
+            target=request.target.name,
+            env_hash=request.target.env_hash,
+            lock_content_hash=request.lock_content_hash,
+            platform=request.target.platform,
+            python=request.target.python,
+            interpreter=str(python),
+            interpreter_version=venv_python_version(self.dest) or "",
+            envlock_version=__version__,
+            packages=tuple(
+                RecordedPackage(
+                    name=f.package.name,
+                    version=f.package.version,
+                    filename=f.artifact.filename,
+                    sha256=f.artifact.sha256,
+                )
+                for f in request.files
+            ),
+        )
+        seal_environment(self.dest, record)
+
+    def cancel(self) -> None:
+        pass
+
+
+def _restore_provenance(prefix: Path, by_sha: dict[str, CondaPackage]) -> None:
+    """conda-meta records name the lock's channel and URL, not the store file rattler read."""
+    for path in sorted((prefix / "conda-meta").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        locked = by_sha.get(str(data.get("sha256", "")))
+        if locked is None:
+            continue
+        data["url"] = locked.artifact.url
+        data["channel"] = locked.channel
+        data.pop("package_tarball_full_path", None)
+        data.pop("extracted_package_dir", None)
+        path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+class CondaMaterializer:
+    """Builds conda prefixes (rattler for conda packages, uv for the PyPI part)."""
+
+    def start(self, target: LockedTarget, dest: Path) -> CondaBuild:
+        dest.mkdir(parents=True, exist_ok=True)
+        return CondaBuild(target, dest)

@@ -1,0 +1,263 @@
+"""A locked interpreter: solve pins the python-build-standalone build uv would install (URL + sha256),
+install unpacks it into the store, bundles carry it, `--offline` uses it, `--python` overrides it.
+
+The real host of those builds is not reachable here, so the tests serve a mirror (uv reads
+UV_PYTHON_INSTALL_MIRROR) holding an archive in python-build-standalone's `install_only` layout,
+built at test time from this machine's own Python install tree (its stdlib, without site-packages
+and test suites). uv names the file; the bytes are this Python, so the version inside is the
+host's, not the one in the name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import pytest
+from lockmaker import PYTHON, FileServer, TargetDef, make_lock, run_envlock, serving
+
+from envlock.index.client import HttpIndexClient
+from envlock.lock.model import LockedInterpreter
+from envlock.resolvers.uv import python_downloads
+from envlock.solve.interpreter import pin_interpreter
+
+_SKIP_DIRS = {"site-packages", "test", "tests", "__pycache__", "idlelib", "tkinter", "turtledemo", "lib2to3"}
+_SKIP_DIRS |= {"ensurepip", "pydoc_data", "unittest"}
+
+
+def _source_tree() -> Path:
+    base = Path(sys.base_prefix)
+    if (
+        not (base / "bin" / f"python{PYTHON}").is_file()
+        or not (base / "lib" / f"python{PYTHON}" / "os.py").is_file()
+    ):
+        pytest.skip(f"{base} is not a Unix Python install tree (bin/python{PYTHON}, lib/python{PYTHON})")
+    return base
+
+
+def build_standalone_archive(dest: Path) -> None:
+    """Pack this machine's Python as python-build-standalone packs an `install_only` build:
+    everything under a top-level `python/` directory, `bin/python3` beside `bin/pythonX.Y`."""
+    base = _source_tree()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(dest, "w:gz", compresslevel=1) as tar:
+        tar.add(base / "bin" / f"python{PYTHON}", f"python/bin/python{PYTHON}")
+        for alias in ("python3", "python"):
+            link = tarfile.TarInfo(f"python/bin/{alias}")
+            link.type = tarfile.SYMTYPE
+            link.linkname = f"python{PYTHON}"
+            tar.addfile(link)
+        for lib in sorted((base / "lib").glob("libpython*.so*")):
+            tar.add(lib, f"python/lib/{lib.name}")
+        stdlib = base / "lib" / f"python{PYTHON}"
+        for root, dirs, files in os.walk(stdlib):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("config-"))
+            rel = Path(root).relative_to(stdlib)
+            for name in sorted(files):
+                tar.add(Path(root, name), f"python/lib/python{PYTHON}/{rel / name}", recursive=False)
+        site = tarfile.TarInfo(f"python/lib/python{PYTHON}/site-packages")
+        site.type = tarfile.DIRTYPE
+        site.mode = 0o755
+        tar.addfile(site)
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FileServer, Path]]:
+    """A python-build-standalone mirror on 127.0.0.1 holding the build uv would pick for PYTHON.
+
+    (The per-test environment of tests/conftest.py drops UV_* variables again: tests that ask uv
+    set UV_PYTHON_INSTALL_MIRROR themselves.)"""
+    root = tmp_path_factory.mktemp("mirror")
+    with serving(root) as server:
+        base = server.url + "pbs"
+        old = os.environ.get("UV_PYTHON_INSTALL_MIRROR")
+        os.environ["UV_PYTHON_INSTALL_MIRROR"] = base
+        try:
+            url = next(
+                d.url
+                for d in python_downloads(PYTHON)
+                if (d.implementation, d.os, d.arch, d.libc, d.variant)
+                == ("cpython", "linux", "x86_64", "gnu", "default")
+            )
+            assert url.startswith(base + "/"), url  # uv applied the mirror
+            build_standalone_archive(root / unquote(urlsplit(url).path.lstrip("/")))
+            yield server, root
+        finally:
+            if old is None:
+                os.environ.pop("UV_PYTHON_INSTALL_MIRROR", None)
+            else:
+                os.environ["UV_PYTHON_INSTALL_MIRROR"] = old
+
+
+@pytest.fixture(scope="module")
+def pinned(mirror: tuple[FileServer, Path], tmp_path_factory: pytest.TempPathFactory) -> LockedInterpreter:
+    cache = tmp_path_factory.mktemp("cache")
+    with HttpIndexClient() as client:
+        return pin_interpreter(PYTHON, "linux-x86_64", client, cache_root=cache, target="cpu")
+
+
+def _stripped_path(tmp_path: Path) -> str:
+    """A PATH on which no Python of the locked version (nor any Python) can be found."""
+    empty = tmp_path / "bin-without-python"
+    empty.mkdir()
+    for tool in ("sh", "env"):  # what a shell-less job still has
+        found = Path("/bin", tool)
+        if found.exists():
+            (empty / tool).symlink_to(found)
+    return str(empty)
+
+
+def test_solve_pins_the_build_uv_would_install_by_url_and_sha256(
+    mirror: tuple[FileServer, Path],
+    pinned: LockedInterpreter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server, root = mirror
+    monkeypatch.setenv("UV_PYTHON_INSTALL_MIRROR", server.url + "pbs")  # each test starts without UV_*
+    archive = root / unquote(urlsplit(pinned.artifact.url).path.lstrip("/"))
+    import hashlib
+
+    assert pinned.artifact.url.startswith(server.url + "pbs/")
+    assert pinned.artifact.filename.endswith("-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz")
+    assert pinned.artifact.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert pinned.artifact.size == archive.stat().st_size
+    assert pinned.version.startswith(PYTHON + ".")
+    # the hash is kept: a second solve does not download the archive again
+    cache = tmp_path / "cache"
+    with HttpIndexClient() as client:
+        first = pin_interpreter(PYTHON, "linux-x86_64", client, cache_root=cache)
+        requests = len(server.requests)
+        again = pin_interpreter(PYTHON, "linux-x86_64", client, cache_root=cache)
+    assert again == first and len(server.requests) == requests
+
+
+def test_the_lock_records_the_interpreter_and_reads_it_back(
+    pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    text = lock.read_text()
+    assert f'interpreter = {{ implementation = "cpython", version = "{pinned.version}"' in text
+    shown = json.loads(run_envlock(["show", "-l", str(lock), "--json"]).stdout)
+    assert shown["targets"][0]["interpreter"]["sha256"] == pinned.artifact.sha256
+    text_out = run_envlock(["show", "-l", str(lock)])  # the content hash covers it: no edit detected
+    assert text_out.returncode == 0, text_out.stderr
+    assert f"interpreter      cpython {pinned.version} (python-build-standalone" in text_out.stdout
+
+
+def test_offline_install_from_a_bundle_uses_the_locked_interpreter_with_no_python_on_path(
+    pinned: LockedInterpreter,
+    mirror: tuple[FileServer, Path],
+    tmp_path: Path,
+    wheels: Path,
+    server: FileServer,
+) -> None:
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    bundle = tmp_path / "bundle"
+    fetched = run_envlock(["fetch", "-l", str(lock), "-o", str(bundle)])
+    assert fetched.returncode == 0, fetched.stderr
+    assert (bundle / "artifacts" / pinned.artifact.sha256 / pinned.artifact.filename).is_file()
+    server.close()  # no network from here on: the index and (below) the mirror are unreachable
+    store = tmp_path / "store"
+    path = _stripped_path(tmp_path)
+    env = {"PATH": path, "UV_PYTHON_INSTALL_MIRROR": "http://127.0.0.1:9/unreachable"}
+    done = run_envlock(["install", "--offline", "--bundle", str(bundle), "--store", str(store)], env=env)
+    assert done.returncode == 0, done.stderr
+    assert "unpacking the interpreter" in done.stderr
+    env_dir = Path(done.stdout.strip())
+    record = json.loads((env_dir / "envlock-env.json").read_text())
+    assert record["interpreter-source"] == "locked"
+    unpacked = store / "v1" / "python" / f"{pinned.artifact.sha256[:32]}-cpython-{pinned.version}"
+    assert record["interpreter"].startswith(str(unpacked))
+    ran = run_envlock(
+        ["run", "--offline", "--bundle", str(bundle), "--store", str(store), "--",
+         "python", "-c", "import sys, alpha; print(sys.base_prefix)"],
+        env=env,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert Path(ran.stdout.strip()) == unpacked / "python"
+    # a second environment on the same build shares the unpacked interpreter
+    assert len(list((store / "v1" / "python").iterdir())) == 1
+
+
+def test_python_override_warns_and_records_the_warning(
+    pinned: LockedInterpreter,
+    mirror: tuple[FileServer, Path],
+    tmp_path: Path,
+    wheels: Path,
+    server: FileServer,
+) -> None:
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    store = tmp_path / "store"
+    locked = run_envlock(["install", "-l", str(lock), "--store", str(store)])
+    assert locked.returncode == 0, locked.stderr
+    done = run_envlock(
+        ["install", "-l", str(lock), "--store", str(store), "--python", sys.executable, "--json"]
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"--python {sys.executable} replaces the interpreter the lock pins" in done.stderr
+    result = json.loads(done.stdout)
+    assert result["interpreter-source"] == "override"
+    assert result["path"] != locked.stdout.strip()  # another environment than the locked one
+    record = json.loads(Path(result["path"], "envlock-env.json").read_text())
+    assert record["interpreter-source"] == "override"
+    assert any("replaces the interpreter the lock pins" in w for w in record["warnings"])
+    bad = run_envlock(["install", "-l", str(lock), "--store", str(store), "--python", str(tmp_path)])
+    assert bad.returncode == 2 and "not an executable file" in bad.stderr
+
+
+def test_offline_without_the_interpreter_is_a_clear_exit_3(
+    pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    done = run_envlock(["install", "-l", str(lock), "--store", str(tmp_path / "store"), "--offline"])
+    assert done.returncode == 3
+    assert "the locked interpreter" in done.stderr and "envlock fetch" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("version", "../../../tmp/x"), ("file", "../python.tar.gz"), ("sha256", "ab" * 16)],
+)
+def test_a_lock_whose_interpreter_would_escape_the_store_is_refused(
+    field: str, value: str, tmp_path: Path, wheels: Path
+) -> None:
+    from dataclasses import replace
+
+    from envlock.lock.model import Artifact
+
+    good = LockedInterpreter(
+        implementation="cpython",
+        version="3.11.14",
+        artifact=Artifact(
+            filename="cpython-3.11.14+20260211-x86_64-unknown-linux-gnu-install_only_stripped.tar.gz",
+            url="http://127.0.0.1:9/python.tar.gz",
+            size=1,
+            sha256="0" * 64,
+        ),
+    )
+    bad = {
+        "version": replace(good, version=value),
+        "file": replace(good, artifact=replace(good.artifact, filename=value)),
+        "sha256": replace(good, artifact=replace(good.artifact, sha256=value)),
+    }[field]
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, "file:///unused/", [TargetDef(name="cpu")], interpreter=bad
+    )
+    done = run_envlock(["install", "-l", str(lock), "--store", str(tmp_path / "store")])
+    assert done.returncode == 2, done.stderr
+    assert f"interpreter.{field}: expected" in done.stderr
+    assert not (tmp_path / "store").exists()
