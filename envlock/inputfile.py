@@ -26,16 +26,16 @@ def read_input(path: Path, *, limit: int, what: str) -> str:
     """
     st = path.stat()
     if stat.S_ISDIR(st.st_mode):
-        raise InputFileError(f"{path} is a directory, not a {what} file")
+        raise InputFileError(f"{path}: is a directory, not a {what} file")
     if not stat.S_ISREG(st.st_mode):
-        raise InputFileError(f"{path} is not a regular file (a device, FIFO or socket), so not a {what} file")
+        raise InputFileError(f"{path}: not a regular file (a device, FIFO or socket), so not a {what} file")
     if st.st_size > limit:
-        raise InputFileError(f"{path} is {st.st_size} bytes, more than a {what} may be ({limit} bytes)")
+        raise InputFileError(f"{path}: {st.st_size} bytes, more than a {what} may be ({limit} bytes)")
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)  # a file swapped for a FIFO meanwhile must not block
     with os.fdopen(os.open(path, flags), "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise InputFileError(f"{path} is not a regular file, so not a {what} file")
+            raise InputFileError(f"{path}: not a regular file, so not a {what} file")
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise InputFileError(f"{path} is more than a {what} may be ({limit} bytes)")
+        raise InputFileError(f"{path}: more than a {what} may be ({limit} bytes)")
     return data.decode("utf-8")

@@ -12,7 +12,7 @@ through. The forms, documented in docs/lock-as-input.md:
 * artifact `file`: one plain file name (no `/`, `\\`, leading dot, control character; at most 255
   characters).
 * `url` and `index`: an absolute URL with a scheme of `URL_SCHEMES`, without spaces or control
-  characters.
+  characters (`index` may be empty: a direct reference).
 * env `name` and target `name`: as in the spec (lower-case letters, digits and dashes); target
   names unique; `python` X.Y or X.Yt; `platform` one of envlock's platforms; `glibc` X.Y.
 """
@@ -136,7 +136,8 @@ def _package(check: _Check, where: str, p: LockedPackage) -> None:
         _PACKAGE_RE.fullmatch(p.name) is not None, f"{where}.name", p.name, "a package name (PEP 508)"
     )
     check.require(_version_ok(p.version), f"{where}.version", p.version, "a version (PEP 440)")
-    check.url(f"{where}.index", p.index)
+    if p.index:  # "" is a direct reference: no index, only the file's URL
+        check.url(f"{where}.index", p.index)
     files: set[str] = set()
     for k, a in enumerate(p.artifacts):
         _artifact(check, f"{where}.artifacts[{k}]", a)
