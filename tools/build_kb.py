@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
 """Regenerate envlock's built-in knowledge base (`envlock/kb/data/*.toml`) from a research `compat.toml`.
 
-Usage: python tools/build_kb.py PATH/TO/compat.toml [-o OUTPUT_DIR]
+Usage: python tools/build_kb.py PATH/TO/compat.toml [-o OUTPUT_DIR] [--redist DIR]...
+
+With `--redist`, NVIDIA's redist manifests (cuda_redistrib_X.Y.Z.json, which name the driver each toolkit
+bundles) give a native driver to CUDA minors compat.toml does not confirm (13.3-13.5 today); such rows
+are "corroborated". The shipped data was built with the manifests of reference/redist (12.4.1, 12.8.2,
+13.0.2), whose minors compat.toml already confirms, so they changed nothing; no manifest for 13.3-13.5
+was at hand, and those rows stay "unconfirmed".
 
 The output is deterministic (sorted, no timestamps beyond the snapshot date of the input) and made to be
 reviewed in a diff: one row per line. Facts that `compat.toml` keeps only in prose (`compat.md`: more GPU
@@ -12,6 +18,7 @@ citing a source id of `compat.toml`'s `[sources]`.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -41,6 +48,20 @@ EXTRA_SOURCES = {
         "they derive from (compat.md §6: unconfirmed)"
     ),
     "envlock-cpu-build": "envlock rule: a cpu build carries no GPU code and pins no CUDA, cuDNN or NCCL",
+    "envlock-gpu-by-architecture": (
+        "envlock: GPU names nvidia-smi prints (H20, L20, L2, more GeForce/Quadro/RTX parts) whose compute "
+        "capability is that of their architecture generation; not transcribed from NVIDIA's table"
+    ),
+    "nv-relnotes-13.5": (
+        "https://docs.nvidia.com/cuda/cuda-toolkit-release-notes/ (CUDA 13.3, 13.4 and 13.5 release notes "
+        "exist, cudart 13.3.29 / 13.4.x / 13.5.37; their driver table was not transcribed: native driver "
+        "unconfirmed)"
+    ),
+    "envlock-variant-assumed": (
+        "envlock assumption for a variant a release lists (PYTORCH_RELEASES_CODE_CC) but no primary source "
+        "describes: the architectures of the nearest described build of the same CUDA major; the solver "
+        "reads each wheel's own arch list and the wheel wins"
+    ),
     "design-cpu-only": (
         "envlock DESIGN §3 and compat.md §1: the default index's Windows and macOS torch wheels are CPU-only "
         "(checked for Windows 2.0.1, 2.5.1, 2.9.1, 2.11.0, 2.15.0)"
@@ -97,6 +118,24 @@ EXTRA_GPUS: tuple[tuple[str, str, str, str, str, tuple[str, ...]], ...] = (
     ("RTX PRO 4500 Blackwell", "12.0", "Blackwell (workstation/server)", "nv-cuda-gpus", "confirmed", ()),
     ("RTX PRO 4000 Blackwell", "12.0", "Blackwell (workstation/server)", "nv-cuda-gpus", "confirmed", ()),
     ("RTX PRO 2000 Blackwell", "12.0", "Blackwell (workstation/server)", "nv-cuda-gpus", "confirmed", ()),
+    ("TITAN RTX", "7.5", "Turing", "nv-cuda-gpus-old", "corroborated", ()),
+    *(
+        (name, cc, family, "envlock-gpu-by-architecture", "unconfirmed", ())
+        for cc, family, names in (
+            ("5.2", "Maxwell", ("GeForce GTX 950", "GeForce GTX 960", "GeForce GTX TITAN X", "Tesla M4",
+                                "Tesla M6", "Quadro M2000", "Quadro M4000", "Quadro M5000", "Quadro M6000")),
+            ("6.0", "Pascal", ("Quadro GP100",)),
+            ("6.1", "Pascal", ("GeForce GTX 1050 Ti", "GeForce GTX 1070 Ti", "TITAN X (Pascal)", "Tesla P6",
+                               "Quadro P2000", "Quadro P4000", "Quadro P5000", "Quadro P6000")),
+            ("7.5", "Turing", ("GeForce GTX 1650 Ti", "Quadro RTX 3000", "Quadro T1000", "Quadro T2000",
+                               "T400", "T600", "T1000")),
+            ("8.6", "Ampere", ("GeForce RTX 3050 Ti", "GeForce RTX 3060 Ti", "GeForce RTX 3070 Ti",
+                               "GeForce RTX 3090 Ti", "RTX A1000", "RTX A4500", "RTX A5500", "A10M")),
+            ("8.9", "Ada Lovelace", ("L20", "L2", "RTX 3500 Ada", "RTX 4000 SFF Ada")),
+            ("9.0", "Hopper", ("H20",)),
+        )
+        for name in names
+    ),
 )
 
 # compat.toml spells a few names with a parenthesised nickname; the row keeps the plain name and the nickname
@@ -108,6 +147,9 @@ RENAMES = {
 ALIASES = {
     "RTX A6000": ("A6000",),
     "Quadro RTX 8000": ("RTX 8000",),
+    # What nvidia-smi prints on Jetson modules ("Orin (nvgpu)", "NVIDIA Thor").
+    "Jetson AGX Orin": ("Orin",),
+    "Jetson T5000": ("Thor",),
 }
 
 # compat.md §2/§6: Tegra (Jetson) parts; 10.1 is Jetson Thor as numbered before CUDA 13 (sm_101 -> sm_110).
@@ -124,6 +166,17 @@ TEGRA = (
     ("11.0", "cuda13-sm110,pypi-torch-cuda-init", "Jetson Thor"),
 )
 
+# CUDA minors compat.toml does not list yet (release notes seen, driver table not transcribed).
+EXTRA_TOOLKITS = (("13.5", 13, "nv-relnotes-13.5"),)
+
+# Variants a release lists in torch/cuda/__init__.py (PYTORCH_RELEASES_CODE_CC) that compat.toml keeps
+# only as `unconfirmed_variants`: (release, variant, CUDA, release and variant whose rows they copy).
+EXTRA_VARIANTS = (
+    ("2.15.0", "cu126", "12.6", "2.14.1", "cu126"),
+    ("2.15.0", "cu130", "13.0", "2.14.1", "cu130"),
+    ("2.15.0", "cu134", "13.4", "2.15.0", "cu132"),
+)
+
 _VERSION_RE = re.compile(r"^\d+(\.\d+)+$")
 
 
@@ -137,10 +190,19 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(__file__).resolve().parent.parent / "envlock" / "kb" / "data",
         help="directory to write the data files to (default: envlock/kb/data of this checkout)",
     )
+    parser.add_argument(
+        "--redist",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a directory of NVIDIA redist manifests (cuda_redistrib_X.Y.Z.json); the driver each toolkit "
+        "bundles stands in for a native driver compat.toml does not confirm (repeatable)",
+    )
     args = parser.parse_args(argv)
     with args.compat.open("rb") as f:
         compat = tomllib.load(f)
-    files = build(compat)
+    files = build(compat, redist=bundled_drivers(args.redist))
     args.output.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (args.output / name).write_text(text, encoding="utf-8")
@@ -148,8 +210,35 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def build(compat: Mapping[str, Any]) -> dict[str, str]:
-    """Turn a parsed compat.toml into the text of each data file, keyed by file name."""
+def bundled_drivers(directories: Iterable[Path]) -> dict[str, tuple[str, str]]:
+    """CUDA X.Y -> (release label, Linux driver bundled with it) from NVIDIA's redist manifests.
+
+    The earliest release of each X.Y counts: its bundled driver is the lowest known to run it natively.
+    """
+    found: dict[str, tuple[str, str]] = {}
+    for directory in directories:
+        # NVIDIA names them redistrib_X.Y.Z.json; copies from other trees add a cuda_ prefix
+        for path in sorted({*directory.glob("cuda_redistrib_*.json"), *directory.glob("redistrib_*.json")}):
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            label = str(manifest.get("release_label", ""))
+            driver = manifest.get("nvidia_driver", {}).get("version")
+            if not _VERSION_RE.match(label) or not isinstance(driver, str):
+                continue
+            xy = ".".join(label.split(".")[:2])
+            if xy not in found or _version_key(label) < _version_key(found[xy][0]):
+                found[xy] = (label, driver)
+    return found
+
+
+def build(compat: Mapping[str, Any], redist: Mapping[str, tuple[str, str]] | None = None) -> dict[str, str]:
+    """Turn a parsed compat.toml into the text of each data file, keyed by file name.
+
+    `redist` (from `bundled_drivers`) gives a native driver to toolkits compat.toml lists without one (or
+    does not list): the driver NVIDIA bundles with the toolkit runs it natively, though the GA minimum may
+    be lower, so such rows are "corroborated", not "confirmed".
+    """
+    redist = redist or {}
+    compat = _with_bundled_drivers(compat, redist)
     snapshot = str(compat.get("meta", {}).get("generated", "unknown"))
     header = (
         f"# Generated by tools/build_kb.py from compat.toml (research snapshot {snapshot}).\n"
@@ -163,6 +252,29 @@ def build(compat: Mapping[str, Any]) -> dict[str, str]:
         "cuda.toml": header + _cuda(compat),
         "torch.toml": header + _torch(compat),
     }
+
+
+def _with_bundled_drivers(compat: Mapping[str, Any], redist: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    out = dict(compat)
+    toolkits = {k: dict(v) for k, v in compat["cuda"].items()}
+    sources = dict(compat["sources"])
+    for xy, (label, driver) in redist.items():
+        row = toolkits.get(xy)
+        if row is not None and _driver_or_none(row.get("min_driver_linux")):
+            continue  # a confirmed GA driver stays
+        major = xy.split(".")[0]
+        source = f"nv-redist-{label}"
+        sources[source] = f"NVIDIA redist manifest cuda_redistrib_{label}.json: nvidia_driver {driver}"
+        toolkits[xy] = {
+            "mvc_family": (row or {}).get("mvc_family", major),
+            "min_driver_linux": driver,
+            "src": [source],
+            "status": "corroborated",
+            "note": f"the driver bundled with CUDA {label}; the GA minimum may be lower",
+        }
+    out["cuda"] = toolkits
+    out["sources"] = sources
+    return out
 
 
 def _sources(compat: Mapping[str, Any]) -> str:
@@ -223,7 +335,10 @@ def _cuda(compat: Mapping[str, Any]) -> str:
         "# A missing driver means unconfirmed: such a toolkit can only run under MVC.",
         "[cuda]",
     ]
-    for version, row in sorted(compat["cuda"].items(), key=lambda kv: _version_key(kv[0])):
+    toolkits = dict(compat["cuda"])
+    for version, family, source in EXTRA_TOOLKITS:
+        toolkits.setdefault(version, {"mvc_family": str(family), "src": [source]})
+    for version, row in sorted(toolkits.items(), key=lambda kv: _version_key(kv[0])):
         linux = _driver_or_none(row.get("min_driver_linux"))
         windows = _driver_or_none(row.get("min_driver_windows"))
         fields = {"family": int(row["mvc_family"])}
@@ -232,7 +347,9 @@ def _cuda(compat: Mapping[str, Any]) -> str:
         if windows:
             fields["min_driver_windows"] = windows
         fields["source"] = ",".join(row.get("src", ["nv-relnotes-13.2.2"]))
-        fields["status"] = "confirmed" if linux else "unconfirmed"
+        fields["status"] = row.get("status", "confirmed" if linux else "unconfirmed")
+        if row.get("note"):
+            fields["note"] = row["note"]
         lines.append(f"{_key(version)} = {_inline(fields)}")
     lines += [
         "",
@@ -294,8 +411,14 @@ def _torch(compat: Mapping[str, Any]) -> str:
         "torch = [",
     ]
     for release, rel in releases:
-        for variant, v in sorted(rel["variants"].items(), key=lambda kv: _version_key(kv[1]["cuda"])):
-            for row in _torch_rows(release, rel, variant, v):
+        variants = [(v["cuda"], variant, v) for variant, v in rel["variants"].items()]
+        variants += [(cuda, variant, None) for r, variant, cuda, _, _ in EXTRA_VARIANTS if r == release]
+        for _, variant, v in sorted(variants, key=lambda item: _version_key(item[0])):
+            if v:
+                rows = list(_torch_rows(release, rel, variant, v))
+            else:
+                rows = list(_assumed_rows(compat, release, rel, variant))
+            for row in rows:
                 lines.append(f"  {_inline(row)},")
     lines += [
         "]",
@@ -374,6 +497,32 @@ def _torch_rows(
         "source": ",".join(_unique(["envlock-windows-from-linux", *v["archs_src"]])),
     }
     yield win
+
+
+def _assumed_rows(
+    compat: Mapping[str, Any], release: str, rel: Mapping[str, Any], variant: str
+) -> Iterable[dict[str, Any]]:
+    """Rows for an EXTRA_VARIANTS entry: copies of a described build, marked unconfirmed."""
+    _, _, cuda, base_release, base_variant = next(e for e in EXTRA_VARIANTS if e[:2] == (release, variant))
+    base_rel = compat["torch"].get(base_release)
+    if base_rel is None or base_variant not in base_rel["variants"]:
+        return []
+    rows = []
+    for row in _torch_rows(base_release, base_rel, base_variant, base_rel["variants"][base_variant]):
+        assumed = {
+            "release": release,
+            "variant": variant,
+            "platform": row["platform"],
+            "cuda": cuda,
+            "sass": row["sass"],
+            "ptx": row["ptx"],
+            "python": list(rel.get("python_linux_x86_64", row["python"])),
+            "status": "unconfirmed",
+            "source": "pypi-torch-cuda-init,envlock-variant-assumed",
+            "note": f"architectures assumed from torch {base_release} {base_variant}; cuDNN/NCCL unknown",
+        }
+        rows.append(assumed)
+    return rows
 
 
 def _status(text: str) -> tuple[str, str | None]:

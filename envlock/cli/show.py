@@ -76,7 +76,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
             parts = "".join(f", {v(c.name)} {v(c.version)}" for c in t.toolkit)
             out.write(f"  CUDA toolkit     {v(t.toolkit_release or '-')} ({v(t.toolkit_source)}{parts})\n")
         if t.requires_driver:
-            out.write(f"  needs driver     >= {v(t.requires_driver)} ({v(str(t.compat))})\n")
+            source = f", set by {v(t.requires_driver_from)}" if t.requires_driver_from else ""
+            out.write(f"  needs driver     >= {v(t.requires_driver)} ({v(str(t.compat))}{source})\n")
+        for h in t.held:
+            out.write(f"  held             {v(h.name)}=={v(h.version)}: {v(h.reason)}\n")
+        if t.archs_source == "wheel":
+            archs = " ".join((*t.torch_sass, *t.torch_ptx))
+            out.write(f"  architectures    {v(archs)} (read from the wheel)\n")
         if t.interpreter is not None:
             i = t.interpreter
             out.write(

@@ -4,6 +4,9 @@ For every [[target]], envlock asks the PyTorch variant indexes which torch build
 target's platform, glibc and Python, keeps those with SASS for every target GPU and a CUDA the
 target's driver can run, resolves each with uv, checks the CUDA stack the resolution pins, and
 locks the best: native driver compatibility first, then the newest torch, then the highest CUDA.
+The driver need comes from the CUDA runtime the set pins; CUDA components floating above the
+variant's minor are held to it first. The GPU architectures of the torch wheel to be locked are
+read from the wheel itself by HTTP range requests (once per file, cached by sha256).
 
 examples:
   envlock solve                         # ./envlock.toml -> ./envlock.lock
@@ -86,6 +89,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if args.offline and hasattr(backend, "offline"):
         backend.offline = True
     with HttpIndexClient(offline=args.offline) as client:
+        from envlock.solve.archs import WheelArchReader
+
         lock = solve(
             spec,
             kb=kb,
@@ -95,6 +100,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             targets=args.target,
             previous=previous,
             progress=console,
+            wheel_archs=WheelArchReader(client.ranged),
         )
     changed = write_lock(lock, lock_file)
     if args.json:
@@ -108,7 +114,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         if t.requires_driver:
             stack += f", driver >= {t.requires_driver} ({t.compat})"
         console.info(f"{t.name}: {t.variant}: {stack}; {len(t.packages)} packages")
-        if t.kb_status == "inferred":
+        if t.kb_status == "inferred" and t.archs_source != "wheel":
             console.warn(
                 f"{t.name}: the knowledge base has no row for torch {t.torch} {t.variant}; its GPU "
                 "architectures were taken from the nearest older release (knowledge-base-row = "

@@ -257,6 +257,10 @@ def _input_changes(old: LockInputs, new: LockInputs) -> tuple[ValueChange, ...]:
 # ----------------------------------------------------------------------------------------- targets
 
 
+def _held(t: LockedTarget) -> str | None:
+    return ", ".join(f"{h.name}=={h.version}" for h in t.held) or None
+
+
 def _reviewed(t: LockedTarget) -> tuple[LockedPackage, ...]:
     """The packages a review lists: PyPI packages, toolkit components, and conda packages (as
     `conda:<name>`, so they never clash with a PyPI name; a new build of one version is a file change)."""
@@ -343,6 +347,9 @@ def _target_diff(
             [
                 ("env-hash", old.env_hash, new.env_hash),
                 ("knowledge-base-row", old.kb_status, new.kb_status),
+                ("archs-source", old.archs_source, new.archs_source),
+                ("requires-driver-from", old.requires_driver_from, new.requires_driver_from),
+                ("held", _held(old), _held(new)),
             ]
         )
         rejected = _rejection_changes(old, new)

@@ -567,6 +567,7 @@ def _write_layer_only(
     try:
         shutil.copyfile(layer.path, tmp / "layer.tar.gz")
         env = {"PATH": f"{prefix}/bin:$PATH", "VIRTUAL_ENV": prefix}
+        env |= cfg.toolkit_env(target, prefix, "$PATH")
         require = cfg.nvidia_require_cuda(target)
         if require:
             env["NVIDIA_REQUIRE_CUDA"] = require

@@ -92,6 +92,15 @@ def _env_list(env: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def toolkit_env(target: LockedTarget, prefix: str, path: str) -> dict[str, str]:
+    """CUDA_HOME, CUDA_PATH and PATH for a target with a locked CUDA toolkit (`<env>/cuda`), as
+    `envlock run` sets them; nothing for a target without one."""
+    if not target.toolkit_source:
+        return {}
+    home = f"{prefix}/cuda"
+    return {"CUDA_HOME": home, "CUDA_PATH": home, "PATH": f"{prefix}/bin:{home}/bin:{path}"}
+
+
 def image_config(
     *,
     base_config: Mapping[str, Any],
@@ -111,6 +120,7 @@ def image_config(
     path = env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     env["PATH"] = f"{prefix}/bin:{path}"
     env["VIRTUAL_ENV"] = prefix
+    env.update(toolkit_env(target, prefix, path))
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # the environment is read-only for the image's user
     env.pop("PYTHONHOME", None)
     require = nvidia_require_cuda(target)

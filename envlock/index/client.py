@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -34,6 +34,9 @@ from envlock.index.cache import CachedResponse, HttpCache, default_cache_root
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, ProjectPage
 from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
+
+if TYPE_CHECKING:
+    from envlock.index.ranged import RangedFile
 
 log = logging.getLogger("envlock.index")
 
@@ -427,6 +430,23 @@ class HttpIndexClient:
             )
         temp.replace(dest)
         return digest, size
+
+    def ranged(self, url: str) -> RangedFile:
+        """Random access to the file at `url` by HTTP range requests (see `envlock.index.ranged`)."""
+        from envlock.index.ranged import RangedFile
+
+        return RangedFile(self, url)
+
+    @contextlib.contextmanager
+    def stream_get(self, url: str, *, headers: dict[str, str]) -> Iterator[httpx.Response]:
+        """One GET whose body is read only if the caller reads it (ranged reads stop a 200 at once)."""
+        if self._offline:
+            raise _offline_miss(url)
+        with self._http.stream("GET", url, headers=headers, auth=self._auth(url)) as response:
+            if response.status_code == 404:
+                raise _artifact_not_found(url)
+            _raise_for_client_error(response, url)
+            yield response
 
     # ---------------------------------------------------------------------------------- requests
 

@@ -85,6 +85,11 @@ def _summarize(path: str, f: BinaryIO, file_size: int) -> BinaryReport:
     )
 
 
+def summarize_stream(where: str, f: BinaryIO, size: int) -> BinaryReport:
+    """The CUDA code of an ELF image open as the seekable stream `f` (`where` names it in errors)."""
+    return _summarize(where, f, size)
+
+
 def _is_elf_file(path: Path) -> bool:
     try:
         with path.open("rb") as f:

@@ -44,8 +44,14 @@ variant the KB has no row for at all, on that platform, gives None: the solver r
 `[[torch]]` row in a knowledge-base file. `cpu` always gives a row (no CUDA, no SASS).
 
 GPU names are looked up case-insensitively, ignoring spaces, dashes and a leading NVIDIA / Tesla / GeForce /
-Quadro, so "nvidia h100", "H100", "Tesla V100" and "V100" all work; nvidia-smi suffixes ("A100-SXM4-80GB",
-"H100 80GB HBM3") are dropped when the full name is not known.
+Quadro, so "nvidia h100", "H100", "Tesla V100" and "V100" all work; the words nvidia-smi prints around a model
+("A100-SXM4-80GB", "H100 80GB HBM3 MIG 1g.10gb", "RTX PRO 6000 Blackwell Max-Q Workstation Edition", "RTX 6000
+Ada Generation", "RTX 4090 Laptop GPU", "RTX 4080 SUPER", "GH200 144G HBM3e") are dropped when the full name
+is not known. `foreign_gpu` names AMD and Intel GPUs as not supported.
+
+Unknown releases are only the fallback: the solver reads each torch wheel's own architectures
+(`envlock.solve.archs`), and a borrowed row is not trusted for GPUs at or below its oldest architecture.
+`envlock.kb.drift` compares an index with the knowledge base (`tools/kb_drift.py`).
 """
 
 from __future__ import annotations

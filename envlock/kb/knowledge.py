@@ -37,6 +37,21 @@ _CPU_ONLY_DEFAULT_PLATFORMS = ("windows-amd64", "macos-arm64")
 _NAME_PREFIXES = ("nvidia", "tesla", "geforce", "quadro")
 # Words nvidia-smi appends to a model name: form factor, memory size and type, MIG profile.
 _NAME_SUFFIX_RE = re.compile(r"^(sxm\d*|pcie|nvl\d*|hbm\d*e?|\d+gb|mig\S*)$")
+# Words nvidia-smi --query-gpu=name prints around the model that do not change its compute capability:
+# memory sizes ("144G", "80GB"), memory types, form factors, editions ("Server Edition", "Max-Q
+# Workstation Edition"), "Ada Generation", "Laptop GPU", SUPER refreshes, Jetson's "(nvgpu)".
+_NAME_NOISE_RE = re.compile(
+    r"^(sxm\d*|pcie|nvl\d*|hbm\d*e?|\d+g|\d+gb|\d+mb|server|workstation|edition|max|q|maxq|design|with|"
+    r"generation|laptop|gpu|mobile|super|sff|nvgpu|oem)$"
+)
+# Vendors whose GPUs envlock cannot serve: no torch variant of theirs is a variant envlock knows.
+_FOREIGN_GPU_RE = (
+    ("AMD", re.compile(r"\b(amd|ati|radeon|instinct|firepro|mi\d{2,3}[a-z]?|rx ?\d{3,4})\b")),
+    (
+        "Intel",
+        re.compile(r"\b(intel|arc|iris|uhd graphics|gaudi\d?|ponte vecchio|data center gpu (max|flex))\b"),
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -67,6 +82,20 @@ class KnowledgeBase:
             return self.gpus[key]
         stripped = normalize_gpu_name(name, strip_suffixes=True)
         return self.gpus.get(stripped)
+
+    def foreign_gpu(self, text: str) -> str | None:
+        """A message when `text` names an AMD or Intel GPU ("AMD GPUs are not supported ..."), else None."""
+        if self.gpu(text) is not None:
+            return None
+        lowered = text.strip().lower()
+        for vendor, pattern in _FOREIGN_GPU_RE:
+            if pattern.search(lowered):
+                backend = "ROCm" if vendor == "AMD" else "XPU"
+                return (
+                    f"{vendor} GPUs are not supported: envlock locks NVIDIA CUDA builds of torch "
+                    f"({backend} is not a variant envlock knows)"
+                )
+        return None
 
     def resolve_gpu(self, text: str) -> ComputeCapability:
         """A GPU name or an architecture ("H100", "sm_90", "9.0", "90") -> its compute capability.
@@ -199,14 +228,19 @@ class KnowledgeBase:
 def normalize_gpu_name(name: str, *, strip_suffixes: bool = False) -> str:
     """The lookup key of a GPU name: lower case, no spaces/dashes/parentheses, no NVIDIA/Tesla/GeForce/Quadro.
 
-    With `strip_suffixes`, trailing nvidia-smi words (SXM4, PCIe, 80GB, HBM3, NVL) are dropped as well.
+    With `strip_suffixes`, the words nvidia-smi prints around a model name are dropped as well: a MIG
+    profile and everything after "MIG", memory sizes and types, form factors, editions, "Ada Generation"'s
+    "Generation", "Laptop GPU", "Max-Q", "SUPER" (none changes the compute capability).
     """
-    words = re.sub(r"[\s\-_()/]+", " ", name.strip().lower()).split()
+    words = re.sub(r"[\s\-_()/,]+", " ", name.strip().lower()).split()
     while words and words[0] in _NAME_PREFIXES:
         words.pop(0)
     if strip_suffixes:
+        if "mig" in words[1:]:
+            words = words[: words.index("mig", 1)]
         while len(words) > 1 and _NAME_SUFFIX_RE.match(words[-1]):
             words.pop()
+        words = words[:1] + [w for w in words[1:] if not _NAME_NOISE_RE.match(w)]
     return "".join(words)
 
 

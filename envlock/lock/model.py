@@ -62,6 +62,15 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HeldComponent:
+    """A CUDA component the solve held to the variant's CUDA minor (so that the set stays native), and why."""
+
+    name: str  # "nvidia-nvjitlink-cu12"
+    version: str  # the specifier it was held to: "12.1.*"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LockedInterpreter:
     """The exact interpreter build a target runs on: a python-build-standalone archive (the builds
     uv installs), pinned like any artifact by URL, size and sha256."""
@@ -97,6 +106,12 @@ class LockedTarget:
     env_hash: str  # "sha256:..."
     packages: tuple[LockedPackage, ...]  # sorted by name
     rejected: tuple[Rejection, ...]
+    # Second wave, all optional so that older locks still read:
+    requires_driver_from: str | None = None  # the wheel and version that set requires-driver
+    held: tuple[HeldComponent, ...] = ()  # components held to the variant's CUDA minor
+    archs_source: str | None = None  # "wheel" (read from the locked torch wheel) | "knowledge-base"
+    torch_sass: tuple[str, ...] = ()  # with archs_source "wheel": the SASS the wheel carries ("sm_90")
+    torch_ptx: tuple[str, ...] = ()  # and its PTX ("compute_90")
     # The CUDA toolkit of `[cuda] toolkit`: where it came from ("redist" | "index"), the release
     # ("12.4.1"), and for "redist" one entry per component archive (name = manifest key, version =
     # the component's own, index = the manifest's URL), sorted by name.
@@ -154,6 +169,7 @@ class LockInputs:
     exclude_newer: str | None
     targets: tuple[TargetInputs, ...]
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
+    trust_inferred_archs: bool = False  # [cuda] trust-inferred-archs; written only when true
     toolkit: tuple[str, ...] = ()  # [cuda] toolkit, as written
     toolkit_source: str | None = None  # [cuda] toolkit-source, recorded only with a toolkit
     nvidia_redist: str | None = None  # [indexes] nvidia-redist, recorded only when given

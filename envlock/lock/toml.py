@@ -26,6 +26,7 @@ from envlock.lock.model import (
     LOCK_VERSION,
     Artifact,
     CondaPackage,
+    HeldComponent,
     ImageInputs,
     Lock,
     LockedInterpreter,
@@ -105,6 +106,7 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("extra-indexes", list(i.extra_indexes)),
         ("exclude-newer", i.exclude_newer),
         ("knowledge-base", i.knowledge_base),
+        ("trust-inferred-archs", True if i.trust_inferred_archs else None),
         ("toolkit", list(i.toolkit) if i.toolkit else None),
         ("toolkit-source", i.toolkit_source),
         ("nvidia-redist", i.nvidia_redist),
@@ -138,8 +140,12 @@ def _target_pairs(t: LockedTarget) -> list[tuple[str, object]]:
         ("cudnn", t.cudnn),
         ("nccl", t.nccl),
         ("requires-driver", t.requires_driver),
+        ("requires-driver-from", t.requires_driver_from),
         ("compat", t.compat),
         ("knowledge-base-row", t.kb_status),
+        ("archs-source", t.archs_source),
+        ("torch-sass", list(t.torch_sass) if t.torch_sass else None),
+        ("torch-ptx", list(t.torch_ptx) if t.torch_ptx else None),
         ("env-hash", t.env_hash),
         ("toolkit-source", t.toolkit_source),
         ("toolkit-release", t.toolkit_release),
@@ -168,6 +174,7 @@ def _canonical(lock: Lock) -> dict[str, object]:
         | _image_canonical(lock.inputs.image),
         "targets": [
             dict(_kv_items(_target_pairs(t)))
+            | ({"held": [dict(_kv_items(_held_pairs(h))) for h in t.held]} if t.held else {})
             | _interpreter_item(t)
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
@@ -263,6 +270,10 @@ def _rejection_pairs(r: Rejection) -> list[tuple[str, object]]:
     return [("variant", r.variant), ("reason", r.reason), ("fix", r.fix)]
 
 
+def _held_pairs(h: HeldComponent) -> list[tuple[str, object]]:
+    return [("name", h.name), ("version", h.version), ("reason", h.reason)]
+
+
 def compute_content_hash(lock: Lock) -> str:
     """The digest `content-hash` must hold for `lock`."""
     return sha256_json(_canonical(lock))
@@ -301,6 +312,10 @@ def dump_lock(lock: Lock) -> str:
         out += ["", "[[inputs.targets]]", *_kv(_target_input_pairs(ti))]
     for t in lock.targets:
         out += ["", "[[targets]]", *_kv(_target_pairs(t))]
+        if t.held:
+            out.append("held = [")
+            out += [f"    {_inline(_held_pairs(h))}," for h in t.held]
+            out.append("]")
         if t.interpreter is not None:
             out.append(f"interpreter = {_inline(_interpreter_pairs(t.interpreter))}")
         if t.rejected:
@@ -444,6 +459,14 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
             for x in r.tables("rejected")
         ),
         packages=_read_packages(r, fast),
+        requires_driver_from=r.opt_str("requires-driver-from"),
+        held=tuple(
+            HeldComponent(name=x.string("name"), version=x.string("version"), reason=x.string("reason"))
+            for x in r.tables("held")
+        ),
+        archs_source=r.opt_str("archs-source"),
+        torch_sass=r.strs("torch-sass"),
+        torch_ptx=r.strs("torch-ptx"),
         toolkit_source=r.opt_str("toolkit-source"),
         toolkit_release=r.opt_str("toolkit-release"),
         toolkit=tuple(
@@ -621,6 +644,7 @@ _INPUTS_SHAPE = (
             "conda-channels",
             "conda-dependencies",
             "interpreter",
+            "trust-inferred-archs",
         }
     ),
 )
@@ -643,6 +667,11 @@ _TARGET_SHAPE = (
             "toolkit",
             "conda",
             "interpreter",
+            "requires-driver-from",
+            "held",
+            "archs-source",
+            "torch-sass",
+            "torch-ptx",
         }
     ),
 )
@@ -826,6 +855,7 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             nccl=inputs.opt_str("nccl"),
             driver_compat=inputs.string("driver-compat"),
             allow_ptx=inputs.flag("allow-ptx"),
+            trust_inferred_archs=inputs.flag("trust-inferred-archs"),
             default_index=inputs.string("default-index"),
             pytorch_index=inputs.opt_str("pytorch-index"),
             extra_indexes=inputs.strs("extra-indexes"),

@@ -107,9 +107,16 @@ def _resolve_gpu_word(word: str) -> ComputeCapability:
         pass
     from envlock.kb.knowledge import load_kb
 
+    kb = load_kb()
     try:
-        return load_kb().resolve_gpu(word)
+        return kb.resolve_gpu(word)
     except KeyError:
+        foreign = kb.foreign_gpu(word)
+        if foreign is not None:
+            raise UsageError(
+                f"{ENV_GPUS}: {word!r}: {foreign}",
+                hint="ENVLOCK_GPUS lists NVIDIA GPUs only; ENVLOCK_GPUS=none means no GPUs",
+            ) from None
         raise UsageError(
             f"{ENV_GPUS}: unknown GPU {word!r}",
             hint='write a GPU name the knowledge base knows ("H100", "A100") or a compute capability '

@@ -292,6 +292,7 @@ def _gpu_checks(
             build = kb.torch_build(release, target.variant, target.platform)
         except ValueError:
             build = None
+    build = _with_wheel_archs(target, build)
     checks = []
     if _private_row(target, build):
         gpus = " ".join(c.sm for c in node.archs)
@@ -538,3 +539,28 @@ def choose_fit(lock: Lock, node: NodeInfo, kb: KnowledgeBase, *, source: str = "
         )
     closest = min(pool, key=lambda f: len(f.failures))
     return FitChoice(fit=closest, how="closest", judged=judged, considered=considered, notes=tuple(notes))
+
+
+def _with_wheel_archs(target: LockedTarget, build: TorchBuild | None) -> TorchBuild | None:
+    """The lock's own record of what the torch wheel carries (`archs-source = "wheel"`) wins over the
+    knowledge-base row, as it did when the lock was solved."""
+    if target.archs_source != "wheel" or not target.torch_sass:
+        return build
+    from dataclasses import replace
+
+    sass = tuple(ComputeCapability.parse(n) for n in target.torch_sass)
+    ptx = tuple(ComputeCapability.parse(n) for n in target.torch_ptx)
+    if build is not None:
+        return replace(build, sass=sass, ptx=ptx)
+    return TorchBuild(
+        release=_torch_release(target) or "",
+        variant=target.variant,
+        platform=target.platform,
+        cuda=target.cuda,
+        sass=sass,
+        ptx=ptx,
+        cudnn=target.cudnn,
+        nccl=target.nccl,
+        source="the lock (read from the wheel)",
+        status=target.kb_status,
+    )

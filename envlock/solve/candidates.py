@@ -153,6 +153,13 @@ def _driver_rejection(
             reason=verdict.reason or f"driver {target.driver} cannot run CUDA {cuda}",
             fix=f"driver >= {need}" if need else None,
         )
+    if spec.cuda.driver_compat == "native" and verdict.compat != "native" and verdict.requires_native is None:
+        return verdict, Rejection(
+            variant=variant,
+            reason=f"the knowledge base has no confirmed native driver for CUDA {cuda}, so it can run only "
+            'through minor-version compatibility, which driver-compat = "native" rules out',
+            fix=f'driver-compat = "prefer-native", or a knowledge-base row giving the driver of CUDA {cuda}',
+        )
     if spec.cuda.driver_compat == "native" and verdict.compat != "native":
         return verdict, Rejection(
             variant=variant,

@@ -23,12 +23,12 @@ from envlock import __version__
 from envlock.errors import EnvlockError, ResolutionError, UsageError
 from envlock.index import IndexClient
 from envlock.kb import KnowledgeBase
-from envlock.kb.rules import driver_verdict
 from envlock.kb.toolkit import DEFAULT_REDIST, wheel_extra
 from envlock.lock.digest import env_hash, target_env_hash
 from envlock.lock.model import (
     LOCK_VERSION,
     CondaPackage,
+    HeldComponent,
     Lock,
     LockedInterpreter,
     LockedTarget,
@@ -38,9 +38,12 @@ from envlock.lock.model import (
 from envlock.lock.toml import seal
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
+from envlock.solve.archs import WheelArchReader
 from envlock.solve.artifacts import lock_packages
 from envlock.solve.candidates import VariantOption, find_options
+from envlock.solve.driver import driver_need, floating, judge_driver
 from envlock.solve.inputs import lock_inputs, staleness
+from envlock.solve.kernels import ArchRefusal, ArchVerdict, judge_wheel, torch_pages
 from envlock.solve.memo import MemoClient
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
 from envlock.solve.tags import ordered_target_tags
@@ -63,6 +66,10 @@ class _Outcome:
     stack: CudaStack
     requires_driver: str | None
     compat: str | None
+    requires_driver_from: str | None = None
+    held: tuple[HeldComponent, ...] = ()
+    archs: ArchVerdict | None = None
+    warnings: tuple[str, ...] = ()
     toolkit: LockedToolkit | None = None  # [cuda] toolkit from NVIDIA's redist, for this CUDA
 
 
@@ -101,7 +108,11 @@ def _uses_torch(spec: Spec) -> bool:
 
 
 def _request(
-    spec: Spec, target: TargetSpec, option: VariantOption | None, default_index: str
+    spec: Spec,
+    target: TargetSpec,
+    option: VariantOption | None,
+    default_index: str,
+    held: Sequence[HeldComponent] = (),
 ) -> ResolutionRequest:
     pinned: tuple[tuple[str, str], ...] = ()
     constraints: tuple[str, ...] = ()
@@ -109,6 +120,7 @@ def _request(
         if option.index is not None:
             pinned = tuple((name, option.index) for name in TORCH_FAMILY)
         constraints = tuple(f"torch!={v}" for v in option.excluded)
+    constraints += tuple(f"{h.name}=={h.version}" for h in held)
     requirements = spec.dependencies
     if target.has_gpus and spec.cuda.toolkit_source == "index" and (option is None or option.cuda):
         requirements = (*requirements, *_toolkit_requirement(spec, option.cuda if option else None))
@@ -207,7 +219,14 @@ def _resolution_rejection(variant: str, err: ResolutionError) -> Rejection:
 
 
 def _evaluate(
-    option: VariantOption, resolution: Resolution, target: TargetSpec, spec: Spec, kb: KnowledgeBase
+    option: VariantOption,
+    resolution: Resolution,
+    target: TargetSpec,
+    spec: Spec,
+    kb: KnowledgeBase,
+    *,
+    held: tuple[HeldComponent, ...] = (),
+    archs: ArchVerdict | None = None,
 ) -> _Outcome | Rejection:
     """Rule 4 and the driver the locked stack needs (DESIGN §5), for one resolved option."""
     pairs = [(p.name, p.version) for p in resolution.packages]
@@ -231,41 +250,25 @@ def _evaluate(
     if problems:
         reason, fix = problems[0]
         return Rejection(variant=option.variant, reason=reason, fix=fix)
-    needs_cuda = stack.newest_toolkit or (stack.runtime or option.cuda)
-    requires_driver: str | None = None
-    compat: str | None = None
-    if needs_cuda is not None:
-        toolkit = kb.cuda_toolkit(needs_cuda)
-        requires_driver = toolkit.min_driver_linux if toolkit else None
-        if target.platform == "windows-amd64" and toolkit:
-            requires_driver = toolkit.min_driver_windows
-        if target.driver is not None:
-            verdict = driver_verdict(target.driver, needs_cuda, target.platform, kb)
-            why = stack.newest_toolkit_package or f"CUDA {needs_cuda}"
-            if not verdict.ok:
-                return Rejection(
-                    variant=option.variant,
-                    reason=f"{why} needs a newer driver: {verdict.reason}",
-                    fix=f"driver >= {verdict.requires_mvc}" if verdict.requires_mvc else None,
-                )
-            if spec.cuda.driver_compat == "native" and verdict.compat != "native":
-                return Rejection(
-                    variant=option.variant,
-                    reason=f"{why} needs driver {verdict.requires_native} natively (target: {target.driver})",
-                    fix=f'driver >= {verdict.requires_native}, or driver-compat = "prefer-native"',
-                )
-            compat = verdict.compat
-            if compat == "minor-version":
-                # What the stack needs on this target is the family floor; natively it would
-                # need `verdict.requires_native` (the reason it is not native).
-                requires_driver = verdict.requires_mvc
+    need = driver_need(
+        pairs,
+        variant_cuda=option.cuda,
+        ptx_reaches_driver=archs is not None and archs.ptx_reaches_driver,
+    )
+    judged = judge_driver(need, option.variant, target, spec, kb)
+    if isinstance(judged, Rejection):
+        return judged
     return _Outcome(
         option=option,
         resolution=resolution,
         torch=torch,
         stack=stack,
-        requires_driver=requires_driver,
-        compat=compat,
+        requires_driver=judged.requires_driver,
+        compat=judged.compat,
+        requires_driver_from=need.package,
+        held=held,
+        archs=archs,
+        warnings=(*judged.warnings, *(archs.warnings if archs else ())),
     )
 
 
@@ -318,6 +321,7 @@ def _target_lock(
     kb_status = "none"
     if best and best.torch is not None and option is not None:
         kb_status = option.build(best.torch).status
+    archs = best.archs if best else None
     return LockedTarget(
         name=target.name,
         platform=target.platform,
@@ -336,6 +340,11 @@ def _target_lock(
         env_hash=env_hash(python=spec.python, platform=target.platform, packages=packages),
         packages=packages,
         rejected=tuple(sorted(rejections, key=lambda r: r.variant)),
+        requires_driver_from=best.requires_driver_from if best else None,
+        held=best.held if best else (),
+        archs_source=archs.source if archs else None,
+        torch_sass=archs.sass_names if archs and archs.source == "wheel" else (),
+        torch_ptx=archs.ptx_names if archs and archs.source == "wheel" else (),
     )
 
 
@@ -343,6 +352,82 @@ def _target_lock(
 class _Unsatisfiable:
     target: str
     rejected: tuple[Rejection, ...]
+
+
+def _settle(
+    option: VariantOption,
+    first: Future[Resolution],
+    target: TargetSpec,
+    spec: Spec,
+    kb: KnowledgeBase,
+    client: MemoClient,
+    pool: _ResolutionPool,
+    default_index: str,
+    wheel_archs: WheelArchReader | None,
+) -> _Outcome | Rejection:
+    """Resolve one option to an outcome: hold floating CUDA components to the variant's minor, then
+    ask the torch wheel itself for its kernels; a release the wheel rules out is excluded and the
+    option resolved again, until a release passes or none is left."""
+    future = first
+    current = option
+    refusals: list[ArchRefusal] = []
+    while True:
+        try:
+            resolution = future.result()
+        except ResolutionError as err:
+            if refusals:
+                last = refusals[-1]
+                return Rejection(variant=option.variant, reason=last.reason, fix=last.fix)
+            return _resolution_rejection(option.variant, err)
+        pairs = [(p.name, p.version) for p in resolution.packages]
+        held = floating(pairs, current.cuda)
+        notes: tuple[str, ...] = ()
+        if held:
+            kept = _hold(resolution, pool.submit(_request(spec, target, current, default_index, held)))
+            if kept is None:
+                # The held set does not resolve, or only with another torch: keep the floating one.
+                notes = tuple(
+                    f"{target.name}: {h.name} {h.reason.split(',')[0]}; holding it to {h.version} does not "
+                    f"resolve with torch {_torch_version(resolution)}, so it floats (it does not raise the "
+                    "driver need)"
+                    for h in held
+                )
+                held = ()
+            else:
+                resolution = kept
+        archs = judge_wheel(
+            current, resolution, target, spec, kb, wheel_archs, torch_pages(client), default_index
+        )
+        if isinstance(archs, ArchRefusal):
+            refusals.append(archs)
+            allowed = tuple(v for v in current.allowed if v.public != archs.version.public)
+            if not allowed:
+                return Rejection(variant=option.variant, reason=archs.reason, fix=archs.fix)
+            current = replace(
+                current,
+                allowed=allowed,
+                excluded=tuple(sorted({*current.excluded, Version(archs.version.public)})),
+            )
+            future = pool.submit(_request(spec, target, current, default_index))
+            continue
+        result = _evaluate(current, resolution, target, spec, kb, held=held, archs=archs)
+        if isinstance(result, _Outcome) and notes:
+            result = replace(result, warnings=(*result.warnings, *notes))
+        return result
+
+
+def _torch_version(resolution: Resolution) -> str:
+    torch = resolution.package("torch")
+    return torch.version if torch else "(none)"
+
+
+def _hold(floating_set: Resolution, held: Future[Resolution]) -> Resolution | None:
+    """The held resolution, when it resolves and keeps the same torch; else None."""
+    try:
+        resolution = held.result()
+    except ResolutionError:
+        return None
+    return resolution if _torch_version(resolution) == _torch_version(floating_set) else None
 
 
 def _solve_target(
@@ -353,6 +438,7 @@ def _solve_target(
     pool: _ResolutionPool,
     default_index: str,
     progress: Progress,
+    wheel_archs: WheelArchReader | None = None,
 ) -> LockedTarget | _Unsatisfiable:
     """The PyPI part (variants, resolution, toolkit), then the `[conda]` part under it."""
     conda: tuple[CondaPackage, ...] = ()
@@ -362,7 +448,7 @@ def _solve_target(
         if isinstance(solved, _Unsatisfiable):
             return solved
         conda = solved
-    result = _solve_pypi(target, spec, kb, client, pool, default_index, progress, conda)
+    result = _solve_pypi(target, spec, kb, client, pool, default_index, progress, conda, wheel_archs)
     if isinstance(result, _Unsatisfiable) or not conda:
         return result
     return _with_conda(result, target, spec, conda)
@@ -481,10 +567,15 @@ def _solve_pypi(
     default_index: str,
     progress: Progress,
     conda: tuple[CondaPackage, ...] = (),
+    wheel_archs: WheelArchReader | None = None,
 ) -> LockedTarget | _Unsatisfiable:
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
-        resolution = pool.submit(_request(spec, target, None, default_index)).result()
+        request = _request(spec, target, None, default_index)
+        # Nothing to resolve (a spec whose packages all come from its [conda] part): no uv run.
+        resolution = (
+            pool.submit(request).result() if request.requirements else Resolution(packages=(), backend="none")
+        )
         locked = _target_lock(target, spec, kb, None, resolution, (), client, default_index)
         return _with_toolkit(locked, target, spec, kb, client)
     gpu_problems = [
@@ -510,12 +601,7 @@ def _solve_pypi(
     outcomes: list[_Outcome] = []
     for option, future in futures:
         progress.step(f"{target.name}: resolving {option.variant}")
-        try:
-            resolution = future.result()
-        except ResolutionError as err:
-            rejections.append(_resolution_rejection(option.variant, err))
-            continue
-        result = _evaluate(option, resolution, target, spec, kb)
+        result = _settle(option, future, target, spec, kb, client, pool, default_index, wheel_archs)
         if isinstance(result, _Outcome) and _wants_redist_toolkit(spec, target):
             # The toolkit must exist for the CUDA the set pins: a variant without one loses here.
             toolkit = _redist_toolkit(result.stack.runtime or option.cuda or "", target, spec, kb, client)
@@ -535,6 +621,8 @@ def _solve_pypi(
         return _Unsatisfiable(target=target.name, rejected=tuple(sorted(rejections, key=lambda r: r.variant)))
     best, losers = _pick(outcomes, spec.cuda.driver_compat)
     progress.step(f"{target.name}: locking {best.option.variant} (torch {best.torch})")
+    for warning in best.warnings:
+        progress.warn(warning)
     locked = _target_lock(
         target, spec, kb, best, best.resolution, [*rejections, *losers], client, default_index
     )
@@ -629,11 +717,14 @@ def solve(
     targets: Sequence[str] = (),
     previous: Lock | None = None,
     progress: Progress | None = None,
+    wheel_archs: WheelArchReader | None = None,
 ) -> Lock:
     """Solve `spec` into a sealed lock.
 
     With `targets`, only those are re-solved; the others are kept from `previous` when it has
-    them. Raises ResolutionError (listing every target that cannot be satisfied), NetworkError.
+    them. `wheel_archs` reads each torch wheel's own architectures (by ranged reads, cached); without
+    it the knowledge base alone decides. Raises ResolutionError (listing every target that cannot be
+    satisfied), NetworkError.
     """
     progress = progress or Silent()
     inputs = lock_inputs(spec, default_index=default_index, kb_digest=kb.digest)
@@ -647,7 +738,9 @@ def solve(
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="envlock-target") as ex:
             futures = {
-                t.name: ex.submit(_solve_target, t, spec, kb, client, pool, default_index, progress)
+                t.name: ex.submit(
+                    _solve_target, t, spec, kb, client, pool, default_index, progress, wheel_archs
+                )
                 for t in chosen
             }
             errors: list[EnvlockError] = []

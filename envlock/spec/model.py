@@ -50,6 +50,9 @@ class CudaConstraints:
     nccl: str | None
     driver_compat: str  # one of DRIVER_COMPAT_MODES
     allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
+    # Trust a knowledge-base row borrowed from an older release ("inferred") for GPUs at or below the
+    # variant's oldest known architecture when the wheel itself could not be read (off by default).
+    trust_inferred_archs: bool = False
     toolkit: tuple[str, ...] = ()  # CUDA toolkit components as written ("nvcc", "cuda_cccl", ...)
     toolkit_source: str = "redist"  # "redist": NVIDIA's redist manifests; "index": cuda-toolkit wheels
 

@@ -1,9 +1,10 @@
 """Read an env spec (`envlock.toml`, or `[tool.envlock]` in `pyproject.toml`) into a validated `Spec`.
 
-The format is DESIGN §3, plus two keys of envlock's own:
+The format is DESIGN §3, plus keys of envlock's own:
 
     [cuda]
     allow-ptx = false                    # count PTX as covering newer GPUs (only under a native driver)
+    trust-inferred-archs = false         # trust a borrowed knowledge-base row for old GPUs (see README)
     [resolution]
     knowledge-base = ["private.toml"]    # extra knowledge-base files, relative to the spec file
 
@@ -61,7 +62,8 @@ SPEC_VERSION = 1
 _ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution", "conda", "image")
 _CONDA_KEYS = ("channels", "dependencies")
 _ENV_KEYS = ("name", "python", "dependencies", "interpreter")
-_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "toolkit", "toolkit-source")
+_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "toolkit", "toolkit-source",
+              "trust-inferred-archs")
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
 _INDEX_KEYS = ("default", "pytorch", "extra", "nvidia", "nvidia-redist")
 _RESOLUTION_KEYS = ("exclude-newer", "knowledge-base")
@@ -168,7 +170,9 @@ def spec_hash(spec: Spec) -> str:
         }
         # toolkit keys only when used, so that specs without them keep their hash
         | ({"toolkit": list(spec.cuda.toolkit), "toolkit-source": spec.cuda.toolkit_source}
-           if spec.cuda.toolkit else {}),
+           if spec.cuda.toolkit else {})
+        # only when set, so that the hash of every spec without it stays what it was
+        | ({"trust-inferred-archs": True} if spec.cuda.trust_inferred_archs else {}),
         "targets": [
             {
                 "name": t.name,
@@ -450,6 +454,11 @@ class _SpecReader:
         allow_ptx = table.get("allow-ptx", False)
         if not isinstance(allow_ptx, bool):
             raise self.fail("cuda.allow-ptx", f"{_show(allow_ptx)} is not a boolean", "true or false")
+        trust_inferred = table.get("trust-inferred-archs", False)
+        if not isinstance(trust_inferred, bool):
+            raise self.fail(
+                "cuda.trust-inferred-archs", f"{_show(trust_inferred)} is not a boolean", "true or false"
+            )
         mode = table.get("driver-compat", DRIVER_COMPAT_MODES[0])
         return CudaConstraints(
             version=self.specifier("cuda.version", table),
@@ -457,6 +466,7 @@ class _SpecReader:
             nccl=self.specifier("cuda.nccl", table),
             driver_compat=self.choice("cuda.driver-compat", mode, DRIVER_COMPAT_MODES),
             allow_ptx=allow_ptx,
+            trust_inferred_archs=trust_inferred,
             toolkit=self.toolkit(table),
             toolkit_source=self.choice(
                 "cuda.toolkit-source", table.get("toolkit-source", TOOLKIT_SOURCES[0]), TOOLKIT_SOURCES
@@ -563,6 +573,14 @@ class _SpecReader:
             try:
                 cc = kb.resolve_gpu(text)
             except KeyError:
+                foreign = kb.foreign_gpu(text)
+                if foreign is not None:
+                    raise self.fail(
+                        f"{path}.gpus[{i}]",
+                        f"{_show(text)}: {foreign}",
+                        "an NVIDIA GPU",
+                        hint="leave this kind of node out of the spec, or declare it CPU-only (no gpus)",
+                    ) from None
                 close = kb.suggest_gpus(text)
                 hint = f"did you mean {', '.join(close)}?" if close else None
                 extra = "or add it to a knowledge-base file ([resolution] knowledge-base)"

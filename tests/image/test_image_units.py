@@ -85,6 +85,28 @@ def test_nvidia_require_cuda_and_default_tag() -> None:
     assert default_tag(None, _target()) == "torch2.5.1-cu124-py3.11-abababab"  # type: ignore[arg-type]  # unused
 
 
+def test_a_locked_cuda_toolkit_sets_cuda_home_in_the_image() -> None:
+    from envlock.image.config import image_config
+
+    def env_of(target: LockedTarget) -> dict[str, str]:
+        config = image_config(
+            base_config={"config": {"Env": ["PATH=/usr/bin"]}},
+            target=target,
+            prefix="/opt/envlock/x-h100",
+            diff_ids=[],
+            history=[],
+            labels={},
+            created="1970-01-01T00:00:00Z",
+            user="1000:1000",
+        )
+        return dict(e.split("=", 1) for e in config["config"]["Env"])
+
+    with_toolkit = env_of(_target(toolkit_source="redist", toolkit_release="12.4.1"))
+    assert with_toolkit["CUDA_HOME"] == with_toolkit["CUDA_PATH"] == "/opt/envlock/x-h100/cuda"
+    assert with_toolkit["PATH"] == "/opt/envlock/x-h100/bin:/opt/envlock/x-h100/cuda/bin:/usr/bin"
+    assert "CUDA_HOME" not in env_of(_target())
+
+
 def _art(name: str, upload: str | None = None) -> Artifact:
     return Artifact(
         filename=f"{name}-1.0-py3-none-any.whl", url="u", size=1, sha256="0" * 64, upload_time=upload

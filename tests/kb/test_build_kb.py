@@ -114,3 +114,23 @@ def test_build_kb_output_is_deterministic(tmp_path: Path) -> None:
     first = tool.build(tool.tomllib.loads(COMPAT))
     second = tool.build(tool.tomllib.loads(COMPAT))
     assert first == second
+
+
+def test_a_redist_manifest_gives_an_unconfirmed_toolkit_its_bundled_driver(tmp_path: Path) -> None:
+    import json
+
+    compat = tmp_path / "compat.toml"
+    compat.write_text(COMPAT, encoding="utf-8")
+    redist = tmp_path / "redist"
+    redist.mkdir()
+    for label, driver in (("13.3.1", "600.10.01"), ("13.3.0", "599.20.02"), ("12.4.1", "550.54.15")):
+        manifest = {"release_label": label, "nvidia_driver": {"version": driver}}
+        (redist / f"cuda_redistrib_{label}.json").write_text(json.dumps(manifest))
+    out = tmp_path / "data"
+    assert _tool().main([str(compat), "-o", str(out), "--redist", str(redist)]) == 0
+    kb = load_kb(sorted(out.iterdir()))
+    toolkit = kb.cuda_toolkit("13.3")
+    assert toolkit is not None and toolkit.min_driver_linux == "599.20.02"  # the earliest 13.3 release's
+    assert 'status = "corroborated"' in (out / "cuda.toml").read_text()
+    confirmed = kb.cuda_toolkit("12.4")
+    assert confirmed is not None and confirmed.min_driver_linux == "550.54.14"  # a confirmed GA driver stays

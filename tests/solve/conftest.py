@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from envlock.cli.main import main
+from fixtures.catalog import build_catalog
 from fixtures.server import FixtureIndexServer
 
 
@@ -79,3 +80,44 @@ def write_spec(tmp_path: Path, index_server: FixtureIndexServer) -> Callable[...
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def universe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., FixtureIndexServer]]:
+    """`universe(NAME, honour_range=True)`: a fixture index server for one small universe of
+    `fixtures.catalog` (torch215, torch24, newrelease), started once per session and setting."""
+    servers: dict[tuple[str, bool], FixtureIndexServer] = {}
+
+    def get(name: str, honour_range: bool = True) -> FixtureIndexServer:
+        key = (name, honour_range)
+        if key not in servers:
+            root = tmp_path_factory.mktemp(f"universe-{name}")
+            servers[key] = FixtureIndexServer(
+                root, catalog=build_catalog(name), honour_range=honour_range
+            ).start()
+        return servers[key]
+
+    yield get
+    for server in servers.values():
+        server.stop()
+
+
+def universe_spec(
+    path: Path,
+    server: FixtureIndexServer,
+    *,
+    deps: tuple[str, ...],
+    targets: str,
+    cuda: str = "",
+    python: str = "3.11",
+) -> Path:
+    """Write an envlock.toml at `path` against a universe server; returns its path."""
+    text = f'[env]\nname = "universe"\npython = "{python}"\n'
+    text += "dependencies = [" + ", ".join(json.dumps(d) for d in deps) + "]\n\n"
+    if cuda:
+        text += "[cuda]\n" + cuda + "\n\n"
+    text += targets + "\n"
+    text += f'[indexes]\ndefault = "{server.default}"\npytorch = "{server.pytorch}"\n'
+    spec = path / "envlock.toml"
+    spec.write_text(text)
+    return spec

@@ -188,17 +188,25 @@ def test_rule8_unsatisfiable_lists_every_variant_with_reason(
     assert any(r["fix"] for r in rejected)
 
 
-def test_unpinned_nvjitlink_raises_the_driver_need(envlock: Envlock, write_spec: Callable[..., Path]) -> None:
-    # torch 2.5.1+cu121 leaves nvjitlink unpinned; it floats to 12.9, which needs a 12.9 driver.
+def test_a_floating_nvjitlink_does_not_raise_the_driver_need(
+    envlock: Envlock, write_spec: Callable[..., Path]
+) -> None:
+    # torch 2.5.1+cu121 leaves nvjitlink unpinned and these fixtures have no 12.1 nvjitlink to hold it to,
+    # so it floats to 12.9. nvJitLink links in-process: the driver need is still the 12.1 runtime's.
     spec = write_spec(
         deps=("torch==2.5.1",),
-        targets=target_block("a100", gpus=("A100",), driver="580.95.05"),
-        cuda='version = "==12.1"',
+        targets=target_block("a100", gpus=("A100",), driver="535.54.03"),
+        cuda='version = "==12.1"\ndriver-compat = "native"',
     )
-    t = _target(_solve(envlock, spec), "a100")
+    run = _solve(envlock, spec)
+    t = _target(run, "a100")
+    assert "nvidia-nvjitlink-cu12 floats to 12.9.86; holding it to 12.1.* does not resolve" in run.err
     assert t["variant"] == "cu121"
     assert t["cuda"] == "12.1"
-    assert t["requires-driver"] == "575.51.03"
+    assert any(p["name"] == "nvidia-nvjitlink-cu12" and p["version"] == "12.9.86" for p in t["packages"])
+    assert (t["requires-driver"], t["compat"]) == ("530.30.02", "native")
+    assert t["requires-driver-from"] == "nvidia-cuda-runtime-cu12 12.1.105"
+    assert t["held"] == []
 
 
 def test_user_knowledge_base_rows_change_the_choice(

@@ -13,10 +13,10 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import Run, target_block
 
 from envlock.resolvers.uv import python_downloads
 from tests.install.lockmaker import serving
+from tests.solve.conftest import Run, target_block
 
 
 def test_solve_pins_the_interpreter_build_and_check_sees_the_opt_in(

@@ -1,0 +1,108 @@
+"""Architectures learned from the torch wheel itself (ranged reads, cached by sha256), against the
+`newrelease` universe: torch 2.10.5+cu128 is not in the knowledge base and its wheel drops sm_70."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fixtures.server import FixtureIndexServer
+from tests.solve.conftest import Run, target_block, universe_spec
+
+Envlock = Callable[..., Run]
+Universe = Callable[..., FixtureIndexServer]
+V100 = target_block("v100", gpus=("Tesla V100",), driver="575.51.03")
+
+
+def _torch_ranges(server: FixtureIndexServer) -> list[str]:
+    return [r.path for r in server.requests if r.range and "/torch-" in r.path]
+
+
+def test_v100_is_refused_because_the_wheel_has_no_sm_70(
+    envlock: Envlock, universe: Universe, tmp_path: Path
+) -> None:
+    server = universe("newrelease")
+    spec = universe_spec(tmp_path, server, deps=("torch==2.10.5",), targets=V100)
+    run = envlock("solve", "-s", str(spec))
+    assert run.code == 1
+    assert "cu128: torch 2.10.5+cu128 carries no SASS for sm_70 (read from the wheel" in run.err
+    assert "it has sm_75 sm_80 sm_86 sm_90 sm_100 sm_120" in run.err
+
+
+def test_a_release_the_wheel_rules_out_is_skipped_for_the_next(
+    envlock: Envlock, universe: Universe, tmp_path: Path
+) -> None:
+    # The borrowed row (from 2.10.0) claims sm_70; the 2.10.5 wheel says otherwise, so 2.10.0 is locked.
+    spec = universe_spec(tmp_path, universe("newrelease"), deps=("torch>=2.10",), targets=V100)
+    run = envlock("solve", "-s", str(spec), "--json")
+    assert run.code == 0, run.err
+    t = run.json()["targets"][0]
+    assert t["torch"] == "2.10.0+cu128"
+    assert t["archs-source"] == "wheel"
+    assert "sm_70" in t["torch-sass"]
+
+
+def test_with_ranges_refused_the_inferred_row_is_not_trusted_for_v100(
+    envlock: Envlock, universe: Universe, tmp_path: Path
+) -> None:
+    server = universe("newrelease", honour_range=False)
+    spec = universe_spec(tmp_path, server, deps=("torch==2.10.5",), targets=V100)
+    run = envlock("solve", "-s", str(spec))
+    assert run.code == 1
+    assert "torch 2.10.5+cu128 is not in the knowledge base and its wheel could not be read" in run.err
+    assert "its index does not answer HTTP range requests" in run.err
+    assert "not trusted for sm_70, at or below the oldest architecture it lists (sm_70)" in run.err
+    assert "trust-inferred-archs = true" in run.err
+    # The opt-in accepts the borrowed row; the lock says where the archs came from.
+    spec = universe_spec(
+        tmp_path, server, deps=("torch==2.10.5",), targets=V100, cuda="trust-inferred-archs = true"
+    )
+    run = envlock("solve", "-s", str(spec), "--json")
+    assert run.code == 0, run.err
+    t = run.json()["targets"][0]
+    assert (t["torch"], t["knowledge-base-row"], t["archs-source"]) == (
+        "2.10.5+cu128",
+        "inferred",
+        "knowledge-base",
+    )
+    assert "trust-inferred-archs = true" in (tmp_path / "envlock.lock").read_text()
+
+
+def test_with_ranges_refused_newer_gpus_still_get_the_inferred_row(
+    envlock: Envlock, universe: Universe, tmp_path: Path
+) -> None:
+    server = universe("newrelease", honour_range=False)
+    spec = universe_spec(
+        tmp_path,
+        server,
+        deps=("torch==2.10.5",),
+        targets=target_block("a100", gpus=("A100",), driver="575.51.03"),
+    )
+    run = envlock("solve", "-s", str(spec), "--json")
+    assert run.code == 0, run.err
+    t = run.json()["targets"][0]
+    assert (t["knowledge-base-row"], t["archs-source"]) == ("inferred", "knowledge-base")
+    assert "its wheel could not be read (its index does not answer HTTP range requests)" in run.err
+
+
+def test_a_wheel_is_read_once_then_answered_from_the_sha256_cache(
+    envlock: Envlock, universe: Universe, tmp_path: Path
+) -> None:
+    server = universe("newrelease")
+    spec = universe_spec(
+        tmp_path,
+        server,
+        deps=("torch==2.10.5",),
+        targets=target_block("h100", gpus=("H100",), driver="575.51.03"),
+    )
+    server.clear_requests()
+    first = envlock("solve", "-s", str(spec), "--json")
+    assert first.code == 0, first.err
+    assert first.json()["targets"][0]["archs-source"] == "wheel"
+    assert _torch_ranges(server), "the first solve reads the wheel by ranged requests"
+    server.clear_requests()
+    (tmp_path / "envlock.lock").unlink()
+    second = envlock("solve", "-s", str(spec), "--json")
+    assert second.code == 0, second.err
+    assert second.json()["targets"][0]["torch-sass"] == first.json()["targets"][0]["torch-sass"]
+    assert _torch_ranges(server) == []

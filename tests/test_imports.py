@@ -1,0 +1,147 @@
+"""Guards on the shape of the code: no import loops, and a start-up budget for the quick commands.
+
+Every module is imported first, in a fresh set of envlock modules, so a loop between two modules
+shows whichever one is imported first. The quick commands (`--help`, `show`, `diff`, `check`) must
+not load the network client (httpx, ssl), the conda library or uv's runner: they answer from files.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(
+    ".".join(p.relative_to(ROOT).with_suffix("").parts)
+    for p in (ROOT / "envlock").rglob("*.py")
+    if p.name not in ("__main__.py",) and "smoke_worker" not in p.name
+)
+
+_EACH_FIRST = """
+import importlib, json, sys
+failed = {}
+for name in json.loads(sys.argv[1]):
+    for loaded in [m for m in sys.modules if m == "envlock" or m.startswith("envlock.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # an import loop shows as ImportError / AttributeError
+        failed[name] = f"{type(exc).__name__}: {exc}"
+print(json.dumps(failed))
+"""
+
+_LOADED = """
+import json, sys
+from envlock.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print("\\nLOADED " + json.dumps(sorted(sys.modules)))
+"""
+
+
+def _run(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    # the isolated HOME and cache of tests/conftest.py: nothing is written into the checkout
+    env = {k: v for k, v in os.environ.items() if k in ("HOME", "XDG_CACHE_HOME", "ENVLOCK_CACHE_DIR")}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", **env},
+        check=False,
+        timeout=300,
+    )
+
+
+def test_every_module_imports_first_without_a_loop() -> None:
+    assert len(MODULES) > 50
+    done = _run(_EACH_FIRST, json.dumps(MODULES))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {}
+
+
+def _loaded(*args: str) -> set[str]:
+    done = _run(_LOADED, *args)
+    marker = done.stdout.rsplit("LOADED ", 1)
+    assert len(marker) == 2, done.stdout + done.stderr
+    return set(json.loads(marker[1]))
+
+
+HEAVY = {
+    "httpx",
+    "ssl",
+    "rattler",
+    "envlock.index.client",
+    "envlock.resolvers.uv",
+    "envlock.materialize.uvinstall",
+}
+
+
+def test_quick_commands_stay_within_their_import_budget() -> None:
+    lock = "locks/cluster/envlock.lock"
+    for args in (
+        ["--help"],
+        ["show", "-l", lock],
+        ["diff", lock, "locks/ci-cpu/envlock.lock"],
+        ["check", "-s", "locks/cluster/envlock.toml", "-l", lock],
+    ):
+        loaded = _loaded(*args)
+        assert not (HEAVY & loaded), f"envlock {' '.join(args)} loads {sorted(HEAVY & loaded)}"
+    # diff and show do not start processes either (check reads the spec with packaging, whose
+    # tag module imports subprocess)
+    for args in (["show", "-l", lock], ["diff", lock, "locks/ci-cpu/envlock.lock"]):
+        assert "subprocess" not in _loaded(*args), f"envlock {' '.join(args)} imports subprocess"
+
+
+def _module_level_imports() -> dict[str, set[str]]:
+    """envlock module -> the envlock modules it imports when it is loaded (not inside functions,
+    not under TYPE_CHECKING)."""
+    import ast
+
+    paths = {}
+    for path in (ROOT / "envlock").rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        paths[name] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                continue
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                continue
+            for n in ast.walk(node):
+                if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("envlock"):
+                    for alias in n.names:
+                        full = f"{n.module}.{alias.name}"
+                        deps.add(full if full in paths else n.module)
+                elif isinstance(n, ast.Import):
+                    deps.update(a.name for a in n.names if a.name.startswith("envlock"))
+        graph[name] = {d for d in deps if d in paths and d != name}
+    return graph
+
+
+def test_the_module_level_import_graph_has_no_loop() -> None:
+    graph = _module_level_imports()
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    loops: list[list[str]] = []
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph[node]):
+            if state.get(dep) == 1:
+                loops.append([*path[path.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep, [*path, dep])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    assert loops == []
