@@ -36,6 +36,7 @@ _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")  # env and target names, as the spe
 _PACKAGE_RE = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]")  # PEP 508
 _FILENAME_RE = re.compile(r"[A-Za-z0-9_+~!-][A-Za-z0-9._+~!-]{0,254}")
 _SAFE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}")
+_SEPARATORS_RE = re.compile(r"[-_.]+")
 _PYTHON_RE = re.compile(r"[0-9]+\.[0-9]+t?")
 _GLIBC_RE = re.compile(r"[0-9]+\.[0-9]+")
 _URL_UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
@@ -145,9 +146,13 @@ def _package(check: _Check, where: str, p: LockedPackage) -> None:
         files.add(a.filename)
 
 
-def _target(check: _Check, where: str, t: LockedTarget) -> None:
-    from packaging.utils import canonicalize_name
+def _normalized(name: str) -> str:
+    # PEP 503 normalization, written out: packaging.utils would import packaging.tags (and with it
+    # subprocess) into every command that reads a lock
+    return _SEPARATORS_RE.sub("-", name).lower()
 
+
+def _target(check: _Check, where: str, t: LockedTarget) -> None:
     check.require(is_name(t.name), f"{where}.name", t.name, "lower-case letters, digits and dashes")
     check.require(t.platform in PLATFORMS, f"{where}.platform", t.platform, f"one of {', '.join(PLATFORMS)}")
     check.require(_PYTHON_RE.fullmatch(t.python) is not None, f"{where}.python", t.python, "X.Y or X.Yt")
@@ -173,7 +178,7 @@ def _target(check: _Check, where: str, t: LockedTarget) -> None:
     for j, p in enumerate(t.packages):
         at = f"{where}.packages[{j}]"
         _package(check, at, p)
-        key = canonicalize_name(p.name)
+        key = _normalized(p.name)
         if key in seen:
             other = seen[key]
             expected = (
