@@ -186,9 +186,11 @@ def _apply(
 
     def network() -> ArtifactSource:
         from envlock.index.client import HttpIndexClient
+        from envlock.install.reuse import MachineCopiesSource, known_stores
         from envlock.install.sources import UrlSource
 
-        return UrlSource(HttpIndexClient())
+        # Before downloading a file, a verified copy from another of this user's stores.
+        return MachineCopiesSource(known_stores(exclude=plan.store.root), UrlSource(HttpIndexClient()))
 
     sources = Sources(
         bundle=BundleSource(bundle) if bundle is not None else None,
@@ -207,6 +209,9 @@ def _apply(
             return ChosenInterpreter(path=path, source="locked")
         return ChosenInterpreter(path=None, source="system")
 
+    from envlock.install.reuse import remember_store
+
+    remember_store(plan.store.root)
     return apply_install(
         plan,
         sources=sources,

@@ -14,6 +14,8 @@ from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, IndexFile, ProjectPage
 
 if TYPE_CHECKING:
+    from packaging.version import Version
+
     from envlock.index.client import HttpIndexClient, project_url
 
 
@@ -32,6 +34,10 @@ class IndexClient(Protocol):
 
     def project(self, index_url: str, name: str) -> ProjectPage:
         """The files `index_url` lists for project `name`; ProjectNotFound if it has none."""
+        ...
+
+    def release(self, index_url: str, name: str, version: Version) -> ProjectPage:
+        """Like `project`, with only the files of `version` (whose `IndexFile.version` equals it)."""
         ...
 
     def file_info(self, url: str) -> tuple[int, str | None]:

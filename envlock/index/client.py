@@ -2,7 +2,8 @@
 
 This is the one place in envlock that touches the network. It retries what a retry may cure
 (5xx, 429, connection errors, timeouts) with exponential backoff, keeps an on-disk cache of pages
-that it revalidates on every use, answers from that cache alone when offline, and sends
+(used while fresh, then revalidated: `envlock.index.cache`), answers from that cache alone when
+offline, and sends
 credentials from URL userinfo or netrc without ever letting them into a URL it returns, a message
 or a log line. One instance may be shared by the threads of a `ThreadPoolExecutor`.
 """
@@ -10,14 +11,16 @@ or a log line. One instance may be shared by the threads of a `ThreadPoolExecuto
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import html
 import logging
 import os
 import stat
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
@@ -25,15 +28,17 @@ from urllib.request import url2pathname
 
 import httpx
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from envlock import __version__
 from envlock.display import redact_url
 from envlock.errors import IndexCredentialsError, IndexFormatError, IntegrityError, NetworkError
 from envlock.index.auth import CredentialStore
-from envlock.index.cache import CachedResponse, HttpCache, default_cache_root
+from envlock.index.cache import CachedResponse, HttpCache, default_cache_root, max_age_of
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, ProjectPage
 from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
+from envlock.index.releases import Release, ReleaseCache
 
 if TYPE_CHECKING:
     from envlock.index.ranged import RangedFile
@@ -81,10 +86,18 @@ class HttpIndexClient:
         timeout: float = 30.0,
         *,
         netrc_file: Path | None = None,
+        refresh: bool = False,
+        lazy_connect: bool = False,
     ) -> None:
-        """`retries` counts the tries after the first; the n-th retry waits `backoff * 2**(n-1)` s."""
+        """`retries` counts the tries after the first; the n-th retry waits `backoff * 2**(n-1)` s.
+
+        `refresh` asks the index again for every page, however fresh the cached copy is.
+        `lazy_connect` makes the HTTP client on the first request instead of here.
+        """
         self._cache = HttpCache(cache_dir if cache_dir is not None else default_cache_root())
+        self._releases = ReleaseCache(cache_dir if cache_dir is not None else default_cache_root())
         self._offline = offline
+        self._refresh = refresh
         self._retries = max(0, retries)
         self._backoff = backoff
         self._timeout = timeout
@@ -92,14 +105,30 @@ class HttpIndexClient:
         self._file_deadline = _seconds_from_env(ENV_FILE_DEADLINE)
         self._total_deadline = _seconds_from_env(ENV_TOTAL_DEADLINE) or _TOTAL_DEADLINE
         self._started: float | None = None  # when the first download began (the total deadline's start)
-        self._http = httpx.Client(
-            timeout=timeout,
-            follow_redirects=True,
-            headers={"User-Agent": f"envlock/{__version__}"},
+        # With lazy_connect, made on the first request: a solve whose pages are all fresh in the
+        # cache sends none, and creating the client (TLS context, httpcore's imports) costs ~0.25 s.
+        # Installs make it up front, before their downloads start.
+        self._http_client: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+        if not lazy_connect:
+            self._http_client = self._new_http()
+
+    @property
+    def _http(self) -> httpx.Client:
+        with self._http_lock:
+            if self._http_client is None:
+                self._http_client = self._new_http()
+            return self._http_client
+
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(
+            timeout=self._timeout, follow_redirects=True, headers={"User-Agent": f"envlock/{__version__}"}
         )
 
     def close(self) -> None:
-        self._http.close()
+        with self._http_lock:
+            if self._http_client is not None:
+                self._http_client.close()
 
     def __enter__(self) -> HttpIndexClient:
         return self
@@ -122,7 +151,71 @@ class HttpIndexClient:
         log.debug("%s: %d files", url, len(parsed.files))
         return ProjectPage(index=base, name=normalized, files=parsed.files, serial=serial)
 
-    def _local_project(self, base: str, name: str, url: str) -> ProjectPage:
+    def release(self, index_url: str, name: str, version: Version) -> ProjectPage:
+        """The files of `name` `version` on `index_url` (the rest of the page is not read)."""
+        bare = self._credentials.remember(index_url)
+        base = index_base(bare)
+        normalized = canonicalize_name(name)
+        url = project_url(base, normalized)
+        if urlsplit(url).scheme == "file":
+            return self._local_project(base, normalized, url, version=version)
+        known = self._known_release(url, version)
+        if known is not None:
+            return ProjectPage(index=base, name=normalized, files=known.files, serial=known.serial)
+        entry, parsed = self._page(
+            url,
+            index=base,
+            name=normalized,
+            version=version,
+            reuse_parsed=lambda page: self._stored_release(url, version, page),
+        )
+        if not parsed.files and not self._offline and not self._refresh:
+            # The resolver (with its own cache) may have seen a release published since this page
+            # was cached: a release missing from a page still fresh asks the index again.
+            entry, parsed = self._page(url, index=base, name=normalized, version=version, use_fresh=False)
+        serial = parsed.serial if parsed.serial is not None else entry.serial
+        self._remember_release(url, version, entry, Release(files=parsed.files, serial=serial))
+        return ProjectPage(index=base, name=normalized, files=parsed.files, serial=serial)
+
+    def _known_release(self, url: str, version: Version) -> Release | None:
+        """The release as extracted earlier from the stored page, if that page may be used as is."""
+        if self._refresh:
+            return None
+        peeked = self._cache.peek(url)
+        if peeked is None:
+            return None
+        page, size = peeked
+        if page.content_type == _NOT_FOUND_TYPE:
+            return None
+        if not self._offline and not page.fresh(time.time()):
+            return None
+        release = self._releases.get(url, version, page, size)
+        return release if release is not None and release.files else None
+
+    def _stored_release(self, url: str, version: Version, page: CachedResponse) -> ParsedPage | None:
+        """The release as extracted earlier from `page`, the stored page (revalidated: not modified)."""
+        peeked = self._cache.peek(url)
+        if peeked is None or (peeked[0].fetched_at, peeked[0].etag) != (page.fetched_at, page.etag):
+            return None
+        release = self._releases.get(url, version, peeked[0], peeked[1])
+        if release is None or not release.files:
+            return None
+        return ParsedPage(files=release.files, serial=release.serial)
+
+    def _remember_release(
+        self, url: str, version: Version, parsed_from: CachedResponse, release: Release
+    ) -> None:
+        peeked = self._cache.peek(url)
+        if peeked is None:
+            return
+        page, size = peeked
+        # Only when the stored page is the one just read (another process may have replaced it).
+        if (page.fetched_at, page.etag) == (parsed_from.fetched_at, parsed_from.etag):
+            self._releases.put(url, version, page, size, release)
+
+    def _local_project(
+        self, base: str, name: str, url: str, *, version: Version | None = None
+    ) -> ProjectPage:
         page = _file_path(url) / "index.html"
         try:
             body = page.read_bytes()
@@ -134,19 +227,41 @@ class HttpIndexClient:
                 hint="check the permissions of the local index directory",
                 details={"url": url},
             ) from exc
-        parsed = parse_html_page(body, url=url)
+        parsed = parse_html_page(body, url=url, version=version)
         return ProjectPage(index=base, name=name, files=parsed.files, serial=parsed.serial)
 
-    def _page(self, url: str, *, index: str, name: str) -> tuple[CachedResponse, ParsedPage]:
+    def _page(
+        self,
+        url: str,
+        *,
+        index: str,
+        name: str,
+        version: Version | None = None,
+        use_fresh: bool = True,
+        reuse_parsed: Callable[[CachedResponse], ParsedPage | None] | None = None,
+    ) -> tuple[CachedResponse, ParsedPage]:
+        """The page at `url` and its files (of `version` only, when given).
+
+        `reuse_parsed` may answer for a stored page that is used as it is (fresh, offline, or
+        not modified), instead of parsing it again.
+        """
+
+        def reuse(entry: CachedResponse) -> ParsedPage:
+            known = reuse_parsed(entry) if reuse_parsed is not None else None
+            return known if known is not None else _parse_entry(entry, version)
+
         cached = self._cache.get(url)
         if self._offline:
             if cached is None:
                 raise _offline_miss(url)
             if cached.content_type == _NOT_FOUND_TYPE:
                 raise _not_found(name, index)
-            return cached, _parse_entry(cached)
+            return cached, reuse(cached)
         if cached is not None and cached.content_type == _NOT_FOUND_TYPE:
             cached = None
+        if cached is not None and use_fresh and not self._refresh and cached.fresh(time.time()):
+            log.debug("%s: fresh in the cache", redact_url(url))
+            return cached, reuse(cached)
         headers = {"Accept": ACCEPT}
         if cached is not None:
             if cached.etag:
@@ -156,13 +271,25 @@ class HttpIndexClient:
         response = self._send("GET", url, headers=headers)
         if response.status_code == 304 and cached is not None:
             log.debug("%s: not modified", redact_url(url))
-            return cached, _parse_entry(cached)
+            max_age = max_age_of(response.headers.get("Cache-Control"))
+            if max_age is not None:
+                # Fresh again for max-age from now: stored so that the next solve need not ask.
+                cached = dataclasses.replace(cached, fetched_at=time.time(), max_age=max_age)
+                self._cache.put(cached)
+            return cached, reuse(cached)
         if response.status_code == 404:
             # Remembered so that --offline can answer "no such project" too (variant indexes
             # without a project are common); online, a 404 is always asked again.
             self._cache.put(
-                CachedResponse(url=redact_url(url), body=b"", content_type=_NOT_FOUND_TYPE, etag=None,
-                               last_modified=None, serial=None, fetched_at=time.time())
+                CachedResponse(
+                    url=redact_url(url),
+                    body=b"",
+                    content_type=_NOT_FOUND_TYPE,
+                    etag=None,
+                    last_modified=None,
+                    serial=None,
+                    fetched_at=time.time(),
+                )
             )
             raise _not_found(name, index)
         _raise_for_client_error(response, url)
@@ -181,9 +308,10 @@ class HttpIndexClient:
             last_modified=response.headers.get("Last-Modified"),
             serial=int(serial_text) if serial_text.isdigit() else None,
             fetched_at=time.time(),
+            max_age=max_age_of(response.headers.get("Cache-Control")),
         )
         # Parse before caching: a garbage answer must not replace a good cached page.
-        parsed = _parse_entry(entry)
+        parsed = _parse_entry(entry, version)
         self._cache.put(_keyed(entry, url))
         return entry, parsed
 
@@ -601,8 +729,8 @@ def _unreadable(url: str, exc: OSError) -> NetworkError:
     )
 
 
-def _parse_entry(entry: CachedResponse) -> ParsedPage:
-    return parse_page(entry.body, content_type=entry.content_type, url=entry.url)
+def _parse_entry(entry: CachedResponse, version: Version | None = None) -> ParsedPage:
+    return parse_page(entry.body, content_type=entry.content_type, url=entry.url, version=version)
 
 
 def _keyed(entry: CachedResponse, request_url: str) -> CachedResponse:
@@ -615,6 +743,7 @@ def _keyed(entry: CachedResponse, request_url: str) -> CachedResponse:
         last_modified=entry.last_modified,
         serial=entry.serial,
         fetched_at=entry.fetched_at,
+        max_age=entry.max_age,
     )
 
 

@@ -33,6 +33,7 @@ from envlock.lock.model import (
     LockedPackage,
     LockedTarget,
     LockInputs,
+    MixedAllowance,
     Rejection,
     TargetInputs,
 )
@@ -113,6 +114,7 @@ def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
         ("conda-channels", list(i.conda_channels) if i.conda_channels else None),
         ("conda-dependencies", list(i.conda_dependencies) if i.conda_dependencies else None),
         ("interpreter", i.interpreter if i.interpreter != INTERPRETER_SYSTEM else None),
+        ("allow-mixed", list(i.allow_mixed) or None),
     ]
 
 
@@ -178,6 +180,13 @@ def _canonical(lock: Lock) -> dict[str, object]:
             | _interpreter_item(t)
             | {
                 "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
+            }
+            | (
+                {"allowed-mixed": [dict(_kv_items(_allowance_pairs(m))) for m in t.allowed_mixed]}
+                if t.allowed_mixed
+                else {}
+            )
+            | {
                 "packages": [_package_data(p) for p in t.packages],
             }
             # the toolkit only when there is one: locks without it keep their content hash
@@ -266,6 +275,10 @@ def _kv_items(pairs: list[tuple[str, object]]) -> Iterator[tuple[str, object]]:
             yield key, list(value) if isinstance(value, tuple) else value
 
 
+def _allowance_pairs(m: MixedAllowance) -> list[tuple[str, object]]:
+    return [("name", m.name), ("version", m.version), ("cuda-major", m.cuda_major), ("by", m.by)]
+
+
 def _rejection_pairs(r: Rejection) -> list[tuple[str, object]]:
     return [("variant", r.variant), ("reason", r.reason), ("fix", r.fix)]
 
@@ -321,6 +334,10 @@ def dump_lock(lock: Lock) -> str:
         if t.rejected:
             out.append("rejected = [")
             out += [f"    {_inline(_rejection_pairs(r))}," for r in t.rejected]
+            out.append("]")
+        if t.allowed_mixed:
+            out.append("allowed-mixed = [")
+            out += [f"    {_inline(_allowance_pairs(m))}," for m in t.allowed_mixed]
             out.append("]")
         for header, items in (("[[targets.packages]]", t.packages), ("[[targets.toolkit]]", t.toolkit)):
             for p in items:
@@ -457,6 +474,15 @@ def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
         rejected=tuple(
             Rejection(variant=x.string("variant"), reason=x.string("reason"), fix=x.opt_str("fix"))
             for x in r.tables("rejected")
+        ),
+        allowed_mixed=tuple(
+            MixedAllowance(
+                name=x.string("name"),
+                version=x.string("version"),
+                cuda_major=x.integer("cuda-major"),
+                by=x.string("by"),
+            )
+            for x in r.tables("allowed-mixed")
         ),
         packages=_read_packages(r, fast),
         requires_driver_from=r.opt_str("requires-driver-from"),
@@ -644,6 +670,7 @@ _INPUTS_SHAPE = (
             "conda-channels",
             "conda-dependencies",
             "interpreter",
+            "allow-mixed",
             "trust-inferred-archs",
         }
     ),
@@ -667,6 +694,7 @@ _TARGET_SHAPE = (
             "toolkit",
             "conda",
             "interpreter",
+            "allowed-mixed",
             "requires-driver-from",
             "held",
             "archs-source",
@@ -675,6 +703,7 @@ _TARGET_SHAPE = (
         }
     ),
 )
+_ALLOWANCE_SHAPE: _Shape = (frozenset({"name", "version", "cuda-major", "by"}), frozenset())
 _REJECTION_SHAPE = (frozenset({"variant", "reason"}), frozenset({"fix"}))
 
 
@@ -698,8 +727,10 @@ def _shape_hash(data: Mapping[str, Any]) -> str | None:
         return None
     targets = []
     for t in data["targets"]:
-        if not _has_shape(t, _TARGET_SHAPE) or not all(
-            _has_shape(r, _REJECTION_SHAPE) for r in t.get("rejected", [])
+        if (
+            not _has_shape(t, _TARGET_SHAPE)
+            or not all(_has_shape(r, _REJECTION_SHAPE) for r in t.get("rejected", []))
+            or not all(_has_shape(m, _ALLOWANCE_SHAPE) for m in t.get("allowed-mixed", []))
         ):
             return None
         # dump_lock leaves out an empty list of rejections or packages; the canonical form has it
@@ -867,6 +898,7 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             conda_channels=inputs.strs("conda-channels"),
             conda_dependencies=inputs.strs("conda-dependencies"),
             interpreter=inputs.opt_str("interpreter") or INTERPRETER_SYSTEM,
+            allow_mixed=inputs.strs("allow-mixed"),
             targets=tuple(
                 TargetInputs(
                     name=t.string("name"),

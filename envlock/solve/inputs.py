@@ -37,6 +37,7 @@ def lock_inputs(spec: Spec, *, default_index: str, kb_digest: str) -> LockInputs
             for t in spec.targets
         ),
         knowledge_base=kb_digest,
+        allow_mixed=spec.cuda.allow_mixed,
         trust_inferred_archs=spec.cuda.trust_inferred_archs,
         toolkit=spec.cuda.toolkit,
         toolkit_source=spec.cuda.toolkit_source if spec.cuda.toolkit else None,
@@ -81,6 +82,7 @@ def staleness(lock: Lock, fresh: LockInputs) -> list[str]:
         ("cuda.nccl", old.nccl, fresh.nccl),
         ("cuda.driver-compat", old.driver_compat, fresh.driver_compat),
         ("cuda.allow-ptx", old.allow_ptx, fresh.allow_ptx),
+        ("cuda.allow-mixed", old.allow_mixed, fresh.allow_mixed),
         ("cuda.trust-inferred-archs", old.trust_inferred_archs, fresh.trust_inferred_archs),
         ("the default index", old.default_index, fresh.default_index),
         ("indexes.pytorch", old.pytorch_index, fresh.pytorch_index),
