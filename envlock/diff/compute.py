@@ -29,6 +29,7 @@ from envlock.diff.model import (
     ValueChange,
 )
 from envlock.errors import LockFormatError
+from envlock.lock.digest import env_hash_problem
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
 from envlock.lock.toml import compute_content_hash
 
@@ -69,6 +70,18 @@ def diff_locks(
                     "content (`envlock check` fails on it)",
                 )
             )
+    for source, lock in ((old_source, old), (new_source, new)):
+        for t in lock.targets:
+            problem = env_hash_problem(t)
+            if problem is not None:
+                warnings.append(
+                    DiffWarning(
+                        kind="env-hash-mismatch",
+                        message=f"{source}: {problem}: the packages were changed after solving; "
+                        "`envlock install` refuses this lock",
+                        target=t.name,
+                    )
+                )
 
     old_targets = {t.name: t for t in old.targets}
     new_targets = {t.name: t for t in new.targets}

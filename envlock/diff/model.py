@@ -172,8 +172,8 @@ class DiffWarning:
 
     `kind`: "hand-edited" (content hash does not match), "hash-changed" (a file's sha256 changed
     while its version did not), "yanked" (a locked file is now marked yanked), "kernels-lost" (a
-    target GPU no longer has a kernel in the locked build).
-    """
+    target GPU no longer has a kernel in the locked build), "env-hash-mismatch" (a target's env-hash is
+    not the one its packages give: the packages were changed after solving)."""
 
     kind: str
     message: str

@@ -54,9 +54,11 @@ class IndexClient(Protocol):
         dest: Path,
         *,
         expected_sha256: str | None = None,
+        expected_size: int | None = None,
         progress: DownloadProgress | None = None,
     ) -> tuple[str, int]:
-        """Download `url` to `dest` atomically; return `(sha256 hex, size)`."""
+        """Download `url` to `dest` atomically; return `(sha256 hex, size)`. With `expected_size`
+        the transfer stops once it passes that size (IntegrityError)."""
         ...
 
 

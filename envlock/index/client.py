@@ -16,6 +16,7 @@ import hashlib
 import html
 import logging
 import os
+import stat
 import tempfile
 import threading
 import time
@@ -101,6 +102,9 @@ class HttpIndexClient:
         self._backoff = backoff
         self._timeout = timeout
         self._credentials = CredentialStore(netrc_file)
+        self._file_deadline = _seconds_from_env(ENV_FILE_DEADLINE)
+        self._total_deadline = _seconds_from_env(ENV_TOTAL_DEADLINE) or _TOTAL_DEADLINE
+        self._started: float | None = None  # when the first download began (the total deadline's start)
         # With lazy_connect, made on the first request: a solve whose pages are all fresh in the
         # cache sends none, and creating the client (TLS context, httpcore's imports) costs ~0.25 s.
         # Installs make it up front, before their downloads start.
@@ -389,6 +393,7 @@ class HttpIndexClient:
         dest: Path,
         *,
         expected_sha256: str | None = None,
+        expected_size: int | None = None,
         progress: DownloadProgress | None = None,
     ) -> tuple[str, int]:
         """Stream `url` into `dest` and return `(sha256 hex, size)`.
@@ -396,16 +401,24 @@ class HttpIndexClient:
         The bytes go to a temporary file beside `dest`, which is renamed into place only when
         complete and, if `expected_sha256` is given, matching; otherwise the partial file is
         deleted and IntegrityError (mismatch) or NetworkError (transfer failed) is raised.
+        With `expected_size` the transfer stops as soon as it passes that size (IntegrityError).
+        The bytes are taken as sent (identity encoding: nothing is decompressed), and one file
+        gets `file_deadline` seconds over all its tries, the whole client `total_deadline`
+        (NetworkError, exit 3, when either passes).
         """
+        _check_scheme(url)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if urlsplit(url).scheme == "file":
-            return self._finish(self._copy_local(url, dest, progress), url, dest, expected_sha256)
+            return self._finish(
+                self._copy_local(url, dest, progress, expected_size), url, dest, expected_sha256
+            )
         if self._offline:
             raise _offline_miss(url)
+        deadline = self._deadline_for(url, expected_size)
         reasons: list[str] = []
         for attempt in range(self._retries + 1):
             try:
-                result = self._stream_once(url, dest, progress)
+                result = self._stream_once(url, dest, progress, expected_size, deadline)
             except _Retry as retry:
                 reasons.append(retry.reason)
                 if attempt < self._retries:
@@ -414,7 +427,30 @@ class HttpIndexClient:
             return self._finish(result, url, dest, expected_sha256)
         raise _gave_up(url, reasons)
 
-    def _stream_once(self, url: str, dest: Path, progress: DownloadProgress | None) -> tuple[Path, str, int]:
+    def _deadline_for(self, url: str, expected_size: int | None) -> _Deadline:
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        per_file = self._file_deadline
+        if per_file is None:
+            per_file = _FILE_GRACE + (expected_size or _UNKNOWN_SIZE) / _SLOWEST_RATE
+        return _Deadline(
+            url=url,
+            file_at=now + per_file,
+            file_seconds=per_file,
+            total_at=self._started + self._total_deadline,
+            total_seconds=self._total_deadline,
+        )
+
+    def _stream_once(
+        self,
+        url: str,
+        dest: Path,
+        progress: DownloadProgress | None,
+        expected_size: int | None,
+        deadline: _Deadline,
+    ) -> tuple[Path, str, int]:
+        deadline.check()
         with self._temp_for(dest) as (handle, temp):
             try:
                 with self._http.stream(
@@ -426,25 +462,52 @@ class HttpIndexClient:
                     _raise_for_client_error(response, url)
                     length = response.headers.get("Content-Length", "")
                     total = int(length) if length.isdigit() else None
+                    if total is not None and expected_size is not None and total > expected_size:
+                        raise _too_large(url, expected_size, f"announces {total} bytes")
                     digest = hashlib.sha256()
                     received = 0
-                    for chunk in response.iter_bytes(_CHUNK):
+                    # iter_raw: the bytes as sent. A server that gzips anyway gives bytes whose
+                    # sha256 differs (an integrity error), never a decompression bomb.
+                    for chunk in response.iter_raw():  # no chunk size: httpx would gather 1 MiB first
+                        received += len(chunk)
+                        if expected_size is not None and received > expected_size:
+                            raise _too_large(url, expected_size, f"sent more than {expected_size} bytes")
                         handle.write(chunk)
                         digest.update(chunk)
-                        received += len(chunk)
                         if progress is not None:
                             progress(received, total)
+                        deadline.check()
             except httpx.TimeoutException as exc:
+                deadline.check()
                 raise _Retry(f"timed out after {self._timeout:g} s") from exc
+            except httpx.TooManyRedirects as exc:
+                raise _redirect_loop(url) from exc
+            except httpx.UnsupportedProtocol as exc:
+                raise _unsupported_redirect(url, exc) from exc
             except httpx.TransportError as exc:
+                deadline.check()
                 raise _Retry(f"transfer failed ({type(exc).__name__})") from exc
             if total is not None and received != total:
                 raise _Retry(f"truncated: got {received} of {total} bytes")
             handle.flush()
             return temp, digest.hexdigest(), received
 
-    def _copy_local(self, url: str, dest: Path, progress: DownloadProgress | None) -> tuple[Path, str, int]:
+    def _copy_local(
+        self, url: str, dest: Path, progress: DownloadProgress | None, expected_size: int | None
+    ) -> tuple[Path, str, int]:
         source = _file_path(url)
+        try:
+            st = source.stat()
+        except FileNotFoundError:
+            raise _artifact_not_found(url) from None
+        except OSError as exc:
+            raise _unreadable(url, exc) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise IntegrityError(
+                f"{redact_url(url)} is not a regular file (a directory, device or FIFO)",
+                hint="a file:// URL must name a file; re-solve the lock against the real index",
+                details={"url": redact_url(url)},
+            )
         with self._temp_for(dest) as (handle, temp):
             digest = hashlib.sha256()
             received = 0
@@ -452,11 +515,15 @@ class HttpIndexClient:
                 reader = source.open("rb")
             except FileNotFoundError:
                 raise _artifact_not_found(url) from None
+            except OSError as exc:
+                raise _unreadable(url, exc) from None
             with reader:
                 while chunk := reader.read(_CHUNK):
+                    received += len(chunk)
+                    if expected_size is not None and received > expected_size:
+                        raise _too_large(url, expected_size, f"holds more than {expected_size} bytes")
                     handle.write(chunk)
                     digest.update(chunk)
-                    received += len(chunk)
                     if progress is not None:
                         progress(received, None)
             handle.flush()
@@ -519,12 +586,17 @@ class HttpIndexClient:
 
     def _send(self, method: str, url: str, *, headers: dict[str, str]) -> httpx.Response:
         """One request with retries; returns the first answer that a retry would not change."""
+        _check_scheme(url)
         reasons: list[str] = []
         for attempt in range(self._retries + 1):
             try:
                 response = self._http.request(method, url, headers=headers, auth=self._auth(url))
                 _check_retryable(response)
                 return response
+            except httpx.TooManyRedirects as exc:
+                raise _redirect_loop(url) from exc
+            except httpx.UnsupportedProtocol as exc:
+                raise _unsupported_redirect(url, exc) from exc
             except httpx.TimeoutException:
                 reasons.append(f"timed out after {self._timeout:g} s")
             except httpx.TransportError as exc:
@@ -547,6 +619,114 @@ class HttpIndexClient:
 
 
 # ------------------------------------------------------------------------------------ helpers
+
+# Deadlines. httpx's timeout bounds each read, not a transfer: a server sending one byte a second
+# is never "timed out". One file gets ENVLOCK_DOWNLOAD_FILE_DEADLINE seconds over all its tries
+# (default: 10 minutes plus its size at 256 KiB/s), all downloads of one command
+# ENVLOCK_DOWNLOAD_DEADLINE seconds (default 6 hours).
+ENV_FILE_DEADLINE = "ENVLOCK_DOWNLOAD_FILE_DEADLINE"
+ENV_TOTAL_DEADLINE = "ENVLOCK_DOWNLOAD_DEADLINE"
+_FILE_GRACE = 600.0
+_SLOWEST_RATE = 256 * 1024.0
+_UNKNOWN_SIZE = 4 << 30  # a file whose size nobody told us is given the time of a large wheel
+_TOTAL_DEADLINE = 6 * 3600.0
+
+
+def _seconds_from_env(name: str) -> float | None:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        from envlock.errors import UsageError
+
+        raise UsageError(
+            f"{name}={text!r}: expected a number of seconds above 0", hint=f"unset {name} or fix it"
+        )
+    return value
+
+
+class _Deadline:
+    """When the current file, and all downloads, must be done."""
+
+    def __init__(
+        self, *, url: str, file_at: float, file_seconds: float, total_at: float, total_seconds: float
+    ) -> None:
+        self.url = url
+        self.file_at = file_at
+        self.file_seconds = file_seconds
+        self.total_at = total_at
+        self.total_seconds = total_seconds
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now <= self.file_at and now <= self.total_at:
+            return
+        where = redact_url(self.url)
+        if now > self.file_at:
+            what, seconds, knob = "this file", self.file_seconds, ENV_FILE_DEADLINE
+        else:
+            what, seconds, knob = "all downloads", self.total_seconds, ENV_TOTAL_DEADLINE
+        raise NetworkError(
+            f"{where}: download not finished within the deadline for {what} ({seconds:g} s)",
+            hint=f"the server is too slow or stalls; retry later, or raise {knob} (seconds)",
+            details={"url": where, "deadline-seconds": seconds},
+        )
+
+
+def _check_scheme(url: str) -> None:
+    """Refuse at once (no retries) a URL envlock does not fetch: relative, javascript:, ftp:, ..."""
+    from envlock.lock.validate import url_problem
+
+    problem = url_problem(url)
+    if problem is not None:
+        where = redact_url(url) if "://" in url else repr(url[:200])
+        raise IndexFormatError(
+            f"{where}: envlock does not fetch this URL: {problem}",
+            hint="envlock downloads https://, http:// and file:// URLs only; the lock or index page that "
+            "gave this URL is wrong (re-solve, or fix the index)",
+            details={"url": where},
+        )
+
+
+def _redirect_loop(url: str) -> NetworkError:
+    where = redact_url(url)
+    return IndexFormatError(
+        f"{where}: too many redirects (a redirect loop)",
+        hint="the server or a proxy in between redirects in a circle; fix it or use another mirror",
+        details={"url": where},
+    )
+
+
+def _unsupported_redirect(url: str, exc: Exception) -> NetworkError:
+    where = redact_url(url)
+    return IndexFormatError(
+        f"{where}: redirected to a URL envlock does not fetch ({exc})",
+        hint="envlock follows redirects to http:// and https:// only; fix the server or use another mirror",
+        details={"url": where},
+    )
+
+
+def _too_large(url: str, size: int, what: str) -> IntegrityError:
+    where = redact_url(url)
+    return IntegrityError(
+        f"{where} {what}, but the lock pins {size} bytes; the download was stopped",
+        hint="the file on the index is not the one the lock pins (or the server misbehaves); "
+        "nothing was installed; re-solve if the index really replaced the file",
+        details={"url": where, "expected-size": size},
+    )
+
+
+def _unreadable(url: str, exc: OSError) -> NetworkError:
+    where = redact_url(url)
+    return IndexFormatError(
+        f"cannot read {where}: {exc.strerror or exc}",
+        hint="check the path and its permissions",
+        details={"url": where},
+    )
 
 
 def _parse_entry(entry: CachedResponse, version: Version | None = None) -> ParsedPage:

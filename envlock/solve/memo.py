@@ -105,6 +105,9 @@ class MemoClient:
         dest: Path,
         *,
         expected_sha256: str | None = None,
+        expected_size: int | None = None,
         progress: Callable[[int, int | None], None] | None = None,
     ) -> tuple[str, int]:
-        return self._inner.download(url, dest, expected_sha256=expected_sha256, progress=progress)
+        return self._inner.download(
+            url, dest, expected_sha256=expected_sha256, expected_size=expected_size, progress=progress
+        )

@@ -129,8 +129,14 @@ def load_spec(path: Path, kb: KnowledgeBase | None = None) -> Spec:
     `[resolution] knowledge-base`. Raises SpecError for anything malformed.
     """
     display = _display(path)
+    from envlock.inputfile import MAX_SPEC_BYTES, InputFileError, read_input
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input(path, limit=MAX_SPEC_BYTES, what="spec")
+    except InputFileError as exc:
+        raise SpecError(
+            str(exc), hint="pass the envlock.toml (or pyproject.toml) of the project with -s"
+        ) from exc
     except OSError as exc:
         raise SpecError(
             f"{display}: cannot read the spec: {exc.strerror or exc}",
