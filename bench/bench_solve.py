@@ -9,9 +9,15 @@ Two specs:
 
 * fixture: the test suite's fixture indexes (`fixtures/server.py`, on 127.0.0.1 and a free port),
   `torch>=2.5,<2.8` + torchvision + numpy<2, for 1, 3 and 6 targets.
-* real: `torch==2.5.1` for one H100 node (x86_64, driver 550.54.15) from the default index of pip's
-  built-in configuration, with `[indexes] pytorch = false` (like `examples/quickstart`). Needs the
-  network; `--no-real` skips it.
+* real, from the default index of pip's built-in configuration with `[indexes] pytorch = false`
+  (like `examples/quickstart`), one H100 node (x86_64): `torch==2.5.1` (driver 550.54.15); torch 2.9
+  + numpy (26 packages) and torch 2.9 + transformers, datasets, scipy, pandas, scikit-learn,
+  matplotlib, accelerate, pyarrow, tensorboard, statsmodels, evaluate (99 packages), both on driver
+  575.51.03. Needs the network; `--no-real` skips them.
+
+envlock uses a cached index page without asking for 10 minutes when the index sends no validators
+(the real default index sends none), so its warm rows read no page; the `--refresh` row asks for
+every page again, as a solve after that window does.
 
 "cold" empties every cache the tool uses before each run (envlock's HTTP cache and uv's cache for
 envlock; uv's cache for uv; pip's and pip-tools' caches for pip-compile); "warm" runs after one
@@ -57,11 +63,27 @@ EXCLUDE_NEWER = "2026-11-01T00:00:00Z"
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 FIXTURE_DEPS = ("torch>=2.5,<2.8", "torchvision", "numpy<2")
 REAL_DEPS = ("torch==2.5.1",)
+REAL_26_DEPS = ("torch==2.9.*", "numpy")
+REAL_99_DEPS = (
+    "torch==2.9.*",
+    "transformers",
+    "datasets",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "matplotlib",
+    "accelerate",
+    "pyarrow",
+    "tensorboard",
+    "statsmodels",
+    "evaluate",
+)
 PYTHON = "3.11"
 UV_PLATFORM = "x86_64-manylinux_2_28"  # envlock's linux-x86_64 with its default glibc 2.28
 
 Target = dict[str, object]
 H100: Target = {"name": "h100", "platform": "linux-x86_64", "gpus": ["H100"], "driver": "550.54.15"}
+H100_575: Target = {"name": "h100", "platform": "linux-x86_64", "gpus": ["H100"], "driver": "575.51.03"}
 THREE: list[Target] = [
     {"name": "x86-a100-h100", "platform": "linux-x86_64", "gpus": ["A100", "H100"], "driver": "550.54.15"},
     {"name": "gh200", "platform": "linux-aarch64", "gpus": ["GH200"], "driver": "570.86.10"},
@@ -255,8 +277,10 @@ def write_uv_project(directory: Path, deps: Sequence[str], variant_index: str | 
     (directory / "pyproject.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def uv_compile(default: str, fmt: str, output: str, pinned: bool) -> list[str]:
+def uv_compile(default: str, fmt: str, output: str, pinned: bool, hashes: bool = False) -> list[str]:
     cmd = [uv_cmd(), "pip", "compile", "pyproject.toml", "--no-config", "--quiet", "--no-header"]
+    if hashes:
+        cmd.append("--generate-hashes")
     cmd += ["--python-version", PYTHON, "--python-platform", UV_PLATFORM, "--no-build"]
     cmd += ["--default-index", default, "--exclude-newer", EXCLUDE_NEWER]
     if pinned:
@@ -373,9 +397,35 @@ def real_part(bench: Bench, cold_runs: int, warm_runs: int, pip_compile_runs: in
     )
     default = probe.stdout.strip()
     bench.secrets.append(default)
-    bench.section("real spec (the default index, network): torch==2.5.1 for an H100, driver 550.54.15")
+    specs = (
+        ("real", "torch==2.5.1 for an H100, driver 550.54.15", REAL_DEPS, H100, pip_compile_runs),
+        (
+            "real-26",
+            "torch 2.9 + numpy (26 packages) for an H100, driver 575.51.03",
+            REAL_26_DEPS,
+            H100_575,
+            0,
+        ),
+        ("real-99", "torch 2.9 + transformers, datasets, ... (99 packages)", REAL_99_DEPS, H100_575, 0),
+    )
+    for key, title, deps, target, pc_runs in specs:
+        real_spec_part(bench, key, title, deps, target, default, cold_runs, warm_runs, pc_runs)
+
+
+def real_spec_part(
+    bench: Bench,
+    key: str,
+    title: str,
+    deps: Sequence[str],
+    target: Target,
+    default: str,
+    cold_runs: int,
+    warm_runs: int,
+    pip_compile_runs: int,
+) -> None:
+    bench.section(f"real spec (the default index, network): {title}")
     spec = write_spec(
-        bench.work / "real" / "envlock.toml", deps=REAL_DEPS, targets=[H100], default=None, pytorch=None
+        bench.work / key / "envlock.toml", deps=deps, targets=[target], default=None, pytorch=None
     )
     for cold in (True, False):
         bench.measure(
@@ -386,26 +436,39 @@ def real_part(bench: Bench, cold_runs: int, warm_runs: int, pip_compile_runs: in
             runs=cold_runs if cold else warm_runs,
             output=spec.parent / "envlock.lock",
         )
-    uv_dir = bench.work / "real-uv"
-    write_uv_project(uv_dir, REAL_DEPS, None)
-    for fmt, out in (("requirements.txt", "requirements.txt"), ("pylock.toml", "pylock.toml")):
+    bench.measure(
+        "envlock solve --refresh, 1 target, warm",
+        envlock_cmd("solve", "-s", spec.name, "-o", "envlock.lock", "--refresh"),
+        spec.parent,
+        cold=False,
+        runs=warm_runs,
+        output=spec.parent / "envlock.lock",
+    )
+    uv_dir = bench.work / f"{key}-uv"
+    write_uv_project(uv_dir, deps, None)
+    for fmt, out, hashes in (
+        ("requirements.txt", "requirements.txt", False),
+        ("requirements.txt", "requirements.txt", True),
+        ("pylock.toml", "pylock.toml", False),
+    ):
         for cold in (True, False):
+            shown = "`--generate-hashes`" if hashes else f"`{fmt}`"
             bench.measure(
-                f"uv pip compile `{fmt}`, {'cold' if cold else 'warm'}",
-                uv_compile(default, fmt, out, pinned=False),
+                f"uv pip compile {shown}, {'cold' if cold else 'warm'}",
+                uv_compile(default, fmt, out, pinned=False, hashes=hashes),
                 uv_dir,
                 cold=cold,
                 runs=cold_runs if cold else warm_runs,
                 output=uv_dir / out,
             )
     if pip_compile_runs:
-        pc_dir = bench.work / "real-pip-compile"
+        pc_dir = bench.work / f"{key}-pip-compile"
         pc_dir.mkdir(parents=True, exist_ok=True)
         for cold in (True, False):
             label = f"pip-compile --generate-hashes, host, {'cold' if cold else 'warm'}"
             bench.measure(
                 label,
-                pip_compile(bench, pc_dir, REAL_DEPS, default, None),
+                pip_compile(bench, pc_dir, deps, default, None),
                 pc_dir,
                 cold=cold,
                 runs=pip_compile_runs,
@@ -462,6 +525,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if with_pip_compile and script("pip-compile") is None:
         print("pip-compile is not installed (pip install pip-tools): its rows are left out", file=sys.stderr)
         with_pip_compile = False
+    before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="envlock-bench-solve-") as tmp:
         bench = Bench(Path(tmp))
         startup_part(bench, max(warm_runs, 10))
@@ -472,7 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = os.getloadavg()
     header = (
         f"envlock solve benchmark: Python {platform.python_version()} on {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, uv {uv_version_text()}, load average after the run "
+        f"{os.cpu_count()} CPUs, uv {uv_version_text()}, load average before / after the run "
+        f"{before[0]:.2f} / {before[1]:.2f} / {before[2]:.2f} and "
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min)"
     )
     text = table(bench, header)

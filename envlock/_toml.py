@@ -18,19 +18,31 @@ TOMLDecodeError: type[ValueError] = tomllib.TOMLDecodeError
 _POSITION_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
+def _too_deep(doc: str) -> ValueError:
+    # The parser recurses once per level of inline arrays and tables and gives up with a
+    # RecursionError; that is a property of the text, so it is reported as a decode error.
+    return TOMLDecodeError("arrays or tables nested too deeply (more than a few hundred levels)", doc, 0)
+
+
 def loads(text: str) -> dict[str, Any]:
-    """Parse TOML text; raises TOMLDecodeError."""
-    data: dict[str, Any] = tomllib.loads(text)
+    """Parse TOML text; raises TOMLDecodeError (also for nesting too deep to parse)."""
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+    except RecursionError:
+        raise _too_deep(text) from None
     return data
 
 
 def load(source: Path | BinaryIO) -> dict[str, Any]:
     """Parse a TOML file, given as a path or a binary file object; raises OSError or TOMLDecodeError."""
-    if isinstance(source, Path):
-        with source.open("rb") as f:
-            data: dict[str, Any] = tomllib.load(f)
-        return data
-    loaded: dict[str, Any] = tomllib.load(source)
+    try:
+        if isinstance(source, Path):
+            with source.open("rb") as f:
+                data: dict[str, Any] = tomllib.load(f)
+            return data
+        loaded: dict[str, Any] = tomllib.load(source)
+    except RecursionError:
+        raise _too_deep("") from None
     return loaded
 
 

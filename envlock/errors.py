@@ -74,6 +74,14 @@ class LockFormatError(EnvlockError):
     exit_code = ExitCode.USAGE
 
 
+class LockValueError(LockFormatError):
+    """A lock holds a value that envlock must not use (a sha256 that is not 64 lowercase hex, an
+    unbounded size, a name that could become a path, a URL of another scheme, a duplicate package,
+    an env-hash that does not match the packages): the lock is the reason, so exit 1."""
+
+    exit_code = ExitCode.INPUTS
+
+
 class IncompatibleNodeError(EnvlockError):
     """This node cannot run the lock (driver too old, GPU without kernels, ...)."""
 

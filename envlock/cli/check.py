@@ -2,8 +2,9 @@
 
 A lock is stale when the spec's inputs changed since it was solved (dependencies, CUDA
 constraints, targets, indexes, exclude-newer), when the knowledge base changed, when a local wheel
-it pins (a direct reference) is gone or changed, or when the lock was edited by hand. Fast and
-offline: it never queries an index.
+it pins (a direct reference) is gone or changed, or when the lock was edited by hand (its content
+hash, or a target's env-hash recomputed from its packages, does not match). Fast and offline: it
+never queries an index.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         reasons = [err.message]
     else:
         reasons = stale_reasons(spec, lock)
+        # A lock re-sealed after its packages were changed passes the content hash; the env-hash,
+        # computed again from the packages, does not.
+        from envlock.lock.digest import env_hash_problem
+
+        reasons += [p for p in map(env_hash_problem, lock.targets) if p is not None]
     if args.json:
         # A reason may quote a URL from the lock; the console redacts its own lines, JSON is done here.
         shown = [redact_text(r) for r in reasons]

@@ -71,7 +71,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
     else:
         text = export_requirements(lock, target)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:  # a missing or read-only directory, a full disk: the user's to fix
+            from envlock.errors import UsageError
+
+            raise UsageError(
+                f"-o {args.output}: cannot write: {exc.strerror or exc}",
+                hint="pass -o a file in an existing directory you can write",
+                details={"path": str(args.output)},
+            ) from exc
         console.info(f"wrote {args.output}")
     else:
         sys.stdout.write(text)

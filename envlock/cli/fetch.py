@@ -3,6 +3,7 @@
 `envlock fetch -l envlock.lock -o BUNDLE` on a machine with network access (all targets, or those
 named by --target), then on the air-gapped node `envlock install --offline --bundle BUNDLE`.
 The bundle holds the lock, each artifact under artifacts/<sha256>/, and a SHA256SUMS file.
+A lock whose env-hash does not match its packages is refused (exit 1), as install refuses it.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
         ]
     else:
         targets = list(lock.targets)
+    from envlock.lock.digest import verified_env_hash
+
+    for target in targets:  # a bundle is held to what install checks: refused here, not on the node
+        verified_env_hash(target, source=str(args.lock))
     root = args.store or default_store_root()
     layout = StoreLayout(root=root) if (root / "v1").is_dir() else None
     with HttpIndexClient() as client:

@@ -28,6 +28,10 @@ where it published; --quiet silences them.
 A second install of the same lock is a lookup. Many jobs installing the same lock into one shared
 store (ENVLOCK_STORE) build it once: one takes a build lease, the others wait for it.
 Offline: `envlock fetch -o DIR` where there is network, then `envlock install --offline --bundle DIR`.
+
+The store path is computed from the target's packages; a lock whose env-hash does not match them is
+refused (exit 1). --prefix PATH replaces only an environment envlock made there (else exit 2, nothing
+is deleted). See docs/lock-as-input.md.
 """
 
 from __future__ import annotations
@@ -182,9 +186,11 @@ def _apply(
 
     def network() -> ArtifactSource:
         from envlock.index.client import HttpIndexClient
+        from envlock.install.reuse import MachineCopiesSource, known_stores
         from envlock.install.sources import UrlSource
 
-        return UrlSource(HttpIndexClient())
+        # Before downloading a file, a verified copy from another of this user's stores.
+        return MachineCopiesSource(known_stores(exclude=plan.store.root), UrlSource(HttpIndexClient()))
 
     from envlock.install.direct import DirectArtifactSource
 
@@ -212,6 +218,9 @@ def _apply(
             return ChosenInterpreter(path=path, source="locked")
         return ChosenInterpreter(path=None, source="system")
 
+    from envlock.install.reuse import remember_store
+
+    remember_store(plan.store.root)
     return apply_install(
         plan,
         sources=sources,

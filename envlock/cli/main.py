@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "check whether this node can run a lock target"),
     "inspect": ("inspect", "list SASS and PTX architectures inside CUDA binaries"),
     "gc": ("gc", "remove store paths that no root holds"),
+    "init": ("init", "write a new, commented envlock.toml (--from-node: this node's GPUs and driver)"),
+    "add": ("add", "add requirements to the spec's dependencies, keeping its comments"),
+    "remove": ("remove", "remove packages from the spec's dependencies, keeping its comments"),
     "verify": ("verify", "re-hash installed environments against their records and the lock"),
     "image": ("image", "build a lock target as a reproducible OCI image or layer, and push it"),
 }

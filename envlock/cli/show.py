@@ -36,6 +36,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
     from envlock.display import shown
     from envlock.errors import UsageError
+    from envlock.kb.components import cuda_components
     from envlock.lock.json import lock_to_json
     from envlock.lock.toml import load_lock
 
@@ -89,6 +90,16 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 f"  interpreter      {v(i.implementation)} {v(i.version)} (python-build-standalone, "
                 f"{_size(i.artifact.size)}, sha256 {v(i.artifact.sha256[:16])}...)\n"
             )
+        components = cuda_components([(p.name, p.version) for p in t.packages])
+        if components:
+            out.write("  CUDA components\n")
+            cwidth = max(len(v(c.name)) for c in components)
+            for c in components:
+                major = f"  (CUDA {c.cuda_major})" if c.cuda_major is not None else ""
+                out.write(f"    {v(c.name):<{cwidth}}  {v(c.version)}{major}\n")
+        for m in t.allowed_mixed:
+            why = "known to differ" if m.by == "envlock" else "[cuda] allow-mixed"
+            out.write(f"  allowed mixed    {v(m.name)} {v(m.version)} (CUDA {m.cuda_major}; {why})\n")
         out.write(f"  env hash         {v(t.env_hash)}\n")
         out.write(f"  packages         {len(t.packages)}, {_size(total)} to download\n")
         names = [v(p.name) for p in t.packages]

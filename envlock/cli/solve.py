@@ -49,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--offline", action="store_true", help="use only cached index pages; fail with exit 3 on a cache miss"
     )
     parser.add_argument(
+        "--refresh",
+        action="store_true",
+        help="ask the indexes again for every page, even one cached in the last 10 minutes",
+    )
+    parser.add_argument(
         "--resolver",
         choices=("uv", "pip-tools"),
         default="uv",
@@ -111,7 +116,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     backend = get_backend(args.resolver)
     if args.offline and hasattr(backend, "offline"):
         backend.offline = True
-    with HttpIndexClient(offline=args.offline) as client:
+    with HttpIndexClient(offline=args.offline, refresh=args.refresh, lazy_connect=True) as client:
         from envlock.solve.archs import WheelArchReader
 
         lock = solve(

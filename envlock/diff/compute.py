@@ -29,6 +29,7 @@ from envlock.diff.model import (
     ValueChange,
 )
 from envlock.errors import LockFormatError
+from envlock.lock.digest import env_hash_problem
 from envlock.lock.drift import drift_notices
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
 from envlock.lock.toml import compute_content_hash
@@ -70,6 +71,18 @@ def diff_locks(
                     "content (`envlock check` fails on it)",
                 )
             )
+    for source, lock in ((old_source, old), (new_source, new)):
+        for t in lock.targets:
+            problem = env_hash_problem(t)
+            if problem is not None:
+                warnings.append(
+                    DiffWarning(
+                        kind="env-hash-mismatch",
+                        message=f"{source}: {problem}: the packages were changed after solving; "
+                        "`envlock install` refuses this lock",
+                        target=t.name,
+                    )
+                )
 
     # Targets of the new lock that drift apart (other torch versions, minor-version compatibility),
     # where the change brought that about: a notice the old lock already had is not repeated.

@@ -172,9 +172,10 @@ class DiffWarning:
 
     `kind`: "hand-edited" (content hash does not match), "hash-changed" (a file's sha256 changed
     while its version did not), "yanked" (a locked file is now marked yanked), "kernels-lost" (a
-    target GPU no longer has a kernel in the locked build), "torch-differs" (the new lock's targets
-    lock different torch versions), "minor-version" (a target of the new lock runs its CUDA through
-    minor-version compatibility); these two only where the old lock did not say the same.
+    target GPU no longer has a kernel in the locked build), "env-hash-mismatch" (a target's env-hash is
+    not the one its packages give: the packages were changed after solving), "torch-differs" (the new
+    lock's targets lock different torch versions), "minor-version" (a target of the new lock runs its
+    CUDA through minor-version compatibility); these two only where the old lock did not say the same.
     """
 
     kind: str

@@ -46,13 +46,17 @@ def read_source(spec: str, *, cwd: Path) -> LockText:
     does not exist, LockFormatError when the bytes are not text.
     """
     path = Path(spec) if Path(spec).is_absolute() else cwd / spec
-    if path.is_file():
-        return LockText(source=spec, text=_decode(path.read_bytes(), spec))
     if path.exists():
-        raise UsageError(
-            f"{spec}: is a directory, not a lock file",
-            hint="pass the envlock.lock file itself",
-        )
+        from envlock.inputfile import MAX_LOCK_BYTES, InputFileError, read_input
+
+        try:
+            return LockText(source=spec, text=read_input(path, limit=MAX_LOCK_BYTES, what="lock"))
+        except InputFileError as exc:
+            raise UsageError(str(exc), hint="pass the envlock.lock file itself") from None
+        except OSError as exc:
+            raise UsageError(f"{spec}: cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            return LockText(source=spec, text=_decode(path.read_bytes(), spec))
     if ":" in spec and not _WINDOWS_DRIVE.match(spec):
         rev, _, inner = spec.partition(":")
         return LockText(source=spec, text=_decode(_git_show(rev, inner, cwd), spec))

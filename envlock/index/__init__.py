@@ -14,6 +14,8 @@ from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, IndexFile, ProjectPage
 
 if TYPE_CHECKING:
+    from packaging.version import Version
+
     from envlock.index.client import HttpIndexClient, project_url
 
 
@@ -34,6 +36,10 @@ class IndexClient(Protocol):
         """The files `index_url` lists for project `name`; ProjectNotFound if it has none."""
         ...
 
+    def release(self, index_url: str, name: str, version: Version) -> ProjectPage:
+        """Like `project`, with only the files of `version` (whose `IndexFile.version` equals it)."""
+        ...
+
     def file_info(self, url: str) -> tuple[int, str | None]:
         """`(size, sha256 declared by the server or None)` without downloading the file."""
         ...
@@ -48,9 +54,11 @@ class IndexClient(Protocol):
         dest: Path,
         *,
         expected_sha256: str | None = None,
+        expected_size: int | None = None,
         progress: DownloadProgress | None = None,
     ) -> tuple[str, int]:
-        """Download `url` to `dest` atomically; return `(sha256 hex, size)`."""
+        """Download `url` to `dest` atomically; return `(sha256 hex, size)`. With `expected_size`
+        the transfer stops once it passes that size (IntegrityError)."""
         ...
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+from packaging.version import InvalidVersion, Version
 
 from envlock.display import redact_url
 from envlock.errors import IndexFormatError
@@ -39,13 +41,19 @@ def media_type(content_type: str | None) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def parse_page(body: bytes, *, content_type: str | None, url: str) -> ParsedPage:
-    """Parse a project page according to the Content-Type the server actually returned."""
+def parse_page(
+    body: bytes, *, content_type: str | None, url: str, version: Version | None = None
+) -> ParsedPage:
+    """Parse a project page according to the Content-Type the server actually returned.
+
+    With `version`, only the files of that release are read and returned (those whose
+    `IndexFile.version` equals it); the page as a whole is still checked for its format.
+    """
     kind = media_type(content_type)
     if kind == JSON_CONTENT_TYPE or kind == "application/json":
-        return parse_json_page(body, url=url)
+        return parse_json_page(body, url=url, version=version)
     if kind in HTML_CONTENT_TYPES:
-        return parse_html_page(body, url=url)
+        return parse_html_page(body, url=url, version=version)
     raise IndexFormatError(
         f"{redact_url(url)} answered with content type {kind or '(none)'!r}, not a simple-API page",
         hint="check that the URL points at a PEP 503/691 'simple' index (it usually ends in /simple/)",
@@ -66,8 +74,34 @@ def _check_api_version(version: object, url: str) -> None:
         )
 
 
+# The two shapes of file link real pages use, in the forms `urljoin` and `urlsplit` hand back
+# unchanged: an absolute http(s) URL, and a path from the host's root (download.pytorch.org), of
+# printable ASCII without userinfo, query, ';', blank or dot segment. Anything else goes through
+# `urljoin`. Pages list tens of thousands of files, and `urljoin` per file was most of the time
+# spent reading them.
+_PLAIN_ABSOLUTE = re.compile(r"https?://[A-Za-z0-9.:-]+/(?:[!$%&'()*+,\-./0-9:=A-Z_a-z~]*)(?:#[!-~]*)?")
+_PLAIN_PATH = re.compile(r"/(?!/)(?:[!$%&'()*+,\-./0-9:=A-Z_a-z~]*)(?:#[!-~]*)?")
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.:-]+(?=/)")
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|#|$)")
+
+
+def _plain_join(href: str, base: str) -> str | None:
+    """`urljoin(base, href)` for the two shapes real pages use, without parsing; None otherwise."""
+    if _PLAIN_ABSOLUTE.fullmatch(href) and not _DOT_SEGMENT.search(href.partition("#")[0]):
+        return href
+    if _PLAIN_PATH.fullmatch(href) and not _DOT_SEGMENT.search(href.partition("#")[0]):
+        origin = _ORIGIN.match(base)
+        if origin is not None and "@" not in origin.group():
+            return origin.group() + href
+    return None
+
+
 def clean_file_url(href: str, base: str) -> tuple[str, str | None]:
     """Resolve `href` against `base`; return `(absolute URL without fragment/userinfo, fragment)`."""
+    plain = _plain_join(href, base)
+    if plain is not None:
+        bare, _, fragment = plain.partition("#")
+        return bare, (fragment or None)
     absolute = urljoin(base, href)
     parts = urlsplit(absolute)
     bare = urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
@@ -77,6 +111,48 @@ def clean_file_url(href: str, base: str) -> tuple[str, str | None]:
 def filename_of(url: str) -> str:
     """The decoded last path segment of a file URL (`torch-2.5.1%2Bcu124-...` -> `torch-2.5.1+cu124-...`)."""
     return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+
+
+def _version_text(filename: str) -> str | None:
+    """The version part of a wheel or sdist name, split the way `packaging.utils` splits it."""
+    if filename.endswith(".whl"):
+        parts = filename.split("-")
+        return parts[1] if len(parts) in (5, 6) else None
+    for suffix in (".tar.gz", ".zip"):
+        if filename.endswith(suffix):
+            return filename[: -len(suffix)].rpartition("-")[2] or None
+    return None
+
+
+class _ReleaseFilter:
+    """Tells whether a file name may belong to one release, parsing each distinct version once.
+
+    A superset of the files whose `IndexFile.version` equals the release (the name part is not
+    checked here); the parsers confirm with `IndexFile.version` on the few files kept.
+    """
+
+    def __init__(self, version: Version) -> None:
+        self.version = version
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, filename: str) -> bool:
+        text = _version_text(filename)
+        if text is None:
+            return False
+        known = self._seen.get(text)
+        if known is None:
+            try:
+                known = Version(text) == self.version
+            except InvalidVersion:
+                known = False
+            self._seen[text] = known
+        return known
+
+
+def _of_release(files: list[IndexFile], version: Version | None) -> tuple[IndexFile, ...]:
+    if version is None:
+        return tuple(files)
+    return tuple(f for f in files if f.version == version)
 
 
 def _hashes_from_mapping(raw: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
@@ -91,8 +167,8 @@ def _hashes_from_mapping(raw: Mapping[str, object]) -> tuple[tuple[str, str], ..
 # ------------------------------------------------------------------------------------------- JSON
 
 
-def parse_json_page(body: bytes, *, url: str) -> ParsedPage:
-    """Parse a PEP 691 project page."""
+def parse_json_page(body: bytes, *, url: str, version: Version | None = None) -> ParsedPage:
+    """Parse a PEP 691 project page (only the files of `version` when it is given)."""
     where = redact_url(url)
     try:
         document = json.loads(body)
@@ -111,13 +187,25 @@ def parse_json_page(body: bytes, *, url: str) -> ParsedPage:
     raw_files = document.get("files")
     if not isinstance(raw_files, list):
         raise _shape_error(where, "the 'files' list is missing")
+    keep: Callable[[str], bool] | None = _ReleaseFilter(version) if version is not None else None
     files = []
     for position, raw in enumerate(raw_files):
         if not isinstance(raw, dict):
             raise _shape_error(where, f"files[{position}] is not an object")
+        if keep is not None and not keep(_json_filename(raw, url)):
+            continue
         files.append(_json_file(raw, position=position, page_url=url, where=where))
     serial = meta.get("_last-serial")
-    return ParsedPage(files=tuple(files), serial=serial if isinstance(serial, int) else None)
+    return ParsedPage(files=_of_release(files, version), serial=serial if isinstance(serial, int) else None)
+
+
+def _json_filename(raw: Mapping[str, object], page_url: str) -> str:
+    """The file name `_json_file` will give this entry, or "" (for the release filter)."""
+    filename = raw.get("filename")
+    if isinstance(filename, str) and filename:
+        return filename
+    href = raw.get("url")
+    return filename_of(clean_file_url(href, page_url)[0]) if isinstance(href, str) and href else ""
 
 
 def _json_file(raw: Mapping[str, object], *, position: int, page_url: str, where: str) -> IndexFile:
@@ -199,8 +287,11 @@ class _AnchorCollector(HTMLParser):
             self.serial = int(match.group(1))
 
 
-def parse_html_page(body: bytes, *, url: str) -> ParsedPage:
-    """Parse a PEP 503 project page (attribute values are HTML-unescaped by the parser)."""
+def parse_html_page(body: bytes, *, url: str, version: Version | None = None) -> ParsedPage:
+    """Parse a PEP 503 project page (attribute values are HTML-unescaped by the parser).
+
+    With `version`, only the files of that release are returned.
+    """
     where = redact_url(url)
     text = body.decode("utf-8", errors="replace")
     collector = _AnchorCollector()
@@ -214,10 +305,13 @@ def parse_html_page(body: bytes, *, url: str) -> ParsedPage:
             details={"url": where},
         )
     base = urljoin(url, collector.base_href) if collector.base_href else url
+    keep: Callable[[str], bool] | None = _ReleaseFilter(version) if version is not None else None
     files = []
     for anchor in collector.anchors:
         href = anchor.get("href")
         if not href:
+            continue
+        if keep is not None and not keep(unquote(urlsplit(href).path.rsplit("/", 1)[-1])):
             continue
         file_url, fragment = clean_file_url(href, base)
         filename = filename_of(file_url)
@@ -242,4 +336,4 @@ def parse_html_page(body: bytes, *, url: str) -> ParsedPage:
                 core_metadata=has_metadata,
             )
         )
-    return ParsedPage(files=tuple(files), serial=collector.serial)
+    return ParsedPage(files=_of_release(files, version), serial=collector.serial)

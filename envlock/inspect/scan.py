@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,7 +139,13 @@ def inspect_wheel(path: Path) -> list[BinaryReport]:
                 with archive.open(info) as member:
                     if member.read(4) != ELF_MAGIC:
                         continue
-                    reports.append(_summarize(where, member, info.file_size))  # type: ignore[arg-type]  # ZipExtFile is a seekable binary stream
+                    # Reading ELF headers seeks back and forth; a zip member seeks backwards by
+                    # decompressing again from its start, which made a large, highly compressed
+                    # member cost time quadratic in its size. One streamed copy keeps it linear.
+                    with tempfile.TemporaryFile() as copy:
+                        copy.write(ELF_MAGIC)
+                        shutil.copyfileobj(member, copy, 1 << 20)
+                        reports.append(_summarize(where, copy, copy.tell()))
             except (zipfile.BadZipFile, EOFError, OSError) as exc:
                 raise CorruptBinaryError(
                     f"{where}: the wheel member cannot be read: {exc}",
@@ -177,10 +185,23 @@ def inspect_path(path: Path) -> list[BinaryReport]:
     (exit 2) for a missing path, a file that is not ELF, or a `.whl` that is not a zip, and
     CorruptBinaryError (exit 1) for a truncated or malformed ELF file or fatbinary.
     """
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise NotABinaryError(f"{path}: no such file or directory", details={"path": str(path)}) from None
+    except OSError as exc:
+        raise NotABinaryError(
+            f"{path}: cannot read: {exc.strerror or exc}", details={"path": str(path)}
+        ) from None
+    if stat.S_ISDIR(mode):
         return inspect_directory(path)
-    if not path.exists():
-        raise NotABinaryError(f"{path}: no such file or directory", details={"path": str(path)})
+    if not stat.S_ISREG(mode):
+        # a FIFO would block the read forever, /dev/zero never ends
+        raise NotABinaryError(
+            f"{path}: not a regular file (a device, FIFO or socket)",
+            hint="inspect reads files, wheels and directories",
+            details={"path": str(path)},
+        )
     if path.suffix == ".whl":
         return inspect_wheel(path)
     return [inspect_elf(path)]

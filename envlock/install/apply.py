@@ -255,7 +255,16 @@ def _apply_prefix(
     if lease is None:
         return InstallResult(path=plan.path, built=False, target=plan.target.name, env_name=plan.env_name)
     with lease:
-        plan.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            plan.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            from envlock.errors import UsageError
+
+            raise UsageError(
+                f"--prefix {plan.path}: cannot create its parent directory: {exc.strerror or exc}",
+                hint="choose a --prefix in a directory you can write",
+                details={"prefix": str(plan.path)},
+            ) from exc
         scratch = plan.path.with_name(f".{plan.path.name}.envlock-{new_token(6)}")
         try:
             build(scratch)

@@ -76,7 +76,53 @@ def write_bundle(
     progress: Progress,
 ) -> BundleResult:
     """Fill `out` with the lock and the files `targets` install, reusing valid files already there
-    (and the store's verified copies); each file is checked against the lock's sha256."""
+    (and the store's verified copies); each file is checked against the lock's sha256.
+
+    A bundle directory that cannot be written (read-only, full, not a directory) is an error
+    naming the path: UsageError (exit 2) when it is not writable, StoreError (exit 1) when full."""
+    try:
+        return _write_bundle(
+            lock_path=lock_path,
+            lock=lock,
+            targets=targets,
+            out=out,
+            layout=layout,
+            source=source,
+            progress=progress,
+        )
+    except OSError as exc:
+        raise _output_error(exc, out) from exc
+
+
+def _output_error(exc: OSError, out: Path) -> Exception:
+    import errno
+
+    where = exc.filename or out
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        from envlock.errors import StoreError
+
+        return StoreError(
+            f"bundle {out}: cannot write {where}: no space left on the device",
+            hint="free space there or pass another -o directory",
+            details={"path": str(where)},
+        )
+    return UsageError(
+        f"bundle {out}: cannot write {where}: {exc.strerror or exc}",
+        hint="pass -o a directory you can write (it is created when missing)",
+        details={"path": str(where)},
+    )
+
+
+def _write_bundle(
+    *,
+    lock_path: Path,
+    lock: Lock,
+    targets: Sequence[LockedTarget],
+    out: Path,
+    layout: StoreLayout | None,
+    source: ArtifactSource,
+    progress: Progress,
+) -> BundleResult:
     out.mkdir(parents=True, exist_ok=True)
     bundle = BundleSource(out)
     wanted: dict[str, Artifact] = {}

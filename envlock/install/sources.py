@@ -33,6 +33,10 @@ class BundleSource:
         self.description = f"bundle {root}"
 
     def path_of(self, artifact: Artifact) -> Path:
+        from envlock.lock.validate import is_file_name, is_sha256
+
+        if not (is_sha256(artifact.sha256) and is_file_name(artifact.filename)):  # the reader refused these
+            raise ValueError(f"not a bundle artifact: sha256 {artifact.sha256!r}, file {artifact.filename!r}")
         return self.root / "artifacts" / artifact.sha256 / artifact.filename
 
     def provide(self, artifact: Artifact, dest: Path) -> str | None:
@@ -55,5 +59,7 @@ class UrlSource:
         self.description = "the index"
 
     def provide(self, artifact: Artifact, dest: Path) -> str | None:
-        sha, _size = self.client.download(artifact.url, dest, expected_sha256=artifact.sha256)
+        sha, _size = self.client.download(
+            artifact.url, dest, expected_sha256=artifact.sha256, expected_size=artifact.size
+        )
         return sha

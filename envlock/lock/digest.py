@@ -61,3 +61,31 @@ def target_env_hash(t: LockedTarget) -> str:
 
 def _artifact_set(packages: Sequence[LockedPackage]) -> list[list[object]]:
     return sorted([p.name, p.version, sorted(a.sha256 for a in p.artifacts)] for p in packages)
+
+
+def env_hash_problem(target: LockedTarget) -> str | None:
+    """None when `target`'s recorded env-hash is the one its content gives, else what is wrong."""
+    computed = target_env_hash(target)
+    if computed == target.env_hash:
+        return None
+    return (
+        f"target {target.name}: the lock's env-hash does not match its packages "
+        f"(recorded {target.env_hash}, computed {computed})"
+    )
+
+
+def verified_env_hash(target: LockedTarget, *, source: str) -> str:
+    """The env hash computed from `target`'s content; IntegrityError (exit 1) when the lock records
+    another. A store key is never taken from the lock: a lock that keeps someone's env-hash but
+    points a package at other bytes would otherwise publish at their store path."""
+    problem = env_hash_problem(target)
+    if problem is not None:
+        from envlock.errors import IntegrityError
+
+        raise IntegrityError(
+            f"{source}: {problem}",
+            hint="the lock was changed after `envlock solve` wrote it (its content hash can be re-sealed by "
+            "anyone): do not install it; regenerate it with `envlock solve`",
+            details={"target": target.name, "recorded": target.env_hash, "computed": target_env_hash(target)},
+        )
+    return target.env_hash

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from envlock.display import redact_url
+from envlock.kb.components import cuda_components
 from envlock.lock.model import Lock, LockedTarget
 
 
@@ -72,6 +73,15 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
         "download-size": sum(a.size for p in t.packages for a in p.artifacts),
         "packages": packages,
         "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in t.rejected],
+        # every CUDA piece the set pulls (torch's, JAX's nvcc, CuPy's runtime...), read from the packages
+        "cuda-components": [
+            {"name": c.name, "version": c.version, "cuda-major": c.cuda_major}
+            for c in cuda_components([(p.name, p.version) for p in t.packages])
+        ],
+        "allowed-mixed": [
+            {"name": m.name, "version": m.version, "cuda-major": m.cuda_major, "by": m.by}
+            for m in t.allowed_mixed
+        ],
         "toolkit": {
             "source": t.toolkit_source,
             "release": t.toolkit_release,

@@ -90,6 +90,17 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MixedAllowance:
+    """A package of another CUDA major than the rest of its target's set, let through on purpose."""
+
+    name: str
+    version: str
+    cuda_major: int
+    # "envlock": known to carry its own major or to be CUDA-agnostic; "spec": named in [cuda] allow-mixed
+    by: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeldComponent:
     """A CUDA component the solve held to the variant's CUDA minor (so that the set stays native), and why."""
 
@@ -134,6 +145,7 @@ class LockedTarget:
     env_hash: str  # "sha256:..."
     packages: tuple[LockedPackage, ...]  # sorted by name
     rejected: tuple[Rejection, ...]
+    allowed_mixed: tuple[MixedAllowance, ...] = ()  # sorted by name; absent from the file when empty
     # Second wave, all optional so that older locks still read:
     requires_driver_from: str | None = None  # the wheel and version that set requires-driver
     held: tuple[HeldComponent, ...] = ()  # components held to the variant's CUDA minor
@@ -199,6 +211,7 @@ class LockInputs:
     knowledge_base: str  # "sha256:..." of the knowledge base rows used
     build: str | tuple[str, ...] = "never"  # `[resolution] build`: "never", "allowed" or names
     uniform: bool = False
+    allow_mixed: tuple[str, ...] = ()  # [cuda] allow-mixed; absent from the file when empty
     trust_inferred_archs: bool = False  # [cuda] trust-inferred-archs; written only when true
     toolkit: tuple[str, ...] = ()  # [cuda] toolkit, as written
     toolkit_source: str | None = None  # [cuda] toolkit-source, recorded only with a toolkit

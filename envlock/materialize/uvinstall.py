@@ -14,6 +14,7 @@ Only when it fails does `uv python find` run, to tell a missing interpreter from
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import subprocess
@@ -188,10 +189,17 @@ def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
     if not files:
         return
     reqs = venv / ".envlock-requirements.txt"
-    reqs.write_text(
-        "".join(f"{f.name} @ {f.path.resolve().as_uri()} --hash=sha256:{f.sha256}\n" for f in files),
-        encoding="utf-8",
-    )
+    try:
+        reqs.write_text(
+            "".join(f"{f.name} @ {f.path.resolve().as_uri()} --hash=sha256:{f.sha256}\n" for f in files),
+            encoding="utf-8",
+        )
+    except OSError as exc:  # a full or read-only filesystem: the user's to fix, not a bug
+        from envlock.store.errors import store_error
+
+        with contextlib.suppress(OSError):
+            reqs.unlink()
+        raise store_error(exc, reqs, "write uv's requirements file") from exc
     python, cwd = _python_for_uv(venv)
     try:
         done = _run(
@@ -208,6 +216,9 @@ def install_files(venv: Path, files: Sequence[WheelFile]) -> None:
                 "--no-build",
                 "--link-mode",
                 "copy",  # never hard links or symlinks into the user's own cache
+                # the store's files are already local and verified: unpacking them into uv's cache
+                # too would grow it by every store's copy of every wheel
+                "--no-cache",
                 "--quiet",
                 "-r",
                 str(reqs.absolute()),

@@ -36,6 +36,7 @@ from pathlib import Path
 from envlock.errors import UsageError
 from envlock.kb.model import ComputeCapability
 from envlock.node.model import DetectedGpu, NodeInfo
+from envlock.spec.driver import driver_problem
 
 ENV_GPUS = "ENVLOCK_GPUS"
 ENV_DRIVER = "ENVLOCK_DRIVER"
@@ -128,6 +129,12 @@ def _driver_from_env(text: str) -> str | None:
     value = text.strip()
     if value.lower() in _NONE_WORDS:
         return None
+    problem = driver_problem(value)
+    if problem is not None and value.isdigit():  # a branch alone: the spec's message and hint
+        raise UsageError(
+            f"{ENV_DRIVER}={text!r} is not a full driver version, only a driver branch",
+            hint=problem[1] + f"; or {ENV_DRIVER}=none",
+        )
     if not _DRIVER_OVERRIDE_RE.match(value):
         raise UsageError(
             f"{ENV_DRIVER}={text!r} is not an NVIDIA driver version",
@@ -351,7 +358,8 @@ def detect_node(
     which `nvidia-smi` is looked for. `nvml_library` and `proc_version` replace the NVML library and
     the `/proc` file (tests). Never raises for a missing driver (that is `source="none"`); raises
     `UsageError` when ENVLOCK_GPUS names a GPU the knowledge base does not know, or when
-    ENVLOCK_DRIVER / ENVLOCK_GLIBC are not versions.
+    ENVLOCK_DRIVER / ENVLOCK_GLIBC are not versions (a driver must be a full version, the spec's rule,
+    `envlock.spec.driver`).
     """
     env = os.environ if env is None else env
     gpus_override = env.get(ENV_GPUS)

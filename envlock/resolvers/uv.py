@@ -58,6 +58,7 @@ _UV_ENV_OVERRIDES = (
     "UV_RESOLUTION",
 )
 
+_PROJECT_NAME = "envlock-resolution"
 # A user's own credentials for indexes named like envlock's (`UV_INDEX_DEFAULT_PASSWORD`) must not
 # be sent to the indexes of the spec.
 _UV_INDEX_CREDENTIALS = re.compile(r"^UV_INDEX_.+_(USERNAME|PASSWORD)$")
@@ -158,7 +159,7 @@ def credential_environment(request: ResolutionRequest) -> dict[str, str]:
 def _project_text(request: ResolutionRequest) -> str:
     lines = [
         "[project]",
-        'name = "envlock-resolution"',
+        f'name = "{_PROJECT_NAME}"',
         'version = "0"',
         f'requires-python = ">={request.python}"',
         "dependencies = " + json.dumps(list(request.requirements)),
@@ -289,6 +290,37 @@ def build_wheel(
     return wheels[0]
 
 
+# The throw-away project is named in uv's explanations; the user wrote requirements, not a project.
+_PROJECT_PHRASES = (
+    (f"{_PROJECT_NAME} depends on", "you require"),
+    (f"{_PROJECT_NAME}'s requirements", "your requirements"),
+    (f"{_PROJECT_NAME}==0", "your requirements"),
+    (_PROJECT_NAME, "your requirements"),
+)
+
+
+def _in_users_terms(text: str) -> str:
+    for phrase, plain in _PROJECT_PHRASES:
+        text = text.replace(phrase, plain)
+    return text
+
+
+def _explanation(text: str) -> str:
+    """uv's whole explanation of a failed resolution, without its headline and `cause:` prefix."""
+    lines = text.splitlines()
+    while lines and (
+        lines[0].startswith("error: No solution found") or "No solution found when resolving" in lines[0]
+    ):
+        lines.pop(0)
+    body = [line.rstrip() for line in lines if line.strip()]
+    if not body:
+        return text.strip()
+    first = body[0].strip().removeprefix("cause:").removeprefix("╰─▶").strip()
+    indent = len(body[0]) - len(body[0].lstrip()) + (len(body[0].strip()) - len(first))
+    rest = [line[indent:] if line[:indent].isspace() else line.strip() for line in body[1:]]
+    return "\n".join([first, *rest])
+
+
 class UvBackend:
     """Resolves through `uv pip compile`."""
 
@@ -343,9 +375,11 @@ class UvBackend:
                 f"uv could not reach an index:\n{text}",
                 hint="check the index URLs and your network, then retry (results are cached)",
             )
+        text = _in_users_terms(text)
         return ResolutionError(
             f"uv found no solution:\n{text}",
             hint="relax the conflicting requirements in [env].dependencies",
+            details={"explanation": _explanation(text)},
         )
 
 

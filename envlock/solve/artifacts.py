@@ -1,8 +1,10 @@
 """Turn a backend's resolved files into locked artifacts: index, size, sha256, upload time.
 
 The index the file came from, its size, upload time and yank state are read from the index pages
-themselves. When an index gives no sha256 for a file (download.pytorch.org leaves many without),
-envlock downloads the file and hashes it, checks that against what the backend saw, and records
+themselves, from the entries of the locked release only (`IndexClient.release`: a page of
+thousands of files is not read whole for the one file locked). Packages are locked in parallel.
+When an index gives no sha256 for a file (download.pytorch.org leaves many without), envlock
+downloads the file and hashes it, checks that against what the backend saw, and records
 `hash-source = "downloaded"` in the lock.
 """
 
@@ -13,34 +15,50 @@ import os
 import tempfile
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from envlock.display import redact_url
 from envlock.errors import IntegrityError, ResolutionError
 from envlock.index import IndexClient
 from envlock.index.cache import default_cache_root
 from envlock.index.errors import ProjectNotFound
-from envlock.index.model import IndexFile
+from envlock.index.model import IndexFile, ProjectPage
 from envlock.lock.model import Artifact, LockedPackage
 from envlock.resolvers import ResolvedFile, ResolvedPackage
 
+# Packages locked at once: their pages are fetched (and hashless files downloaded) concurrently.
+MAX_PARALLEL_PACKAGES = 8
+
+
+def _release(client: IndexClient, index: str, name: str, version: str) -> ProjectPage:
+    """The files of one release on `index`; the whole page where `version` is no PEP 440 version."""
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return client.project(index, name)
+    return client.release(index, name, parsed)
+
 
 def _find(
-    client: IndexClient, indexes: Sequence[str], name: str, filename: str
+    client: IndexClient, indexes: Sequence[str], name: str, version: str, filename: str
 ) -> tuple[str, IndexFile | None]:
     for index in indexes:
         try:
-            page = client.project(index, name)
+            page = _release(client, index, name, version)
+            listed = next((f for f in page.files if f.filename == filename), None)
+            if listed is None:
+                # A backend's file whose name carries the version in another spelling.
+                page = client.project(index, name)
+                listed = next((f for f in page.files if f.filename == filename), None)
         except ProjectNotFound:
             continue
-        for f in page.files:
-            if f.filename == filename:
-                return page.index, f
+        if listed is not None:
+            return page.index, listed
     return redact_url(indexes[0]), None
 
 
@@ -166,7 +184,7 @@ def _best_wheel(
     rank = {tag: i for i, tag in enumerate(tags)}
     for index in indexes:
         try:
-            page = client.project(index, name)
+            page = _release(client, index, name, version)
         except ProjectNotFound:
             continue
         fitting = [
@@ -193,32 +211,40 @@ def lock_packages(
     `tags` are the target's wheel tags, most specific first; they pick the file for backends
     that report only names and versions.
     """
-    out: list[LockedPackage] = []
     memo = HashMemo()
-    with tempfile.TemporaryDirectory(prefix="envlock-hash-") as tmp:
-        for pkg in resolved:
-            name = canonicalize_name(pkg.name)
-            search = [pinned[name]] if name in pinned else list(indexes)
-            artifacts: list[Artifact] = []
-            index = redact_url(search[0])
-            files = pkg.files
-            if not files:
-                found = _best_wheel(client, search, name, pkg.version, tags)
-                if found is None:
-                    raise ResolutionError(
-                        f"{name} {pkg.version}: no wheel for this target on " + ", ".join(search),
-                        hint="the resolver picked a version the indexes have no wheel of; use --resolver uv",
-                    )
-                files = (found,)
-            for rf in files:
-                index, listed = _find(client, search, name, rf.filename)
-                artifacts.append(_artifact(client, rf, listed, Path(tmp), memo))
-            out.append(
-                LockedPackage(
-                    name=name,
-                    version=pkg.version,
-                    index=index,
-                    artifacts=tuple(sorted(artifacts, key=lambda a: a.filename)),
+
+    def lock_one(pkg: ResolvedPackage, scratch: Path) -> LockedPackage:
+        name = canonicalize_name(pkg.name)
+        search = [pinned[name]] if name in pinned else list(indexes)
+        artifacts: list[Artifact] = []
+        index = redact_url(search[0])
+        files = pkg.files
+        if not files:
+            found = _best_wheel(client, search, name, pkg.version, tags)
+            if found is None:
+                raise ResolutionError(
+                    f"{name} {pkg.version}: no wheel for this target on " + ", ".join(search),
+                    hint="the resolver picked a version the indexes have no wheel of; use --resolver uv",
                 )
-            )
+            files = (found,)
+        for rf in files:
+            index, listed = _find(client, search, name, pkg.version, rf.filename)
+            artifacts.append(_artifact(client, rf, listed, scratch, memo))
+        return LockedPackage(
+            name=name,
+            version=pkg.version,
+            index=index,
+            artifacts=tuple(sorted(artifacts, key=lambda a: a.filename)),
+        )
+
+    with tempfile.TemporaryDirectory(prefix="envlock-hash-") as tmp:
+        workers = max(1, min(MAX_PARALLEL_PACKAGES, len(resolved)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="envlock-lock") as pool:
+            futures = [pool.submit(lock_one, pkg, Path(tmp)) for pkg in resolved]
+            try:
+                # In the resolution's order, so that the error reported is the same on every run.
+                out = [future.result() for future in futures]
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     return tuple(sorted(out, key=lambda p: p.name))

@@ -12,16 +12,19 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+from packaging.version import Version
+
 from envlock.index import IndexClient
 from envlock.index.model import ProjectPage
 
 
 class MemoClient:
-    """Delegates to `inner`, remembering `project()` answers (and errors) for the session."""
+    """Delegates to `inner`, remembering `project()` and `release()` answers (and errors) for the session."""
 
     def __init__(self, inner: IndexClient) -> None:
         self._inner = inner
         self._pages: dict[tuple[str, str], Future[ProjectPage]] = {}
+        self._releases: dict[tuple[str, str, Version], Future[ProjectPage]] = {}
         self._documents: dict[tuple[str, str], Future[bytes]] = {}
         self._lock = threading.Lock()
 
@@ -39,6 +42,34 @@ class MemoClient:
             except BaseException as exc:
                 future.set_exception(exc)
         return future.result()
+
+    def release(self, index_url: str, name: str, version: Version) -> ProjectPage:
+        key = (index_url, name, version)
+        with self._lock:
+            whole = self._pages.get((index_url, name))
+            future = self._releases.get(key)
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._releases[key] = future
+        if owner:
+            try:
+                future.set_result(self._release(index_url, name, version, whole))
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
+
+    def _release(
+        self, index_url: str, name: str, version: Version, whole: Future[ProjectPage] | None
+    ) -> ProjectPage:
+        if whole is not None:
+            # The page was read whole already (a variant's torch page): filter that, unless the
+            # release is missing from it (the index client then asks the index again).
+            page = whole.result()
+            files = tuple(f for f in page.files if f.version == version)
+            if files:
+                return ProjectPage(index=page.index, name=page.name, files=files, serial=page.serial)
+        return self._inner.release(index_url, name, version)
 
     def prefetch(self, pages: Iterable[tuple[str, str]]) -> None:
         """Fetch these (index URL, project) pages in parallel; answers and errors are kept."""
@@ -74,6 +105,9 @@ class MemoClient:
         dest: Path,
         *,
         expected_sha256: str | None = None,
+        expected_size: int | None = None,
         progress: Callable[[int, int | None], None] | None = None,
     ) -> tuple[str, int]:
-        return self._inner.download(url, dest, expected_sha256=expected_sha256, progress=progress)
+        return self._inner.download(
+            url, dest, expected_sha256=expected_sha256, expected_size=expected_size, progress=progress
+        )

@@ -9,6 +9,7 @@ reason and fix (rule 8).
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -47,7 +48,7 @@ from envlock.solve.driver import driver_need, floating, judge_driver
 from envlock.solve.inputs import lock_inputs, staleness
 from envlock.solve.kernels import ArchRefusal, ArchVerdict, judge_wheel, torch_pages
 from envlock.solve.memo import MemoClient
-from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors
+from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors_allowing
 from envlock.solve.tags import ordered_target_tags
 from envlock.solve.toolkit import LockedToolkit, ToolkitProblem, lock_toolkit
 from envlock.spec.model import Spec, TargetSpec
@@ -186,6 +187,12 @@ def _request(
     )
 
 
+def _conflict_explanation(err: ResolutionError) -> str | None:
+    """The backend's whole explanation of a dependency conflict, when it gave one."""
+    explanation = err.details.get("explanation")
+    return explanation if isinstance(explanation, str) and explanation.strip() else None
+
+
 def _toolkit_requirement(spec: Spec, cuda: str | None) -> tuple[str, ...]:
     """`[cuda] toolkit` from NVIDIA's wheels: the cuda-toolkit metapackage of the variant's CUDA
     minor; without a torch variant, of the CUDA `[cuda] version` allows."""
@@ -248,6 +255,14 @@ def _with_toolkit(
 
 def _resolution_rejection(variant: str, err: ResolutionError) -> Rejection:
     """A variant whose resolution failed: a dependency conflict, or whatever else the backend said."""
+    explanation = _conflict_explanation(err)
+    if explanation is not None:
+        # the whole explanation, on one line as a lock records it (the error prints it laid out)
+        return Rejection(
+            variant=variant,
+            reason="dependencies conflict: " + " ".join(x.strip() for x in explanation.splitlines()),
+            fix="relax the conflicting requirement",
+        )
     lines = [line.strip() for line in err.message.splitlines() if line.strip()]
     if "No solution found" in err.message:
         cause = next((line for line in lines if line.startswith(("cause:", "Because", "╰─▶"))), lines[-1])
@@ -274,13 +289,14 @@ def _evaluate(
     stack = analyze(pairs)
     torch_pkg = resolution.package("torch")
     torch = Version(torch_pkg.version) if torch_pkg else None
-    mixed = mixed_majors(stack)
+    mixed, _allowed = mixed_majors_allowing(stack, spec.cuda.allow_mixed)
     if mixed:
         return Rejection(
             variant=option.variant,
             reason=mixed,
             fix="pin the packages of the other CUDA major "
-            "to builds of the variant's major (e.g. cupy-cuda12x with a cu12x torch)",
+            "to builds of the variant's major (e.g. cupy-cuda12x with a cu12x torch), "
+            f"or name the ones that may differ in {spec.table('cuda')} allow-mixed",
         )
     # [cuda] constrains the CUDA stack; a CPU-only target has none to hold it against.
     problems = (
@@ -364,8 +380,8 @@ def _target_lock(
 ) -> LockedTarget:
     option = best.option if best else None
     pinned = {name: option.index for name in TORCH_FAMILY} if option and option.index else {}
+    # lock_packages reads the locked releases' pages itself, in parallel.
     from_index = [p for p in resolution.packages if canonicalize_name(p.name) not in ctx.directs]
-    client.prefetch((pinned.get(canonicalize_name(p.name), default_index), p.name) for p in from_index)
     direct = [
         LockedPackage(name=d.name, version=d.version, index="", artifacts=(d.artifact,), source=d.source)
         for p in resolution.packages
@@ -383,6 +399,7 @@ def _target_lock(
     kb_status = "none"
     if best and best.torch is not None and option is not None:
         kb_status = option.build(best.torch).status
+    _, allowed_mixed = mixed_majors_allowing(stack, spec.cuda.allow_mixed)
     archs = best.archs if best else None
     return LockedTarget(
         name=target.name,
@@ -402,6 +419,7 @@ def _target_lock(
         env_hash=env_hash(python=spec.python, platform=target.platform, packages=packages),
         packages=packages,
         rejected=tuple(sorted(rejections, key=lambda r: r.variant)),
+        allowed_mixed=allowed_mixed,
         requires_driver_from=best.requires_driver_from if best else None,
         held=best.held if best else (),
         archs_source=archs.source if archs else None,
@@ -414,6 +432,30 @@ def _target_lock(
 class _Unsatisfiable:
     target: str
     rejected: tuple[Rejection, ...]
+    # variant -> the backend's whole explanation, for variants whose resolution hit a conflict
+    conflicts: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def common_conflict(self) -> str | None:
+        """The conflict, when it does not depend on the CUDA variant: every variant that was
+        resolved failed with the same explanation (local labels like +cu124 aside), and that
+        explanation names no torch build or CUDA piece, so no other variant, driver or GPU
+        would change it."""
+        if not self.conflicts:
+            return None
+        texts = {_VARIANT_LABEL.sub("", text) for _, text in self.conflicts}
+        if len(texts) != 1:
+            return None
+        text = self.conflicts[0][1]
+        only_option = len(self.conflicts) == 1 and self.conflicts[0][0] in ("cpu", "none")
+        return None if _VARIANT_BOUND.search(text) and not only_option else text
+
+
+# Local version labels of the variant builds, and the names whose versions differ by variant.
+_VARIANT_LABEL = re.compile(r"\+(?:cu\d+|cpu|rocm[\d.]+)\b")
+_VARIANT_BOUND = re.compile(
+    r"(?<![\w-])(?:torch|torchvision|torchaudio|triton|nvidia-[\w-]+|cuda-[\w-]+|cupy-cuda\d+x)(?![\w-])"
+)
 
 
 def _settle(
@@ -635,12 +677,27 @@ def _solve_pypi(
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
         request = _request(spec, target, None, default_index, ctx)
-        # Nothing to resolve (a spec whose packages all come from its [conda] part): no uv run.
-        resolution = (
-            pool.submit(request).result() if request.requirements else Resolution(packages=(), backend="none")
-        )
-        locked = _target_lock(target, spec, kb, None, resolution, (), client, default_index, ctx)
-        return _with_toolkit(locked, target, spec, kb, client)
+        try:
+            # Nothing to resolve (a spec whose packages all come from its [conda] part): no uv run.
+            resolution = (
+                pool.submit(request).result()
+                if request.requirements
+                else Resolution(packages=(), backend="none")
+            )
+        except ResolutionError as err:
+            explanation = _conflict_explanation(err)
+            if explanation is None:
+                raise
+            rejection = _resolution_rejection("none", err)
+            return _Unsatisfiable(
+                target=target.name, rejected=(rejection,), conflicts=(("none", explanation),)
+            )
+        if resolution.package("torch") is None:
+            locked = _target_lock(target, spec, kb, None, resolution, (), client, default_index, ctx)
+            return _with_toolkit(locked, target, spec, kb, client)
+        # torch came in through another package (vllm, accelerate): its variant is chosen per
+        # target all the same, or a GPU target would get whatever build the default index has
+        progress.step(f"{target.name}: torch is pulled in by the dependencies")
     gpu_problems = [
         p
         for cc in target.archs
@@ -662,11 +719,17 @@ def _solve_pypi(
     )
     futures = [(o, pool.submit(_request(spec, target, o, default_index, ctx))) for o in options]
     outcomes: list[_Outcome] = []
+    conflicts: list[tuple[str, str]] = []
     for option, future in futures:
         progress.step(f"{target.name}: resolving {option.variant}")
         result = _settle(
             option, future, target, spec, kb, client, pool, default_index, ctx.wheel_archs, ctx
         )
+        failed = future.exception()
+        if isinstance(result, Rejection) and isinstance(failed, ResolutionError):
+            explanation = _conflict_explanation(failed)
+            if explanation is not None:
+                conflicts.append((option.variant, explanation))
         if isinstance(result, _Outcome) and _wants_redist_toolkit(spec, target):
             # The toolkit must exist for the CUDA the set pins: a variant without one loses here.
             toolkit = _redist_toolkit(result.stack.runtime or option.cuda or "", target, spec, kb, client)
@@ -683,7 +746,11 @@ def _solve_pypi(
         else:
             outcomes.append(result)
     if not outcomes:
-        return _Unsatisfiable(target=target.name, rejected=tuple(sorted(rejections, key=lambda r: r.variant)))
+        return _Unsatisfiable(
+            target=target.name,
+            rejected=tuple(sorted(rejections, key=lambda r: r.variant)),
+            conflicts=tuple(conflicts),
+        )
     best, losers = _pick(outcomes, spec.cuda.driver_compat, ctx.previous_choice(target.name))
     progress.step(f"{target.name}: locking {best.option.variant} (torch {best.torch})")
     for warning in best.warnings:
@@ -696,33 +763,132 @@ def _solve_pypi(
     return _with_toolkit(locked, target, spec, kb, client, best.toolkit)
 
 
+def _describe_target(name: str, spec: Spec) -> str:
+    target = spec.target(name)
+    what = (
+        f"{', '.join(g.written for g in target.gpus)}, driver {target.driver}"
+        if target and target.gpus
+        else "CPU only"
+    )
+    return f"target {name} ({target.platform if target else '?'}, {what})"
+
+
 def _unsatisfiable_error(failures: Sequence[_Unsatisfiable], spec: Spec) -> ResolutionError:
-    lines: list[str] = []
-    for f in failures:
-        target = spec.target(f.target)
-        what = (
-            f"{', '.join(g.written for g in target.gpus)}, driver {target.driver}"
-            if target and target.gpus
-            else "CPU only"
+    """One explanation per failure: a conflict that no variant changes is said once, in the
+    backend's whole words, without driver or GPU hints; otherwise every variant says what it
+    ran into, variants with the same reason together."""
+    conflict_hint = f"relax the conflicting requirements in {_dependencies_key(spec)}"
+    details: dict[str, object] = {
+        "targets": [
+            {
+                "name": f.target,
+                "variant-independent": f.common_conflict is not None,
+                **({"explanation": f.common_conflict} if f.common_conflict is not None else {}),
+                "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in f.rejected],
+            }
+            for f in failures
+        ]
+    }
+    commons = {f.common_conflict for f in failures}
+    if len(commons) == 1 and None not in commons:
+        explanation = failures[0].common_conflict or ""
+        names = ", ".join(f.target for f in failures)
+        where = f"target {names}" if len(failures) == 1 else f"targets {names}"
+        if "was not found in the package registry" in explanation:
+            conflict_hint = (
+                "check the package's name; if it lives on another index, add that index to "
+                f"{spec.table('indexes')} extra"
+            )
+        return ResolutionError(
+            f"the dependencies conflict ({where}; no CUDA variant changes this):\n"
+            + _indent(explanation, "  "),
+            hint=conflict_hint,
+            details=details,
         )
-        lines.append(f"target {f.target} ({target.platform if target else '?'}, {what}) cannot be satisfied:")
+    lines: list[str] = []
+    fixes: set[str] = set()
+    for f in failures:
+        common = f.common_conflict
+        if common is not None:
+            lines.append(
+                f"{_describe_target(f.target, spec)}: the dependencies conflict, whatever the variant:"
+            )
+            lines.append(_indent(common, "    "))
+            fixes.add(conflict_hint)
+            continue
+        lines.append(f"{_describe_target(f.target, spec)} cannot be satisfied:")
+        explanations = dict(f.conflicts)
+        groups: dict[tuple[str, str | None], list[str]] = {}
         for r in f.rejected:
-            lines.append(f"  {r.variant}: {r.reason}" + (f"  [fix: {r.fix}]" if r.fix else ""))
-    fixes = sorted({r.fix for f in failures for r in f.rejected if r.fix})
+            text = explanations.get(r.variant)
+            key = ("conflict:" + text, r.fix) if text is not None else (r.reason, r.fix)
+            groups.setdefault(key, []).append(r.variant)
+        for (reason, fix), variants in groups.items():
+            head = f"  {', '.join(variants)}: "
+            tail = f"  [fix: {fix}]" if fix else ""
+            if reason.startswith("conflict:"):
+                lines.append(head + "dependencies conflict:" + tail)
+                lines.append(_indent(reason.removeprefix("conflict:"), "      "))
+            else:
+                lines.append(head + reason + tail)
+            if fix:
+                fixes.add(conflict_hint if fix == "relax the conflicting requirement" else fix)
+    hint = "one of: " + "; ".join(sorted(fixes)) if fixes else "loosen the spec's constraints"
     return ResolutionError(
-        "\n".join(lines),
-        hint="one of: " + "; ".join(fixes) if fixes else "loosen the spec's constraints",
-        details={
-            "targets": [
-                {
-                    "name": f.target,
-                    "rejected": [
-                        {"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in f.rejected
-                    ],
-                }
-                for f in failures
-            ]
-        },
+        _in_file_terms("\n".join(lines), spec), hint=_in_file_terms(hint, spec), details=details
+    )
+
+
+_TABLE_WORD = re.compile(r"(?<![\w.\[])\[(env|cuda|indexes|resolution)\]")
+
+
+def _in_file_terms(text: str, spec: Spec) -> str:
+    """Table names as the spec's own file spells them (`[tool.envlock.cuda]` in pyproject.toml)."""
+    if spec.source.name != "pyproject.toml":
+        return text
+    return _TABLE_WORD.sub(lambda m: spec.table(m.group(1)), text)
+
+
+def _dependencies_key(spec: Spec) -> str:
+    if spec.source.name == "pyproject.toml":
+        return f"{spec.table('env')}.dependencies or [project].dependencies"
+    return f"{spec.table('env')}.dependencies"
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+def _torch_contradiction(spec: Spec) -> ResolutionError | None:
+    """`torch>=2.6,<2.5`: a torch range that admits no version at all, said once before any index
+    is asked (every variant would otherwise report it as its own)."""
+    wanted = _torch_wanted(spec)
+    low: tuple[Version, bool] | None = None  # (bound, inclusive)
+    high: tuple[Version, bool] | None = None
+    for item in wanted:
+        if item.version.endswith(".*") or item.operator in ("!=", "~=", "==="):
+            continue
+        try:
+            bound = Version(item.version)
+        except ValueError:
+            continue
+        if item.operator in (">=", ">", "=="):
+            candidate = (bound, item.operator != ">")
+            if low is None or candidate[0] > low[0] or (candidate[0] == low[0] and not candidate[1]):
+                low = candidate
+        if item.operator in ("<=", "<", "=="):
+            candidate = (bound, item.operator != "<")
+            if high is None or candidate[0] < high[0] or (candidate[0] == high[0] and not candidate[1]):
+                high = candidate
+    if low is None or high is None:
+        return None
+    if low[0] < high[0] or (low[0] == high[0] and low[1] and high[1]):
+        return None
+    written = [d for d in spec.dependencies if canonicalize_name(Requirement(d).name) == "torch"]
+    return ResolutionError(
+        f"torch{wanted} admits no version (from {', '.join(written)} in {_dependencies_key(spec)})",
+        hint="write a torch range whose lower bound is below its upper bound, like torch>=2.5,<2.8",
+        details={"requirement": f"torch{wanted}"},
     )
 
 
@@ -797,6 +963,9 @@ def solve(
     (listing every target that cannot be satisfied), NetworkError.
     """
     progress = progress or Silent()
+    contradiction = _torch_contradiction(spec)
+    if contradiction is not None:
+        raise contradiction
     inputs = lock_inputs(spec, default_index=default_index, kb_digest=kb.digest)
     if targets:
         _check_partial_solve(previous, inputs, targets)

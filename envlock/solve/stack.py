@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from envlock.lock.model import MixedAllowance
 
 # NVIDIA packages whose version is the CUDA toolkit version they belong to (X.Y.patch); other
 # libraries (cuBLAS, cuFFT, ...) have their own numbering and say nothing about X.Y.
@@ -130,3 +133,43 @@ def constraint_problems(
                 )
             )
     return problems
+
+
+def mixed_majors_allowing(
+    stack: CudaStack, allow: Sequence[str]
+) -> tuple[str | None, tuple[MixedAllowance, ...]]:
+    """The one-major check with its exceptions: packages envlock knows to carry their own major or
+    to be CUDA-agnostic (`envlock.kb.components`), and the names in `[cuda] allow-mixed`.
+
+    Returns (a reason when the rest still mixes majors, else None; the allowances that were used:
+    the excepted packages whose major differs from the set's, which the lock records).
+    """
+    from envlock.kb.components import known_mixed_reason
+
+    allowed = {str(canonicalize_name(a)) for a in allow}
+    rest: list[tuple[int, str]] = []
+    excepted: list[tuple[int, str, str, str]] = []  # major, name, version, by
+    for major, what in stack.majors:
+        name, _, version = what.partition(" ")
+        if name in allowed:
+            excepted.append((major, name, version, "spec"))
+        elif known_mixed_reason(name) is not None:
+            excepted.append((major, name, version, "envlock"))
+        else:
+            rest.append((major, what))
+    torch_major = next((m for m, w in rest if w.startswith("torch ")), None)
+    counts: dict[int, int] = {}
+    for m, _ in rest:
+        counts[m] = counts.get(m, 0) + 1
+    main = (
+        torch_major
+        if torch_major is not None
+        else (max(counts, key=lambda m: (counts[m], m)) if counts else None)
+    )
+    used = tuple(
+        MixedAllowance(name=n, version=v, cuda_major=m, by=by)
+        for m, n, v, by in sorted(excepted, key=lambda e: e[1])
+        if main is None or m != main
+    )
+    reason = mixed_majors(replace(stack, majors=tuple(rest)))
+    return reason, used

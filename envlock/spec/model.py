@@ -51,6 +51,8 @@ class CudaConstraints:
     nccl: str | None
     driver_compat: str  # one of DRIVER_COMPAT_MODES
     allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
+    # packages the user allows to carry another CUDA major than the rest of the set (normalized names)
+    allow_mixed: tuple[str, ...] = ()
     # Trust a knowledge-base row borrowed from an older release ("inferred") for GPUs at or below the
     # variant's oldest known architecture when the wheel itself could not be read (off by default).
     trust_inferred_archs: bool = False
@@ -123,6 +125,11 @@ class Spec:
         if isinstance(self.build, tuple):
             return project in self.build
         return self.build == "allowed"
+
+    def table(self, name: str) -> str:
+        """How the spec's own file spells a table: `[env]`, or `[tool.envlock.env]` in pyproject.toml."""
+        prefix = "tool.envlock." if self.source.name == "pyproject.toml" else ""
+        return f"[{prefix}{name}]"
 
     def target(self, name: str) -> TargetSpec | None:
         for t in self.targets:

@@ -13,10 +13,17 @@ trees of direct references be built; default "never") and `[resolution] uniform 
 version of torch and of every package shared by several targets).
 
 Choices where DESIGN is silent: at least one `[[target]]` is required and `platform` is required in each;
-a `driver` on a target without GPUs is allowed and kept; `driver = 580` may be written as a number, but
-not as a float (550.54 would lose digits); `exclude-newer` accepts an RFC 3339 timestamp with a zone (TOML
-datetime or string) or a bare date (midnight UTC), and is normalized to `YYYY-MM-DDTHH:MM:SSZ`; index URLs
-lose a trailing slash.
+a `driver` on a target without GPUs is allowed and kept; `driver` is a quoted full version (two or more
+parts, `envlock.spec.driver`), never a branch alone (`"550"`, `580`) nor a float (550.54 would lose
+digits); a platform alias (`linux-amd64`, `arm64`, `win`) is an error that suggests the canonical name,
+not mapped silently; `exclude-newer` accepts an RFC 3339 timestamp with a zone (TOML datetime or string)
+or a bare date (midnight UTC), and is normalized to `YYYY-MM-DDTHH:MM:SSZ`; index URLs lose a trailing
+slash.
+
+In pyproject.toml, `[project].dependencies` are part of the env, `[tool.envlock.env] extras = [...]` and
+`groups = [...]` add `[project.optional-dependencies]` sets and PEP 735 `[dependency-groups]`, and
+`[tool.envlock.env].name` defaults to `[project].name`. `[cuda] allow-mixed` names packages that may
+carry another CUDA major than the rest of the set.
 
 Every error is a `SpecError` whose message reads `<file>:<line>: <key.path>: <what is wrong>, expected
 <what>`, with a hint (a did-you-mean or what to do).
@@ -37,14 +44,16 @@ from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidName, canonicalize_name
 
 from envlock import _toml
 from envlock.display import redact_url
 from envlock.errors import SpecError
 from envlock.kb import KnowledgeBase, load_kb
-from envlock.kb.model import parse_driver
 from envlock.kb.toolkit import NVIDIA_INDEX, TOOLKIT_SOURCES
+from envlock.platforms import suggest_platforms
+from envlock.spec.driver import EXPECTED as DRIVER_EXPECTED
+from envlock.spec.driver import driver_problem
 from envlock.spec.model import (
     BUILD_POLICIES,
     DEFAULT_GLIBC,
@@ -67,9 +76,18 @@ SPEC_VERSION = 1
 
 _ROOT_KEYS = ("env", "cuda", "target", "indexes", "resolution", "conda", "image")
 _CONDA_KEYS = ("channels", "dependencies")
-_ENV_KEYS = ("name", "python", "dependencies", "interpreter")
-_CUDA_KEYS = ("version", "cudnn", "nccl", "driver-compat", "allow-ptx", "toolkit", "toolkit-source",
-              "trust-inferred-archs")
+_ENV_KEYS = ("name", "python", "dependencies", "interpreter", "extras", "groups")
+_CUDA_KEYS = (
+    "version",
+    "cudnn",
+    "nccl",
+    "driver-compat",
+    "allow-ptx",
+    "toolkit",
+    "toolkit-source",
+    "allow-mixed",
+    "trust-inferred-archs",
+)
 _TARGET_KEYS = ("name", "platform", "glibc", "gpus", "driver")
 _INDEX_KEYS = ("default", "pytorch", "extra", "nvidia", "nvidia-redist")
 _RESOLUTION_KEYS = ("exclude-newer", "knowledge-base", "build", "uniform")
@@ -116,8 +134,14 @@ def load_spec(path: Path, kb: KnowledgeBase | None = None) -> Spec:
     `[resolution] knowledge-base`. Raises SpecError for anything malformed.
     """
     display = _display(path)
+    from envlock.inputfile import MAX_SPEC_BYTES, InputFileError, read_input
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input(path, limit=MAX_SPEC_BYTES, what="spec")
+    except InputFileError as exc:
+        raise SpecError(
+            str(exc), hint="pass the envlock.toml (or pyproject.toml) of the project with -s"
+        ) from exc
     except OSError as exc:
         raise SpecError(
             f"{display}: cannot read the spec: {exc.strerror or exc}",
@@ -144,8 +168,10 @@ def load_spec(path: Path, kb: KnowledgeBase | None = None) -> Spec:
                 hint=f"add [tool.envlock.env] and [[tool.envlock.target]] tables, or use {SPEC_FILE}",
                 details={"file": display, "line": 1, "key": "tool.envlock"},
             )
+        document = raw
         raw = tool["envlock"]
         prefix = "tool.envlock"
+        return _SpecReader(path, display, SourceMap(text), prefix, document).spec(raw, kb)
     return _SpecReader(path, display, SourceMap(text), prefix).spec(raw, kb)
 
 
@@ -168,6 +194,8 @@ def spec_hash(spec: Spec) -> str:
             "driver-compat": spec.cuda.driver_compat,
             "allow-ptx": spec.cuda.allow_ptx,
         }
+        # written only when set, so that specs without it keep the hash they always had
+        | ({"allow-mixed": list(spec.cuda.allow_mixed)} if spec.cuda.allow_mixed else {})
         # toolkit keys only when used, so that specs without them keep their hash
         | ({"toolkit": list(spec.cuda.toolkit), "toolkit-source": spec.cuda.toolkit_source}
            if spec.cuda.toolkit else {})
@@ -220,20 +248,37 @@ def spec_hash(spec: Spec) -> str:
 class _SpecReader:
     """Validates one parsed spec; `fail` builds the located error for a key path."""
 
-    def __init__(self, path: Path, display: str, source_map: SourceMap, prefix: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        display: str,
+        source_map: SourceMap,
+        prefix: str,
+        document: Mapping[str, Any] | None = None,
+    ) -> None:
         self.path = path
         self.display = display
         self.map = source_map
         self.prefix = prefix
+        # the whole pyproject.toml, for [project] and [dependency-groups]; None for envlock.toml
+        self.document = document
 
     def key(self, path: str) -> str:
         return f"{self.prefix}.{path}" if self.prefix else path
 
     def fail(
-        self, path: str, what: str, expected: str, hint: str | None = None, line_of: str | None = None
+        self,
+        path: str,
+        what: str,
+        expected: str,
+        hint: str | None = None,
+        line_of: str | None = None,
+        *,
+        absolute: bool = False,
     ) -> SpecError:
-        full = self.key(path)
-        line = self.map.line(self.key(line_of) if line_of else full)
+        """The located error for `path` (below the spec's table; `absolute`: a path of the whole file)."""
+        full = path if absolute else self.key(path)
+        line = self.map.line((line_of if absolute else self.key(line_of)) if line_of else full)
         return SpecError(
             f"{self.display}:{line}: {full}: {what}, expected {expected}",
             hint=hint,
@@ -253,9 +298,9 @@ class _SpecReader:
             kb = load_kb(knowledge)
         return Spec(
             source=self.path,
-            name=self.name("env.name", env),
+            name=self.env_name(env),
             python=self.python(env),
-            dependencies=self.dependencies(env),
+            dependencies=(*self.project_dependencies(env), *self.dependencies(env)),
             cuda=self.cuda(self.table("cuda", raw)),
             targets=self.targets(raw, kb),
             indexes=self.indexes(self.table("indexes", raw)),
@@ -351,7 +396,7 @@ class _SpecReader:
     def table(self, path: str, raw: Mapping[str, Any], *, required: bool = False) -> Mapping[str, Any]:
         if path not in raw:
             if required:
-                raise self.fail(path, "missing", f"a [{self.key(path)}] table", hint=_ENV_HINT)
+                raise self.fail(path, "missing", f"a [{self.key(path)}] table", hint=self.env_hint())
             return {}
         value = raw[path]
         if not isinstance(value, dict):
@@ -400,6 +445,133 @@ class _SpecReader:
             hint = f'try "{suggestion}"' if suggestion and _NAME_RE.match(suggestion) else None
             raise self.fail(path, f"{_show(text)} is not a valid name", _NAME_EXPECTED, hint=hint)
         return text
+
+    def env_hint(self) -> str:
+        head = f"[{self.key('env')}]"
+        if self.document is not None:
+            return (
+                f'add\n{head}\npython = "3.11"\n'
+                "(name and dependencies come from [project] unless written here)"
+            )
+        return f'start the spec with\n{head}\nname = "my-env"\npython = "3.11"\ndependencies = ["torch"]'
+
+    def env_name(self, env: Mapping[str, Any]) -> str:
+        """`[env].name`; in pyproject.toml it defaults to `[project].name`, normalized."""
+        if "name" not in env and self.document is not None:
+            project = self.document.get("project")
+            written: object = project.get("name") if isinstance(project, dict) else None
+            if isinstance(written, str) and written.strip():
+                text = re.sub(r"[^a-z0-9-]+", "-", written.strip().lower()).strip("-")
+                if _NAME_RE.match(text):
+                    return text
+        return self.name("env.name", env)
+
+    def project_dependencies(self, env: Mapping[str, Any]) -> list[str]:
+        """What pyproject.toml's own tables contribute: `[project].dependencies` always, the
+        optional-dependency sets named in `extras`, the PEP 735 groups named in `groups`."""
+        if self.document is None:
+            for key in ("extras", "groups"):
+                if key in env:
+                    raise self.fail(
+                        f"env.{key}",
+                        "is only read from pyproject.toml",
+                        "dependencies listed in [env].dependencies",
+                        hint="move the spec into pyproject.toml as [tool.envlock], or list the packages "
+                        "in [env].dependencies",
+                    )
+            return []
+        project = self.document.get("project", {})
+        if not isinstance(project, dict):
+            project = {}
+        own = str(canonicalize_name(project["name"])) if isinstance(project.get("name"), str) else None
+        out: list[str] = []
+        if "dependencies" in project:
+            out += self.requirement_list("project.dependencies", project["dependencies"])
+        optional = project.get("optional-dependencies", {})
+        optional = optional if isinstance(optional, dict) else {}
+        by_name = {str(canonicalize_name(k)): k for k in optional}
+        wanted_extras = (
+            [
+                (f"env.extras[{i}]", x)
+                for i, x in enumerate(self.strings("env.extras", env["extras"], "extra names"))
+            ]
+            if "extras" in env
+            else []
+        )
+        seen: set[str] = set()
+        while wanted_extras:
+            where, extra = wanted_extras.pop(0)
+            found = by_name.get(str(canonicalize_name(extra)))
+            if found is None:
+                known = ", ".join(sorted(optional)) or "none"
+                close = difflib.get_close_matches(extra, list(optional), n=1, cutoff=0.6)
+                raise self.fail(
+                    where,
+                    f'"{extra}" is not in [project.optional-dependencies]',
+                    f"one of its keys ({known})",
+                    hint=f"did you mean {close[0]!r}?" if close else None,
+                )
+            if found in seen:
+                continue
+            seen.add(found)
+            for req in self.requirement_list(f"project.optional-dependencies.{found}", optional[found]):
+                parsed = Requirement(req)
+                if own is not None and canonicalize_name(parsed.name) == own:
+                    # `mypkg[train]` inside mypkg's own extras: the extras it names, not the package
+                    wanted_extras += [(where, x) for x in sorted(parsed.extras)]
+                else:
+                    out.append(req)
+        if "groups" in env:
+            names = self.strings("env.groups", env["groups"], "dependency group names")
+            for i, group in enumerate(names):
+                out += self.dependency_group(f"env.groups[{i}]", group, ())
+        return out
+
+    def dependency_group(self, where: str, group: str, chain: tuple[str, ...]) -> list[str]:
+        groups = self.document.get("dependency-groups", {}) if self.document is not None else {}
+        groups = groups if isinstance(groups, dict) else {}
+        by_name = {str(canonicalize_name(k)): k for k in groups}
+        key = by_name.get(str(canonicalize_name(group)))
+        if key is None:
+            known = ", ".join(sorted(groups)) or "none"
+            raise self.fail(where, f'"{group}" is not in [dependency-groups]', f"one of its keys ({known})")
+        if key in chain:
+            raise self.fail(
+                f"dependency-groups.{key}",
+                "includes itself (" + " -> ".join((*chain, key)) + ")",
+                "groups that do not include each other in a circle",
+                absolute=True,
+            )
+        items = groups[key]
+        if not isinstance(items, list):
+            raise self.fail(f"dependency-groups.{key}", "is not a list", "a list", absolute=True)
+        out: list[str] = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and isinstance(item.get("include-group"), str):
+                out += self.dependency_group(where, item["include-group"], (*chain, key))
+            else:
+                out += self.requirement_list(f"dependency-groups.{key}", [item], start=i)
+        return out
+
+    def requirement_list(self, path: str, value: object, start: int = 0) -> list[str]:
+        """PEP 508 strings of a table outside [tool.envlock] (`path` is a path of the whole file)."""
+        if not isinstance(value, list):
+            raise self.fail(path, f"{_show(value)} is not a list", "a list of requirements", absolute=True)
+        out = []
+        for i, text in enumerate(value, start=start):
+            try:
+                if not isinstance(text, str):
+                    raise InvalidRequirement("not a string")
+                Requirement(text)
+            except InvalidRequirement as exc:
+                raise self.fail(
+                    f"{path}[{i}]",
+                    f"{_show(text)} is not a PEP 508 requirement ({exc})",
+                    'a requirement like "torch>=2.5,<2.8"',
+                    absolute=True,
+                ) from None
+            out.append(text)
+        return out
 
     def python(self, env: Mapping[str, Any]) -> str:
         expected = 'X.Y like "3.11" (or "3.13t" for a free-threaded build)'
@@ -473,6 +645,7 @@ class _SpecReader:
             nccl=self.specifier("cuda.nccl", table),
             driver_compat=self.choice("cuda.driver-compat", mode, DRIVER_COMPAT_MODES),
             allow_ptx=allow_ptx,
+            allow_mixed=self.allow_mixed(table),
             trust_inferred_archs=trust_inferred,
             toolkit=self.toolkit(table),
             toolkit_source=self.choice(
@@ -493,6 +666,22 @@ class _SpecReader:
         if len(set(names)) != len(names):
             raise self.fail("cuda.toolkit", "a component is listed twice", expected)
         return tuple(sorted(names))
+
+    def allow_mixed(self, table: Mapping[str, Any]) -> tuple[str, ...]:
+        if "allow-mixed" not in table:
+            return ()
+        path = "cuda.allow-mixed"
+        out: set[str] = set()
+        for i, text in enumerate(self.strings(path, table["allow-mixed"], "package names")):
+            try:
+                out.add(str(canonicalize_name(text, validate=True)))
+            except InvalidName:
+                raise self.fail(
+                    f"{path}[{i}]",
+                    f"{_show(text)} is not a package name",
+                    'a project name like "nvidia-cutlass-dsl-libs-cu13" (no version)',
+                ) from None
+        return tuple(sorted(out))
 
     def specifier(self, path: str, table: Mapping[str, Any]) -> str | None:
         leaf = path.rpartition(".")[2]
@@ -516,14 +705,15 @@ class _SpecReader:
                 "target",
                 "no [[target]] is declared",
                 "at least one [[target]] table",
-                hint="declare the kinds of node the lock must serve, e.g.\n" + _TARGET_EXAMPLE,
+                hint="declare the kinds of node the lock must serve, e.g.\n"
+                + _TARGET_EXAMPLE.replace("[[target]]", f"[[{self.key('target')}]]"),
             )
         if not isinstance(value, list):
             raise self.fail(
                 "target",
                 f"{_show(value)} is not an array of tables",
                 "[[target]] (double brackets), one per kind of node",
-                hint="write [[target]] instead of [target]",
+                hint=f"write [[{self.key('target')}]] instead of [{self.key('target')}]",
             )
         out: list[TargetSpec] = []
         seen: dict[str, int] = {}
@@ -548,7 +738,7 @@ class _SpecReader:
         name = self.name(f"{path}.name", item)
         if "platform" not in item:
             raise self.fail(f"{path}.platform", "missing", " | ".join(PLATFORMS), line_of=path)
-        platform = self.choice(f"{path}.platform", item["platform"], PLATFORMS)
+        platform = self.platform(f"{path}.platform", item["platform"])
         glibc = DEFAULT_GLIBC
         if "glibc" in item:
             glibc = self.string(f"{path}.glibc", item["glibc"], 'X.Y like "2.28"')
@@ -573,6 +763,20 @@ class _SpecReader:
             )
         return TargetSpec(name=name, platform=platform, glibc=glibc, gpus=gpus, driver=driver)
 
+    def platform(self, path: str, value: object) -> str:
+        expected = "one of " + ", ".join(f'"{p}"' for p in PLATFORMS)
+        text = self.string(path, value, expected)
+        if text in PLATFORMS:
+            return text
+        meant = suggest_platforms(text)
+        hint: str | None
+        if meant:
+            hint = f"did you mean {meant[0]!r}?" + (f" (or {meant[1]!r})" if len(meant) > 1 else "")
+        else:
+            close = difflib.get_close_matches(text, PLATFORMS, n=1, cutoff=0.4)
+            hint = f"did you mean {close[0]!r}?" if close else None
+        raise self.fail(path, f"{_show(text)} is not a platform envlock knows", expected, hint=hint)
+
     def gpus(self, path: str, value: object, kb: KnowledgeBase) -> tuple[GpuRequest, ...]:
         expected = 'a GPU name like "H100" or an architecture like "sm_90"'
         out = []
@@ -590,7 +794,7 @@ class _SpecReader:
                     ) from None
                 close = kb.suggest_gpus(text)
                 hint = f"did you mean {', '.join(close)}?" if close else None
-                extra = "or add it to a knowledge-base file ([resolution] knowledge-base)"
+                extra = f"or add it to a knowledge-base file ([{self.key('resolution')}] knowledge-base)"
                 hint = f"{hint} {extra}" if hint else f"write its architecture (sm_XY), {extra}"
                 raise self.fail(
                     f"{path}.gpus[{i}]", f"{_show(text)} is not a known GPU", expected, hint=hint
@@ -604,8 +808,14 @@ class _SpecReader:
         value = item["driver"]
         expected = 'digits like "550.54.15"'
         if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        elif isinstance(value, float):
+            raise self.fail(
+                f"{path}.driver",
+                f"{value} is a driver branch, not a full version",
+                f"a quoted string, {DRIVER_EXPECTED}",
+                hint="write the whole Driver Version that nvidia-smi prints on the oldest node, quoted "
+                '(like driver = "550.54.15")',
+            )
+        if isinstance(value, float):
             raise self.fail(
                 f"{path}.driver",
                 f"{value!r} is a number",
@@ -613,15 +823,10 @@ class _SpecReader:
                 hint=f'quote it: driver = "{value}" (a number loses trailing zeros)',
             )
         text = self.string(f"{path}.driver", value, expected)
-        try:
-            parse_driver(text)
-        except ValueError:
-            raise self.fail(
-                f"{path}.driver",
-                f"{_show(text)} is not a driver version",
-                expected,
-                hint="copy the Driver Version that nvidia-smi prints on the oldest node",
-            ) from None
+        problem = driver_problem(text)
+        if problem is not None:
+            what, hint = problem
+            raise self.fail(f"{path}.driver", what, expected, hint=hint)
         return text
 
     # -- [indexes] ------------------------------------------------------------------------------
@@ -747,9 +952,6 @@ class _SpecReader:
                 )
             out.append(file)
         return tuple(out)
-
-
-_ENV_HINT = 'start the spec with\n[env]\nname = "my-env"\npython = "3.11"\ndependencies = ["torch"]'
 
 
 def _parse_timestamp(text: str) -> dt.datetime | dt.date | None:

@@ -51,6 +51,8 @@ class SourceMap:
                     array_counts[raw] = array_counts.get(raw, -1) + 1
                     table = _resolve(raw, array_counts)
                     self._lines.setdefault(table, lineno)
+                    # the array itself (`targets`) is where its first header is written
+                    self._lines.setdefault(_INDEX_SUFFIX_RE.sub("", table), lineno)
                     continue
                 header = _TABLE_HEADER_RE.match(line)
                 if header:

@@ -10,12 +10,14 @@ dead roots, and scratch left by builds whose lease is gone or stale, and downloa
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
 from envlock.store.lease import LeaseHolder
 from envlock.store.modes import remove_tree
@@ -96,14 +98,26 @@ def _owner_dead(entry: Path) -> bool:
     return owner is not None and owner.is_dead_here()
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def plan_gc(layout: StoreLayout, *, stale_seconds: float) -> GcPlan:
     """What `envlock gc` would remove from the store at `layout` (reads the store, changes nothing)."""
     remove: list[GcItem] = []
     building, in_use, live_lease_files = _live_leases(layout, stale_seconds)
     live_envs: set[Path] = set()
+    live_ids: set[tuple[int, int]] = set()  # (device, inode): the same directory under any name
     for root in read_roots(layout):
         if root.live:
             live_envs.add(root.env.resolve())
+            with contextlib.suppress(OSError):
+                st = root.env.stat()
+                live_ids.add((st.st_dev, st.st_ino))
         else:
             remove.append(GcItem(path=root.path, kind="root", reason=root.reason or "dead", size=0))
     referenced = set(in_use)
@@ -115,7 +129,7 @@ def plan_gc(layout: StoreLayout, *, stale_seconds: float) -> GcPlan:
     envs_dir = layout.envs.resolve() if layout.envs.exists() else layout.envs
     with contextlib.suppress(FileNotFoundError):
         for env in sorted(envs_dir.iterdir()):
-            if env in live_envs or env.name in building:
+            if env in live_envs or env.name in building or _identity(env) in live_ids:
                 kept.append(env)
                 continue
             remove.append(GcItem(path=env, kind="env", reason="no root holds it", size=_size(env)))
@@ -158,24 +172,29 @@ def apply_gc(plan: GcPlan, layout: StoreLayout, *, stale_seconds: float) -> list
             continue
         if item.kind == "artifact" and item.path.name in in_use:
             continue
-        if item.kind == "env":
-            doomed = layout.scratch / f"gc-{new_token()}"
-            # A published environment is read-only, and a directory moves to another directory
-            # only while it is writable (by its owner: another user's environment stays).
-            with contextlib.suppress(OSError):
-                item.path.chmod(stat.S_IMODE(item.path.stat().st_mode) | stat.S_IWUSR)
-            try:
-                item.path.rename(doomed)
-            except OSError:
-                continue  # gone meanwhile, or another user's that this user may not remove
-            remove_tree(doomed)
-        elif item.path.is_dir() and not item.path.is_symlink():
-            remove_tree(item.path)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                item.path.unlink()
-            if item.kind == "root":
+        try:
+            if item.kind == "env":
+                doomed = layout.scratch / f"gc-{new_token()}"
+                # A published environment is read-only, and a directory moves to another directory
+                # only while it is writable (by its owner: another user's environment stays).
+                with contextlib.suppress(OSError):
+                    item.path.chmod(stat.S_IMODE(item.path.stat().st_mode) | stat.S_IWUSR)
+                try:
+                    item.path.rename(doomed)
+                except OSError as exc:
+                    if exc.errno == errno.EROFS:
+                        raise  # the whole store is read-only: said once, below
+                    continue  # gone meanwhile, or another user's that this user may not remove
+                remove_tree(doomed)
+            elif item.path.is_dir() and not item.path.is_symlink():
+                remove_tree(item.path)
+            else:
                 with contextlib.suppress(FileNotFoundError):
-                    item.path.with_name(item.path.name + ".lock").unlink()
+                    item.path.unlink()
+                if item.kind == "root":
+                    with contextlib.suppress(FileNotFoundError):
+                        item.path.with_name(item.path.name + ".lock").unlink()
+        except OSError as exc:  # a read-only or foreign store: say so, having removed what came before
+            raise store_error(exc, item.path, f"remove the {item.kind}") from exc
         removed.append(item)
     return removed

@@ -52,6 +52,11 @@ def env_dir_name(*, env_hash: str, env_name: str, target: str) -> str:
     return f"{hex_digest[:32]}-{env_name}-{target}"
 
 
+def _one_component(name: str) -> None:
+    if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+        raise ValueError(f"not a store path name: {name!r}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoreLayout:
     """The paths of one store; creating them is `ensure()`, everything else is pure."""
@@ -87,9 +92,15 @@ class StoreLayout:
         return self.base / "builds.log"
 
     def env_path(self, name: str) -> Path:
+        _one_component(name)
         return self.envs / name
 
     def artifact_path(self, sha256: str, filename: str) -> Path:
+        # The lock reader already refused anything else; this is the last line before a path.
+        from envlock.lock.validate import is_file_name, is_sha256
+
+        if not (is_sha256(sha256) and is_file_name(filename)):
+            raise ValueError(f"not a store artifact: sha256 {sha256!r}, file {filename!r}")
         return self.artifacts / sha256 / filename
 
     def lease_path(self, key: str) -> Path:

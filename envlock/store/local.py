@@ -157,12 +157,16 @@ class LocalStore:
         """Move a built environment to a user's `--prefix`, replacing an older envlock environment there."""
         aside: Path | None = None
         if prefix.exists() or prefix.is_symlink():
-            if not (prefix / ENV_RECORD).is_file() and any(prefix.iterdir()):
+            from envlock.store.prefix import prefix_problem
+
+            problem = prefix_problem(prefix)  # again: it may have changed while the build ran
+            if problem is not None:
                 from envlock.errors import UsageError
 
                 raise UsageError(
-                    f"--prefix {prefix}: the directory exists and is not an envlock environment",
-                    hint="choose a new or empty directory; envlock replaces only environments it made",
+                    f"--prefix {prefix}: {problem}; envlock replaces only an environment it made there",
+                    hint="choose a new or empty directory; nothing was deleted",
+                    details={"prefix": str(prefix)},
                 )
             aside = prefix.with_name(f".{prefix.name}.old-{new_token(4)}")
             try:

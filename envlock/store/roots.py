@@ -5,12 +5,18 @@ environment, plus `<same>.lock` pointing to the lock file: re-installing a chang
 root (so the old environment becomes garbage), and a root whose lock file is gone is dead. A
 `--prefix` install registers `prefix-<16 hex of the prefix path>`. Anyone may add a symlink of their
 own to keep an environment alive; it stays live while its target exists.
+
+A root of a store environment is a relative link (`../envs/<name>`), so it holds the same directory
+whichever path reaches the store (bind mounts, symlinks, automounters); `envlock gc` also matches
+roots to environments by device and inode, and reads an absolute root that names `.../envs/<name>`
+as holding this store's `<name>` when its own path does not exist here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +54,21 @@ def _symlink(link: Path, target: Path) -> None:
         raise store_error(exc, link, "register a GC root") from exc
 
 
+def _link_target(layout: StoreLayout, env_path: Path) -> Path:
+    """What the root's symlink holds: `../envs/<name>` for an environment of this store, so that it
+    points at the same directory whichever path (bind mount, symlink, automounter) reaches the
+    store; the absolute path for anything else (a `--prefix` environment)."""
+    if env_path.parent == layout.envs:
+        return Path(os.path.relpath(env_path, layout.roots))
+    return env_path
+
+
 def add_root(layout: StoreLayout, name: str, env_path: Path, *, lock_path: Path | None = None) -> Path:
     """Register (or move) the root `name` so that it holds `env_path`; returns the root's path."""
     link = layout.roots / name
     if lock_path is not None:
         _symlink(layout.roots / (name + LOCK_SUFFIX), lock_path.resolve())
-    _symlink(link, env_path)
+    _symlink(link, _link_target(layout, env_path))
     return link
 
 
@@ -81,9 +96,16 @@ def read_roots(layout: StoreLayout) -> list[Root]:
         if entry.name.startswith(".") or is_lock_link:
             continue
         try:
-            env = entry.readlink() if entry.is_symlink() else Path(entry.read_text().strip())
+            held = entry.readlink() if entry.is_symlink() else Path(entry.read_text().strip())
         except OSError:
             continue
+        env = layout.roots / held  # a relative root is relative to the roots directory
+        if not env.exists() and held.is_absolute() and held.parent.name == "envs":
+            # An absolute root written through another path to this store (an older envlock, or
+            # another mount point): the environment of that name here is the one it holds.
+            mine = layout.envs / held.name
+            if mine.exists():
+                env = mine
         lock: Path | None = None
         lock_link = entry.with_name(entry.name + LOCK_SUFFIX)
         if lock_link.is_symlink():

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,3 +225,25 @@ def run_envlock(
         timeout=timeout,
         check=False,
     )
+
+
+def reseal(path: Path, change: Callable[[Lock], Lock], *, recompute_env_hash: bool = False) -> Lock:
+    """Tamper with the lock at `path` as an attacker would: `change` it, then seal it again (the content
+    hash proves nothing about who wrote a lock). With `recompute_env_hash` every target's env-hash is
+    recomputed too, so that only checks of the values themselves can catch the change."""
+    from dataclasses import replace
+
+    from envlock.lock.toml import parse_lock
+
+    lock = change(parse_lock(path.read_text(encoding="utf-8"), verify=False))
+    if recompute_env_hash:
+        lock = replace(
+            lock,
+            targets=tuple(
+                replace(t, env_hash=env_hash(python=t.python, platform=t.platform, packages=t.packages))
+                for t in lock.targets
+            ),
+        )
+    lock = seal(lock)
+    path.write_text(dump_lock(lock), encoding="utf-8")
+    return lock

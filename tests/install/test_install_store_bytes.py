@@ -261,3 +261,18 @@ def test_two_stores_and_a_prefix_hold_the_same_tree(rich_lock: Path, tmp_path: P
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert f'File "{envs[1] / SITE / "alpha" / "__init__.py"}"' in crash.stderr
+
+
+def test_installs_into_new_stores_do_not_grow_uvs_cache(rich_lock: Path, tmp_path: Path) -> None:
+    uv_cache = Path(os.environ["UV_CACHE_DIR"])
+
+    def cached_files() -> int:
+        return sum(1 for p in uv_cache.rglob("*") if p.is_file()) if uv_cache.exists() else 0
+
+    _install(rich_lock, tmp_path / "store-a")
+    after_first = cached_files()
+    _install(rich_lock, tmp_path / "store-b")
+    _install(rich_lock, tmp_path / "store-c")
+    # uv keeps no unpacked copy of the stores' wheels (its cache holds only what uv venv needs)
+    assert not list(uv_cache.rglob("alpha/__init__.py")) if uv_cache.exists() else True
+    assert cached_files() == after_first

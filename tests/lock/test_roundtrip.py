@@ -16,11 +16,20 @@ from envlock.lock.model import (
     TargetInputs,
 )
 from envlock.lock.toml import dump_lock, parse_lock, seal
+from envlock.lock.validate import MAX_ARTIFACT_SIZE
 
 # Any text a user or an index could put into a string field, control characters and DEL included
 # (lone surrogates cannot come from TOML or UTF-8 input and are left out).
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
 names = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
+# Strings that become paths or URLs are held to strict forms by the reader (envlock.lock.validate);
+# within those forms they are still drawn freely, quotes and non-ASCII letters included.
+package_names = st.from_regex(r"[a-z]([a-z0-9-]{0,9}[a-z0-9])?", fullmatch=True)
+file_names = st.from_regex(r"[A-Za-z0-9_+~!-][A-Za-z0-9._+~!-]{0,30}", fullmatch=True)
+url_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=" \\\x7f"), max_size=12
+)
+urls = st.builds(lambda tail: "https://index.example/" + tail, url_text)
 
 
 @st.composite
@@ -37,18 +46,18 @@ def direct_sources(draw: st.DrawFn) -> DirectSource:
 
 @st.composite
 def locks(draw: st.DrawFn) -> Lock:
-    sources = {name: draw(st.none() | direct_sources()) for name in draw(st.sets(names, max_size=4))}
+    sources = {name: draw(st.none() | direct_sources()) for name in draw(st.sets(package_names, max_size=4))}
     packages = tuple(
         LockedPackage(
             name=name,
             version=draw(st.sampled_from(["1.0", "2.5.1+cu124", "0.20.1+cpu"])),
-            index="" if sources[name] else draw(text),
+            index="" if sources[name] else draw(urls),
             source=sources[name],
             artifacts=(
                 Artifact(
-                    filename=draw(text),
-                    url=draw(text),
-                    size=draw(st.integers(min_value=0, max_value=2**40)),
+                    filename=draw(file_names),
+                    url=draw(urls),
+                    size=draw(st.integers(min_value=0, max_value=MAX_ARTIFACT_SIZE)),
                     sha256=draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True)),
                     hash_source=draw(st.sampled_from(["index", "downloaded", "file", "built"])),
                     upload_time=draw(st.none() | st.just("2025-01-29T18:30:00Z")),

@@ -166,3 +166,11 @@ def test_nvml_layer_with_a_compiled_stand_in(tmp_path: Path) -> None:
     # ENVLOCK_DRIVER replaces only the driver; the GPUs still come from NVML.
     node = detect_node(_env(tmp_path, ENVLOCK_NVML_LIBRARY=str(lib), ENVLOCK_DRIVER="560.28.03"))
     assert node.source == "nvml" and node.driver == "560.28.03" and len(node.gpus) == 2
+
+
+def test_driver_override_follows_the_specs_full_version_rule(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as info:
+        detect_node(_env(tmp_path, ENVLOCK_GPUS="H100", ENVLOCK_DRIVER="550"))
+    assert "ENVLOCK_DRIVER" in str(info.value) and "driver branch" in str(info.value)
+    assert info.value.hint is not None and '"550.54.15"' in info.value.hint
+    assert detect_node(_env(tmp_path, ENVLOCK_GPUS="H100", ENVLOCK_DRIVER="551.61")).driver == "551.61"

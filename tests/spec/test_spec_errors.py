@@ -228,3 +228,60 @@ def test_lines_follow_multiline_arrays(in_tmp: Path) -> None:
     )
     error = fail(in_tmp, text)
     assert_located(error, 9, "env.pytohn")
+
+
+@pytest.mark.parametrize("written", ['"550"', "550"])
+def test_a_driver_branch_alone_is_refused_with_what_to_write(in_tmp: Path, written: str) -> None:
+    error = fail(in_tmp, GOOD_HEAD + TARGET.replace('"550.54.15"', written))
+    assert_located(error, 9, "target[0].driver")
+    assert "driver branch, not a full version" in str(error)
+    assert error.hint is not None and '"550.54.15"' in error.hint and "nvidia-smi" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("linux-amd64", "'linux-x86_64'?"),
+        ("amd64", "'linux-x86_64'? (or 'windows-amd64')"),
+        ("x86_64", "'linux-x86_64'? (or 'windows-amd64')"),
+        ("linux-arm64", "'linux-aarch64'?"),
+        ("aarch64", "'linux-aarch64'? (or 'macos-arm64')"),
+        ("win", "'windows-amd64'?"),
+        ("win_amd64", "'windows-amd64'?"),
+        ("darwin", "'macos-arm64'?"),
+    ],
+)
+def test_platform_aliases_get_the_platform_they_mean(in_tmp: Path, written: str, meant: str) -> None:
+    error = fail(in_tmp, GOOD_HEAD + TARGET.replace("linux-x86_64", written))
+    assert_located(error, 7, "target[0].platform")
+    assert error.hint == f"did you mean {meant}"
+
+
+def test_a_targets_typo_is_reported_at_its_line(in_tmp: Path) -> None:
+    error = fail(in_tmp, GOOD_HEAD + "\n# the nodes\n" + TARGET.replace("[[target]]", "[[targets]]"))
+    assert_located(error, 7, "targets")
+    assert error.hint == "did you mean 'target'?"
+
+
+def test_allow_mixed_takes_package_names(in_tmp: Path) -> None:
+    error = fail(in_tmp, GOOD_HEAD + '[cuda]\nallow-mixed = ["cupy-cuda11x>=13"]\n' + TARGET)
+    assert_located(error, 6, "cuda.allow-mixed[0]")
+    assert "is not a package name" in str(error)
+
+
+def test_extras_outside_pyproject_are_refused(in_tmp: Path) -> None:
+    error = fail(in_tmp, GOOD_HEAD + 'extras = ["train"]\n' + TARGET)
+    assert_located(error, 5, "env.extras")
+    assert "only read from pyproject.toml" in str(error)
+
+
+def test_pyproject_hints_use_the_files_own_table_names(in_tmp: Path) -> None:
+    text = (
+        '[project]\nname = "demo"\n\n[tool.envlock.env]\npython = "3.11"\n\n'
+        '[tool.envlock.target]\nname = "a"\n'
+    )
+    error = fail(in_tmp, text, "pyproject.toml")
+    assert error.hint == "write [[tool.envlock.target]] instead of [tool.envlock.target]"
+    missing = fail(in_tmp, '[project]\nname = "demo"\n\n[tool.envlock.cuda]\n', "pyproject.toml")
+    assert missing.hint is not None and "[tool.envlock.env]" in missing.hint
+    assert "\n[env]" not in missing.hint

@@ -124,9 +124,12 @@ def test_pytorch_false_switches_variant_indexes_off(tmp_path: Path) -> None:
     assert spec.indexes.pytorch is None
 
 
-def test_integer_driver_and_date_exclude_newer(tmp_path: Path) -> None:
-    spec = load_spec(write(tmp_path, minimal(driver="580") + '[resolution]\nexclude-newer = "2026-03-01"\n'))
-    assert spec.targets[0].driver == "580"
+def test_two_part_driver_and_date_exclude_newer(tmp_path: Path) -> None:
+    # a two-part version is a full one (older Linux and Windows drivers: "390.157", "551.61")
+    spec = load_spec(
+        write(tmp_path, minimal(driver='"551.61"') + '[resolution]\nexclude-newer = "2026-03-01"\n')
+    )
+    assert spec.targets[0].driver == "551.61"
     assert spec.exclude_newer == "2026-03-01T00:00:00Z"
 
 

@@ -1,0 +1,105 @@
+"""Locked files already on this machine, in other stores this user installed into, reused before downloading.
+
+Each store an install writes to is remembered in the user cache (`<cache>/stores-v1/`, one small
+file per store naming its root). A file missing from the store being built is then copied from
+the first remembered store that holds it, and verified against the lock's sha256 before use; a
+copy that does not match is skipped for the next store or the download. Files are copied, never
+hard-linked: stores belong to different users and groups, and a store's files never change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from envlock.index.cache import default_cache_root
+from envlock.install.sources import ArtifactSource
+from envlock.lock.model import Artifact
+from envlock.store.layout import StoreLayout
+
+KNOWN_STORES = "stores-v1"
+
+
+def _directory(cache_root: Path | None) -> Path:
+    return (cache_root or default_cache_root()) / KNOWN_STORES
+
+
+def remember_store(root: Path, *, cache_root: Path | None = None) -> None:
+    """Note `root` as a store of this user; a cache that cannot be written is skipped."""
+    text = str(root.absolute())
+    directory = _directory(cache_root)
+    path = directory / hashlib.sha256(text.encode()).hexdigest()
+    if path.is_file():
+        return
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        Path(temp).replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            Path(temp).unlink()
+
+
+def known_stores(*, exclude: Path, cache_root: Path | None = None) -> tuple[Path, ...]:
+    """The remembered stores that still exist, `exclude` (the store being built) left out, sorted."""
+    try:
+        entries = sorted(_directory(cache_root).iterdir())
+    except OSError:
+        return ()
+    skip = exclude.absolute()
+    found: list[Path] = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        try:
+            root = Path(entry.read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError):
+            continue
+        if root.is_absolute() and root != skip and root.is_dir():
+            found.append(root)
+    return tuple(found)
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class MachineCopiesSource:
+    """An `ArtifactSource`: a verified copy from another store when one holds the file, else `fallback`."""
+
+    def __init__(self, stores: Sequence[Path], fallback: ArtifactSource) -> None:
+        self.stores = tuple(stores)
+        self.fallback = fallback
+        self.description = (
+            f"{fallback.description} (or another store on this machine)"
+            if self.stores
+            else fallback.description
+        )
+
+    def provide(self, artifact: Artifact, dest: Path) -> str | None:
+        for root in self.stores:
+            copy = StoreLayout(root=root).artifact_path(artifact.sha256, artifact.filename)
+            try:
+                if copy.stat().st_size != artifact.size:
+                    continue
+                shutil.copyfile(copy, dest)
+                sha = _sha256_of(dest)
+            except OSError:
+                continue
+            if sha == artifact.sha256:
+                return sha
+        return self.fallback.provide(artifact, dest)

@@ -1,0 +1,214 @@
+"""The values of a lock that become paths, URLs or command arguments, checked before anything uses them.
+
+A lock is input that anyone who can open a pull request can write (and re-seal: its content hash
+proves nothing about who wrote it). So every string envlock later turns into a store path, a
+download URL, a file name or a line of uv's requirements file is held to a strict form here, by
+`validate_lock`, which both lock readers (the validating one and the fast package reader) pass
+through. The forms, documented in docs/lock-as-input.md:
+
+* `sha256`: 64 lowercase hex digits; `env-hash`: `sha256:` and 64 lowercase hex digits.
+* `size`: an integer from 0 to `MAX_ARTIFACT_SIZE`.
+* package `name`: a PEP 508 name; `version`: a PEP 440 version; one entry per name and target.
+* artifact `file`: one plain file name (no `/`, `\\`, leading dot, control character; at most 255
+  characters).
+* `url` and `index`: an absolute URL with a scheme of `URL_SCHEMES`, without spaces or control
+  characters (`index` may be empty: a direct reference).
+* env `name` and target `name`: as in the spec (lower-case letters, digits and dashes); target
+  names unique; `python` X.Y or X.Yt; `platform` one of envlock's platforms; `glibc` X.Y.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from envlock.errors import LockValueError
+from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget
+from envlock.platforms import PLATFORMS
+
+MAX_ARTIFACT_SIZE = 64 << 30  # 64 GiB: far above any wheel or toolkit archive, far below 10**30
+URL_SCHEMES = ("https", "http", "file")
+
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_ENV_HASH_RE = re.compile(r"sha256:[0-9a-f]{64}")
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")  # env and target names, as the spec allows them
+_PACKAGE_RE = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]")  # PEP 508
+_FILENAME_RE = re.compile(r"[A-Za-z0-9_+~!-][A-Za-z0-9._+~!-]{0,254}")
+_SAFE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}")
+_SEPARATORS_RE = re.compile(r"[-_.]+")
+_PYTHON_RE = re.compile(r"[0-9]+\.[0-9]+t?")
+_GLIBC_RE = re.compile(r"[0-9]+\.[0-9]+")
+_URL_UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
+_MAX_URL = 8192
+
+
+def is_sha256(value: object) -> bool:
+    """Whether `value` is a sha256 as a lock must write it: 64 lowercase hex digits."""
+    return isinstance(value, str) and _SHA256_RE.fullmatch(value) is not None
+
+
+def is_file_name(value: object) -> bool:
+    """Whether `value` is one plain file name that stays inside the directory it is joined to."""
+    return isinstance(value, str) and _FILENAME_RE.fullmatch(value) is not None
+
+
+def is_env_hash(value: object) -> bool:
+    return isinstance(value, str) and _ENV_HASH_RE.fullmatch(value) is not None
+
+
+def is_name(value: object) -> bool:
+    """Whether `value` is an env or target name as the spec allows it."""
+    return isinstance(value, str) and _NAME_RE.fullmatch(value) is not None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` may not be fetched (None: it may): an absolute URL of a scheme in URL_SCHEMES."""
+    if len(url) > _MAX_URL:
+        return f"longer than {_MAX_URL} characters"
+    if _URL_UNSAFE_RE.search(url):
+        return "it holds a space, a backslash or a control character"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "not a URL"
+    if not parts.scheme:
+        return "a relative URL (no scheme)"
+    if parts.scheme not in URL_SCHEMES:
+        return f"scheme {parts.scheme!r} is not one of {', '.join(URL_SCHEMES)}"
+    if parts.scheme != "file" and not parts.hostname:
+        return "no host"
+    return None
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _Check:
+    """Collects nothing: the first bad value raises, naming the key path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, value: object, expected: str) -> LockValueError:
+        return LockValueError(
+            f"{self.source}: {where}: {_show(value)} is not allowed: expected {expected}",
+            hint="the lock is damaged or was written by hand to attack whoever installs it; "
+            "do not use it: restore it from version control or regenerate it with `envlock solve`",
+            details={"key": where},
+        )
+
+    def require(self, ok: bool, where: str, value: object, expected: str) -> None:
+        if not ok:
+            raise self.fail(where, value, expected)
+
+    def url(self, where: str, value: str) -> None:
+        problem = url_problem(value)
+        if problem is not None:
+            raise self.fail(where, value, f"an absolute {'/'.join(URL_SCHEMES)} URL ({problem})")
+
+
+def _version_ok(text: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return len(text) <= 128
+
+
+def _artifact(check: _Check, where: str, a: Artifact) -> None:
+    check.require(is_file_name(a.filename), f"{where}.file", a.filename, "a plain file name")
+    check.url(f"{where}.url", a.url)
+    check.require(
+        0 <= a.size <= MAX_ARTIFACT_SIZE,
+        f"{where}.size",
+        a.size,
+        f"a size from 0 to {MAX_ARTIFACT_SIZE} bytes",
+    )
+    check.require(is_sha256(a.sha256), f"{where}.sha256", a.sha256, "64 lowercase hex digits")
+
+
+def _package(check: _Check, where: str, p: LockedPackage) -> None:
+    check.require(
+        _PACKAGE_RE.fullmatch(p.name) is not None, f"{where}.name", p.name, "a package name (PEP 508)"
+    )
+    check.require(_version_ok(p.version), f"{where}.version", p.version, "a version (PEP 440)")
+    if p.index:  # "" is a direct reference: no index, only the file's URL
+        check.url(f"{where}.index", p.index)
+    files: set[str] = set()
+    for k, a in enumerate(p.artifacts):
+        _artifact(check, f"{where}.artifacts[{k}]", a)
+        check.require(a.filename not in files, f"{where}.artifacts[{k}].file", a.filename, "each file once")
+        files.add(a.filename)
+
+
+def _normalized(name: str) -> str:
+    # PEP 503 normalization, written out: packaging.utils would import packaging.tags (and with it
+    # subprocess) into every command that reads a lock
+    return _SEPARATORS_RE.sub("-", name).lower()
+
+
+def _target(check: _Check, where: str, t: LockedTarget) -> None:
+    check.require(is_name(t.name), f"{where}.name", t.name, "lower-case letters, digits and dashes")
+    check.require(t.platform in PLATFORMS, f"{where}.platform", t.platform, f"one of {', '.join(PLATFORMS)}")
+    check.require(_PYTHON_RE.fullmatch(t.python) is not None, f"{where}.python", t.python, "X.Y or X.Yt")
+    check.require(_GLIBC_RE.fullmatch(t.glibc) is not None, f"{where}.glibc", t.glibc, "X.Y")
+    check.require(is_env_hash(t.env_hash), f"{where}.env-hash", t.env_hash, "sha256: and 64 lowercase hex")
+    # The toolkit archives, conda packages and the interpreter build become store paths and
+    # downloads like wheels do: their files are held to the same forms. Their names need not be
+    # PEP 508 names (conda's `_libgcc_mutex`), only free of anything a path could make of them.
+    for j, c in enumerate(t.toolkit):
+        check.require(
+            _SAFE_NAME_RE.fullmatch(c.name) is not None, f"{where}.toolkit[{j}].name", c.name, "a name"
+        )
+        for k, a in enumerate(c.artifacts):
+            _artifact(check, f"{where}.toolkit[{j}].artifacts[{k}]", a)
+    for j, d in enumerate(t.conda):
+        check.require(
+            _SAFE_NAME_RE.fullmatch(d.name) is not None, f"{where}.conda[{j}].name", d.name, "a name"
+        )
+        _artifact(check, f"{where}.conda[{j}].artifact", d.artifact)
+    if t.interpreter is not None:
+        _artifact(check, f"{where}.interpreter.artifact", t.interpreter.artifact)
+    seen: dict[str, str] = {}
+    for j, p in enumerate(t.packages):
+        at = f"{where}.packages[{j}]"
+        _package(check, at, p)
+        key = _normalized(p.name)
+        if key in seen:
+            other = seen[key]
+            expected = (
+                f"one entry per package ({p.name} {p.version} is locked twice)"
+                if other == p.version
+                else f"one version per package ({p.name} is locked at {other} and at {p.version})"
+            )
+            raise check.fail(f"{at}.name", p.name, expected)
+        seen[key] = p.version
+
+
+def _duplicates(names: Iterator[str]) -> str | None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
+def validate_lock(lock: Lock, *, source: str) -> None:
+    """Raise LockValueError (exit 1, naming the key path) for the first value of `lock` that envlock
+    must not turn into a path, URL or argument; see the module docstring for the forms."""
+    check = _Check(source)
+    check.require(
+        is_name(lock.inputs.name), "inputs.name", lock.inputs.name, "lower-case letters, digits and dashes"
+    )
+    for i, t in enumerate(lock.targets):
+        _target(check, f"targets[{i}]", t)
+    twice = _duplicates(t.name for t in lock.targets)
+    if twice is not None:
+        index = [t.name for t in lock.targets].index(twice, 1 + [t.name for t in lock.targets].index(twice))
+        raise check.fail(f"targets[{index}].name", twice, "each target name once")
