@@ -12,7 +12,9 @@ through. The forms, documented in docs/lock-as-input.md:
 * artifact `file`: one plain file name (no `/`, `\\`, leading dot, control character; at most 255
   characters).
 * `url` and `index`: an absolute URL with a scheme of `URL_SCHEMES`, without spaces or control
-  characters (`index` may be empty: a direct reference).
+  characters (`index` may be empty: a direct reference; so may the `url` of its local or built wheel).
+* a direct reference's `source`: `url` a URL as above; `path`/`git` without control characters or a
+  leading `-`; `commit` 40 hex digits; `subdirectory` relative.
 * env `name` and target `name`: as in the spec (lower-case letters, digits and dashes); target
   names unique; `python` X.Y or X.Yt; `platform` one of envlock's platforms; `glibc` X.Y.
 """
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from envlock.errors import LockValueError
-from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget
+from envlock.lock.model import Artifact, DirectSource, Lock, LockedPackage, LockedTarget
 from envlock.platforms import PLATFORMS
 
 MAX_ARTIFACT_SIZE = 64 << 30  # 64 GiB: far above any wheel or toolkit archive, far below 10**30
@@ -120,9 +122,10 @@ def _version_ok(text: str) -> bool:
     return len(text) <= 128
 
 
-def _artifact(check: _Check, where: str, a: Artifact) -> None:
+def _artifact(check: _Check, where: str, a: Artifact, *, direct: bool = False) -> None:
     check.require(is_file_name(a.filename), f"{where}.file", a.filename, "a plain file name")
-    check.url(f"{where}.url", a.url)
+    if a.url or not direct:  # a direct reference's local or built wheel has no URL
+        check.url(f"{where}.url", a.url)
     check.require(
         0 <= a.size <= MAX_ARTIFACT_SIZE,
         f"{where}.size",
@@ -140,10 +143,29 @@ def _package(check: _Check, where: str, p: LockedPackage) -> None:
     if p.index:  # "" is a direct reference: no index, only the file's URL
         check.url(f"{where}.index", p.index)
     files: set[str] = set()
+    if p.source is not None:
+        _source(check, f"{where}.source", p.source)
     for k, a in enumerate(p.artifacts):
-        _artifact(check, f"{where}.artifacts[{k}]", a)
+        _artifact(check, f"{where}.artifacts[{k}]", a, direct=p.source is not None)
         check.require(a.filename not in files, f"{where}.artifacts[{k}].file", a.filename, "each file once")
         files.add(a.filename)
+
+
+def _source(check: _Check, where: str, s: DirectSource) -> None:
+    """A direct reference's source: a URL where it is one, a git commit of 40 hex digits, and no
+    control characters or leading `-` in a path or repository (they reach the file system and git)."""
+    check.require(s.kind in ("path", "url", "git"), f"{where}", s.kind, "path, url or git")
+    if s.kind == "url":
+        check.url(f"{where}.url", s.location)
+    plain = bool(s.location) and not s.location.startswith("-") and not _URL_UNSAFE_RE.search(s.location)
+    check.require(plain, f"{where}.{s.kind}", s.location, "a path or URL without control characters")
+    if s.commit is not None:
+        check.require(
+            re.fullmatch(r"[0-9a-f]{40}", s.commit) is not None, f"{where}.commit", s.commit, "40 hex digits"
+        )
+    if s.subdirectory is not None:
+        ok = not s.subdirectory.startswith(("-", "/")) and not _URL_UNSAFE_RE.search(s.subdirectory)
+        check.require(ok, f"{where}.subdirectory", s.subdirectory, "a relative path")
 
 
 def _normalized(name: str) -> str:

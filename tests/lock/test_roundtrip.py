@@ -32,14 +32,17 @@ url_text = st.text(
 urls = st.builds(lambda tail: "https://index.example/" + tail, url_text)
 
 
+relative_paths = st.from_regex(r"[a-z0-9][a-z0-9/._-]{0,20}", fullmatch=True)
+
+
 @st.composite
 def direct_sources(draw: st.DrawFn) -> DirectSource:
     kind = draw(st.sampled_from(["path", "url", "git"]))
     return DirectSource(
         kind=kind,
-        location=draw(text),
+        location=draw(urls) if kind == "url" else draw(relative_paths),
         commit=draw(st.from_regex(r"[0-9a-f]{40}", fullmatch=True)) if kind == "git" else None,
-        subdirectory=draw(st.none() | text),
+        subdirectory=draw(st.none() | relative_paths),
         built=draw(st.booleans()),
     )
 
