@@ -1,6 +1,6 @@
 """The one tree of envlock errors, grouped by what the user can do about them.
 
-Each group maps once to an exit code of DESIGN.md §7; only `envlock.cli` turns them into exits.
+Each group maps once to an exit code of architecture.md §7; only `envlock.cli` turns them into exits.
 """
 
 from __future__ import annotations

@@ -129,6 +129,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     try:
         return _diff(args, console)
     except EnvlockError as err:
-        # --format json promises one JSON document on stdout, errors included (DESIGN §7).
+        # --format json promises one JSON document on stdout, errors included (architecture.md §7).
         print_json(error_document(err))
         return err.exit_code

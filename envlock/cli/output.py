@@ -81,7 +81,7 @@ def print_json(document: object) -> None:
 
 
 def error_document(err: EnvlockError) -> dict[str, object]:
-    """The `--json` error form of DESIGN §7 (URLs without credentials; JSON escapes controls)."""
+    """The `--json` error form of architecture.md §7 (URLs without credentials; JSON escapes controls)."""
     body: dict[str, object] = {"kind": err.kind, "message": redact_text(err.message)}
     if err.hint:
         body["hint"] = redact_text(err.hint)

@@ -1,7 +1,7 @@
 """The checks of `doctor`: one verdict per question, judged from the node, the lock and the KB.
 
 Pure: `judge` takes a detected node (envlock.node), a lock target and the knowledge base and returns
-data; the CLI prints it. The questions (DESIGN §10):
+data; the CLI prints it. The questions (architecture.md §10):
 
 * platform: the target's platform is this node's;
 * driver: the driver runs the locked CUDA natively, only through minor-version compatibility, or not

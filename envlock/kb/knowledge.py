@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 ENV_VAR = "ENVLOCK_KB"
 CPU_SOURCE = "envlock-cpu-build"
-# Platforms whose default-index torch wheels are CPU-only for every release (DESIGN §3, compat.md §1).
+# Platforms whose default-index torch wheels are CPU-only in every release (architecture.md §3).
 _CPU_ONLY_DEFAULT_PLATFORMS = ("windows-amd64", "macos-arm64")
 
 _NAME_PREFIXES = ("nvidia", "tesla", "geforce", "quadro")

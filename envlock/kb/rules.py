@@ -66,7 +66,7 @@ def missing_archs(
 ) -> tuple[ComputeCapability, ...]:
     """The GPUs (distinct, in the order given) that no cubin of `build` runs on.
 
-    PTX counts only when the user opted in (`allow_ptx`, DESIGN §4 rule 2) and the driver runs the build's
+    PTX counts only when the user opted in (`allow_ptx`, architecture.md §4) and the driver runs the build's
     CUDA natively (`native`): PTX JIT needs a driver at least as new as the PTX, so it fails under
     minor-version compatibility [nv-mvc, cudart-ptx-error]. PTX for compute_XY JIT-compiles for any GPU
     X.Y or newer.

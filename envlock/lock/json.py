@@ -1,4 +1,4 @@
-"""The JSON form of a lock that `solve --json` and `show --json` print (DESIGN §7); stable.
+"""The JSON form of a lock that `solve --json` and `show --json` print (architecture.md §7); stable.
 
 URLs are shown without userinfo: a lock written by hand may carry credentials, output must not.
 """

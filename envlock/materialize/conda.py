@@ -64,8 +64,9 @@ class CondaBuild:
 
         rattler = require_rattler()
 
-        from envlock.materialize.distinfo import InstalledFile, compile_bytecode, normalize_metadata
-        from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
+        from envlock.materialize.distinfo import compile_bytecode, install_locked_wheels
+        from envlock.materialize.toolkit import place_toolkit
+        from envlock.materialize.uvinstall import venv_python_version
         from envlock.store.record import EnvRecord, RecordedPackage
         from envlock.store.tree import seal_environment
 
@@ -96,31 +97,8 @@ class CondaBuild:
         finally:
             shutil.rmtree(pkgs, ignore_errors=True)
         _restore_provenance(self.dest, by_sha)
-        install_files(
-            self.dest,
-            [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in wheels],
-        )
-        normalize_metadata(
-            self.dest,
-            [
-                InstalledFile(
-                    path=f.path,
-                    sha256=f.artifact.sha256,
-                    direct_url=None if f.package.index else f.artifact.url,
-                )
-                for f in wheels
-            ],
-        )
-        if archives:
-            from envlock.materialize.toolkit import ToolkitArchive, install_toolkit
-
-            install_toolkit(
-                self.dest / "cuda",
-                [
-                    ToolkitArchive(component=f.package.name, filename=f.artifact.filename, path=f.path)
-                    for f in archives
-                ],
-            )
+        install_locked_wheels(self.dest, wheels)
+        place_toolkit(self.dest, self.target, request.files)
         compile_bytecode(self.dest)
         python = self.dest / "bin" / "python"
         record = EnvRecord(

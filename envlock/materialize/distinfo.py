@@ -28,6 +28,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envlock.materialize import LocalArtifact
 
 from envlock.errors import InternalError
 
@@ -210,3 +214,21 @@ def _record_bytecode(site: Path, dist_info: Path, tag: str) -> None:
             extra.append(_file_row(site, pyc))
     if extra:
         _write_record(dist_info, [*rows, *extra])
+
+
+def install_locked_wheels(env: Path, files: Sequence[LocalArtifact]) -> None:
+    """uv installs exactly `files` (verified wheels) into `env`, then their metadata is made to depend
+    on the lock alone (`normalize_metadata`)."""
+    from envlock.materialize.uvinstall import WheelFile, install_files
+
+    install_files(env, [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in files])
+    normalize_metadata(
+        env,
+        [
+            # A package locked without an index is a direct reference: its URL stays on record.
+            InstalledFile(
+                path=f.path, sha256=f.artifact.sha256, direct_url=None if f.package.index else f.artifact.url
+            )
+            for f in files
+        ],
+    )

@@ -27,9 +27,13 @@ import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from envlock.errors import IntegrityError
+from envlock.lock.model import LockedTarget
+
+if TYPE_CHECKING:
+    from envlock.materialize import LocalArtifact
 
 MAX_MEMBER = 4 << 30
 MAX_TOTAL = 24 << 30
@@ -280,3 +284,18 @@ def link_wheel_toolkit(env: Path, cuda_home: Path) -> None:
     lib, lib64 = cuda_home / "lib", cuda_home / "lib64"
     if lib.is_dir() and not lib64.exists() and not lib64.is_symlink():
         lib64.symlink_to("lib")
+
+
+def place_toolkit(env: Path, target: LockedTarget, files: Sequence[LocalArtifact]) -> None:
+    """`<env>/cuda` for a target with a locked toolkit: NVIDIA's wheels merged (toolkit-source
+    "index"), or the verified redist archives among `files` unpacked; nothing for other targets."""
+    if target.toolkit_source == "index":
+        link_wheel_toolkit(env, env / "cuda")
+    components = set(target.toolkit)
+    archives = [
+        ToolkitArchive(component=f.package.name, filename=f.artifact.filename, path=f.path)
+        for f in files
+        if f.package in components
+    ]
+    if archives:
+        install_toolkit(env / "cuda", archives)

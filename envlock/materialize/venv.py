@@ -34,8 +34,9 @@ class VenvBuild:
             self._interpreter = job.wait()
 
     def finish(self, request: MaterializeRequest) -> None:
-        from envlock.materialize.distinfo import InstalledFile, compile_bytecode, normalize_metadata
-        from envlock.materialize.uvinstall import WheelFile, install_files, venv_python_version
+        from envlock.materialize.distinfo import compile_bytecode, install_locked_wheels
+        from envlock.materialize.toolkit import place_toolkit
+        from envlock.materialize.uvinstall import venv_python_version
         from envlock.store.record import EnvRecord, RecordedPackage
         from envlock.store.tree import seal_environment
 
@@ -43,37 +44,8 @@ class VenvBuild:
         assert self._interpreter is not None
         toolkit = set(request.target.toolkit)
         wheels = [f for f in request.files if f.package not in toolkit]
-        install_files(
-            self.dest,
-            [WheelFile(name=f.package.name, path=f.path, sha256=f.artifact.sha256) for f in wheels],
-        )
-        normalize_metadata(
-            self.dest,
-            [
-                # A package locked without an index is a direct reference: its URL stays on record.
-                InstalledFile(
-                    path=f.path,
-                    sha256=f.artifact.sha256,
-                    direct_url=None if f.package.index else f.artifact.url,
-                )
-                for f in wheels
-            ],
-        )
-        if request.target.toolkit_source == "index":
-            from envlock.materialize.toolkit import link_wheel_toolkit
-
-            link_wheel_toolkit(self.dest, self.dest / "cuda")
-        if request.target.toolkit:
-            from envlock.materialize.toolkit import ToolkitArchive, install_toolkit
-
-            install_toolkit(
-                self.dest / "cuda",
-                [
-                    ToolkitArchive(component=f.package.name, filename=f.artifact.filename, path=f.path)
-                    for f in request.files
-                    if f.package in toolkit
-                ],
-            )
+        install_locked_wheels(self.dest, wheels)
+        place_toolkit(self.dest, request.target, request.files)
         compile_bytecode(self.dest)
         record = EnvRecord(
             env_name=request.env_name,

@@ -1,6 +1,6 @@
 """Detect this node's platform, glibc, NVIDIA driver and GPUs, layer by layer.
 
-Order (DESIGN §8): the overrides `ENVLOCK_GPUS` / `ENVLOCK_DRIVER` (containers, CI, tests), then NVML
+Order (architecture.md §8): the overrides `ENVLOCK_GPUS` / `ENVLOCK_DRIVER` (containers, CI, tests), then NVML
 through ctypes, then `nvidia-smi`, then `/proc/driver/nvidia/version` (driver only). Each layer that
 fails falls through to the next and leaves a note saying why, so `doctor` can explain its answer.
 

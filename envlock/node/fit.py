@@ -1,6 +1,6 @@
 """Whether a lock target fits this node: the one judgement `install` and `doctor` both make.
 
-`judge_fit` answers every question DESIGN §10 asks of a target, check by check (pure):
+`judge_fit` answers every question architecture.md §10 asks of a target, check by check (pure):
 
 * platform: the target's platform is this node's;
 * driver: a GPU target (one that declares `gpus`) needs an NVIDIA driver. The driver runs the

@@ -1,4 +1,4 @@
-"""The uv backend: the one module that starts uv to resolve (DESIGN §5).
+"""The uv backend: the one module that starts uv to resolve (architecture.md §5).
 
 Each request becomes a throw-away project whose `[tool.uv.sources]` pin the torch family to its
 variant index (an `explicit` index, so no other index can shadow it), resolved with

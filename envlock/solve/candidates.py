@@ -1,4 +1,4 @@
-"""Which torch variants can serve a target, found by asking the indexes (DESIGN §4 rules 1–3, 5, 7).
+"""Which torch variants can serve a target, found by asking the indexes (architecture.md §4 rules 1–3, 5, 7).
 
 For every variant the knowledge base knows, the variant's index is asked which torch wheels it
 has for the target's platform, glibc and Python. Each torch release found there is then held

@@ -1,4 +1,4 @@
-"""Whether the torch file a target would lock carries kernels for the target's GPUs (DESIGN §4 rule 2).
+"""Whether the torch file a target would lock carries kernels for the target's GPUs (architecture.md §4).
 
 Before resolution, the candidates were judged by the knowledge base. After it, the torch wheel that would
 be locked is asked itself (`envlock.solve.archs`): what it carries wins over the knowledge base, with a

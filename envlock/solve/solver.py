@@ -2,7 +2,7 @@
 
 Flow for each target: find the variant options the indexes offer (rules 1–3, 7), resolve every
 option through the backend concurrently (identical requests across targets are resolved once),
-check the CUDA stack each resolution really pins (rule 4, DESIGN §5), rank the survivors (rules
+check the CUDA stack each resolution really pins (rule 4, architecture.md §5), rank the survivors (rules
 5–6) and lock the best. When nothing survives, every variant considered is reported with its
 reason and fix (rule 8).
 """
@@ -284,7 +284,7 @@ def _evaluate(
     held: tuple[HeldComponent, ...] = (),
     archs: ArchVerdict | None = None,
 ) -> _Outcome | Rejection:
-    """Rule 4 and the driver the locked stack needs (DESIGN §5), for one resolved option."""
+    """Rule 4 and the driver the locked stack needs (architecture.md §5), for one resolved option."""
     pairs = [(p.name, p.version) for p in resolution.packages]
     stack = analyze(pairs)
     torch_pkg = resolution.package("torch")

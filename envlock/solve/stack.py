@@ -1,6 +1,6 @@
 """The CUDA stack a resolved package set really pins, and whether it hangs together.
 
-DESIGN §5: after resolution, one CUDA major across every package, cuDNN and NCCL within the
+architecture.md §5: after resolution, one CUDA major across every package, cuDNN and NCCL within the
 spec's constraints, and the driver the locked runtime really needs. The facts come from the
 resolved `nvidia-*` wheels themselves, not from the variant's name.
 """

@@ -50,7 +50,7 @@ class CudaConstraints:
     cudnn: str | None
     nccl: str | None
     driver_compat: str  # one of DRIVER_COMPAT_MODES
-    allow_ptx: bool  # count PTX as covering newer GPUs (off by default, DESIGN §4 rule 2)
+    allow_ptx: bool  # count PTX as covering newer GPUs (off by default, architecture.md §4 rule 2)
     # packages the user allows to carry another CUDA major than the rest of the set (normalized names)
     allow_mixed: tuple[str, ...] = ()
     # Trust a knowledge-base row borrowed from an older release ("inferred") for GPUs at or below the

@@ -1,6 +1,6 @@
 """Read an env spec (`envlock.toml`, or `[tool.envlock]` in `pyproject.toml`) into a validated `Spec`.
 
-The format is DESIGN §3, plus keys of envlock's own:
+The format is architecture.md §3, plus keys of envlock's own:
 
     [cuda]
     allow-ptx = false                    # count PTX as covering newer GPUs (only under a native driver)
@@ -12,7 +12,7 @@ and, of the second wave, `[resolution] build = "never" | "allowed" | ["names"]` 
 trees of direct references be built; default "never") and `[resolution] uniform = false` (true: one
 version of torch and of every package shared by several targets).
 
-Choices where DESIGN is silent: at least one `[[target]]` is required and `platform` is required in each;
+Choices where the design is open: at least one `[[target]]` is required and `platform` is required in each;
 a `driver` on a target without GPUs is allowed and kept; `driver` is a quoted full version (two or more
 parts, `envlock.spec.driver`), never a branch alone (`"550"`, `580`) nor a float (550.54 would lose
 digits); a platform alias (`linux-amd64`, `arm64`, `win`) is an error that suggests the canonical name,

@@ -1,4 +1,4 @@
-"""`envlock diff` as a user runs it: formats, exit codes, colour, bad input (DESIGN §7 codes)."""
+"""`envlock diff` as a user runs it: formats, exit codes, colour, bad input (architecture.md §7 codes)."""
 
 from __future__ import annotations
 

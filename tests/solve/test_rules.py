@@ -1,4 +1,4 @@
-"""DESIGN §4: each variant-selection rule, seen through `envlock solve` on the fixture indexes."""
+"""architecture.md §4: each variant-selection rule, seen through `envlock solve` on the fixture indexes."""
 
 from __future__ import annotations
 

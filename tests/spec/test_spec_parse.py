@@ -1,4 +1,4 @@
-"""Good specs parse into the values DESIGN §3 describes; the spec hash follows meaning, not bytes."""
+"""Good specs parse into the values architecture.md §3 describes; the spec hash follows meaning, not bytes."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from envlock.kb import ComputeCapability
 from envlock.spec import find_spec, load_spec, spec_hash
 
 FULL = """\
-# the spec of DESIGN §3, plus envlock's own keys
+# the spec of architecture.md §3, plus envlock's own keys
 [env]
 name = "vit-train"
 python = "3.11"
