@@ -24,12 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from envlock.cli.locations import spec_path
+    from envlock.cli.locations import spec_path, spec_text
     from envlock.spec.edit import add_dependencies
     from envlock.spec.parse import load_spec
 
     path = spec_path(args.spec)
-    before = path.read_text(encoding="utf-8")
+    before = spec_text(path)
     edit = add_dependencies(
         before, args.requirements, pyproject=path.name == "pyproject.toml", display=str(path)
     )

@@ -16,6 +16,21 @@ def spec_path(given: str | None) -> Path:
     return Path(given) if given else find_spec(Path.cwd())
 
 
+def spec_text(path: Path) -> str:
+    """The text of a spec that `add` / `remove` are about to edit; a usage error when there is none."""
+    from envlock.errors import UsageError
+    from envlock.inputfile import MAX_SPEC_BYTES, InputFileError, read_input
+
+    try:
+        return read_input(path, limit=MAX_SPEC_BYTES, what="spec")
+    except FileNotFoundError:
+        raise UsageError(
+            f"{path}: no such spec file", hint="start one with `envlock init`, or name it with -s"
+        ) from None
+    except (InputFileError, OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot be read as a spec ({exc})", hint="name the spec with -s") from None
+
+
 def lock_path_for(spec: Path, given: str | None) -> Path:
     """The lock named by -o/-l, else envlock.lock next to the spec."""
     return Path(given) if given else spec.parent / LOCK_NAME

@@ -22,12 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from envlock.cli.locations import spec_path
+    from envlock.cli.locations import spec_path, spec_text
     from envlock.spec.edit import remove_dependencies
 
     path = spec_path(args.spec)
     edit = remove_dependencies(
-        path.read_text(encoding="utf-8"),
+        spec_text(path),
         args.names,
         pyproject=path.name == "pyproject.toml",
         display=str(path),

@@ -122,3 +122,9 @@ def test_add_and_remove_in_pyproject_edit_tool_envlock_env(envlock: Run, tmp_pat
     code, _, err = envlock("remove", "numpy")
     assert code == 2 and "[tool.envlock.env].dependencies" in err and "[project]" in err
     assert json.dumps(load_spec(path).dependencies) == '["numpy<2", "rich"]'
+
+
+@pytest.mark.parametrize("command", ["add", "remove"])
+def test_editing_a_spec_that_is_not_there_is_a_usage_error(command: str, tmp_path: Path) -> None:
+    assert main([command, "numpy", "-s", str(tmp_path / "missing.toml")]) == 2
+    assert main([command, "numpy", "-s", str(tmp_path)]) == 2
