@@ -88,13 +88,18 @@ class LocalStore:
             with lease:
                 self._clean_scratch(name, keep=lease.token)
                 scratch = self.layout.scratch / f"{name}.{lease.token}"
+                # Made under a hidden name with its owner file inside, then renamed: a scratch
+                # directory is never visible without its owner, so a builder killed at any moment
+                # leaves one the next holder can tell is dead (`_clean_scratch`).
+                hidden = self.layout.scratch / f".{name}.{lease.token}"
                 try:
-                    scratch.mkdir()
+                    hidden.mkdir()
+                    with contextlib.suppress(OSError):
+                        lease.write_owner(hidden / _OWNER)
+                    hidden.rename(scratch)
                 except OSError as exc:
                     raise store_error(exc, scratch, "create a scratch directory") from exc
                 lease.keep_fresh(scratch)
-                with contextlib.suppress(OSError):
-                    lease.write_owner(scratch / _OWNER)
                 try:
                     env_dir = scratch / "env"
                     build(env_dir)
