@@ -40,6 +40,7 @@ def _popen_install(lock: Path, store: Path, target: str, **env: str) -> subproce
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a batch job's step is
         text=True,
         env=full,
     )
@@ -96,7 +97,9 @@ def test_waiter_takes_over_when_the_lease_holder_dies(lock: Path, store: Path) -
     first = waiter.stderr.readline()  # its first phase line: it waits for the live holder
     assert "waiting on pid " in first and f"pid {holder.pid} " in first, first
     assert waiter.poll() is None
-    holder.send_signal(signal.SIGKILL)
+    # The job is killed as Slurm cancels one: its whole process group, uv included (a uv left
+    # running would go on writing into the scratch the next holder has already cleaned).
+    os.killpg(holder.pid, signal.SIGKILL)
     holder.wait()
     out, err = waiter.communicate(timeout=60)
     assert waiter.returncode == 0, err
