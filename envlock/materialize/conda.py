@@ -67,7 +67,7 @@ class CondaBuild:
         from envlock.materialize.distinfo import compile_bytecode, install_locked_wheels
         from envlock.materialize.toolkit import place_toolkit
         from envlock.materialize.uvinstall import venv_python_version
-        from envlock.store.record import EnvRecord, RecordedPackage
+        from envlock.store.record import EnvRecord, recorded_packages
         from envlock.store.tree import seal_environment
 
         by_sha = {c.artifact.sha256: c for c in self.target.conda}
@@ -111,15 +111,7 @@ class CondaBuild:
             interpreter=str(python),
             interpreter_version=venv_python_version(self.dest) or "",
             envlock_version=__version__,
-            packages=tuple(
-                RecordedPackage(
-                    name=f.package.name,
-                    version=f.package.version,
-                    filename=f.artifact.filename,
-                    sha256=f.artifact.sha256,
-                )
-                for f in request.files
-            ),
+            packages=recorded_packages(request.files),
         )
         seal_environment(self.dest, record)
 

@@ -37,7 +37,7 @@ class VenvBuild:
         from envlock.materialize.distinfo import compile_bytecode, install_locked_wheels
         from envlock.materialize.toolkit import place_toolkit
         from envlock.materialize.uvinstall import venv_python_version
-        from envlock.store.record import EnvRecord, RecordedPackage
+        from envlock.store.record import EnvRecord, recorded_packages
         from envlock.store.tree import seal_environment
 
         self.ready()
@@ -59,15 +59,7 @@ class VenvBuild:
             envlock_version=__version__,
             interpreter_source=self._chosen.source if self._chosen is not None else "system",
             warnings=self._chosen.warnings if self._chosen is not None else (),
-            packages=tuple(
-                RecordedPackage(
-                    name=f.package.name,
-                    version=f.package.version,
-                    filename=f.artifact.filename,
-                    sha256=f.artifact.sha256,
-                )
-                for f in request.files
-            ),
+            packages=recorded_packages(request.files),
         )
         seal_environment(self.dest, record)
 

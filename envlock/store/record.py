@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envlock.materialize import LocalArtifact
 
 from envlock.store.layout import ENV_RECORD
 
@@ -17,6 +22,15 @@ class RecordedPackage:
     version: str
     filename: str
     sha256: str
+
+
+def recorded_packages(files: Sequence[LocalArtifact]) -> tuple[RecordedPackage, ...]:
+    """The record's entry for each file an environment was built from."""
+    return tuple(
+        RecordedPackage(name=f.package.name, version=f.package.version, filename=f.artifact.filename,
+                        sha256=f.artifact.sha256)
+        for f in files
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
