@@ -145,3 +145,10 @@ def test_the_module_level_import_graph_has_no_loop() -> None:
         if start not in state:
             visit(start, [start])
     assert loops == []
+
+
+def test_help_loads_only_the_entry_point() -> None:
+    # `envlock --help` lists the commands from a table: no command module, error tree or lock model
+    loaded = _loaded("--help")
+    assert {m for m in loaded if m.startswith("envlock")} == {"envlock", "envlock.cli", "envlock.cli.main"}
+    assert "dataclasses" not in loaded

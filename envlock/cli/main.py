@@ -6,11 +6,9 @@ import argparse
 import importlib
 import importlib.util
 import sys
-import traceback
 from collections.abc import Sequence
 
 from envlock import __version__
-from envlock.errors import EnvlockError, ExitCode, InternalError
 
 # name -> (module under envlock.cli, one-line summary). Modules are imported only when used,
 # so that `envlock --help` stays fast.
@@ -113,14 +111,17 @@ def _find_command(argv: Sequence[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run envlock with `argv` (default: sys.argv[1:]) and return the exit code."""
-    from envlock.cli.output import Console, error_document, print_json
-
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_find_command(args_list))
     args = parser.parse_args(args_list)
+    # Only after parsing: `--help` and usage errors exit without the error tree's dataclasses or json.
+    from envlock.errors import EnvlockError, ExitCode, InternalError
+
     if not getattr(args, "command", None):
         parser.print_help()
         return ExitCode.USAGE
+    from envlock.cli.output import Console, error_document, print_json
+
     console = Console(verbose=args.verbose, quiet=args.quiet)
     want_json = bool(getattr(args, "json", False))
     try:
@@ -132,6 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             console.error(err)
         if args.verbose:
+            import traceback
+
             traceback.print_exc()
         return err.exit_code
     except KeyboardInterrupt:
@@ -153,5 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             console.error(bug)
         if args.verbose:
+            import traceback
+
             traceback.print_exc()
         return ExitCode.INTERNAL

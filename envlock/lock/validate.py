@@ -43,6 +43,13 @@ _PYTHON_RE = re.compile(r"[0-9]+\.[0-9]+t?")
 _GLIBC_RE = re.compile(r"[0-9]+\.[0-9]+")
 _URL_UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
 _MAX_URL = 8192
+# The shape nearly every locked URL has: http(s), a plain host name (no user, brackets or `@`), an
+# optional port, then a path without unsafe characters. Such a URL passes `url_problem` without the
+# cost of `urlsplit` (thousands of URLs in a large lock); any other shape takes the full check.
+_PLAIN_URL_RE = re.compile(r"https?://[A-Za-z0-9][A-Za-z0-9.-]*(?::[0-9]{1,5})?/[^\x00-\x20\x7f\\]*")
+# A release version (`1.26.4`) with an optional local label (`2.5.1+cu124`): valid PEP 440 without
+# building a `packaging` Version; anything else (pre-releases, epochs, ...) is parsed.
+_PLAIN_VERSION_RE = re.compile(r"[0-9]+(?:\.[0-9]+)*(?:\+[a-z0-9]+(?:\.[a-z0-9]+)*)?")
 
 
 def is_sha256(value: object) -> bool:
@@ -66,6 +73,12 @@ def is_name(value: object) -> bool:
 
 def url_problem(url: str) -> str | None:
     """Why `url` may not be fetched (None: it may): an absolute URL of a scheme in URL_SCHEMES."""
+    if len(url) <= _MAX_URL and _PLAIN_URL_RE.fullmatch(url) is not None:
+        return None
+    return _full_url_problem(url)
+
+
+def _full_url_problem(url: str) -> str | None:
     if len(url) > _MAX_URL:
         return f"longer than {_MAX_URL} characters"
     if _URL_UNSAFE_RE.search(url):
@@ -113,6 +126,8 @@ class _Check:
 
 
 def _version_ok(text: str) -> bool:
+    if len(text) <= 128 and _PLAIN_VERSION_RE.fullmatch(text) is not None:
+        return True
     from packaging.version import InvalidVersion, Version
 
     try:
@@ -135,7 +150,27 @@ def _artifact(check: _Check, where: str, a: Artifact, *, direct: bool = False) -
     check.require(is_sha256(a.sha256), f"{where}.sha256", a.sha256, "64 lowercase hex digits")
 
 
+def _package_passes(p: LockedPackage) -> bool:
+    """Whether `_package` would find nothing wrong with `p`, decided without building the key paths
+    its messages need (thousands of packages in a large lock; nearly all of them pass). False only
+    sends `p` through `_package`, which names what is wrong."""
+    if p.source is not None or _PACKAGE_RE.fullmatch(p.name) is None or not _version_ok(p.version):
+        return False
+    if p.index and url_problem(p.index) is not None:
+        return False
+    files: set[str] = set()
+    for a in p.artifacts:
+        if a.filename in files or not is_file_name(a.filename) or url_problem(a.url) is not None:
+            return False
+        if not (0 <= a.size <= MAX_ARTIFACT_SIZE and is_sha256(a.sha256)):
+            return False
+        files.add(a.filename)
+    return True
+
+
 def _package(check: _Check, where: str, p: LockedPackage) -> None:
+    if _package_passes(p):
+        return
     check.require(
         _PACKAGE_RE.fullmatch(p.name) is not None, f"{where}.name", p.name, "a package name (PEP 508)"
     )
