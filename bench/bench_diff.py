@@ -166,7 +166,9 @@ def fresh_for(spec_path: Path, lock: Lock) -> Lock:
     spec = load_spec(spec_path)
     assert spec.indexes.default is not None
     inputs = lock_inputs(
-        spec, default_index=default_index_url(spec.indexes.default), kb_digest=load_kb(spec.knowledge_base).digest
+        spec,
+        default_index=default_index_url(spec.indexes.default),
+        kb_digest=load_kb(spec.knowledge_base).digest,
     )
     return seal(dataclasses.replace(lock, inputs=inputs))
 
@@ -181,7 +183,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--targets", type=int, default=3)
     ap.add_argument("--packages", type=int, default=500)
-    ap.add_argument("--markdown", type=Path, default=RESULTS, help=f"write the table here (default {RESULTS})")
+    ap.add_argument(
+        "--markdown", type=Path, default=RESULTS, help=f"write the table here (default {RESULTS})"
+    )
     args = ap.parse_args()
     load_before = os.getloadavg()
 
@@ -208,7 +212,9 @@ def main() -> None:
             def run() -> object:
                 done = subprocess.run(full, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 if done.returncode != ok:
-                    raise SystemExit(f"`envlock {' '.join(argv)}` exited {done.returncode}:\n{done.stderr.decode()}")
+                    raise SystemExit(
+                        f"`envlock {' '.join(argv)}` exited {done.returncode}:\n{done.stderr.decode()}"
+                    )
                 return done
 
             return run
@@ -229,8 +235,16 @@ def main() -> None:
             ("envlock diff OLD NEW (text)", "0.3", command(*diff_args)),
             ("envlock diff --format markdown", "0.3", command(*diff_args, "--format", "markdown")),
             ("envlock diff --format json", "0.3", command(*diff_args, "--format", "json")),
-            ("envlock check, old lock (fresh)", "0.3", command("check", "-s", str(d / "old" / "envlock.toml"))),
-            ("envlock check, new lock (fresh)", "0.3", command("check", "-s", str(d / "new" / "envlock.toml"))),
+            (
+                "envlock check, old lock (fresh)",
+                "0.3",
+                command("check", "-s", str(d / "old" / "envlock.toml")),
+            ),
+            (
+                "envlock check, new lock (fresh)",
+                "0.3",
+                command("check", "-s", str(d / "new" / "envlock.toml")),
+            ),
             ("envlock --help", "0.1", command("--help")),
             ("envlock diff (text), no bytecode cache", "", command(*diff_args, environ=no_bytecode)),
             ("envlock diff (text), cold knowledge-base cache", "", cold_kb),
@@ -262,7 +276,8 @@ def main() -> None:
         size = old_path.stat().st_size // 1024
     load_after = os.getloadavg()
     lines = [
-        f"envlock diff / check: {args.targets} targets x {args.packages} packages per lock ({size} KiB each), "
+        f"envlock diff / check: {args.targets} targets x {args.packages} packages per lock "
+        f"({size} KiB each), "
         f"{changes} package changes; {args.runs} runs per row, round-robin",
         f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; load average "
         f"(1 / 5 / 15 min) before {_load(load_before)}, after {_load(load_after)}",

@@ -28,10 +28,15 @@ class Freshness:
 
 def spec_beside(lock_path: Path) -> Path | None:
     """The spec in the lock's directory, or None when there is none."""
+    directory = lock_path.absolute().parent
+    # Most locks used alone (a bundle, a copy on a cluster) have no spec file beside them: answer
+    # that from the directory, without importing the spec parser (packaging, the knowledge base).
+    if not any((directory / name).is_file() for name in ("envlock.toml", "pyproject.toml")):
+        return None
     from envlock.spec.parse import find_spec
 
     try:
-        return find_spec(lock_path.absolute().parent)
+        return find_spec(directory)
     except SpecError:
         return None
 

@@ -26,7 +26,15 @@ def test_a_url_passes_exactly_when_the_full_check_passes(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["https://", "https:///path", "https://u@/x", "https://[::1/x", "ftp://host/x", "https://host/a b", "x.whl"],
+    [
+        "https://",
+        "https:///path",
+        "https://u@/x",
+        "https://[::1/x",
+        "ftp://host/x",
+        "https://host/a b",
+        "x.whl",
+    ],
 )
 def test_malformed_urls_are_still_refused(url: str) -> None:
     assert url_problem(url) is not None
@@ -60,11 +68,19 @@ def _artifact(**change: object) -> Artifact:
 @pytest.mark.parametrize(
     ("package", "key"),
     [
-        (LockedPackage(name="-alpha", version="1.0", index="https://i.example/simple", artifacts=()), ".name"),
-        (LockedPackage(name="alpha", version="1..0", index="https://i.example/simple", artifacts=()), ".version"),
+        (
+            LockedPackage(name="-alpha", version="1.0", index="https://i.example/simple", artifacts=()),
+            ".name",
+        ),
+        (
+            LockedPackage(name="alpha", version="1..0", index="https://i.example/simple", artifacts=()),
+            ".version",
+        ),
         (LockedPackage(name="alpha", version="1.0", index="ftp://i.example/", artifacts=()), ".index"),
         (
-            LockedPackage(name="alpha", version="1.0", index="", artifacts=(_artifact(url="https:///x.whl"),)),
+            LockedPackage(
+                name="alpha", version="1.0", index="", artifacts=(_artifact(url="https:///x.whl"),)
+            ),
             ".artifacts[0].url",
         ),
         (
