@@ -9,8 +9,8 @@ Two specs:
 
 * fixture: the test suite's fixture indexes (`fixtures/server.py`, on 127.0.0.1 and a free port),
   `torch>=2.5,<2.8` + torchvision + numpy<2, for 1, 3 and 6 targets.
-* real, from the default index of pip's built-in configuration with `[indexes] pytorch = false`
-  (like `examples/quickstart`), one H100 node (x86_64): `torch==2.5.1` (driver 550.54.15); torch 2.9
+* real, from the default index of the user's pip/uv configuration (named to every tool explicitly)
+  with `[indexes] pytorch = false` (like `examples/quickstart`), one H100 node (x86_64): `torch==2.5.1` (driver 550.54.15); torch 2.9
   + numpy (26 packages) and torch 2.9 + transformers, datasets, scipy, pandas, scikit-learn,
   matplotlib, accelerate, pyarrow, tensorboard, statsmodels, evaluate (99 packages), both on driver
   575.51.03. Needs the network; `--no-real` skips them.
@@ -37,6 +37,9 @@ indexes, so it may pick a build from another index; it resolves for this host on
 Every tool is isolated from this machine's configuration: no `PIP_*`, `UV_*` or `ENVLOCK_*`
 variables, `PIP_CONFIG_FILE` set to the null device, `UV_NO_CONFIG=1`, caches in a temporary
 directory. Index URLs are never printed: failures print the tool's output with them replaced.
+
+The table (with the load average before and after the run and the aims read from its medians) is
+printed and written to bench/results/solve.md (or --markdown FILE).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results" / "solve.md"
 sys.path.insert(0, str(REPO))
 
 from envlock._toml import loads as toml_loads  # noqa: E402  (after the sys.path line)
@@ -382,14 +386,17 @@ def fixture_part(bench: Bench, cold_runs: int, warm_runs: int, with_pip_compile:
 
 
 def real_part(bench: Bench, cold_runs: int, warm_runs: int, pip_compile_runs: int) -> None:
-    env = bench.env()
+    # The default index of the user's own pip/uv configuration (this shell's environment and
+    # files), named explicitly to every tool: the tools themselves run isolated from the rest of
+    # that configuration (extra indexes, find-links), which would otherwise be measured too.
+    user_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     probe = subprocess.run(
         [
             sys.executable,
             "-c",
             "from envlock.index.config import default_index_url; print(default_index_url(None))",
         ],
-        env=env,
+        env=user_env,
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -425,7 +432,7 @@ def real_spec_part(
 ) -> None:
     bench.section(f"real spec (the default index, network): {title}")
     spec = write_spec(
-        bench.work / key / "envlock.toml", deps=deps, targets=[target], default=None, pytorch=None
+        bench.work / key / "envlock.toml", deps=deps, targets=[target], default=default, pytorch=None
     )
     for cold in (True, False):
         bench.measure(
@@ -508,6 +515,36 @@ def table(bench: Bench, header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def aims(bench: Bench) -> str:
+    """The solve aims, read from this run's medians: per real spec, envlock's warm and cold solve
+    against `uv pip compile --generate-hashes` on the same inputs (within 1.5x warm, 1.3x cold)."""
+    lines = ["", "| aim | envlock / uv (medians) | met |", "|---|---|---|"]
+    section = ""
+    found: dict[str, float] = {}
+
+    def flush() -> None:
+        for kind, limit in (("warm", 1.5), ("cold", 1.3)):
+            ours, theirs = found.get(f"envlock {kind}"), found.get(f"uv {kind}")
+            if ours is None or theirs is None:
+                continue
+            ratio = ours / theirs
+            lines.append(
+                f"| {section}: {kind} solve within {limit}x of `uv pip compile --generate-hashes` | "
+                f"{ours:.3f} / {theirs:.3f} s = {ratio:.2f}x | {'yes' if ratio <= limit else 'no'} |"
+            )
+
+    for row in bench.rows:
+        if row.label.startswith("**"):
+            flush()
+            section, found = row.label.strip("*"), {}
+        elif row.times and row.label.startswith("envlock solve, 1 target, "):
+            found["envlock " + row.label.rsplit(" ", 1)[1]] = statistics.median(row.times)
+        elif row.times and row.label.startswith("uv pip compile `--generate-hashes`, "):
+            found["uv " + row.label.rsplit(" ", 1)[1]] = statistics.median(row.times)
+    flush()
+    return "\n".join(lines) + "\n" if len(lines) > 3 else ""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -515,8 +552,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--no-real", action="store_true", help="skip the real spec (no network needed)")
     parser.add_argument("--no-pip-compile", action="store_true", help="skip pip-compile everywhere")
+    parser.add_argument("--no-fixture", action="store_true", help="skip the fixture spec (real specs only)")
     parser.add_argument("--runs", type=int, default=None, help="warm runs per row (default 5; cold: 3)")
-    parser.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
+    parser.add_argument(
+        "--markdown",
+        metavar="FILE",
+        default=str(RESULTS),
+        help=f"write the table to FILE (default {RESULTS})",
+    )
     args = parser.parse_args(argv)
     cold_runs, warm_runs = (1, 3) if args.quick else (3, 5)
     if args.runs:
@@ -529,7 +572,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="envlock-bench-solve-") as tmp:
         bench = Bench(Path(tmp))
         startup_part(bench, max(warm_runs, 10))
-        fixture_part(bench, cold_runs, warm_runs, with_pip_compile=with_pip_compile)
+        if not args.no_fixture:
+            fixture_part(bench, cold_runs, warm_runs, with_pip_compile=with_pip_compile)
         if not args.no_real:
             pc_runs = 1 if with_pip_compile and not args.quick else 0
             real_part(bench, cold_runs, warm_runs, pc_runs)
@@ -540,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{before[0]:.2f} / {before[1]:.2f} / {before[2]:.2f} and "
         f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (1 / 5 / 15 min)"
     )
-    text = table(bench, header)
+    text = table(bench, header) + aims(bench)
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text, encoding="utf-8")

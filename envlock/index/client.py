@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-import httpx
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
@@ -41,6 +40,10 @@ from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
 from envlock.index.releases import Release, ReleaseCache
 
 if TYPE_CHECKING:
+    # httpx (with ssl) is imported where a request is made: a solve whose pages are all fresh in
+    # the cache sends none and does not pay for the import.
+    import httpx
+
     from envlock.index.ranged import RangedFile
 
 log = logging.getLogger("envlock.index")
@@ -121,6 +124,8 @@ class HttpIndexClient:
             return self._http_client
 
     def _new_http(self) -> httpx.Client:
+        import httpx
+
         return httpx.Client(
             timeout=self._timeout, follow_redirects=True, headers={"User-Agent": f"envlock/{__version__}"}
         )
@@ -450,6 +455,8 @@ class HttpIndexClient:
         expected_size: int | None,
         deadline: _Deadline,
     ) -> tuple[Path, str, int]:
+        import httpx
+
         deadline.check()
         with self._temp_for(dest) as (handle, temp):
             try:
@@ -582,10 +589,14 @@ class HttpIndexClient:
         credentials = self._credentials.for_url(url)
         if credentials is None:
             return None
+        import httpx
+
         return httpx.BasicAuth(credentials.username, credentials.password)
 
     def _send(self, method: str, url: str, *, headers: dict[str, str]) -> httpx.Response:
         """One request with retries; returns the first answer that a retry would not change."""
+        import httpx
+
         _check_scheme(url)
         reasons: list[str] = []
         for attempt in range(self._retries + 1):

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-import httpx
-
 from envlock.display import redact_url
 from envlock.errors import NetworkError
 
@@ -82,6 +80,8 @@ class RangedFile:
         return data
 
     def _get(self, byte_range: str, offset: int | None) -> bytes:
+        import httpx  # here, not at import: a solve that reads no wheel does not load it
+
         where = redact_url(self.url)
         headers = {"Range": byte_range, "Accept-Encoding": "identity"}
         self.requests += 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,4 +70,42 @@ def test_refresh_downloads_the_pages_again(
     assert run.code == 0, run.err
     fetched = {r.path for r in _envlock_page_bodies(index_server)}
     assert "/fault/no-validators/simple/numpy/" in fetched
+    assert (spec.parent / "envlock.lock").read_bytes() == lock
+
+
+_LOADS_HTTPX = """
+import sys
+from envlock.cli.main import main
+code = main(sys.argv[1:])
+print("HTTPX " + str("httpx" in sys.modules))
+sys.exit(code)
+"""
+
+
+def test_a_solve_from_fresh_pages_sends_nothing_and_skips_the_http_client(
+    envlock: Envlock, write_spec: Callable[..., Path], index_server: FixtureIndexServer
+) -> None:
+    # Start-up a user notices on every re-solve: with every page fresh in the cache, envlock
+    # neither asks the index nor loads its HTTP client library.
+    spec = write_spec(deps=("numpy<2",), targets=target_block("ci"), pytorch=False)
+    spec.write_text(
+        spec.read_text().replace(
+            f'default = "{index_server.default}"', f'default = "{index_server.fault("no-validators")}"'
+        )
+    )
+    assert envlock("solve", "-s", str(spec)).code == 0
+    lock = (spec.parent / "envlock.lock").read_bytes()
+    index_server.clear_requests()
+
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADS_HTTPX, "solve", "-s", str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert [r for r in index_server.requests if (r.user_agent or "").startswith("envlock/")] == []
+    assert "HTTPX False" in done.stdout
     assert (spec.parent / "envlock.lock").read_bytes() == lock
