@@ -10,10 +10,10 @@ Two specs:
 * fixture: the test suite's fixture indexes (`fixtures/server.py`, on 127.0.0.1 and a free port),
   `torch>=2.5,<2.8` + torchvision + numpy<2, for 1, 3 and 6 targets.
 * real, from the default index of the user's pip/uv configuration (named to every tool explicitly)
-  with `[indexes] pytorch = false` (like `examples/quickstart`), one H100 node (x86_64): `torch==2.5.1` (driver 550.54.15); torch 2.9
-  + numpy (26 packages) and torch 2.9 + transformers, datasets, scipy, pandas, scikit-learn,
-  matplotlib, accelerate, pyarrow, tensorboard, statsmodels, evaluate (99 packages), both on driver
-  575.51.03. Needs the network; `--no-real` skips them.
+  with `[indexes] pytorch = false` (like `examples/quickstart`), one H100 node (x86_64):
+  `torch==2.5.1` (driver 550.54.15); torch 2.9 + numpy (26 packages) and torch 2.9 + transformers,
+  datasets, scipy, pandas, scikit-learn, matplotlib, accelerate, pyarrow, tensorboard, statsmodels,
+  evaluate (99 packages), both on driver 575.51.03. Needs the network; `--no-real` skips them.
 
 envlock uses a cached index page without asking for 10 minutes when the index sends no validators
 (the real default index sends none), so its warm rows read no page; the `--refresh` row asks for
