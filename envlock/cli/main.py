@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,9 +60,13 @@ def _root_parser() -> argparse.ArgumentParser:
 
 
 def _available() -> dict[str, tuple[str, str]]:
+    try:  # one directory listing, not a module search per command (start-up of every command)
+        files = set(os.listdir(os.path.dirname(__file__)))
+    except OSError:
+        files = set()
     found = {}
     for name, (module, summary) in COMMANDS.items():
-        if importlib.util.find_spec(f"envlock.cli.{module}") is not None:
+        if f"{module}.py" in files or importlib.util.find_spec(f"envlock.cli.{module}") is not None:
             found[name] = (module, summary)
     return found
 

@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -35,6 +34,7 @@ from envlock.errors import IndexCredentialsError, IndexFormatError, IntegrityErr
 from envlock.index.auth import CredentialStore
 from envlock.index.cache import CachedResponse, HttpCache, default_cache_root, max_age_of
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
+from envlock.index.fileurl import url2pathname
 from envlock.index.model import DownloadProgress, ProjectPage
 from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
 from envlock.index.releases import Release, ReleaseCache

@@ -13,10 +13,10 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from envlock.display import redact_url
 from envlock.errors import NetworkError
+from envlock.index.fileurl import url2pathname
 
 if TYPE_CHECKING:
     from envlock.index.client import HttpIndexClient
