@@ -127,7 +127,9 @@ def gather_artifacts(
         before_fetch()
     if phases is not None:
         if fetches:
-            where = "from " + (sources.bundle.description if sources.bundle is not None else "the network")
+            # the network source names the other stores on this machine it copies from first
+            described = network.description if network is not None else "the network"
+            where = "from " + (sources.bundle.description if sources.bundle is not None else described)
             verb = "copying" if sources.bundle is not None else "downloading"
             phases.phase(f"{verb} {len(fetches)} files / {sum(sizes) / 1e6:.1f} MB {where}")
         else:

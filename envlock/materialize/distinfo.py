@@ -142,13 +142,37 @@ print(sys.implementation.cache_tag)
 """
 
 
+# Source bytes one compiling process takes on before the next starts: small packages share a
+# process (each costs a Python start-up, which dominated environments of many small packages),
+# a large one (torch) has its own, and large ones still compile in parallel.
+_COMPILE_GROUP_BYTES = 1 << 20
+
+
+def _source_bytes(paths: list[Path]) -> int:
+    total = 0
+    for path in paths:
+        files = path.rglob("*.py") if path.is_dir() else [path]
+        total += sum(f.stat().st_size for f in files if f.is_file())
+    return total
+
+
 def _compile_jobs(site: Path) -> list[list[Path]]:
-    """One job per top-level directory of `site`, and one for its top-level modules, in name order:
-    which files share a process never depends on timing or on the number of CPUs."""
+    """The top-level directories of `site` and then its top-level modules, in name order, cut into
+    consecutive groups of about `_COMPILE_GROUP_BYTES` of source: which files share a process
+    depends only on the names and sizes of the files, never on timing or the number of CPUs."""
     entries = sorted(site.iterdir())
     modules = [e for e in entries if e.suffix == ".py" and e.is_file()]
     dirs = [[e] for e in entries if e.is_dir() and not e.is_symlink() and not e.name.endswith(".dist-info")]
-    return [*dirs, *([modules] if modules else [])]
+    jobs: list[list[Path]] = []
+    group: list[Path] = []
+    size = 0
+    for part in [*dirs, *([modules] if modules else [])]:
+        group += part
+        size += _source_bytes(part)
+        if size >= _COMPILE_GROUP_BYTES:
+            jobs.append(group)
+            group, size = [], 0
+    return [*jobs, *([group] if group else [])]
 
 
 def compile_bytecode(venv: Path) -> None:
@@ -157,7 +181,7 @@ def compile_bytecode(venv: Path) -> None:
     their path inside the venv (`lib/python3.11/site-packages/...`; an import puts the real path in
     their place), so the bytes are the same wherever the venv is built or published. A file that does
     not compile (a test fixture in old syntax, say) is left without bytecode, as pip leaves it.
-    Top-level packages compile in parallel, each in a process of its own."""
+    Groups of top-level packages (see `_compile_jobs`) compile in parallel, each in a process of its own."""
     from envlock.store.artifacts import in_threads
 
     sites = site_packages(venv)

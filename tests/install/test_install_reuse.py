@@ -46,3 +46,15 @@ def test_a_corrupt_copy_in_another_store_is_not_used(lock: Path, tmp_path: Path,
 
     assert doc["built"] is True
     assert server.requests == [artifact.url.rsplit("/", 1)[-1]]
+
+
+def test_the_progress_line_says_files_may_come_from_another_store(
+    lock: Path, tmp_path: Path, server: FileServer
+) -> None:
+    _install(lock, tmp_path / "store-a")
+
+    done = run_envlock(["install", "-l", str(lock), "--target", "cpu", "--store", str(tmp_path / "store-b")])
+
+    assert done.returncode == 0, done.stderr
+    assert "(or another store on this machine)" in done.stderr
+    assert server.requests[2:] == []
