@@ -361,7 +361,9 @@ def main() -> int:
 
     made = iter(range(1_000_000))
 
-    def uv_sync(cold: bool, requirements: Path = reqs, new_dir: bool = False) -> Callable[[], float]:
+    def uv_sync(
+        cold: bool, requirements: Path = reqs, new_dir: bool = False, compile_bytecode: bool = False
+    ) -> Callable[[], float]:
         def run() -> float:
             venv = fresh(f"uv-venv-{next(made)}" if new_dir else "uv-venv")
             cache = fresh("uvcache-u") if cold else tmp / "uvcache-u"
@@ -369,7 +371,7 @@ def main() -> int:
                 [
                     [uv, "venv", "-q", "--python", py, str(venv)],
                     [uv, "pip", "sync", "-q", "--python", str(venv / "bin" / "python"), "--require-hashes",
-                     str(requirements)],
+                     *(["--compile-bytecode"] if compile_bytecode else []), str(requirements)],
                 ],
                 _env(tmp, cache),
             )  # fmt: skip
@@ -404,6 +406,8 @@ def main() -> int:
     rows.append(("uv venv + uv pip sync, cold uv cache", [_median(uv_sync(True), args.repeat)]))
     uv_sync(False)()
     rows.append(("uv venv + uv pip sync, warm uv cache", [_median(uv_sync(False), args.repeat)]))
+    rows.append(("uv venv + uv pip sync --compile-bytecode, warm uv cache (the work envlock does)",
+                 [_median(uv_sync(False, compile_bytecode=True), args.repeat)]))  # fmt: skip
     rows.append(("uv venv + uv pip sync of the same local files, warm uv cache",
                  [_median(uv_sync(False, local_reqs), args.repeat)]))  # fmt: skip
     rows.append(("the same, into a new directory each time (uv queries the new venv's python)",
