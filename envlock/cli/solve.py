@@ -81,7 +81,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.kb import load_kb
     from envlock.lock.json import lock_to_json
     from envlock.lock.toml import load_lock, write_lock
-    from envlock.resolvers import get_backend
+    from envlock.resolvers.backends import get_backend
     from envlock.solve.solver import solve
     from envlock.spec.parse import load_spec
 

@@ -25,15 +25,13 @@ import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from envlock.kb.knowledge import KnowledgeBase
+from envlock.kb.knowledge import KnowledgeBase
 
 _MAGIC = b"envlock-kb-cache 1\n"
 _KEEP = 8  # entries kept: enough for a few specs with their own user files
 # The modules whose code decides what a knowledge base holds (platforms: the platform names rows use).
-_CODE = ("kb/cache.py", "kb/files.py", "kb/knowledge.py", "kb/model.py", "platforms.py")
+_CODE = ("kb/cache.py", "kb/files.py", "kb/knowledge.py", "kb/loader.py", "kb/model.py", "platforms.py")
 
 
 def cache_dir() -> Path:
@@ -69,8 +67,6 @@ def cache_key(digest: str, user_files: Sequence[Path]) -> str | None:
 
 def load(key: str) -> KnowledgeBase | None:
     """The cached knowledge base under `key`, or None when there is none or it is unreadable."""
-    from envlock.kb.knowledge import KnowledgeBase
-
     try:
         blob = (cache_dir() / f"{key}.pickle").read_bytes()
     except OSError:

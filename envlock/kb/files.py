@@ -100,10 +100,19 @@ class KbFragment:
     builds: tuple[TorchBuild, ...]
 
 
+def read_kb_file(path: Path) -> bytes:
+    """The bytes of a knowledge-base file; SpecError naming it when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            f"{path}: cannot read knowledge-base file: {exc.strerror or exc}",
+            hint="check the path in [resolution] knowledge-base or ENVLOCK_KB",
+        ) from exc
+
+
 def read_fragment(path: Path, *, user: bool) -> KbFragment:
     """Read and validate one knowledge-base file (see `parse_fragment`)."""
-    from envlock.kb.knowledge import read_kb_file
-
     return parse_fragment(path, read_kb_file(path), user=user)
 
 

@@ -106,7 +106,7 @@ def _resolve_gpu_word(word: str) -> ComputeCapability:
         return ComputeCapability.parse(word)
     except ValueError:
         pass
-    from envlock.kb.knowledge import load_kb
+    from envlock.kb.loader import load_kb
 
     kb = load_kb()
     try:
