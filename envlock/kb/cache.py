@@ -30,8 +30,17 @@ from envlock.kb.knowledge import KnowledgeBase
 
 _MAGIC = b"envlock-kb-cache 1\n"
 _KEEP = 8  # entries kept: enough for a few specs with their own user files
-# The modules whose code decides what a knowledge base holds (platforms: the platform names rows use).
-_CODE = ("kb/cache.py", "kb/files.py", "kb/knowledge.py", "kb/loader.py", "kb/model.py", "platforms.py")
+# The modules whose code decides what a knowledge base holds (platforms: the platform names rows use;
+# tables: the key checks the file reader shares with the spec reader).
+_CODE = (
+    "kb/cache.py",
+    "kb/files.py",
+    "kb/knowledge.py",
+    "kb/loader.py",
+    "kb/model.py",
+    "platforms.py",
+    "tables.py",
+)
 
 
 def cache_dir() -> Path:
