@@ -113,9 +113,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if previous is None and not args.upgrade and lock_file.exists():
         previous = _previous_pins(lock_file, console)
     kb = load_kb(spec.knowledge_base)
-    backend = get_backend(args.resolver)
-    if args.offline and hasattr(backend, "offline"):
-        backend.offline = True
+    backend = get_backend(args.resolver, offline=args.offline)
     with HttpIndexClient(offline=args.offline, refresh=args.refresh, lazy_connect=True) as client:
         from envlock.solve.archs import WheelArchReader
 

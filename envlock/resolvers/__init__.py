@@ -64,6 +64,7 @@ class ResolverBackend(Protocol):
     """A resolution engine."""
 
     name: str
+    offline: bool  # resolves from its own cache alone, never asking an index (uv can; pip-tools cannot)
 
     def version(self) -> str:
         """The engine's version, recorded in the lock."""

@@ -6,12 +6,13 @@ from envlock.errors import UsageError
 from envlock.resolvers import ResolverBackend
 
 
-def get_backend(name: str) -> ResolverBackend:
-    """The backend called `name` ("uv" or "pip-tools")."""
+def get_backend(name: str, *, offline: bool = False) -> ResolverBackend:
+    """The backend called `name` ("uv" or "pip-tools"); `offline` reaches uv only, as pip-tools
+    always asks the indexes."""
     if name == "uv":
         from envlock.resolvers.uv import UvBackend
 
-        return UvBackend()
+        return UvBackend(offline=offline)
     if name == "pip-tools":
         from envlock.resolvers.piptools import PipToolsBackend
 

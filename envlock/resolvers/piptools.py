@@ -94,6 +94,7 @@ class PipToolsBackend:
     """Resolves through `pip-compile` for the host platform only."""
 
     name = "pip-tools"
+    offline = False  # pip-compile has no cache-only mode
 
     def version(self) -> str:
         from importlib.metadata import version
