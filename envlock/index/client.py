@@ -34,11 +34,12 @@ from envlock import __version__
 from envlock.display import redact_url
 from envlock.errors import IndexCredentialsError, IndexFormatError, IntegrityError, NetworkError
 from envlock.index.auth import CredentialStore
-from envlock.index.cache import CachedResponse, HttpCache, default_cache_root, max_age_of
+from envlock.index.cache import CachedResponse, HttpCache, max_age_of
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, ProjectPage
 from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
 from envlock.index.releases import Release, ReleaseCache
+from envlock.userfiles import default_cache_root
 
 if TYPE_CHECKING:
     from envlock.index.ranged import RangedFile

@@ -38,10 +38,10 @@ from envlock.display import redact_text, redact_url
 from envlock.errors import EnvlockError, IntegrityError, NetworkError, ResolutionError
 from envlock.index import IndexClient
 from envlock.index.auth import Credentials, split_credentials
-from envlock.index.cache import default_cache_root
 from envlock.lock.model import Artifact, DirectSource, Lock
 from envlock.solve.tags import wheel_fits
 from envlock.spec.model import Spec
+from envlock.userfiles import default_cache_root
 
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 # A fixed time for the files of built wheels (1980-01-01, the oldest a zip can hold).

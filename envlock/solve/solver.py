@@ -566,7 +566,7 @@ def _solve_conda_part(
     target: TargetSpec, spec: Spec, kb: KnowledgeBase
 ) -> tuple[CondaPackage, ...] | _Unsatisfiable:
     from envlock.solve.conda import CondaProblem, solve_conda
-    from envlock.index.cache import default_cache_root
+    from envlock.userfiles import default_cache_root
 
     assert spec.conda is not None
     solved = solve_conda(
@@ -914,7 +914,7 @@ def _with_interpreters(spec: Spec, locked: list[LockedTarget], client: IndexClie
     if spec.interpreter != INTERPRETER_STANDALONE:
         return locked
     from envlock.solve.interpreter import pin_interpreter
-    from envlock.index.cache import default_cache_root
+    from envlock.userfiles import default_cache_root
 
     pinned: dict[tuple[str, str], LockedInterpreter] = {}
     out = []
