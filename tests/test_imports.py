@@ -177,3 +177,12 @@ def test_a_loop_through_deferred_imports_is_seen(tmp_path: Path) -> None:
     assert _loops(_import_graph(tmp_path)) == [
         ["envlock.kb.files", "envlock.kb.knowledge", "envlock.kb.files"]
     ]
+
+
+def test_every_folder_of_modules_is_a_package_an_install_ships() -> None:
+    # setuptools' package finder (pyproject.toml) skips a folder without __init__.py: its modules
+    # would import from a checkout and be missing from an installed wheel.
+    folders = {p.parent for p in (ROOT / "envlock").rglob("*.py") if "__pycache__" not in p.parts}
+    missing = sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").is_file())
+    # envlock/lock/ gets its __init__.py with the lock model's restructuring (issue 12).
+    assert [m for m in missing if m != "envlock/lock"] == []

@@ -5,7 +5,7 @@ envlock runs on, and cross-checks uv there. pip merges every index and takes the
 the variant index is added as an extra index, and its local versions (`2.5.1+cu124`) sort above
 the default index's plain `2.5.1`, so pip takes the variant's build. That is weaker than uv's
 explicit index pinning, which is why uv is the engine. pip-compile reports names and versions;
-the files, sizes and hashes are read from the indexes afterwards (see `envlock.solve.artifacts`).
+the files, sizes and hashes are read from the indexes afterwards (see `envlock.solve.packages`).
 pip-compile has no upload-date cut-off, so a spec with `exclude-newer` is refused.
 
 Index credentials never reach a command line, which every local user can read in /proc: the

@@ -12,7 +12,7 @@ without userinfo, and its user name and password travel in uv's per-index enviro
 uv is asked for exact pins (`name==version`), not for its PEP 751 output: uv's pylock writer must
 put a hash on every file and downloads each file its index gives no hash for (download.pytorch.org
 leaves many torch wheels of ~1 GB without one), and it cannot do that with `--offline`. envlock
-takes files, sizes and hashes from the index pages itself (`envlock.solve.artifacts`), downloading
+takes files, sizes and hashes from the index pages itself (`envlock.solve.packages`), downloading
 only what has no hash, once, and remembering the result.
 """
 

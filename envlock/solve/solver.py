@@ -42,13 +42,13 @@ from envlock.lock.toml import seal
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
 from envlock.solve.archs import WheelArchReader
-from envlock.solve.artifacts import lock_packages
 from envlock.solve.candidates import VariantOption, find_options
 from envlock.solve.direct import DirectReference, prepare_direct_references
 from envlock.solve.driver import driver_need, floating, judge_driver
 from envlock.solve.inputs import lock_inputs, staleness
 from envlock.solve.kernels import ArchRefusal, ArchVerdict, judge_wheel, torch_pages
 from envlock.solve.memo import MemoClient
+from envlock.solve.packages import lock_packages
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors_allowing
 from envlock.solve.tags import ordered_target_tags
 from envlock.solve.toolkit import LockedToolkit, ToolkitProblem, lock_toolkit
