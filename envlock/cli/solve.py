@@ -24,7 +24,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envlock.cli.locations import lock_path_for, spec_path
+from envlock.cli.locations import add_spec_argument, lock_path_for, spec_path
 from envlock.cli.output import Console, print_json
 
 if TYPE_CHECKING:
@@ -32,9 +32,7 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)"
-    )
+    add_spec_argument(parser)
     parser.add_argument(
         "-o", "--output", metavar="LOCK", help="where to write the lock (default: beside the spec)"
     )
