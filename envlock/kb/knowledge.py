@@ -5,9 +5,10 @@ The loader that reads, caches and merges the files is `envlock.kb.loader`."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
@@ -22,6 +23,9 @@ from envlock.kb.model import (
     parse_driver,
     variant_cuda,
 )
+
+if TYPE_CHECKING:
+    from envlock.kb.files import KbFragment
 
 CPU_SOURCE = "envlock-cpu-build"
 # Platforms whose default-index torch wheels are CPU-only in every release (architecture.md §3).
@@ -236,6 +240,53 @@ def normalize_gpu_name(name: str, *, strip_suffixes: bool = False) -> str:
             words.pop()
         words = words[:1] + [w for w in words[1:] if not _NAME_NOISE_RE.match(w)]
     return "".join(words)
+
+
+def merge_fragments(
+    fragments: Sequence[KbFragment], user_files: tuple[Path, ...], digest: str
+) -> KnowledgeBase:
+    """The knowledge base of validated files in load order: a later row replaces an earlier one
+    with the same key (GPU name or alias, CUDA version, release x variant x platform, ...)."""
+    sources: dict[str, str] = {}
+    gpus: dict[str, GpuInfo] = {}
+    tegra: set[ComputeCapability] = set()
+    toolkits: dict[str, CudaToolkit] = {}
+    families: dict[int, CudaFamily] = {}
+    limits: dict[str, GpuDriverLimit] = {}
+    defaults: dict[Version, PypiDefault] = {}
+    builds: dict[tuple[Version, str, str], TorchBuild] = {}
+    for frag in fragments:
+        sources.update(frag.sources)
+        tegra.update(frag.tegra)
+        for info in frag.gpus:
+            for alias in (info.name, *info.aliases):
+                gpus[normalize_gpu_name(alias)] = info
+        toolkits.update((t.version, t) for t in frag.toolkits)
+        families.update((f.major, f) for f in frag.families)
+        limits.update((lim.key, lim) for lim in frag.driver_limits)
+        for d in frag.pypi_defaults:
+            old = defaults.get(Version(d.release))
+            merged = {**(old.variants if old else {}), **d.variants}
+            defaults[Version(d.release)] = replace(d, variants=merged)
+        builds.update(((Version(b.release), b.variant, b.platform), b) for b in frag.builds)
+    gpus = {k: replace(g, tegra=g.cc in tegra) for k, g in gpus.items()}
+    known = {g.cc for g in gpus.values()} | tegra
+    for b in builds.values():
+        known.update(b.sass)
+        known.update(b.ptx)
+    return KnowledgeBase(
+        digest=digest,
+        files=user_files,
+        sources=sources,
+        gpus=gpus,
+        tegra=frozenset(tegra),
+        toolkits=toolkits,
+        families=families,
+        driver_limits=tuple(limits.values()),
+        pypi_defaults=defaults,
+        builds=builds,
+        known_ccs=frozenset(known),
+    )
 
 
 def _compare_driver(a: str, b: str) -> int:

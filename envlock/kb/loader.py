@@ -1,32 +1,16 @@
 """Loading the knowledge base: read the built-in and user files, validate them (or take the cached
-merge), and merge them row by row into one `KnowledgeBase`."""
+merge) and merge them row by row (`knowledge.merge_fragments`) into one `KnowledgeBase`."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from packaging.version import Version
 
 from envlock.errors import SpecError
-from envlock.kb.knowledge import KnowledgeBase, normalize_gpu_name
-from envlock.kb.model import (
-    ComputeCapability,
-    CudaFamily,
-    CudaToolkit,
-    GpuDriverLimit,
-    GpuInfo,
-    PypiDefault,
-    TorchBuild,
-)
-
-if TYPE_CHECKING:
-    from envlock.kb.files import KbFragment
+from envlock.kb.knowledge import KnowledgeBase, merge_fragments
 
 ENV_VAR = "ENVLOCK_KB"
 
@@ -88,50 +72,7 @@ def _load(user_files: tuple[Path, ...]) -> KnowledgeBase:
         if cached is not None and cached.digest == digest and cached.files == user_files:
             return cached
     fragments = [files.parse_fragment(path, data, user=user) for path, data, user in contents]
-    kb = _merge(fragments, user_files, digest)
+    kb = merge_fragments(fragments, user_files, digest)
     if key is not None:
         cache.store(key, kb)
     return kb
-
-
-def _merge(fragments: Sequence[KbFragment], user_files: tuple[Path, ...], digest: str) -> KnowledgeBase:
-    sources: dict[str, str] = {}
-    gpus: dict[str, GpuInfo] = {}
-    tegra: set[ComputeCapability] = set()
-    toolkits: dict[str, CudaToolkit] = {}
-    families: dict[int, CudaFamily] = {}
-    limits: dict[str, GpuDriverLimit] = {}
-    defaults: dict[Version, PypiDefault] = {}
-    builds: dict[tuple[Version, str, str], TorchBuild] = {}
-    for frag in fragments:
-        sources.update(frag.sources)
-        tegra.update(frag.tegra)
-        for info in frag.gpus:
-            for alias in (info.name, *info.aliases):
-                gpus[normalize_gpu_name(alias)] = info
-        toolkits.update((t.version, t) for t in frag.toolkits)
-        families.update((f.major, f) for f in frag.families)
-        limits.update((lim.key, lim) for lim in frag.driver_limits)
-        for d in frag.pypi_defaults:
-            old = defaults.get(Version(d.release))
-            merged = {**(old.variants if old else {}), **d.variants}
-            defaults[Version(d.release)] = replace(d, variants=merged)
-        builds.update(((Version(b.release), b.variant, b.platform), b) for b in frag.builds)
-    gpus = {k: replace(g, tegra=g.cc in tegra) for k, g in gpus.items()}
-    known = {g.cc for g in gpus.values()} | tegra
-    for b in builds.values():
-        known.update(b.sass)
-        known.update(b.ptx)
-    return KnowledgeBase(
-        digest=digest,
-        files=user_files,
-        sources=sources,
-        gpus=gpus,
-        tegra=frozenset(tegra),
-        toolkits=toolkits,
-        families=families,
-        driver_limits=tuple(limits.values()),
-        pypi_defaults=defaults,
-        builds=builds,
-        known_ccs=frozenset(known),
-    )
