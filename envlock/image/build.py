@@ -12,11 +12,12 @@ build leaves only scratch (which `envlock gc` clears).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import shutil
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ from envlock.install.wheels import choose_artifacts
 from envlock.lock.model import Lock, LockedTarget
 from envlock.progress import Progress
 from envlock.store.layout import StoreLayout, new_token
+from envlock.userfiles import write_atomic
 
 # Docker's layer media types and their OCI names (a base read from a Docker-format source).
 _OCI_LAYER_TYPES = {
@@ -282,14 +284,8 @@ def _build_layer_unchecked(store: StoreLayout, plan: LayerPlan, prefix: str) -> 
     finally:
         tmp.unlink(missing_ok=True)
     if plan.key is not None:
-        record = _layer_record(store, plan.key)
-        record.parent.mkdir(parents=True, exist_ok=True)
-        rtmp = record.with_name(f".{record.name}.{new_token(4)}.tmp")
-        rtmp.write_text(
-            json.dumps({"diff-id": diff_id, "digest": digest, "size": size, "packages": list(plan.packages)}),
-            encoding="utf-8",
-        )
-        rtmp.replace(record)
+        record = {"diff-id": diff_id, "digest": digest, "size": size, "packages": list(plan.packages)}
+        write_atomic(_layer_record(store, plan.key), json.dumps(record).encode())
     return BuiltLayer(
         plan_name=plan.name,
         packages=plan.packages,
@@ -380,14 +376,8 @@ def build_image(
 
     if layer_only:
         assert isinstance(req.dest, Path)
-        try:
+        with _writing(req.dest, req.dest, "a directory"):
             _write_layer_only(req.dest, layers[0], prefix, labels, req.target)
-        except OSError as exc:
-            raise UsageError(
-                f"-o {req.dest}: cannot write {exc.filename or req.dest}: {exc.strerror or exc}",
-                hint="choose a directory this user can write, on a filesystem with space",
-                details={"path": str(exc.filename or req.dest)},
-            ) from exc
         return result(dest=str(req.dest), tag=None, manifest_digest=None, config_digest=None, pushed=None)
     assert isinstance(req.dest, ImageRef)
     config_doc = cfg.image_config(
@@ -436,7 +426,8 @@ def build_image(
     }
     manifest_bytes = canonical_json(manifest_doc)
     manifest = Descriptor(media_type=MANIFEST, digest=digest_of(manifest_bytes), size=len(manifest_bytes))
-    pushed = _write_dest(req, base, layers, config_bytes, manifest_bytes, manifest, tag, progress)
+    with _writing(req.dest, req.dest.path, "a destination"):
+        pushed = _write_dest(req, base, layers, config_bytes, manifest_bytes, manifest, tag, progress)
     return result(
         dest=str(req.dest.with_tag(tag)) if req.dest.digest is None else str(req.dest),
         tag=tag,
@@ -457,29 +448,20 @@ def _fill(
     writer.add_bytes(manifest)
 
 
-def _write_dest(
-    req: ImageRequest,
-    base: Base,
-    layers: tuple[BuiltLayer, ...],
-    config: bytes,
-    manifest_bytes: bytes,
-    manifest: Descriptor,
-    tag: str,
-    progress: Progress,
-) -> PushResult | None:
-    dest = req.dest
-    assert isinstance(dest, ImageRef)
+@contextlib.contextmanager
+def _writing(dest: object, path: object, choose: str) -> Iterator[None]:
+    """An OSError while writing `-o dest` (at `path`) is the user's to fix: a UsageError naming the file."""
     try:
-        return _write_dest_unchecked(req, base, layers, config, manifest_bytes, manifest, tag, progress)
+        yield
     except OSError as exc:
         raise UsageError(
-            f"-o {dest}: cannot write {exc.filename or dest.path}: {exc.strerror or exc}",
-            hint="choose a destination this user can write, on a filesystem with space",
-            details={"path": str(exc.filename or dest.path)},
+            f"-o {dest}: cannot write {exc.filename or path}: {exc.strerror or exc}",
+            hint=f"choose {choose} this user can write, on a filesystem with space",
+            details={"path": str(exc.filename or path)},
         ) from exc
 
 
-def _write_dest_unchecked(
+def _write_dest(
     req: ImageRequest,
     base: Base,
     layers: tuple[BuiltLayer, ...],
