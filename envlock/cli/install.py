@@ -189,10 +189,13 @@ def _apply(
         from envlock.install.reuse import MachineCopiesSource, known_stores
         from envlock.install.sources import UrlSource
 
-        # Before downloading a file, a verified copy from another of this user's stores. The HTTP
-        # client is made on the first http(s) download: files from a file:// channel or index
-        # (a local mirror) need none, and making one costs ~0.3 s of imports and TLS setup.
-        client = HttpIndexClient(lazy_connect=True)
+        from envlock.install.wheels import choose_artifacts
+
+        # Before downloading a file, a verified copy from another of this user's stores. A target
+        # whose files all come from file:// URLs (a local channel or mirror) needs no HTTP client,
+        # whose making costs ~0.3 s; others make it now, before the downloads start.
+        remote = any(not a.url.startswith("file:") for _p, a in choose_artifacts(plan.target))
+        client = HttpIndexClient(lazy_connect=not remote)
         return MachineCopiesSource(known_stores(exclude=plan.store.root), UrlSource(client))
 
     from envlock.install.direct import DirectArtifactSource
