@@ -164,6 +164,14 @@ print(time.perf_counter() - t)
 """
 
 
+# Every module `envlock solve` of a conda-only spec imports (from `python -X importtime`), nothing run.
+SOLVE_IMPORTS = (
+    "import envlock.cli.main, envlock.cli.solve, envlock.index.client, envlock.index.config, envlock.kb, "
+    "envlock.kb.cache, envlock.lock.drift, envlock.lock.json, envlock.lock.toml, envlock.resolvers.uv, "
+    "envlock.solve.conda, envlock.solve.solver, envlock.solve.archs, rattler, os; os._exit(0)"
+)
+
+
 def _remove(path: Path) -> None:
     """Remove a tree that may hold read-only store environments (published environments are 0555)."""
     if path.exists():
@@ -196,6 +204,7 @@ def _row(name: str, samples: list[float]) -> str:
 ROWS = {
     "python": "`python -c pass` (start-up of any Python process here)",
     "import-rattler": '`python -c "import rattler"`',
+    "imports": "the modules `envlock solve` imports (rattler's too), imported in a process, nothing run",
     "solve": "`envlock solve`, conda part only (warm repodata)",
     "rattler-solve": "`rattler.solve` alone, same inputs, as a process (warm repodata)",
     "step": "envlock's conda step in-process (`solve_conda`: virtual packages, `rattler.solve`, records)",
@@ -262,6 +271,7 @@ def main() -> int:
         for i in range(args.repeat):
             rows["python"].append(_time([py, "-c", "pass"], env))
             rows["import-rattler"].append(_time([py, "-c", "import rattler, os; os._exit(0)"], env))
+            rows["imports"].append(_time([py, "-c", SOLVE_IMPORTS], env))
             rows["solve"].append(_time([*envlock, "solve", "-s", str(specs["conda"]), "-q"], env))
             rows["rattler-solve"].append(_time(rattler_solve, env))
             rows["solve-mixed"].append(_time([*envlock, "solve", "-s", str(specs["mixed"]), "-q"], env))
@@ -296,8 +306,8 @@ def main() -> int:
             for k, v in rows.items()
             if k not in ("step", "rattler-step")
         ]
-        table.insert(4, f"| {ROWS['step']} | {step_med:.3f} | {step_min:.3f} |")
-        table.insert(5, f"| {ROWS['rattler-step']} | {alone_med:.3f} | {alone_min:.3f} |")
+        table.insert(5, f"| {ROWS['step']} | {step_med:.3f} | {step_min:.3f} |")
+        table.insert(6, f"| {ROWS['rattler-step']} | {alone_med:.3f} | {alone_min:.3f} |")
         lines = [
             f"load average (1, 5, 15 min) before: {load_before}; after: {load_after}; "
             f"{os.cpu_count()} CPUs; {args.repeat} runs each (the in-process rows: {10 * args.repeat} "
