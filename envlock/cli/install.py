@@ -188,7 +188,6 @@ def _apply(
         from envlock.index.client import HttpIndexClient
         from envlock.install.reuse import MachineCopiesSource, known_stores
         from envlock.install.sources import UrlSource
-
         from envlock.install.wheels import choose_artifacts
 
         # Before downloading a file, a verified copy from another of this user's stores. A target
