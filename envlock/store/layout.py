@@ -6,6 +6,8 @@
     <root>/v1/scratch/                                    builds in progress, same filesystem
     <root>/v1/leases/                                     build leases (one file per env being built)
     <root>/v1/builds.log                                  one line per published environment
+    <root>/v1/python/                                     unpacked locked interpreters (store/interpreters.py)
+    <root>/v1/oci/                                        the image cache (image/build.py)
 
 The root is `--store`, else `$ENVLOCK_STORE`, else `$XDG_DATA_HOME/envlock/store`, else
 `~/.local/share/envlock/store`.

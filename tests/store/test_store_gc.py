@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
 
 from envlock.store.gc import apply_gc, plan_gc
-from envlock.store.layout import StoreLayout
+from envlock.store.layout import StoreLayout, hostname
 
 
 def _layout(tmp_path: Path) -> StoreLayout:
@@ -34,3 +35,32 @@ def test_downloads_in_progress_survive_gc_and_dead_ones_do_not(tmp_path: Path) -
     assert [i.path.name for i in plan.remove] == [dead_tmp.name]
     apply_gc(plan, layout, stale_seconds=600)
     assert store_tmp.exists() and client_tmp.exists() and not dead_tmp.exists()
+
+
+def _python_dir(layout: StoreLayout, sha256: str) -> Path:
+    path = layout.base / "python" / f"{sha256[:32]}-cpython-3.11.7"
+    (path / "python" / "bin").mkdir(parents=True)
+    (path / ".envlock-complete").write_text(sha256 + "\n")
+    return path
+
+
+def test_an_interpreter_a_build_in_progress_names_survives_gc_and_an_unused_one_does_not(
+    tmp_path: Path,
+) -> None:
+    layout = _layout(tmp_path)
+    in_use, unused = "a" * 64, "b" * 64
+    kept, dropped = _python_dir(layout, in_use), _python_dir(layout, unused)
+    _age(kept, 3600)
+    # a live build (this very process) whose lease names the interpreter's archive among its files
+    lease = layout.lease_path("0123-demo-cpu")
+    lease.write_text(
+        json.dumps(
+            {"token": "t", "host": hostname(), "boot-id": None, "pid": os.getpid(),
+             "info": {"env": "0123-demo-cpu", "artifacts": [in_use]}}
+        )
+    )  # fmt: skip
+    plan = plan_gc(layout, stale_seconds=600)
+    assert [(i.kind, i.path) for i in plan.remove] == [("python", dropped)]
+    apply_gc(plan, layout, stale_seconds=600)
+    assert kept.is_dir() and not dropped.exists()
+    assert list(layout.scratch.iterdir()) == []  # removed through scratch, nothing left there
