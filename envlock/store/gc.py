@@ -288,12 +288,18 @@ def apply_gc(plan: GcPlan, layout: StoreLayout, *, stale_seconds: float) -> list
                 remove_tree(doomed)
             elif item.path.is_dir() and not item.path.is_symlink():
                 remove_tree(item.path)
+            elif item.kind == "root":
+                try:
+                    item.path.unlink()
+                except PermissionError:
+                    continue  # another user's, in a sticky roots/: theirs to remove
+                except FileNotFoundError:
+                    pass
+                with contextlib.suppress(FileNotFoundError):
+                    item.path.with_name(item.path.name + ".lock").unlink()
             else:
                 with contextlib.suppress(FileNotFoundError):
                     item.path.unlink()
-                if item.kind == "root":
-                    with contextlib.suppress(FileNotFoundError):
-                        item.path.with_name(item.path.name + ".lock").unlink()
         except OSError as exc:  # a read-only or foreign store: say so, having removed what came before
             raise store_error(exc, item.path, f"remove the {item.kind}") from exc
         removed.append(item)

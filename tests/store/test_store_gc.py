@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from pathlib import Path
 
 from envlock.store.gc import apply_gc, plan_gc
 from envlock.store.layout import StoreLayout, hostname
+from envlock.store.roots import add_root, lock_root_name, read_roots
 
 
 def _layout(tmp_path: Path) -> StoreLayout:
@@ -64,3 +66,29 @@ def test_an_interpreter_a_build_in_progress_names_survives_gc_and_an_unused_one_
     apply_gc(plan, layout, stale_seconds=600)
     assert kept.is_dir() and not dropped.exists()
     assert list(layout.scratch.iterdir()) == []  # removed through scratch, nothing left there
+
+
+def test_a_group_store_keeps_each_users_roots_apart(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    store.chmod(0o2775)
+    layout = StoreLayout(root=store)
+    old = os.umask(0o002)
+    try:
+        layout.ensure()
+    finally:
+        os.umask(old)
+    # only a root's owner may remove or replace it, nor can anyone move roots/ or envs/ aside
+    assert all(d.stat().st_mode & stat.S_ISVTX for d in (layout.roots, layout.envs, layout.base))
+    env = layout.envs / "0123-demo-cpu"
+    env.mkdir()
+    lock = tmp_path / "envlock.lock"
+    lock.write_text("")
+    # a root as an older envlock named it (no uid), owned by this user: the next install replaces it
+    legacy = lock_root_name(lock, "cpu")
+    (layout.roots / legacy).symlink_to("../envs/0123-demo-cpu")
+    (layout.roots / (legacy + ".lock")).symlink_to(lock)
+    link = add_root(layout, legacy, env, lock_path=lock)
+    assert link.name == f"u{os.getuid()}-{legacy}"
+    assert sorted(p.name for p in layout.roots.iterdir()) == [link.name, link.name + ".lock"]
+    assert [r.live for r in read_roots(layout)] == [True]
