@@ -44,3 +44,27 @@ def test_run_gives_what_subprocess_run_gives() -> None:
 def test_run_past_its_timeout_kills_the_child() -> None:
     with pytest.raises(subprocess.TimeoutExpired):
         processes.run([sys.executable, "-c", "import time; time.sleep(60)"], timeout=0.5)
+
+
+def test_no_module_but_the_starter_starts_a_process() -> None:
+    # A child started any other way would outlive a killed envlock (and write into cleaned scratch).
+    import ast
+    from pathlib import Path
+
+    starters = {"run", "Popen", "call", "check_call", "check_output", "getoutput", "getstatusoutput"}
+    root = Path(processes.__file__).parent
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "processes.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and (
+                    (node.value.id == "subprocess" and node.attr in starters)
+                    or (node.value.id == "os" and (node.attr in ("system", "popen") or "spawn" in node.attr))
+                )
+            ):
+                found.append(f"{path.relative_to(root.parent)}:{node.lineno}: {node.value.id}.{node.attr}")
+    assert found == []
