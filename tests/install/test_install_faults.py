@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -164,11 +166,12 @@ def _children(pid: int) -> list[str]:
     return names
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
-def test_sigkill_of_envlock_alone_leaves_no_uv_running(lock: Path, store: Path, tmp_path: Path) -> None:
-    # The builder's `uv venv` waits for uv's cache, which another uv holds (as `uv cache clean` does),
-    # so uv is surely running when only envlock's own pid is killed (its process group is not).
-    cache = tmp_path / "uv-cache"
+@contextlib.contextmanager
+def _builder_in_uv(lock: Path, store: Path, cache: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """An `envlock install` (run by the keeper) whose `uv venv` waits for uv's cache, which another
+    uv holds (as `uv cache clean` does): uv is surely running while the test kills envlock's pid."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
     cache.mkdir()
     held = os.open(cache / ".lock", os.O_CREAT | os.O_RDWR)
     fcntl.flock(held, fcntl.LOCK_EX)
@@ -186,25 +189,60 @@ def test_sigkill_of_envlock_alone_leaves_no_uv_running(lock: Path, store: Path, 
         _wait_for(lambda: "uv" in _children(builder) or keeper.poll() is not None)
         if keeper.poll() is not None:
             pytest.skip("this uv does not wait for a cache that another uv holds")
-        os.kill(builder, signal.SIGKILL)
-        survivors = json.loads(keeper.stdout.readline())
-        assert survivors == []  # every child of envlock died with it
-        name = _env_name(lock, "cpu")
-        assert not (store / "v1" / "envs" / name).exists()
-
-        gc = run_envlock(["gc", "--store", str(store)])
-        assert gc.returncode == 0, gc.stderr
-        assert list((store / "v1" / "scratch").iterdir()) == []
-        assert list((store / "v1" / "leases").iterdir()) == []
+        yield keeper, builder
     finally:
         fcntl.flock(held, fcntl.LOCK_UN)
         os.close(held)
         keeper.wait(timeout=60)
+
+
+def _survivors(keeper: subprocess.Popen[str]) -> list[str]:
+    assert keeper.stdout is not None
+    found: list[str] = json.loads(keeper.stdout.readline())
+    return found
+
+
+def test_sigkill_of_envlock_alone_leaves_no_uv_running(lock: Path, store: Path, tmp_path: Path) -> None:
+    name = _env_name(lock, "cpu")
+    with _builder_in_uv(lock, store, tmp_path / "uv-cache") as (keeper, builder):
+        os.kill(builder, signal.SIGKILL)  # its pid alone, not its process group
+        assert _survivors(keeper) == []  # every child of envlock died with it
+        assert not (store / "v1" / "envs" / name).exists()
+        gc = run_envlock(["gc", "--store", str(store)])
+        assert gc.returncode == 0, gc.stderr
+        assert list((store / "v1" / "scratch").iterdir()) == []
+        assert list((store / "v1" / "leases").iterdir()) == []
     # Nothing comes back into the cleaned scratch once uv's cache is free again; a new install works.
-    done = run_envlock(cmd, env={"UV_CACHE_DIR": str(cache)})
+    done = run_envlock(
+        ["install", "-l", str(lock), "--target", "cpu", "--store", str(store)],
+        env={"UV_CACHE_DIR": str(tmp_path / "uv-cache")},
+    )
     assert done.returncode == 0, done.stderr
     assert Path(done.stdout.strip()).name == name
     assert list((store / "v1" / "scratch").iterdir()) == []
+    assert (store / "v1" / "builds.log").read_text().count("published") == 1
+
+
+def test_waiter_takes_over_when_the_lease_holder_alone_is_killed_while_uv_runs(
+    lock: Path, store: Path, tmp_path: Path
+) -> None:
+    # The single-pid variant of the test above it: a batch system (or a user) that kills the
+    # holder's pid only, while its uv runs.
+    with _builder_in_uv(lock, store, tmp_path / "uv-cache") as (keeper, builder):
+        waiter = _popen_install(
+            lock, store, "cpu", ENVLOCK_LEASE_STALE_SECONDS="2", UV_CACHE_DIR=str(tmp_path / "waiter-cache")
+        )
+        assert waiter.stderr is not None
+        first = waiter.stderr.readline()
+        assert f"waiting on pid {builder} " in first, first
+        os.kill(builder, signal.SIGKILL)
+        assert _survivors(keeper) == []
+        out, err = waiter.communicate(timeout=60)
+        assert waiter.returncode == 0, err
+        assert "lease won: building" in err
+    name = _env_name(lock, "cpu")
+    assert Path(out.strip()).name == name
+    assert list((store / "v1" / "scratch").iterdir()) == []  # and nothing comes back into it
     assert (store / "v1" / "builds.log").read_text().count("published") == 1
 
 
