@@ -123,21 +123,28 @@ def _oci_dir(layout: StoreLayout) -> Path:
     return layout.base / "oci"
 
 
-def _python_of(record: EnvRecord | None, layout: StoreLayout) -> str | None:
-    """The name of the store interpreter (`v1/python/<name>`) an environment is built on, if any;
-    read from the interpreter path its record holds, whichever path reached the store then."""
-    if record is None:
-        return None
-    parts = Path(record.interpreter).parts
-    for i in range(1, len(parts) - 1):
-        if parts[i] == "python" and parts[i - 1] == layout.base.name:
-            return parts[i + 1]
+def _python_of(env: Path, layout: StoreLayout) -> str | None:
+    """The name of the store interpreter (`v1/python/<name>`) the environment `env` is built on, if
+    any: from the interpreter path its record holds (whichever path reached the store then), else
+    from its `pyvenv.cfg`."""
+    record = EnvRecord.read(env)
+    paths = [record.interpreter] if record is not None else []
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        for line in (env / "pyvenv.cfg").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "home":
+                paths.append(value.strip())
+    for path in paths:
+        parts = Path(path).parts
+        for i in range(1, len(parts) - 1):
+            if parts[i] == "python" and parts[i - 1] == layout.base.name:
+                return parts[i + 1]
     return None
 
 
 def _pythons_in_use(layout: StoreLayout, envs: set[Path], building_shas: set[str]) -> set[str]:
     """Names in `v1/python/` that `envs` or a build in progress (by its archive) uses."""
-    used = {name for env in envs if (name := _python_of(EnvRecord.read(env), layout)) is not None}
+    used = {name for env in envs if (name := _python_of(env, layout)) is not None}
     building = {s[:32] for s in building_shas}
     with contextlib.suppress(FileNotFoundError):
         used.update(e.name for e in interpreters_dir(layout).iterdir() if e.name[:32] in building)
