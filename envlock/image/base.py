@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
+from envlock import processes
 from envlock.errors import IncompatibleNodeError, UsageError
 from envlock.image.layout import Descriptor, blob_path, digest_of, read_json_blob
 from envlock.lock.model import Artifact, LockedTarget
@@ -109,7 +110,7 @@ def _open_layer(path: Path) -> Iterator[IO[bytes]]:
                 f"the base has a zstd layer ({path.name}) and the zstd program is not installed",
                 hint="install zstd, or use a base with gzip layers",
             )
-        proc = subprocess.Popen([zstd, "-dc", str(path)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = processes.start([zstd, "-dc", str(path)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
         try:
             yield proc.stdout

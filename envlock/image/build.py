@@ -7,7 +7,9 @@ The store holds, beside environments and artifacts:
     v1/oci/bases/<hex>/           registry and oci-archive bases, one OCI layout per base digest
     v1/oci/facts/<hex>.json       what a base holds (platform, Pythons, glibc), by base digest
 Blobs and records are written in the store's scratch area and renamed into place, so a killed
-build leaves only scratch (which `envlock gc` clears).
+build leaves only scratch (which `envlock gc` clears). A build holds a lease (`v1/leases/image-*`)
+while it runs, and `envlock gc` removes nothing under `v1/oci/` while one is alive; otherwise gc keeps
+a layer while every file it was built from is used by a live environment, and removes base copies.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envlock.errors import IncompatibleNodeError, UsageError
 from envlock.image import config as cfg
@@ -64,6 +66,9 @@ from envlock.lock.model import Lock, LockedTarget
 from envlock.progress import Progress
 from envlock.store.layout import StoreLayout, new_token
 from envlock.userfiles import write_atomic
+
+if TYPE_CHECKING:
+    from envlock.store.lease import Lease
 
 # Docker's layer media types and their OCI names (a base read from a Docker-format source).
 _OCI_LAYER_TYPES = {
@@ -284,7 +289,14 @@ def _build_layer_unchecked(store: StoreLayout, plan: LayerPlan, prefix: str) -> 
     finally:
         tmp.unlink(missing_ok=True)
     if plan.key is not None:
-        record = {"diff-id": diff_id, "digest": digest, "size": size, "packages": list(plan.packages)}
+        record = {
+            "diff-id": diff_id,
+            "digest": digest,
+            "size": size,
+            "packages": list(plan.packages),
+            # what `envlock gc` keeps the layer for: every one of these files in use by a live environment
+            "artifacts": list(plan.artifacts),
+        }
         write_atomic(_layer_record(store, plan.key), json.dumps(record).encode())
     return BuiltLayer(
         plan_name=plan.name,
@@ -341,7 +353,44 @@ def build_image(
     progress: Progress,
     layer_only: bool,
 ) -> ImageResult:
-    """Build the image (or layer) `req` asks for; `install_env()` builds or finds the store environment."""
+    """Build the image (or layer) `req` asks for; `install_env()` builds or finds the store environment.
+
+    The build holds a lease of its own in the store, so that `envlock gc` removes nothing of the
+    image cache (`v1/oci/`) meanwhile.
+    """
+    with contextlib.ExitStack() as held:
+        lease = _image_lease(req.store)
+        if lease is not None:
+            held.enter_context(lease)
+        return _build_image(req, install_env=install_env, progress=progress, layer_only=layer_only)
+
+
+def _image_lease(store: StoreLayout) -> Lease | None:
+    """A lease of this build alone; None where the store cannot hold one (a store this user cannot
+    write, which the build then reports when it writes its first layer)."""
+    from envlock.errors import StoreError
+    from envlock.store.gc import IMAGE_LEASE_PREFIX
+    from envlock.store.lease import acquire_lease, stale_seconds_from_env
+
+    try:
+        store.ensure()
+        return acquire_lease(
+            store.lease_path(f"{IMAGE_LEASE_PREFIX}{new_token(8)}"),
+            info={"image": True},
+            stale_seconds=stale_seconds_from_env(),
+            done=lambda: False,
+        )
+    except StoreError:
+        return None
+
+
+def _build_image(
+    req: ImageRequest,
+    *,
+    install_env: Callable[[], Path],
+    progress: Progress,
+    layer_only: bool,
+) -> ImageResult:
     base = resolve_base(req, progress)
     base, python_path = check_base(req, base)
     env_dir = install_env()

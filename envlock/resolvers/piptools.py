@@ -23,12 +23,12 @@ import os
 import platform as host_platform
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from envlock import processes
 from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError, UsageError
 from envlock.index.auth import netrc_path, split_credentials
@@ -159,7 +159,7 @@ class PipToolsBackend:
             netrc_file = _private_netrc(request, work)
             if netrc_file is not None:
                 env["NETRC"] = str(netrc_file)
-            proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
+            proc = processes.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 text = redact_text((proc.stderr or proc.stdout).strip())
                 if "Could not fetch" in text or "ConnectionError" in text or "HTTPError" in text:
