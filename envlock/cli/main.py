@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
-import os
 import sys
 from collections.abc import Sequence
 
@@ -59,19 +57,6 @@ def _root_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _available() -> dict[str, tuple[str, str]]:
-    try:  # one directory listing, not a module search per command (start-up of every command)
-        # os, not pathlib: `--help` imports nothing it does not need
-        files = set(os.listdir(os.path.dirname(__file__)))  # noqa: PTH208, PTH120
-    except OSError:
-        files = set()
-    found = {}
-    for name, (module, summary) in COMMANDS.items():
-        if f"{module}.py" in files or importlib.util.find_spec(f"envlock.cli.{module}") is not None:
-            found[name] = (module, summary)
-    return found
-
-
 def build_parser(command: str | None) -> argparse.ArgumentParser:
     """The parser with every command listed, and the full arguments of `command` only."""
     parser = _root_parser()
@@ -89,7 +74,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="print only errors and data"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, summary) in _available().items():
+    for name, (module, summary) in COMMANDS.items():
         if name == command:
             mod = importlib.import_module(f"envlock.cli.{module}")
             cmd_parser = sub.add_parser(
