@@ -12,7 +12,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,21 +22,15 @@ from envlock.errors import LockFormatError, StaleLockError
 from envlock.inputfile import MAX_LOCK_BYTES, InputFileError, read_input
 from envlock.lock.digest import sha256_json
 from envlock.lock.model import (
-    INTERPRETER_SYSTEM,
     LOCK_VERSION,
+    REQUIRED,
     Artifact,
-    CondaPackage,
     DirectSource,
-    HeldComponent,
-    ImageInputs,
+    Key,
+    Keys,
     Lock,
     LockedInterpreter,
     LockedPackage,
-    LockedTarget,
-    LockInputs,
-    MixedAllowance,
-    Rejection,
-    TargetInputs,
 )
 from envlock.lock.validate import validate_lock
 
@@ -57,8 +51,6 @@ def _s(value: str) -> str:
 
 
 def _v(value: object) -> str:
-    if isinstance(value, dict):
-        return _inline(list(value.items()))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -67,251 +59,91 @@ def _v(value: object) -> str:
         return _s(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_v(v) for v in value) + "]"
-    if isinstance(value, _SourceValue):
-        return _inline(value.pairs())
     raise TypeError(f"cannot write {type(value).__name__} to the lock")
 
 
-def _kv(pairs: list[tuple[str, object]]) -> Iterator[str]:
-    for key, value in pairs:
-        if value is None:
-            continue
-        yield f"{key} = {_v(value)}"
+def _is_written(record: Any, key: Key, value: object) -> bool:
+    if key.unless is not None and getattr(record, key.unless) is not None:
+        return False
+    return key.written(value)
 
 
-def _inline(pairs: list[tuple[str, object]]) -> str:
-    return "{ " + ", ".join(_kv(pairs)) + " }"
+def _items(record: Any) -> list[str]:
+    """`key = value` for each key of `record` the file holds."""
+    out: list[str] = []
+    for key in record.KEYS:
+        value = getattr(record, key.field)
+        if _is_written(record, key, value):
+            out += _item(key, value)
+    return out
 
 
-def _artifact_pairs(a: Artifact) -> list[tuple[str, object]]:
-    return [
-        ("file", a.filename),
-        ("url", a.url or None),  # a wheel envlock built, or a local file, has no URL
-        ("size", a.size),
-        ("sha256", a.sha256),
-        ("hash-source", a.hash_source if a.hash_source != "index" else None),
-        ("upload-time", a.upload_time),
-        ("yanked", True if a.yanked else None),
-    ]
-
-
-def _inputs_pairs(i: LockInputs) -> list[tuple[str, object]]:
-    return [
-        ("name", i.name),
-        ("python", i.python),
-        ("dependencies", list(i.dependencies)),
-        ("cuda-version", i.cuda_version),
-        ("cudnn", i.cudnn),
-        ("nccl", i.nccl),
-        ("driver-compat", i.driver_compat),
-        ("allow-ptx", i.allow_ptx),
-        ("default-index", i.default_index),
-        ("pytorch-index", i.pytorch_index),
-        ("extra-indexes", list(i.extra_indexes)),
-        ("exclude-newer", i.exclude_newer),
-        ("knowledge-base", i.knowledge_base),
-        ("build", None if i.build == "never" else i.build),
-        ("uniform", True if i.uniform else None),
-        ("trust-inferred-archs", True if i.trust_inferred_archs else None),
-        ("toolkit", list(i.toolkit) if i.toolkit else None),
-        ("toolkit-source", i.toolkit_source),
-        ("nvidia-redist", i.nvidia_redist),
-        ("conda-channels", list(i.conda_channels) if i.conda_channels else None),
-        ("conda-dependencies", list(i.conda_dependencies) if i.conda_dependencies else None),
-        ("interpreter", i.interpreter if i.interpreter != INTERPRETER_SYSTEM else None),
-        ("allow-mixed", list(i.allow_mixed) or None),
-    ]
-
-
-def _target_input_pairs(t: TargetInputs) -> list[tuple[str, object]]:
-    return [
-        ("name", t.name),
-        ("platform", t.platform),
-        ("glibc", t.glibc),
-        ("gpus", list(t.gpus)),
-        ("driver", t.driver),
-    ]
-
-
-def _target_pairs(t: LockedTarget) -> list[tuple[str, object]]:
-    return [
-        ("name", t.name),
-        ("platform", t.platform),
-        ("glibc", t.glibc),
-        ("python", t.python),
-        ("gpus", list(t.gpus)),
-        ("driver", t.driver),
-        ("variant", t.variant),
-        ("torch", t.torch),
-        ("cuda", t.cuda),
-        ("cudnn", t.cudnn),
-        ("nccl", t.nccl),
-        ("requires-driver", t.requires_driver),
-        ("requires-driver-from", t.requires_driver_from),
-        ("compat", t.compat),
-        ("knowledge-base-row", t.kb_status),
-        ("archs-source", t.archs_source),
-        ("torch-sass", list(t.torch_sass) if t.torch_sass else None),
-        ("torch-ptx", list(t.torch_ptx) if t.torch_ptx else None),
-        ("env-hash", t.env_hash),
-        ("toolkit-source", t.toolkit_source),
-        ("toolkit-release", t.toolkit_release),
-    ]
-
-
-def _interpreter_pairs(i: LockedInterpreter) -> list[tuple[str, object]]:
-    return [("implementation", i.implementation), ("version", i.version), *_artifact_pairs(i.artifact)]
-
-
-def _interpreter_item(t: LockedTarget) -> dict[str, object]:
-    if t.interpreter is None:
-        return {}
-    return {"interpreter": dict(_kv_items(_interpreter_pairs(t.interpreter)))}
-
-
-def _canonical(lock: Lock) -> dict[str, object]:
-    """Everything the lock says except its own content hash, as plain data."""
-    return {
-        "lock-version": lock.lock_version,
-        "envlock-version": lock.envlock_version,
-        "uv-version": lock.uv_version,
-        "spec-hash": lock.spec_hash,
-        "inputs": dict(_kv_items(_inputs_pairs(lock.inputs)))
-        | {"targets": [dict(_kv_items(_target_input_pairs(t))) for t in lock.inputs.targets]}
-        | _image_canonical(lock.inputs.image),
-        "targets": [
-            dict(_kv_items(_target_pairs(t)))
-            | ({"held": [dict(_kv_items(_held_pairs(h))) for h in t.held]} if t.held else {})
-            | _interpreter_item(t)
-            | {
-                "rejected": [dict(_kv_items(_rejection_pairs(r))) for r in t.rejected],
-            }
-            | (
-                {"allowed-mixed": [dict(_kv_items(_allowance_pairs(m))) for m in t.allowed_mixed]}
-                if t.allowed_mixed
-                else {}
-            )
-            | {
-                "packages": [_package_data(p) for p in t.packages],
-            }
-            # the toolkit only when there is one: locks without it keep their content hash
-            | ({"toolkit": [_package_data(c) for c in t.toolkit]} if t.toolkit else {})
-            | ({"conda": [dict(_kv_items(_conda_pairs(c))) for c in t.conda]} if t.conda else {})
-            for t in lock.targets
-        ],
-    }
-
-
-def _conda_pairs(c: CondaPackage) -> list[tuple[str, object]]:
-    return [
-        ("name", c.name),
-        ("version", c.version),
-        ("build", c.build),
-        ("build-number", c.build_number),
-        ("subdir", c.subdir),
-        ("channel", c.channel),
-        ("noarch", c.noarch),
-        ("depends", list(c.depends) if c.depends else None),
-        ("constrains", list(c.constrains) if c.constrains else None),
-        ("md5", c.md5),
-        ("artifact", dict(_kv_items(_artifact_pairs(c.artifact)))),
-    ]
-
-
-def _package_data(p: LockedPackage) -> dict[str, object]:
-    return dict(_kv_items(_package_pairs(p))) | {
-        "artifacts": [dict(_kv_items(_artifact_pairs(a))) for a in p.artifacts]
-    }
-
-
-def _image_canonical(image: ImageInputs | None) -> dict[str, object]:
-    if image is None:
-        return {}
-    doc: dict[str, object] = dict(
-        _kv_items([("base", image.base), ("user", image.user), ("workdir", image.workdir)])
-    )
-    doc["env"] = dict(image.env)
-    if image.entrypoint is not None:
-        doc["entrypoint"] = list(image.entrypoint)
-    doc["labels"] = dict(image.labels)
-    return {"image": doc}
-
-
-def _image_lines(image: ImageInputs) -> list[str]:
-    def table(pairs: tuple[tuple[str, str], ...]) -> str:
+def _item(key: Key, value: Any) -> list[str]:
+    """`key = value` on one line (a record as an inline table; a flat record gives its own keys)."""
+    if key.kind == "record" and key.layout == "flat":
+        return _items(value)
+    if key.kind == "record":
+        return [f"{key.key} = {_inline(value)}"]
+    if key.kind == "source":
+        return [f"{key.key} = {{ {', '.join([f'{value.kind} = {_s(value.location)}', *_items(value)])} }}"]
+    if key.kind == "pairs":
         # keys quoted: label names hold dots, which TOML would read as nested tables
-        return "{ " + ", ".join(f"{_s(k)} = {_s(v)}" for k, v in pairs) + " }" if pairs else "{}"
-
-    lines = list(_kv([("base", image.base), ("user", image.user), ("workdir", image.workdir)]))
-    if image.entrypoint is not None:
-        lines.append(f"entrypoint = {_v(list(image.entrypoint))}")
-    lines.append(f"env = {table(image.env)}")
-    lines.append(f"labels = {table(image.labels)}")
-    return lines
+        pairs = ", ".join(f"{_s(k)} = {_s(v)}" for k, v in value)
+        return [f"{key.key} = {{ {pairs} }}" if pairs else f"{key.key} = {{}}"]
+    return [f"{key.key} = {_v(value)}"]
 
 
-def _read_image(inputs: _Reader) -> ImageInputs | None:
-    if "image" not in inputs.data:
-        return None
-    r = inputs.table("image")
-
-    def pairs(key: str) -> tuple[tuple[str, str], ...]:
-        value = r.data.get(key, {})
-        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise r.fail(key, "a table of strings")
-        return tuple(sorted((str(k), v) for k, v in value.items()))
-
-    return ImageInputs(
-        base=r.opt_str("base"),
-        user=r.opt_str("user"),
-        workdir=r.opt_str("workdir"),
-        env=pairs("env"),
-        entrypoint=r.strs("entrypoint") if "entrypoint" in r.data else None,
-        labels=pairs("labels"),
-    )
+def _inline(record: Any) -> str:
+    return "{ " + ", ".join(_items(record)) + " }"
 
 
-def _kv_items(pairs: list[tuple[str, object]]) -> Iterator[tuple[str, object]]:
-    for key, value in pairs:
-        if isinstance(value, _SourceValue):
-            yield key, dict(_kv_items(value.pairs()))
-        elif value is not None:
-            yield key, list(value) if isinstance(value, tuple) else value
+def _section(record: Any, path: str) -> list[str]:
+    """The lines of `record`'s table at `path` ("" for the top): its keys, then its sub-tables."""
+    lines: list[str] = []
+    sections: list[str] = []
+    for key in record.KEYS:
+        value = getattr(record, key.field)
+        if not _is_written(record, key, value):
+            continue
+        inner = f"{path}.{key.key}" if path else key.key
+        if key.kind == "records" and key.layout == "blocks":
+            for item in value:
+                sections += ["", f"[[{inner}]]", *_section(item, inner)]
+        elif key.kind == "record" and key.layout == "table":
+            sections += ["", f"[{inner}]", *_section(value, inner)]
+        elif key.kind == "records":
+            lines += [f"{key.key} = [", *(f"    {_inline(item)}," for item in value), "]"]
+        elif key.kind == "strs" and key.layout == "lines" and value:
+            lines += [f"{key.key} = [", *(f"    {_s(item)}," for item in value), "]"]
+        else:
+            lines += _item(key, value)
+    return lines + sections
 
 
-def _package_pairs(p: LockedPackage) -> list[tuple[str, object]]:
-    # A direct reference comes from no index: it has a `source` instead of an `index`.
-    if p.source is None:
-        return [("name", p.name), ("version", p.version), ("index", p.index)]
-    return [("name", p.name), ("version", p.version), ("source", _SourceValue(p.source))]
-
-
-class _SourceValue:
-    """A package's direct source as the lock writes it: an inline table, keys in a fixed order."""
-
-    def __init__(self, source: DirectSource) -> None:
-        self.source = source
-
-    def pairs(self) -> list[tuple[str, object]]:
-        s = self.source
-        return [
-            (s.kind, s.location),
-            ("commit", s.commit),
-            ("subdirectory", s.subdirectory),
-            ("built", True if s.built else None),
-        ]
-
-
-def _allowance_pairs(m: MixedAllowance) -> list[tuple[str, object]]:
-    return [("name", m.name), ("version", m.version), ("cuda-major", m.cuda_major), ("by", m.by)]
-
-
-def _rejection_pairs(r: Rejection) -> list[tuple[str, object]]:
-    return [("variant", r.variant), ("reason", r.reason), ("fix", r.fix)]
-
-
-def _held_pairs(h: HeldComponent) -> list[tuple[str, object]]:
-    return [("name", h.name), ("version", h.version), ("reason", h.reason)]
+def _canonical(record: Any) -> dict[str, object]:
+    """Everything `record` says as plain data, the keys as the file holds them (the content hash's input)."""
+    doc: dict[str, object] = {}
+    for key in record.KEYS:
+        if not key.hashed:
+            continue
+        value = getattr(record, key.field)
+        if not _is_written(record, key, value):
+            if key.hashed_empty:
+                doc[key.key] = []
+            continue
+        if key.kind == "record" and key.layout == "flat":
+            doc.update(_canonical(value))
+        elif key.kind == "record":
+            doc[key.key] = _canonical(value)
+        elif key.kind == "records":
+            doc[key.key] = [_canonical(item) for item in value]
+        elif key.kind == "source":
+            doc[key.key] = {value.kind: value.location} | _canonical(value)
+        elif key.kind == "pairs":
+            doc[key.key] = dict(value)
+        else:
+            doc[key.key] = list(value) if isinstance(value, tuple) else value
+    return doc
 
 
 def compute_content_hash(lock: Lock) -> str:
@@ -326,56 +158,7 @@ def seal(lock: Lock) -> Lock:
 
 def dump_lock(lock: Lock) -> str:
     """The exact text of `lock` as an `envlock.lock` file (deterministic)."""
-    out: list[str] = [HEADER.rstrip("\n")]
-    out += list(
-        _kv(
-            [
-                ("lock-version", lock.lock_version),
-                ("envlock-version", lock.envlock_version),
-                ("uv-version", lock.uv_version),
-                ("spec-hash", lock.spec_hash),
-                ("content-hash", lock.content_hash),
-            ]
-        )
-    )
-    out += ["", "[inputs]"]
-    for line in _kv(_inputs_pairs(lock.inputs)):
-        if line.startswith("dependencies = ") and lock.inputs.dependencies:
-            out.append("dependencies = [")
-            out += [f"    {_s(d)}," for d in lock.inputs.dependencies]
-            out.append("]")
-        else:
-            out.append(line)
-    if lock.inputs.image is not None:
-        out += ["", "[inputs.image]", *_image_lines(lock.inputs.image)]
-    for ti in lock.inputs.targets:
-        out += ["", "[[inputs.targets]]", *_kv(_target_input_pairs(ti))]
-    for t in lock.targets:
-        out += ["", "[[targets]]", *_kv(_target_pairs(t))]
-        if t.held:
-            out.append("held = [")
-            out += [f"    {_inline(_held_pairs(h))}," for h in t.held]
-            out.append("]")
-        if t.interpreter is not None:
-            out.append(f"interpreter = {_inline(_interpreter_pairs(t.interpreter))}")
-        if t.rejected:
-            out.append("rejected = [")
-            out += [f"    {_inline(_rejection_pairs(r))}," for r in t.rejected]
-            out.append("]")
-        if t.allowed_mixed:
-            out.append("allowed-mixed = [")
-            out += [f"    {_inline(_allowance_pairs(m))}," for m in t.allowed_mixed]
-            out.append("]")
-        for header, items in (("[[targets.packages]]", t.packages), ("[[targets.toolkit]]", t.toolkit)):
-            for p in items:
-                out += ["", header]
-                out += list(_kv(_package_pairs(p)))
-                out.append("artifacts = [")
-                out += [f"    {_inline(_artifact_pairs(a))}," for a in p.artifacts]
-                out.append("]")
-        for c in t.conda:
-            out += ["", "[[targets.conda]]", *_kv(_conda_pairs(c))]
-    return "\n".join(out) + "\n"
+    return "\n".join([HEADER.rstrip("\n"), *_section(lock, "")]) + "\n"
 
 
 def write_lock(lock: Lock, path: Path) -> bool:
@@ -468,16 +251,50 @@ class _Reader:
         return _Reader(self.source, value, self._where(key))
 
 
-def _read_artifact(r: _Reader) -> Artifact:
-    return Artifact(
-        filename=r.string("file"),
-        url=r.opt_str("url") or "",
-        size=r.integer("size"),
-        sha256=r.string("sha256"),
-        hash_source=r.opt_str("hash-source") or "index",
-        upload_time=r.opt_str("upload-time"),
-        yanked=r.flag("yanked"),
-    )
+def _read_record(r: _Reader, cls: Any, fast: list[bool]) -> Any:
+    """A `cls` value from its table, key by key as `cls.KEYS` says; errors name the key path."""
+    values: dict[str, object] = {}
+    for key in cls.KEYS:
+        values[key.field] = _read_value(r, cls, key, fast)
+    record = cls(**values)
+    check = _CHECKS.get(cls)
+    if check is not None:
+        check(r, record)
+    return record
+
+
+def _read_value(r: _Reader, cls: Any, key: Key, fast: list[bool]) -> object:
+    name = key.key
+    if key.kind == "str":
+        beside = key.unless is not None and _key_of(cls, key.unless) in r.data
+        if key.default is REQUIRED or (key.always and not beside):
+            return r.string(name)
+        text = r.opt_str(name)
+        return text if key.default is None else text or key.default
+    if key.kind == "int":
+        return r.integer(name)
+    if key.kind == "bool":
+        return r.flag(name)
+    if key.kind == "strs":
+        return None if key.default is None and name not in r.data else r.strs(name)
+    if key.kind == "build":
+        return _read_build(r)
+    if key.kind == "pairs":
+        return _read_pairs(r, name)
+    if key.kind == "source":
+        return _read_source(r.table(name)) if name in r.data else None
+    if key.kind == "record":
+        if key.default is not REQUIRED and name not in r.data:
+            return key.default
+        return _read_record(r if key.layout == "flat" else r.table(name), key.record, fast)
+    if key.bulk:
+        return _read_packages(r, fast)
+    return tuple(_read_record(item, key.record, fast) for item in r.tables(name))
+
+
+def _key_of(cls: Any, field: str) -> str:
+    keys: Keys = cls.KEYS
+    return next(k.key for k in keys if k.field == field)
 
 
 def _read_build(r: _Reader) -> str | tuple[str, ...]:
@@ -489,76 +306,11 @@ def _read_build(r: _Reader) -> str | tuple[str, ...]:
     raise r.fail("build", '"never", "allowed" or a list of project names')
 
 
-def _read_target(r: _Reader, fast: list[bool]) -> LockedTarget:
-    """One target; appends to `fast` whether its packages took the fast reader."""
-    return LockedTarget(
-        name=r.string("name"),
-        platform=r.string("platform"),
-        glibc=r.string("glibc"),
-        python=r.string("python"),
-        gpus=r.strs("gpus"),
-        driver=r.opt_str("driver"),
-        variant=r.string("variant"),
-        torch=r.opt_str("torch"),
-        cuda=r.opt_str("cuda"),
-        cudnn=r.opt_str("cudnn"),
-        nccl=r.opt_str("nccl"),
-        requires_driver=r.opt_str("requires-driver"),
-        compat=r.opt_str("compat"),
-        kb_status=r.string("knowledge-base-row"),
-        env_hash=r.string("env-hash"),
-        rejected=tuple(
-            Rejection(variant=x.string("variant"), reason=x.string("reason"), fix=x.opt_str("fix"))
-            for x in r.tables("rejected")
-        ),
-        allowed_mixed=tuple(
-            MixedAllowance(
-                name=x.string("name"),
-                version=x.string("version"),
-                cuda_major=x.integer("cuda-major"),
-                by=x.string("by"),
-            )
-            for x in r.tables("allowed-mixed")
-        ),
-        packages=_read_packages(r, fast),
-        requires_driver_from=r.opt_str("requires-driver-from"),
-        held=tuple(
-            HeldComponent(name=x.string("name"), version=x.string("version"), reason=x.string("reason"))
-            for x in r.tables("held")
-        ),
-        archs_source=r.opt_str("archs-source"),
-        torch_sass=r.strs("torch-sass"),
-        torch_ptx=r.strs("torch-ptx"),
-        toolkit_source=r.opt_str("toolkit-source"),
-        toolkit_release=r.opt_str("toolkit-release"),
-        toolkit=tuple(
-            LockedPackage(
-                name=p.string("name"),
-                version=p.string("version"),
-                index=p.string("index"),
-                artifacts=tuple(_read_artifact(a) for a in p.tables("artifacts")),
-            )
-            for p in r.tables("toolkit")
-        ),
-        conda=tuple(_read_conda(c) for c in r.tables("conda")),
-        interpreter=_read_interpreter(r),
-    )
-
-
-def _read_conda(r: _Reader) -> CondaPackage:
-    return CondaPackage(
-        name=r.string("name"),
-        version=r.string("version"),
-        build=r.string("build"),
-        build_number=r.integer("build-number"),
-        subdir=r.string("subdir"),
-        channel=r.string("channel"),
-        noarch=r.opt_str("noarch"),
-        depends=r.strs("depends"),
-        constrains=r.strs("constrains"),
-        md5=r.opt_str("md5"),
-        artifact=_read_artifact(r.table("artifact")),
-    )
+def _read_pairs(r: _Reader, key: str) -> tuple[tuple[str, str], ...]:
+    value = r.data.get(key, {})
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise r.fail(key, "a table of strings")
+    return tuple(sorted((str(k), v) for k, v in value.items()))
 
 
 _INTERPRETER_VERSION_RE = re.compile(r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,4}$")
@@ -566,14 +318,8 @@ _SHA256_HEX_RE = re.compile(r"^[0-9a-f]{64}$")
 _ARCHIVE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.tar\.(gz|zst)$")
 
 
-def _read_interpreter(r: _Reader) -> LockedInterpreter | None:
+def _check_interpreter(i: _Reader, interpreter: LockedInterpreter) -> None:
     """The target's pinned interpreter build; its fields become store paths, so each is checked."""
-    if "interpreter" not in r.data:
-        return None
-    i = r.table("interpreter")
-    interpreter = LockedInterpreter(
-        implementation=i.string("implementation"), version=i.string("version"), artifact=_read_artifact(i)
-    )
     if interpreter.implementation != "cpython":
         raise i.fail("implementation", '"cpython"')
     if not _INTERPRETER_VERSION_RE.match(interpreter.version):
@@ -582,7 +328,9 @@ def _read_interpreter(r: _Reader) -> LockedInterpreter | None:
         raise i.fail("sha256", "64 lower-case hex digits")
     if not _ARCHIVE_NAME_RE.match(interpreter.artifact.filename):
         raise i.fail("file", "the file name of a .tar.gz or .tar.zst archive")
-    return interpreter
+
+
+_CHECKS: dict[Any, Callable[[_Reader, Any], None]] = {LockedInterpreter: _check_interpreter}
 
 
 def _read_packages(r: _Reader, fast: list[bool]) -> tuple[LockedPackage, ...]:
@@ -594,16 +342,7 @@ def _read_packages(r: _Reader, fast: list[bool]) -> tuple[LockedPackage, ...]:
         fast.append(True)
         return packages
     # The validating reader names the first bad key; it also takes what the fast reader declines.
-    return tuple(
-        LockedPackage(
-            name=p.string("name"),
-            version=p.string("version"),
-            index=p.string("index") if "source" not in p.data else p.opt_str("index") or "",
-            artifacts=tuple(_read_artifact(a) for a in p.tables("artifacts")),
-            source=_read_source(p.table("source")) if "source" in p.data else None,
-        )
-        for p in r.tables("packages")
-    )
+    return tuple(_read_record(p, LockedPackage, fast) for p in r.tables("packages"))
 
 
 _SOURCE_KINDS = ("path", "url", "git")
@@ -629,9 +368,9 @@ def _read_source(r: _Reader) -> DirectSource:
 # Because it takes only that layout, a target it read contributes to the canonical content exactly
 # its parsed TOML, which lets `_shape_hash` check the content hash without rebuilding the content.
 
-_PACKAGE_KEYS = frozenset({"name", "version", "index", "artifacts"})
-_ARTIFACT_KEYS = frozenset({"file", "url", "size", "sha256", "hash-source", "upload-time", "yanked"})
-_ARTIFACT_REQUIRED = frozenset({"file", "url", "size", "sha256"})
+_PACKAGE_KEYS = frozenset(k.key for k in LockedPackage.KEYS if k.kind != "source")
+_ARTIFACT_KEYS = frozenset(k.key for k in Artifact.KEYS)
+_ARTIFACT_REQUIRED = frozenset({*(k.key for k in Artifact.KEYS if k.required), "url"})
 
 
 class _Irregular(Exception):
@@ -687,84 +426,76 @@ def _fast_packages(value: object) -> tuple[LockedPackage, ...]:
     return tuple(packages)
 
 
-# Keys `dump_lock` writes per table: (always, sometimes). A table with exactly such keys, read
-# without error, holds the same values as the canonical content of the lock read from it.
+# The keys `dump_lock` writes per table: (always, sometimes), from the model's tables; a flat
+# record's keys sit in its parent's table. A table with exactly such keys, read without error,
+# holds the same values as the canonical content of the lock read from it.
 _Shape = tuple[frozenset[str], frozenset[str]]
-_TOP_SHAPE: _Shape = (
-    frozenset(
-        {"lock-version", "envlock-version", "uv-version", "spec-hash", "content-hash", "inputs", "targets"}
-    ),
-    frozenset(),
-)
-_INPUTS_SHAPE = (
-    frozenset(
-        {
-            "name",
-            "python",
-            "dependencies",
-            "driver-compat",
-            "allow-ptx",
-            "default-index",
-            "extra-indexes",
-            "knowledge-base",
-        }
-    ),
-    frozenset(
-        {
-            "cuda-version",
-            "cudnn",
-            "nccl",
-            "pytorch-index",
-            "exclude-newer",
-            "targets",
-            "toolkit",
-            "toolkit-source",
-            "nvidia-redist",
-            "conda-channels",
-            "conda-dependencies",
-            "interpreter",
-            "build",
-            "uniform",
-            "allow-mixed",
-            "trust-inferred-archs",
-        }
-    ),
-)
-_TARGET_INPUTS_SHAPE = (frozenset({"name", "platform", "glibc", "gpus"}), frozenset({"driver"}))
-_TARGET_SHAPE = (
-    frozenset({"name", "platform", "glibc", "python", "gpus", "variant", "knowledge-base-row", "env-hash"}),
-    frozenset(
-        {
-            "driver",
-            "torch",
-            "cuda",
-            "cudnn",
-            "nccl",
-            "requires-driver",
-            "compat",
-            "rejected",
-            "packages",
-            "toolkit-source",
-            "toolkit-release",
-            "toolkit",
-            "conda",
-            "interpreter",
-            "allowed-mixed",
-            "requires-driver-from",
-            "held",
-            "archs-source",
-            "torch-sass",
-            "torch-ptx",
-        }
-    ),
-)
-_ALLOWANCE_SHAPE: _Shape = (frozenset({"name", "version", "cuda-major", "by"}), frozenset())
-_REJECTION_SHAPE = (frozenset({"variant", "reason"}), frozenset({"fix"}))
+_SHAPES: dict[Any, _Shape] = {}
 
 
-def _has_shape(table: Mapping[str, Any], shape: _Shape) -> bool:
+def _shape(cls: Any) -> _Shape:
+    shape = _SHAPES.get(cls)
+    if shape is None:
+        always: set[str] = set()
+        sometimes: set[str] = set()
+        for key in cls.KEYS:
+            if key.kind == "record" and key.layout == "flat":
+                inner = _shape(key.record)
+                (always if key.required else sometimes).update(inner[0])
+                sometimes.update(inner[1])
+            else:
+                (always if key.required and key.unless is None else sometimes).add(key.key)
+        shape = _SHAPES[cls] = (frozenset(always), frozenset(sometimes - always))
+    return shape
+
+
+def _has_shape(table: Mapping[str, Any], cls: Any) -> bool:
+    """Whether `table` and its sub-tables hold just the keys `dump_lock` writes for `cls` (the
+    tables of bulk keys were checked by the fast reader)."""
+    required, optional = _shape(cls)
     keys = table.keys()
-    return shape[0] <= keys and all(k in shape[0] or k in shape[1] for k in keys)
+    if not (required <= keys and all(k in required or k in optional for k in keys)):
+        return False
+    for key in cls.KEYS:
+        value = table.get(key.key)
+        if value is None or key.bulk or key.kind not in ("record", "records") or key.layout == "flat":
+            continue
+        for item in value if key.kind == "records" else [value]:
+            if not _has_shape(item, key.record):
+                return False
+    return True
+
+
+def _hashed_form(table: Mapping[str, Any], cls: Any) -> dict[str, Any]:
+    """`table` as the content hash reads it: without the hash itself, with the empty lists
+    `dump_lock` leaves out but the canonical form holds."""
+    body = dict(table)
+    for key in cls.KEYS:
+        if not key.hashed:
+            body.pop(key.key, None)
+        elif key.hashed_empty and key.key not in body:
+            body[key.key] = []
+        elif (
+            key.kind in ("record", "records")
+            and key.layout != "flat"
+            and key.key in body
+            and _fills(key.record)
+        ):
+            value = body[key.key]
+            body[key.key] = (
+                [_hashed_form(item, key.record) for item in value]
+                if key.kind == "records"
+                else _hashed_form(value, key.record)
+            )
+    return body
+
+
+def _fills(cls: Any) -> bool:
+    """Whether `_hashed_form` changes anything in a table of `cls` or below."""
+    return any(
+        key.hashed_empty or not key.hashed or (key.kind in ("record", "records") and _fills(key.record))
+        for key in cls.KEYS
+    )
 
 
 def _shape_hash(data: Mapping[str, Any]) -> str | None:
@@ -773,28 +504,10 @@ def _shape_hash(data: Mapping[str, Any]) -> str | None:
 
     Call only after the lock was read without error and every target's packages took the fast path.
     """
-    if not _has_shape(data, _TOP_SHAPE):
+    if not _has_shape(data, Lock):
         return None
-    inputs = data["inputs"]
-    if not _has_shape(inputs, _INPUTS_SHAPE) or not all(
-        _has_shape(t, _TARGET_INPUTS_SHAPE) for t in inputs.get("targets", [])
-    ):
-        return None
-    targets = []
-    for t in data["targets"]:
-        if (
-            not _has_shape(t, _TARGET_SHAPE)
-            or not all(_has_shape(r, _REJECTION_SHAPE) for r in t.get("rejected", []))
-            or not all(_has_shape(m, _ALLOWANCE_SHAPE) for m in t.get("allowed-mixed", []))
-        ):
-            return None
-        # dump_lock leaves out an empty list of rejections or packages; the canonical form has it
-        targets.append({"rejected": [], "packages": [], **t})
-    body = {k: v for k, v in data.items() if k != "content-hash"}
-    body["inputs"] = {"targets": [], **inputs}
-    body["targets"] = targets
     try:
-        return sha256_json(body)
+        return sha256_json(_hashed_form(data, Lock))
     except (TypeError, ValueError):  # a value JSON cannot hold (a TOML date): not ours
         return None
 
@@ -924,52 +637,8 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             f"({root.opt_str('envlock-version') or 'unknown'}); this envlock reads up to {LOCK_VERSION}",
             hint="upgrade envlock, or re-solve the spec with this version",
         )
-    inputs = root.table("inputs")
     fast: list[bool] = []
-    lock = Lock(
-        lock_version=version,
-        envlock_version=root.string("envlock-version"),
-        uv_version=root.string("uv-version"),
-        spec_hash=root.string("spec-hash"),
-        content_hash=root.string("content-hash"),
-        inputs=LockInputs(
-            name=inputs.string("name"),
-            python=inputs.string("python"),
-            dependencies=inputs.strs("dependencies"),
-            cuda_version=inputs.opt_str("cuda-version"),
-            cudnn=inputs.opt_str("cudnn"),
-            nccl=inputs.opt_str("nccl"),
-            driver_compat=inputs.string("driver-compat"),
-            allow_ptx=inputs.flag("allow-ptx"),
-            trust_inferred_archs=inputs.flag("trust-inferred-archs"),
-            default_index=inputs.string("default-index"),
-            pytorch_index=inputs.opt_str("pytorch-index"),
-            extra_indexes=inputs.strs("extra-indexes"),
-            exclude_newer=inputs.opt_str("exclude-newer"),
-            knowledge_base=inputs.string("knowledge-base"),
-            build=_read_build(inputs),
-            uniform=inputs.flag("uniform"),
-            toolkit=inputs.strs("toolkit"),
-            toolkit_source=inputs.opt_str("toolkit-source"),
-            nvidia_redist=inputs.opt_str("nvidia-redist"),
-            conda_channels=inputs.strs("conda-channels"),
-            conda_dependencies=inputs.strs("conda-dependencies"),
-            interpreter=inputs.opt_str("interpreter") or INTERPRETER_SYSTEM,
-            allow_mixed=inputs.strs("allow-mixed"),
-            targets=tuple(
-                TargetInputs(
-                    name=t.string("name"),
-                    platform=t.string("platform"),
-                    glibc=t.string("glibc"),
-                    gpus=t.strs("gpus"),
-                    driver=t.opt_str("driver"),
-                )
-                for t in inputs.tables("targets")
-            ),
-            image=_read_image(inputs),
-        ),
-        targets=tuple(_read_target(t, fast) for t in root.tables("targets")),
-    )
+    lock: Lock = _read_record(root, Lock, fast)
     # Both readers (the fast package reader included) end here: every value that later becomes a
     # path, URL or argument is checked once, on the model.
     validate_lock(lock, source=source)
