@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from envlock.lock.digest import seal
 from envlock.lock.model import (
     LOCK_VERSION,
     Artifact,
@@ -18,7 +19,7 @@ from envlock.lock.model import (
     LockInputs,
     TargetInputs,
 )
-from envlock.lock.toml import dump_lock, seal
+from envlock.lock.write import dump_lock
 
 ZERO = "sha256:" + "0" * 64
 

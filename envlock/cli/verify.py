@@ -74,7 +74,7 @@ def _installed(
 
 def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.errors import ExitCode, IntegrityError, StoreError, UsageError
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
     from envlock.store.layout import StoreLayout, default_store_root
     from envlock.store.record import EnvRecord
 

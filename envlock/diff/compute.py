@@ -29,10 +29,9 @@ from envlock.diff.model import (
     ValueChange,
 )
 from envlock.errors import LockFormatError
-from envlock.lock.digest import env_hash_problem
+from envlock.lock.digest import compute_content_hash, env_hash_problem
 from envlock.lock.drift import drift_notices
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
-from envlock.lock.toml import compute_content_hash
 
 
 def diff_locks(
@@ -50,7 +49,7 @@ def diff_locks(
     `envlock.diff.source.migrate`); otherwise LockFormatError. `sass` supplies the architecture
     lists of the locked torch builds; without it the diff has no architecture lines.
     `hash_matches` says, for old and new, whether the content hash matches the content, when the
-    reader already checked it (`envlock.lock.toml.parse_lock_unverified`); otherwise it is computed.
+    reader already checked it (`envlock.lock.read.parse_lock_unverified`); otherwise it is computed.
     """
     if old.lock_version != new.lock_version:
         raise LockFormatError(

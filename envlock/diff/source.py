@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from envlock.errors import LockFormatError, UsageError
 from envlock.lock.model import LOCK_VERSION, Lock
-from envlock.lock.toml import ParsedLock, parse_lock_unverified
+from envlock.lock.read import ParsedLock, parse_lock_unverified
 
 if TYPE_CHECKING:
     import subprocess

@@ -3,8 +3,8 @@
 Each class carries `KEYS`, its one table of model field <-> lock key <-> default, in the order
 the file writes them. The writer, the validating reader, the content hash, the shape check and
 the JSON form all walk these tables, so a new lock field is the model field plus one row (and a
-value in the tests' lock factory). The TOML form lives in `envlock.lock.toml`, the JSON form in
-`envlock.lock.json`, standard exports in `envlock.lock.pylock` / `envlock.lock.requirements`.
+value in the tests' lock factory). The TOML form is written by `envlock.lock.write` and read by
+`envlock.lock.read`; the JSON form and the standard exports live in `envlock.lock.export`.
 """
 
 from __future__ import annotations
@@ -62,8 +62,10 @@ class Key:
         """Whether every lock written by `dump_lock` has this key."""
         return self.always or self.default is REQUIRED
 
-    def written(self, value: object) -> bool:
-        """Whether `value` of this field appears in the file."""
+    def written(self, record: object, value: object) -> bool:
+        """Whether `value`, this field of `record`, appears in the file."""
+        if self.unless is not None and getattr(record, self.unless) is not None:
+            return False
         return self.always or self.default is REQUIRED or value != self.default
 
 

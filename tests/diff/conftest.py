@@ -16,7 +16,7 @@ import pytest
 
 from envlock.diff.archs import KnowledgeBaseSass
 from envlock.kb import load_kb
-from envlock.lock.digest import env_hash
+from envlock.lock.digest import env_hash, seal
 from envlock.lock.model import (
     Artifact,
     Lock,
@@ -26,7 +26,6 @@ from envlock.lock.model import (
     Rejection,
     TargetInputs,
 )
-from envlock.lock.toml import seal
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from envlock.lock.digest import seal
 from envlock.lock.model import (
     LOCK_VERSION,
     Artifact,
@@ -16,7 +17,7 @@ from envlock.lock.model import (
     LockInputs,
     TargetInputs,
 )
-from envlock.lock.toml import dump_lock, seal
+from envlock.lock.write import dump_lock
 
 SHA = "0" * 64
 

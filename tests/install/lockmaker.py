@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from envlock.lock.digest import env_hash
+from envlock.lock.digest import env_hash, seal
 from envlock.lock.model import (
     Artifact,
     Lock,
@@ -29,7 +29,7 @@ from envlock.lock.model import (
     LockInputs,
     TargetInputs,
 )
-from envlock.lock.toml import dump_lock, seal
+from envlock.lock.write import dump_lock
 from fixtures.wheels import build_wheel
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -233,7 +233,7 @@ def reseal(path: Path, change: Callable[[Lock], Lock], *, recompute_env_hash: bo
     recomputed too, so that only checks of the values themselves can catch the change."""
     from dataclasses import replace
 
-    from envlock.lock.toml import parse_lock
+    from envlock.lock.read import parse_lock
 
     lock = change(parse_lock(path.read_text(encoding="utf-8"), verify=False))
     if recompute_env_hash:

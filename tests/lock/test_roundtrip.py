@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from envlock.lock.digest import seal
 from envlock.lock.model import (
     Artifact,
     CondaPackage,
@@ -20,8 +21,9 @@ from envlock.lock.model import (
     Rejection,
     TargetInputs,
 )
-from envlock.lock.toml import dump_lock, parse_lock, seal
+from envlock.lock.read import parse_lock
 from envlock.lock.validate import MAX_ARTIFACT_SIZE
+from envlock.lock.write import dump_lock
 
 # Any text a user or an index could put into a string field, control characters and DEL included
 # (lone surrogates cannot come from TOML or UTF-8 input and are left out).
