@@ -16,7 +16,6 @@ from typing import Any
 
 from envlock.lock.digest import seal, target_env_hash
 from envlock.lock.model import (
-    LOCK_VERSION,
     Artifact,
     Lock,
     LockedPackage,
@@ -25,6 +24,7 @@ from envlock.lock.model import (
     Rejection,
     TargetInputs,
 )
+from envlock.lock.read import LOCK_VERSION
 
 INDEX = "https://mirror.example/simple"
 PYTORCH_INDEX = "https://download.pytorch.org/whl"

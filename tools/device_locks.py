@@ -11,7 +11,6 @@ from pathlib import Path
 
 from envlock.lock.digest import seal
 from envlock.lock.model import (
-    LOCK_VERSION,
     Artifact,
     Lock,
     LockedPackage,
@@ -19,6 +18,7 @@ from envlock.lock.model import (
     LockInputs,
     TargetInputs,
 )
+from envlock.lock.read import LOCK_VERSION
 from envlock.lock.write import dump_lock
 
 ZERO = "sha256:" + "0" * 64

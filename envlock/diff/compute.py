@@ -45,8 +45,8 @@ def diff_locks(
 ) -> LockDiff:
     """The review of `old` -> `new`.
 
-    Both locks must have the same lock-version (bring older ones forward first with
-    `envlock.diff.source.migrate`); otherwise LockFormatError. `sass` supplies the architecture
+    Both locks must have the same lock-version (the reader brings older ones forward); otherwise
+    LockFormatError. `sass` supplies the architecture
     lists of the locked torch builds; without it the diff has no architecture lines.
     `hash_matches` says, for old and new, whether the content hash matches the content, when the
     reader already checked it (`envlock.lock.read.parse_lock_unverified`); otherwise it is computed.

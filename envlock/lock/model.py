@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-LOCK_VERSION = 1
 STORE_LAYOUT_VERSION = 1
 
 

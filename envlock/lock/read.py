@@ -3,6 +3,10 @@
 The model's key tables (`envlock.lock.model`) say which keys each table holds and their
 defaults; packages laid out as `dump_lock` writes them take the fast reader
 (`envlock.lock.fastread`), and the content hash is then checked straight from the parsed TOML.
+
+The reader owns the lock-version. A file of an older version is upgraded as it is read: its
+parsed TOML goes through `MIGRATIONS` (version N -> N + 1) up to `LOCK_VERSION` before it becomes
+the model, so every command, `diff` included, sees only current locks. A newer file is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +23,6 @@ from envlock.inputfile import MAX_LOCK_BYTES, InputFileError, read_input
 from envlock.lock.digest import compute_content_hash, sha256_json
 from envlock.lock.fastread import Irregular, load_toml, read_packages_fast
 from envlock.lock.model import (
-    LOCK_VERSION,
     REQUIRED,
     DirectSource,
     Key,
@@ -29,6 +32,14 @@ from envlock.lock.model import (
     LockedPackage,
 )
 from envlock.lock.validate import validate_lock
+
+LOCK_VERSION = 1
+"""The lock-version `dump_lock` writes and this reader reads, upgrading older ones."""
+
+# lock-version N -> a function that turns the parsed TOML of a version-N lock into that of
+# version N + 1 (its `lock-version` included). Version 1 is the first, so there is none yet.
+# The content hash of an upgraded file is checked on the file as written, before the upgrade.
+MIGRATIONS: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
 class _Reader:
@@ -314,7 +325,23 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             f"{source}: not an envlock lock (no lock-version / targets)",
             hint="pass the envlock.lock that `envlock solve` wrote",
         )
-    root = _Reader(source, data)
+    written = data
+    data = _upgrade(data, _Reader(source, data), source)
+    fast: list[bool] = []
+    lock: Lock = _read_record(_Reader(source, data), Lock, fast)
+    # Both readers (the fast package reader included) end here: every value that later becomes a
+    # path, URL or argument is checked once, on the model.
+    validate_lock(lock, source=source)
+    if data is not written:  # upgraded: the hash covers the file as written
+        return ParsedLock(lock=lock, hash_matches=_shape_hash(written) == lock.content_hash)
+    shape_hash = _shape_hash(data) if all(fast) else None
+    actual = shape_hash if shape_hash is not None else compute_content_hash(lock)
+    return ParsedLock(lock=lock, hash_matches=actual == lock.content_hash)
+
+
+def _upgrade(data: dict[str, Any], root: _Reader, source: str) -> dict[str, Any]:
+    """`data` brought to LOCK_VERSION through MIGRATIONS; LockFormatError for a version this
+    envlock cannot read (newer, or older without a migration)."""
     version = root.integer("lock-version")
     if version > LOCK_VERSION:
         raise LockFormatError(
@@ -322,14 +349,17 @@ def parse_lock_unverified(text: str, *, source: str = "envlock.lock") -> ParsedL
             f"({root.opt_str('envlock-version') or 'unknown'}); this envlock reads up to {LOCK_VERSION}",
             hint="upgrade envlock, or re-solve the spec with this version",
         )
-    fast: list[bool] = []
-    lock: Lock = _read_record(root, Lock, fast)
-    # Both readers (the fast package reader included) end here: every value that later becomes a
-    # path, URL or argument is checked once, on the model.
-    validate_lock(lock, source=source)
-    shape_hash = _shape_hash(data) if all(fast) else None
-    actual = shape_hash if shape_hash is not None else compute_content_hash(lock)
-    return ParsedLock(lock=lock, hash_matches=actual == lock.content_hash)
+    while version < LOCK_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise LockFormatError(
+                f"{source}: lock-version {version} is not one this envlock can read "
+                f"(it reads 1 to {LOCK_VERSION})",
+                hint="regenerate the lock with `envlock solve`",
+            )
+        data = step(data)
+        version += 1
+    return data
 
 
 def parse_lock(text: str, *, source: str = "envlock.lock", verify: bool = True) -> Lock:

@@ -27,7 +27,6 @@ from envlock.kb import KnowledgeBase
 from envlock.kb.toolkit import DEFAULT_REDIST, wheel_extra
 from envlock.lock.digest import env_hash, seal, target_env_hash
 from envlock.lock.model import (
-    LOCK_VERSION,
     CondaPackage,
     HeldComponent,
     Lock,
@@ -37,6 +36,7 @@ from envlock.lock.model import (
     LockInputs,
     Rejection,
 )
+from envlock.lock.read import LOCK_VERSION
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
 from envlock.solve.archs import WheelArchReader

@@ -9,7 +9,6 @@ import pytest
 
 from envlock.lock.digest import seal
 from envlock.lock.model import (
-    LOCK_VERSION,
     Artifact,
     Lock,
     LockedPackage,
@@ -17,6 +16,7 @@ from envlock.lock.model import (
     LockInputs,
     TargetInputs,
 )
+from envlock.lock.read import LOCK_VERSION
 from envlock.lock.write import dump_lock
 
 SHA = "0" * 64

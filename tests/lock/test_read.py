@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from lockfactory import make_lock
 
@@ -98,3 +100,31 @@ def test_a_damaged_value_is_named_by_its_key_path(old: str, new: str, where: str
     with pytest.raises(LockFormatError) as info:
         parse_lock_unverified(text.replace(old, new, 1), source="envlock.lock")
     assert info.value.message == f"envlock.lock: {where}"
+
+
+def test_an_older_lock_version_is_upgraded_as_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # As if lock-version 1 had spelt a target's knowledge-base row `kb-row` and version 2 renamed it.
+    from envlock.lock import read
+
+    def rename(data: dict[str, Any]) -> dict[str, Any]:
+        for target in data["targets"]:
+            target["knowledge-base-row"] = target.pop("kb-row")
+        return {**data, "lock-version": 2}
+
+    monkeypatch.setattr(read, "LOCK_VERSION", 2)
+    monkeypatch.setattr(read, "MIGRATIONS", {1: rename})
+    old = dump_lock(make_lock()).replace("knowledge-base-row", "kb-row")
+    lock = parse_lock_unverified(old).lock
+    assert lock.lock_version == 2
+    assert [t.kb_status for t in lock.targets] == ["confirmed", "confirmed"]
+
+
+@pytest.mark.parametrize("version", [0, -1])
+def test_a_lock_version_without_an_upgrade_is_refused(version: int) -> None:
+    text = dump_lock(make_lock()).replace("lock-version = 1\n", f"lock-version = {version}\n", 1)
+    with pytest.raises(LockFormatError) as info:
+        parse_lock(text, source="old.lock")
+    assert info.value.message == (
+        f"old.lock: lock-version {version} is not one this envlock can read (it reads 1 to 1)"
+    )
+    assert info.value.hint == "regenerate the lock with `envlock solve`"
