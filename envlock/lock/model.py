@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from envlock.errors import UsageError
+
 STORE_LAYOUT_VERSION = 1
 
 
@@ -474,3 +476,18 @@ class Lock:
             if t.name == name:
                 return t
         return None
+
+    def require_target(
+        self, name: str, *, source: str, hint: str = "pass one of those names to --target"
+    ) -> LockedTarget:
+        """The target called `name`; UsageError (exit 2) naming the lock's targets when it has none
+        of that name. `source` names the lock in the message; `hint` says what to pass instead."""
+        target = self.target(name)
+        if target is None:
+            names = [t.name for t in self.targets]
+            raise UsageError(
+                f"{source} has no target {name!r}; its targets are: {', '.join(names) or 'none'}",
+                hint=hint,
+                details={"targets": names},
+            )
+        return target
