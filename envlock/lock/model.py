@@ -73,6 +73,15 @@ class Key:
 Keys = tuple[Key, ...]
 
 
+def key_of(record: type, field: str) -> Key:
+    """The row of `record`'s key table for `field` (KeyError when it has none)."""
+    keys: Keys = record.KEYS  # type: ignore[attr-defined]  # every lock record class carries KEYS
+    for key in keys:
+        if key.field == field:
+            return key
+    raise KeyError(f"{record.__name__}.{field}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Artifact:
     """One file of a locked package, pinned by URL, size and sha256."""

@@ -26,10 +26,10 @@ from envlock.lock.model import (
     REQUIRED,
     DirectSource,
     Key,
-    Keys,
     Lock,
     LockedInterpreter,
     LockedPackage,
+    key_of,
 )
 from envlock.lock.validate import validate_lock
 
@@ -119,7 +119,7 @@ def _read_record(r: _Reader, cls: Any, fast: list[bool]) -> Any:
 def _read_value(r: _Reader, cls: Any, key: Key, fast: list[bool]) -> object:
     name = key.key
     if key.kind == "str":
-        beside = key.unless is not None and _key_of(cls, key.unless) in r.data
+        beside = key.unless is not None and key_of(cls, key.unless).key in r.data
         if key.default is REQUIRED or (key.always and not beside):
             return r.string(name)
         text = r.opt_str(name)
@@ -143,11 +143,6 @@ def _read_value(r: _Reader, cls: Any, key: Key, fast: list[bool]) -> object:
     if key.bulk:
         return _read_packages(r, fast)
     return tuple(_read_record(item, key.record, fast) for item in r.tables(name))
-
-
-def _key_of(cls: Any, field: str) -> str:
-    keys: Keys = cls.KEYS
-    return next(k.key for k in keys if k.field == field)
 
 
 def _read_build(r: _Reader) -> str | tuple[str, ...]:
