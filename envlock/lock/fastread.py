@@ -15,11 +15,12 @@ from envlock import _toml
 from envlock.lock.model import Artifact, LockedPackage
 
 # A lock of 500 packages per target is thousands of small tables; the validating reader's
-# `_Reader` builds a key path for each before it is needed. `read_packages_fast` reads the packages of
-# a target as `dump_lock` writes them (exactly its keys, none of its omitted defaults spelt out)
-# and gives up with `Irregular` on anything else, leaving that target to the validating reader.
-# Because it takes only that layout, a target it read contributes to the canonical content exactly
-# its parsed TOML, which lets `_shape_hash` check the content hash without rebuilding the content.
+# `_Reader` builds a key path for each before it is needed. `read_packages_fast` reads the
+# packages of a target as `dump_lock` writes them (exactly its keys, none of its omitted defaults
+# spelt out) and gives up with `Irregular` on anything else, leaving that target to the validating
+# reader. Because it takes only that layout, a target it read contributes to the canonical content
+# exactly its parsed TOML, which lets the reader's shape hash check the content hash without
+# rebuilding the content.
 
 _PACKAGE_KEYS = frozenset(k.key for k in LockedPackage.KEYS if k.kind != "source")
 _ARTIFACT_KEYS = frozenset(k.key for k in Artifact.KEYS)
@@ -31,6 +32,7 @@ class Irregular(Exception):
 
 
 def read_packages_fast(value: object) -> tuple[LockedPackage, ...]:
+    """The packages of one target from their parsed TOML; `Irregular` for any other layout."""
     if type(value) is not list:
         raise Irregular
     packages = []
@@ -80,7 +82,7 @@ def read_packages_fast(value: object) -> tuple[LockedPackage, ...]:
 
 
 # Reading the TOML. Nearly all of a lock is package blocks, and a TOML parser spends most of its
-# time on them. `_load_toml` cuts every block written exactly as `dump_lock` writes it (strings
+# time on them. `load_toml` cuts every block written exactly as `dump_lock` writes it (strings
 # without escapes, plain integers) out of the text with two regular expressions, leaving in its
 # place the same table header with one placeholder key; the TOML parser reads the rest (every
 # other key, every table header, anything written differently) and the blocks are put back where
