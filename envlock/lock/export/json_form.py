@@ -10,7 +10,7 @@ from typing import Any
 
 from envlock.display import redact_url
 from envlock.kb.components import cuda_components
-from envlock.lock.model import Artifact, Keys, Lock, LockedTarget
+from envlock.lock.model import Artifact, Keys, Lock, LockedTarget, key_of
 
 
 def record_to_json(record: Any) -> dict[str, object]:
@@ -21,6 +21,38 @@ def record_to_json(record: Any) -> dict[str, object]:
         value = getattr(record, key.field)
         out[key.key] = list(value) if isinstance(value, tuple) else value
     return out
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, tuple):
+        return [record_to_json(v) if hasattr(v, "KEYS") else v for v in value]
+    return value
+
+
+# The target's own values, in the documented order of the JSON form (under their lock keys);
+# the rest of a target's JSON (sizes, packages, the toolkit, the interpreter) follows them.
+_TARGET_FIELDS = (
+    "name",
+    "platform",
+    "glibc",
+    "python",
+    "gpus",
+    "driver",
+    "variant",
+    "torch",
+    "cuda",
+    "compat",
+    "requires_driver",
+    "cudnn",
+    "nccl",
+    "kb_status",
+    "archs_source",
+    "torch_sass",
+    "torch_ptx",
+    "requires_driver_from",
+    "held",
+    "env_hash",
+)
 
 
 def _artifact(a: Artifact) -> dict[str, object]:
@@ -54,26 +86,7 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
             | direct
         )
     return {
-        "name": t.name,
-        "platform": t.platform,
-        "glibc": t.glibc,
-        "python": t.python,
-        "gpus": list(t.gpus),
-        "driver": t.driver,
-        "variant": t.variant,
-        "torch": t.torch,
-        "cuda": t.cuda,
-        "compat": t.compat,
-        "requires-driver": t.requires_driver,
-        "cudnn": t.cudnn,
-        "nccl": t.nccl,
-        "knowledge-base-row": t.kb_status,
-        "archs-source": t.archs_source,
-        "torch-sass": list(t.torch_sass),
-        "torch-ptx": list(t.torch_ptx),
-        "requires-driver-from": t.requires_driver_from,
-        "held": [record_to_json(h) for h in t.held],
-        "env-hash": t.env_hash,
+        **{key_of(LockedTarget, f).key: _json_value(getattr(t, f)) for f in _TARGET_FIELDS},
         "download-size": sum(a.size for p in t.packages for a in p.artifacts),
         "packages": packages,
         "rejected": [record_to_json(r) for r in t.rejected],
