@@ -167,7 +167,8 @@ print(time.perf_counter() - t)
 # Every module `envlock solve` of a conda-only spec imports (from `python -X importtime`), nothing run.
 SOLVE_IMPORTS = (
     "import envlock.cli.main, envlock.cli.solve, envlock.index.client, envlock.index.config, envlock.kb, "
-    "envlock.kb.cache, envlock.lock.drift, envlock.lock.json, envlock.lock.toml, envlock.resolvers.uv, "
+    "envlock.kb.cache, envlock.lock.drift, envlock.lock.export.json_form, envlock.lock.read, "
+    "envlock.lock.write, envlock.resolvers.uv, "
     "envlock.solve.conda, envlock.solve.solver, envlock.solve.archs, rattler, os; os._exit(0)"
 )
 

@@ -36,9 +36,9 @@ from envlock.diff.compute import diff_locks
 from envlock.diff.render import render_markdown, render_text, to_json
 from envlock.diff.source import read_for_diff
 from envlock.kb import load_kb, loader
-from envlock.lock.digest import env_hash
+from envlock.lock.digest import env_hash, seal
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
-from envlock.lock.toml import dump_lock, seal
+from envlock.lock.write import dump_lock
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "diff.md"

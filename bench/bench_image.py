@@ -89,7 +89,7 @@ def _layer_writer_seconds(lock_path: Path, store: Path, env_dir: Path, repeat: i
     from envlock.image.build import ImageRequest, build_layers
     from envlock.image.ref import parse_ref
     from envlock.index.registry import RegistryAccess
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
     from envlock.progress import Silent
     from envlock.store.layout import StoreLayout
 

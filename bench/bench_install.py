@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "tests" / "install"))
 
 from lockmaker import FileServer, TargetDef, make_lock  # noqa: E402 -- paths set just above
 
-from envlock.lock.toml import load_lock  # noqa: E402
+from envlock.lock.read import load_lock  # noqa: E402
 from envlock.materialize.uvinstall import uv_binary  # noqa: E402
 
 

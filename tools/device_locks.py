@@ -9,16 +9,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from envlock.lock.model import (
-    LOCK_VERSION,
-    Artifact,
-    Lock,
-    LockedPackage,
-    LockedTarget,
-    LockInputs,
-    TargetInputs,
-)
-from envlock.lock.toml import dump_lock, seal
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' lock factory
+
+from lockfactory import make_inputs, make_lock, make_target  # after the path line
+
+from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget
+from envlock.lock.write import dump_lock
 
 ZERO = "sha256:" + "0" * 64
 
@@ -42,10 +38,8 @@ def _torch(version: str, variant: str, tag: str) -> LockedPackage:
 
 def _target(name: str, *, torch: str, variant: str, cuda: str | None, driver: str | None,
             gpus: tuple[str, ...], tag: str, python: str) -> LockedTarget:  # fmt: skip
-    return LockedTarget(
-        name=name,
-        platform="linux-x86_64",
-        glibc="2.28",
+    return make_target(
+        name,
         python=python,
         gpus=gpus,
         driver=driver,
@@ -56,7 +50,6 @@ def _target(name: str, *, torch: str, variant: str, cuda: str | None, driver: st
         nccl=None,
         requires_driver=driver,
         compat="native" if cuda else None,
-        kb_status="confirmed",
         env_hash=ZERO,
         packages=(_torch(torch, variant, tag),),
         rejected=(),
@@ -72,35 +65,11 @@ def build() -> Lock:
         _target("cpu", torch="2.11.0+cpu", variant="cpu", cuda=None, driver=None, gpus=(),
                 tag="cp312-cp312-manylinux_2_28_x86_64", python="3.12"),
     )  # fmt: skip
-    inputs = LockInputs(
-        name="device-validation",
-        python="3.12",
-        dependencies=("torch",),
-        cuda_version=None,
-        cudnn=None,
-        nccl=None,
-        driver_compat="prefer-native",
-        allow_ptx=False,
-        default_index="https://mirror.example/simple",
-        pytorch_index="https://download.pytorch.org/whl",
-        extra_indexes=(),
-        exclude_newer=None,
-        targets=tuple(
-            TargetInputs(name=t.name, platform=t.platform, glibc=t.glibc, gpus=t.gpus, driver=t.driver)
-            for t in targets
-        ),
-        knowledge_base=ZERO,
+    inputs = make_inputs(
+        targets, name="device-validation", python="3.12", dependencies=("torch",), knowledge_base=ZERO
     )
-    return seal(
-        Lock(
-            lock_version=LOCK_VERSION,
-            envlock_version="0.0.0",
-            uv_version="0.13.0",
-            spec_hash=ZERO,
-            inputs=inputs,
-            targets=targets,
-            content_hash="",
-        )
+    return make_lock(
+        targets=targets, inputs=inputs, envlock_version="0.0.0", uv_version="0.13.0", spec_hash=ZERO
     )
 
 

@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.display import redact_text
     from envlock.errors import StaleLockError
     from envlock.install.freshness import stale_reasons
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
     from envlock.spec.parse import load_spec
 
     spec_file = spec_path(args.spec)

@@ -67,7 +67,7 @@ def _sass_lookup(console: Console) -> SassLookup | None:
 def _textconv(path: str, console: Console) -> int:
     from envlock.diff.render import render_textconv
     from envlock.diff.source import read_source
-    from envlock.lock.toml import parse_lock
+    from envlock.lock.read import parse_lock
 
     text = read_source(path, cwd=Path.cwd())
     try:

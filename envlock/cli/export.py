@@ -34,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.errors import UsageError
-    from envlock.lock.pylock import export_pylock, pylock_filename
-    from envlock.lock.requirements import export_requirements
-    from envlock.lock.toml import load_lock
+    from envlock.lock.export.pylock import export_pylock, pylock_filename
+    from envlock.lock.export.requirements import export_requirements
+    from envlock.lock.read import load_lock
 
     lock_file = existing_lock(args.lock)
     lock = load_lock(lock_file)
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     hint=f"use -o {pylock_filename(target.name)}",
                 )
     elif args.format == "conda-explicit":
-        from envlock.lock.conda_explicit import export_conda_explicit
+        from envlock.lock.export.conda_explicit import export_conda_explicit
 
         text = export_conda_explicit(lock, target)
     else:

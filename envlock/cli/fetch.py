@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.install.direct import DirectArtifactSource, RoutedSource
     from envlock.install.sources import UrlSource
     from envlock.install.targets import choose_target, lookup_target
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
     from envlock.store.layout import StoreLayout, default_store_root
 
     lock = load_lock(args.lock)

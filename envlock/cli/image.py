@@ -91,7 +91,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.image.config import DEFAULT_USER
     from envlock.image.ref import ImageRef, parse_ref
     from envlock.index.registry import RegistryAccess
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
     from envlock.store.layout import StoreLayout, default_store_root
 
     # references first: a malformed one is a usage error whatever the lock holds

@@ -110,7 +110,7 @@ def install_from_args(args: argparse.Namespace, console: Console) -> InstallResu
     """Everything `install`, `run` and `shell` do before they differ; fast when it is a store hit."""
     from envlock.install.plan import plan_install
     from envlock.install.targets import choose_target
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
     from envlock.store.layout import StoreLayout, default_store_root
 
     bundle: Path | None = args.bundle

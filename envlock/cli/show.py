@@ -37,8 +37,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.display import shown
     from envlock.errors import UsageError
     from envlock.kb.components import cuda_components
-    from envlock.lock.json import lock_to_json
-    from envlock.lock.toml import load_lock
+    from envlock.lock.export.json_form import lock_to_json
+    from envlock.lock.read import load_lock
 
     lock_file = existing_lock(args.lock)
     lock = load_lock(lock_file)

@@ -77,8 +77,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.index.client import HttpIndexClient
     from envlock.index.config import default_index_url
     from envlock.kb import load_kb
-    from envlock.lock.json import lock_to_json
-    from envlock.lock.toml import load_lock, write_lock
+    from envlock.lock.export.json_form import lock_to_json
+    from envlock.lock.read import load_lock
+    from envlock.lock.write import write_lock
     from envlock.resolvers.backends import get_backend
     from envlock.solve.solver import solve
     from envlock.spec.parse import load_spec
@@ -166,7 +167,7 @@ def _previous_pins(lock_file: Path, console: Console) -> Lock | None:
     """The existing lock, whose pins the new solve prefers; a lock that cannot be read only loses
     that preference (with a warning), since the solve replaces it anyway."""
     from envlock.errors import EnvlockError
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
 
     try:
         return load_lock(lock_file, verify=False)

@@ -69,15 +69,13 @@ def verify_target(lock: Lock, target: LockedTarget, env: Path, layout: StoreLayo
 def _installed(
     lock: Lock, layout: StoreLayout, only: str | None, source: str
 ) -> list[tuple[LockedTarget, Path]]:
-    from envlock.errors import UsageError
     from envlock.store.layout import env_dir_name
 
-    if only is not None and lock.target(only) is None:
-        names = [t.name for t in lock.targets]
-        raise UsageError(
-            f"{source} has no target {only!r}; its targets are: {', '.join(names) or 'none'}",
+    if only is not None:
+        lock.require_target(
+            only,
+            source=source,
             hint="pass one of those names to --target, or leave it out to verify every installed target",
-            details={"targets": names},
         )
     found = []
     for t in lock.targets:
@@ -91,7 +89,7 @@ def _installed(
 
 def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.errors import ExitCode, IntegrityError, StoreError, UsageError
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
     from envlock.store.layout import StoreLayout, default_store_root
     from envlock.store.record import EnvRecord
 

@@ -29,10 +29,17 @@ from envlock.diff.model import (
     ValueChange,
 )
 from envlock.errors import LockFormatError
-from envlock.lock.digest import env_hash_problem
+from envlock.lock.digest import compute_content_hash, env_hash_problem
 from envlock.lock.drift import drift_notices
-from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
-from envlock.lock.toml import compute_content_hash
+from envlock.lock.model import (
+    Artifact,
+    Lock,
+    LockedPackage,
+    LockedTarget,
+    LockInputs,
+    TargetInputs,
+    key_of,
+)
 
 
 def diff_locks(
@@ -46,11 +53,11 @@ def diff_locks(
 ) -> LockDiff:
     """The review of `old` -> `new`.
 
-    Both locks must have the same lock-version (bring older ones forward first with
-    `envlock.diff.source.migrate`); otherwise LockFormatError. `sass` supplies the architecture
+    Both locks must have the same lock-version (the reader brings older ones forward); otherwise
+    LockFormatError. `sass` supplies the architecture
     lists of the locked torch builds; without it the diff has no architecture lines.
     `hash_matches` says, for old and new, whether the content hash matches the content, when the
-    reader already checked it (`envlock.lock.toml.parse_lock_unverified`); otherwise it is computed.
+    reader already checked it (`envlock.lock.read.parse_lock_unverified`); otherwise it is computed.
     """
     if old.lock_version != new.lock_version:
         raise LockFormatError(
@@ -210,6 +217,32 @@ def _target_input_summary(t: TargetInputs) -> str:
     return f"{t.platform}, glibc {t.glibc}, {gpus}{driver}"
 
 
+# The inputs a review lists after name, python and dependencies, under their lock keys.
+_REVIEWED_INPUTS = (
+    "cuda_version",
+    "cudnn",
+    "nccl",
+    "driver_compat",
+    "allow_ptx",
+    "default_index",
+    "pytorch_index",
+    "extra_indexes",
+    "exclude_newer",
+    "knowledge_base",
+)
+# A target's other values a review lists (besides `held`), under their lock keys.
+_REVIEWED_TARGET = ("env_hash", "kb_status", "archs_source", "requires_driver_from")
+
+
+def _shown(value: object) -> str | None:
+    """A lock value as a review line shows it: true/false, a list joined with ", "."""
+    if isinstance(value, bool):
+        return _bool(value)
+    if isinstance(value, tuple):
+        return _join(value)
+    return value if value is None else str(value)
+
+
 def _input_changes(old: LockInputs, new: LockInputs) -> tuple[ValueChange, ...]:
     changes: list[ValueChange] = list(
         _changed(
@@ -222,16 +255,8 @@ def _input_changes(old: LockInputs, new: LockInputs) -> tuple[ValueChange, ...]:
     changes += _dependency_changes(old.dependencies, new.dependencies)
     changes += _changed(
         [
-            ("cuda-version", old.cuda_version, new.cuda_version),
-            ("cudnn", old.cudnn, new.cudnn),
-            ("nccl", old.nccl, new.nccl),
-            ("driver-compat", old.driver_compat, new.driver_compat),
-            ("allow-ptx", _bool(old.allow_ptx), _bool(new.allow_ptx)),
-            ("default-index", old.default_index, new.default_index),
-            ("pytorch-index", old.pytorch_index, new.pytorch_index),
-            ("extra-indexes", _join(old.extra_indexes), _join(new.extra_indexes)),
-            ("exclude-newer", old.exclude_newer, new.exclude_newer),
-            ("knowledge-base", old.knowledge_base, new.knowledge_base),
+            (key_of(LockInputs, f).key, _shown(getattr(old, f)), _shown(getattr(new, f)))
+            for f in _REVIEWED_INPUTS
         ]
     )
     old_t = {t.name: t for t in old.targets}
@@ -353,10 +378,10 @@ def _target_diff(
     if old is not None and new is not None:
         other = _changed(
             [
-                ("env-hash", old.env_hash, new.env_hash),
-                ("knowledge-base-row", old.kb_status, new.kb_status),
-                ("archs-source", old.archs_source, new.archs_source),
-                ("requires-driver-from", old.requires_driver_from, new.requires_driver_from),
+                *(
+                    (key_of(LockedTarget, f).key, _shown(getattr(old, f)), _shown(getattr(new, f)))
+                    for f in _REVIEWED_TARGET
+                ),
                 ("held", _held(old), _held(new)),
             ]
         )

@@ -30,8 +30,8 @@ from envlock.diff.model import (
     ValueChange,
 )
 from envlock.display import redact_text, shown
+from envlock.lock.digest import compute_content_hash
 from envlock.lock.model import Lock, LockedTarget
-from envlock.lock.toml import compute_content_hash
 
 JSON_SCHEMA = "envlock-diff/1"
 

@@ -5,28 +5,23 @@ A path that exists on disk always wins; only a name that is not a file is read a
 repository root unless it starts with `./`). Locks are read without verifying their content hash;
 the diff reports a hand-edited lock as a warning instead of refusing it.
 
-Migration hook: `MIGRATIONS` maps a lock-version N to a function that brings a lock read at
-version N to N + 1. Both sides are brought to `LOCK_VERSION` before they are compared, so a
-future lock-version 2 only needs its reader plus one entry here for `envlock diff` to compare a
-version-1 lock with a version-2 lock. A lock newer than this envlock is refused by the reader.
+The reader (`envlock.lock.read`) upgrades an older lock-version as it reads it, so both sides
+reach the diff at the current lock-version; a lock newer than this envlock is refused there.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from envlock.errors import LockFormatError, UsageError
-from envlock.lock.model import LOCK_VERSION, Lock
-from envlock.lock.toml import ParsedLock, parse_lock_unverified
+from envlock.lock.model import Lock
+from envlock.lock.read import ParsedLock, parse_lock_unverified
 
 if TYPE_CHECKING:
     import subprocess
-
-MIGRATIONS: Mapping[int, Callable[[Lock], Lock]] = {}
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
@@ -128,28 +123,13 @@ def _git_show(rev: str, inner: str, cwd: Path) -> bytes:
     )
 
 
-def migrate(lock: Lock, *, source: str, to: int = LOCK_VERSION) -> Lock:
-    """Bring `lock` to lock-version `to` through MIGRATIONS, or raise LockFormatError."""
-    while lock.lock_version < to:
-        step = MIGRATIONS.get(lock.lock_version)
-        if step is None:
-            raise LockFormatError(
-                f"{source}: lock-version {lock.lock_version} is not one this envlock can read "
-                f"(it reads 1 to {LOCK_VERSION})",
-                hint="regenerate the lock with `envlock solve`",
-            )
-        lock = step(lock)
-    return lock
-
-
 def read_for_diff(spec: str, *, cwd: Path) -> ParsedLock:
-    """Read, parse and migrate one side of a diff; a content hash that does not match is reported
-    in `hash_matches`, not refused."""
+    """Read and parse (upgrading an older lock-version) one side of a diff; a content hash that
+    does not match is reported in `hash_matches`, not refused."""
     text = read_source(spec, cwd=cwd)
-    parsed = parse_lock_unverified(text.text, source=text.source)
-    return replace(parsed, lock=migrate(parsed.lock, source=text.source))
+    return parse_lock_unverified(text.text, source=text.source)
 
 
 def load_for_diff(spec: str, *, cwd: Path) -> Lock:
-    """Read, parse (hash not verified) and migrate one side of a diff."""
+    """Read and parse (hash not verified, older lock-versions upgraded) one side of a diff."""
     return read_for_diff(spec, cwd=cwd).lock

@@ -197,14 +197,11 @@ def diagnose(
     """
     allow_ptx = lock.inputs.allow_ptx
     if target is not None and target != "auto":
-        chosen = lock.target(target)
-        if chosen is None:
-            names = [t.name for t in lock.targets]
-            raise UsageError(
-                f"{source} has no target {target!r}; its targets are: {', '.join(names) or 'none'}",
-                hint="pass one of those names to --target, or --target auto to choose by the fit rules",
-                details={"targets": names},
-            )
+        chosen = lock.require_target(
+            target,
+            source=source,
+            hint="pass one of those names to --target, or --target auto to choose by the fit rules",
+        )
         checks = judge(chosen, node, kb, allow_ptx=allow_ptx, env_root=env_root)
         return DoctorReport(target=chosen, node=node, checks=checks, chosen="named")
     if not lock.targets:

@@ -112,14 +112,9 @@ def choose_target(
     """
     named: LockedTarget | None = None
     if choice is not None and choice != "auto":
-        named = lock.target(choice)
-        if named is None:
-            names = [t.name for t in lock.targets]
-            raise UsageError(
-                f"{source} has no target {choice!r}; its targets are: {', '.join(names)}",
-                hint="pass one of those names to --target, or --target auto",
-                details={"targets": names},
-            )
+        named = lock.require_target(
+            choice, source=source, hint="pass one of those names to --target, or --target auto"
+        )
     if kb is None:
         from envlock.kb import load_kb
 
@@ -135,12 +130,4 @@ def choose_target(
 
 def lookup_target(lock: Lock, name: str, *, source: str) -> LockedTarget:
     """The target called `name`, unjudged (for `fetch`, which runs where the target need not)."""
-    target = lock.target(name)
-    if target is None:
-        names = [t.name for t in lock.targets]
-        raise UsageError(
-            f"{source} has no target {name!r}; its targets are: {', '.join(names)}",
-            hint="pass one of those names to --target",
-            details={"targets": names},
-        )
-    return target
+    return lock.require_target(name, source=source)

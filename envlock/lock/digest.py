@@ -5,14 +5,52 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
 
-from envlock.lock.model import STORE_LAYOUT_VERSION, CondaPackage, LockedPackage, LockedTarget
+from envlock.lock.model import STORE_LAYOUT_VERSION, CondaPackage, Lock, LockedPackage, LockedTarget
 
 
 def sha256_json(value: object) -> str:
     """`sha256:<hex>` of the canonical JSON form of `value` (sorted keys, no whitespace)."""
     data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _canonical(record: Any) -> dict[str, object]:
+    """Everything `record` says as plain data, the keys as the file holds them (the content hash's input)."""
+    doc: dict[str, object] = {}
+    for key in record.KEYS:
+        if not key.hashed:
+            continue
+        value = getattr(record, key.field)
+        if not key.written(record, value):
+            if key.hashed_empty:
+                doc[key.key] = []
+            continue
+        if key.kind == "record" and key.layout == "flat":
+            doc.update(_canonical(value))
+        elif key.kind == "record":
+            doc[key.key] = _canonical(value)
+        elif key.kind == "records":
+            doc[key.key] = [_canonical(item) for item in value]
+        elif key.kind == "source":
+            doc[key.key] = {value.kind: value.location} | _canonical(value)
+        elif key.kind == "pairs":
+            doc[key.key] = dict(value)
+        else:
+            doc[key.key] = list(value) if isinstance(value, tuple) else value
+    return doc
+
+
+def compute_content_hash(lock: Lock) -> str:
+    """The digest `content-hash` must hold for `lock`."""
+    return sha256_json(_canonical(lock))
+
+
+def seal(lock: Lock) -> Lock:
+    """Return `lock` with its content hash filled in."""
+    return replace(lock, content_hash=compute_content_hash(lock))
 
 
 def env_hash(

@@ -26,9 +26,8 @@ from envlock.errors import EnvlockError, ResolutionError, UsageError
 from envlock.index import IndexClient
 from envlock.kb import KnowledgeBase
 from envlock.kb.toolkit import DEFAULT_REDIST, wheel_extra
-from envlock.lock.digest import env_hash, target_env_hash
+from envlock.lock.digest import env_hash, seal, target_env_hash
 from envlock.lock.model import (
-    LOCK_VERSION,
     CondaPackage,
     HeldComponent,
     Lock,
@@ -38,7 +37,7 @@ from envlock.lock.model import (
     LockInputs,
     Rejection,
 )
-from envlock.lock.toml import seal
+from envlock.lock.read import LOCK_VERSION
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
 from envlock.solve.archs import WheelArchReader

@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from lockfactory import make_inputs, make_target
+from lockfactory import make_lock as factory_lock
 
 from envlock.diff.archs import KnowledgeBaseSass
 from envlock.kb import load_kb
@@ -22,11 +24,8 @@ from envlock.lock.model import (
     Lock,
     LockedPackage,
     LockedTarget,
-    LockInputs,
     Rejection,
-    TargetInputs,
 )
-from envlock.lock.toml import seal
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -184,8 +183,8 @@ def torch_target(
     by_name = {p.name: p for p in pkgs}
     packages = tuple(by_name[n] for n in sorted(by_name))
     cpu = variant == "cpu"
-    return LockedTarget(
-        name=name,
+    return make_target(
+        name,
         platform=platform,
         glibc=glibc,
         python=python,
@@ -198,8 +197,6 @@ def torch_target(
         nccl=None if cpu else str(facts["nccl"]),
         requires_driver=None if cpu else str(facts["requires_driver"]),
         compat=None if cpu else compat,
-        kb_status="confirmed",
-        env_hash=env_hash(python=python, platform=platform, packages=packages),
         packages=packages,
         rejected=tuple(rejected),
     )
@@ -226,35 +223,23 @@ def make_lock(
 ) -> Lock:
     """A sealed lock of `targets`, with inputs that match them."""
     deps = tuple(dependencies)
-    inputs = LockInputs(
+    inputs = make_inputs(
+        targets,
         name="vit-train",
         python=targets[0].python if targets else "3.11",
         dependencies=deps,
         cuda_version=">=12.1",
-        cudnn=None,
-        nccl=None,
-        driver_compat="prefer-native",
-        allow_ptx=False,
         default_index=DEFAULT_INDEX,
         pytorch_index=PYTORCH,
-        extra_indexes=(),
-        exclude_newer=None,
-        targets=tuple(
-            TargetInputs(name=t.name, platform=t.platform, glibc=t.glibc, gpus=t.gpus, driver=t.driver)
-            for t in targets
-        ),
         knowledge_base="sha256:" + fake_sha("kb"),
     )
-    return seal(
-        Lock(
-            lock_version=lock_version,
-            envlock_version=envlock_version,
-            uv_version=uv_version,
-            spec_hash="sha256:" + fake_sha("spec", *deps, *(t.name for t in targets)),
-            inputs=inputs,
-            targets=tuple(targets),
-            content_hash="",
-        )
+    return factory_lock(
+        targets=tuple(targets),
+        inputs=inputs,
+        lock_version=lock_version,
+        envlock_version=envlock_version,
+        uv_version=uv_version,
+        spec_hash="sha256:" + fake_sha("spec", *deps, *(t.name for t in targets)),
     )
 
 

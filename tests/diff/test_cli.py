@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from envlock.cli.main import main
-from envlock.lock.toml import dump_lock
+from envlock.lock.write import dump_lock
 
 from .conftest import make_lock, torch_target
 from .scenarios import hash_only, torch_upgrade, unchanged

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from envlock.lock.toml import dump_lock
+from envlock.lock.write import dump_lock
 
 from .scenarios import hash_only, torch_upgrade
 

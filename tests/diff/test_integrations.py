@@ -15,7 +15,8 @@ import yaml
 
 from envlock.index.config import default_index_url
 from envlock.kb import load_kb
-from envlock.lock.toml import dump_lock, seal
+from envlock.lock.digest import seal
+from envlock.lock.write import dump_lock
 from envlock.solve.inputs import lock_inputs
 from envlock.spec.parse import load_spec
 

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from envlock.diff.compute import diff_locks
 from envlock.diff.model import LockDiff
+from envlock.lock.digest import compute_content_hash, seal
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget
-from envlock.lock.toml import compute_content_hash, seal
 
 from .conftest import make_lock, torch_target, wheel
 

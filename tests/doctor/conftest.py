@@ -6,17 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from lockfactory import make_inputs, make_target
+from lockfactory import make_lock as factory_lock
 
-from envlock.lock.model import (
-    LOCK_VERSION,
-    Artifact,
-    Lock,
-    LockedPackage,
-    LockedTarget,
-    LockInputs,
-    TargetInputs,
-)
-from envlock.lock.toml import dump_lock, seal
+from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget
+from envlock.lock.write import dump_lock
 
 SHA = "0" * 64
 
@@ -45,10 +39,8 @@ def target(
         _pkg("torch", torch, f"torch-{torch}-cp312-cp312-{glibc_tag}.whl"),
         _pkg("typing-extensions", "4.12.2", "typing_extensions-4.12.2-py3-none-any.whl"),
     )
-    return LockedTarget(
-        name=name,
-        platform="linux-x86_64",
-        glibc="2.28",
+    return make_target(
+        name,
         python="3.12",
         gpus=gpus,
         driver=requires_driver,
@@ -59,7 +51,6 @@ def target(
         nccl=None,
         requires_driver=requires_driver,
         compat=compat,
-        kb_status="confirmed",
         env_hash="sha256:" + SHA,
         packages=packages,
         rejected=(),
@@ -80,35 +71,19 @@ CPU = target(
 
 
 def make_lock(*targets: LockedTarget) -> Lock:
-    inputs = LockInputs(
+    inputs = make_inputs(
+        targets,
         name="doctor-test",
         python="3.12",
         dependencies=("torch",),
-        cuda_version=None,
-        cudnn=None,
-        nccl=None,
-        driver_compat="prefer-native",
-        allow_ptx=False,
-        default_index="https://mirror.example/simple",
-        pytorch_index="https://download.pytorch.org/whl",
-        extra_indexes=(),
-        exclude_newer=None,
-        targets=tuple(
-            TargetInputs(name=t.name, platform=t.platform, glibc=t.glibc, gpus=t.gpus, driver=t.driver)
-            for t in targets
-        ),
         knowledge_base="sha256:" + SHA,
     )
-    return seal(
-        Lock(
-            lock_version=LOCK_VERSION,
-            envlock_version="0.0.0",
-            uv_version="0.13.0",
-            spec_hash="sha256:" + SHA,
-            inputs=inputs,
-            targets=targets,
-            content_hash="",
-        )
+    return factory_lock(
+        targets=targets,
+        inputs=inputs,
+        envlock_version="0.0.0",
+        uv_version="0.13.0",
+        spec_hash="sha256:" + SHA,
     )
 
 

@@ -25,7 +25,9 @@ sys.path.insert(0, str(HERE.parent / "install"))
 from debian_base import TOOLS, DebianBase, build_base  # noqa: E402  # after the sys.path lines above
 from lockmaker import FileServer, TargetDef, make_lock  # noqa: E402  # after the sys.path lines above
 
-from envlock.lock.toml import dump_lock, load_lock, seal  # noqa: E402  # after the sys.path lines above
+from envlock.lock.digest import seal  # noqa: E402  # after the sys.path lines above
+from envlock.lock.read import load_lock  # noqa: E402  # after the sys.path lines above
+from envlock.lock.write import dump_lock  # noqa: E402  # after the sys.path lines above
 
 
 def _missing(tools: Sequence[str]) -> list[str]:

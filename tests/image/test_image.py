@@ -21,7 +21,7 @@ from conftest import Podman, Registry, free_port, image_lock
 from debian_base import DebianBase
 from lockmaker import FileServer, TargetDef, make_lock, run_envlock
 
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 
 pytestmark = pytest.mark.slow
 
@@ -307,9 +307,9 @@ def _lock_with_wheel(tmp_path: Path, wheels: Path, server: FileServer, python: s
     """A lock whose one package is a manylinux wheel (built as a fixture, with real hashes)."""
     import dataclasses
 
-    from envlock.lock.digest import env_hash
+    from envlock.lock.digest import env_hash, seal
     from envlock.lock.model import Artifact
-    from envlock.lock.toml import dump_lock, seal
+    from envlock.lock.write import dump_lock
     from fixtures.wheels import build_wheel
 
     abi = "cp" + python.replace(".", "")
@@ -552,8 +552,9 @@ def test_lock_image_table_gives_base_user_workdir_env_entrypoint_labels(
 ) -> None:
     import dataclasses
 
+    from envlock.lock.digest import seal
     from envlock.lock.model import ImageInputs
-    from envlock.lock.toml import dump_lock, seal
+    from envlock.lock.write import dump_lock
 
     lock_path = image_lock(tmp_path / "envlock.lock", wheels, server, python=debian_base.python)
     lock = load_lock(lock_path)

@@ -10,8 +10,10 @@ import conftest  # noqa: F401  # puts tests/install (lockmaker) on sys.path
 import pytest
 
 from envlock.errors import SpecError
+from envlock.lock.digest import seal
 from envlock.lock.model import ImageInputs
-from envlock.lock.toml import dump_lock, parse_lock, seal
+from envlock.lock.read import parse_lock
+from envlock.lock.write import dump_lock
 from envlock.solve.inputs import lock_inputs, staleness
 from envlock.spec import load_spec, spec_hash
 

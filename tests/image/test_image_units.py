@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from lockfactory import make_target
 
 from envlock.errors import IncompatibleNodeError, UsageError
 from envlock.image.base import BaseFacts, check_fit
@@ -53,27 +54,8 @@ def test_bad_references_are_usage_errors(text: str) -> None:
 
 
 def _target(**kw: object) -> LockedTarget:
-    fields: dict[str, object] = {
-        "name": "h100",
-        "platform": "linux-x86_64",
-        "glibc": "2.28",
-        "python": "3.11",
-        "gpus": ("sm_90",),
-        "driver": "550.54.15",
-        "variant": "cu124",
-        "torch": "2.5.1+cu124",
-        "cuda": "12.4",
-        "cudnn": "9.1.0.70",
-        "nccl": "2.21.5",
-        "requires_driver": "550.54.14",
-        "compat": "native",
-        "kb_status": "confirmed",
-        "env_hash": "sha256:" + "ab" * 32,
-        "packages": (),
-        "rejected": (),
-    }
-    fields.update(kw)
-    return LockedTarget(**fields)  # type: ignore[arg-type]  # the test passes the right types
+    fields: dict[str, object] = {"env_hash": "sha256:" + "ab" * 32, "packages": (), "rejected": ()}
+    return make_target(**(fields | kw))
 
 
 def test_nvidia_require_cuda_and_default_tag() -> None:

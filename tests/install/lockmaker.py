@@ -19,17 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from envlock.lock.digest import env_hash
-from envlock.lock.model import (
-    Artifact,
-    Lock,
-    LockedInterpreter,
-    LockedPackage,
-    LockedTarget,
-    LockInputs,
-    TargetInputs,
-)
-from envlock.lock.toml import dump_lock, seal
+from lockfactory import make_inputs, make_target
+from lockfactory import make_lock as factory_lock
+
+from envlock.lock.digest import env_hash, seal
+from envlock.lock.model import Artifact, Lock, LockedInterpreter, LockedPackage
+from envlock.lock.write import dump_lock
 from fixtures.wheels import build_wheel
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -83,8 +78,8 @@ def make_lock(
             pkgs.append(LockedPackage(name=name, version=version, index=index, artifacts=(art,)))
         pkgs.sort(key=lambda p: p.name)
         locked.append(
-            LockedTarget(
-                name=t.name,
+            make_target(
+                t.name,
                 platform=t.platform,
                 glibc=t.glibc,
                 python=python,
@@ -97,49 +92,23 @@ def make_lock(
                 nccl=None,
                 requires_driver=t.requires_driver,
                 compat=t.compat,
-                kb_status="confirmed",
-                env_hash=env_hash(
-                    python=python,
-                    platform=t.platform,
-                    packages=pkgs,
-                    interpreter_sha256=interpreter.artifact.sha256 if interpreter else None,
-                ),
                 packages=tuple(pkgs),
                 rejected=(),
                 interpreter=interpreter,
             )
         )
-    lock = seal(
-        Lock(
-            lock_version=1,
-            envlock_version="0.1.0",
-            uv_version="0.13.9",
-            spec_hash="sha256:" + "0" * 64,
-            inputs=LockInputs(
-                name=env_name,
-                python=python,
-                dependencies=tuple(sorted({n for t in targets for n, _ in t.packages})),
-                cuda_version=None,
-                cudnn=None,
-                nccl=None,
-                driver_compat="prefer-native",
-                allow_ptx=False,
-                default_index=base_url,
-                pytorch_index=None,
-                extra_indexes=(),
-                exclude_newer=None,
-                targets=tuple(
-                    TargetInputs(
-                        name=t.name, platform=t.platform, glibc=t.glibc, gpus=t.gpus, driver=t.driver
-                    )
-                    for t in targets
-                ),
-                knowledge_base="sha256:" + "1" * 64,
-                interpreter=interpreter_kind,
-            ),
-            targets=tuple(locked),
-            content_hash="",
-        )
+    inputs = make_inputs(
+        locked,
+        name=env_name,
+        python=python,
+        dependencies=tuple(sorted({n for t in targets for n, _ in t.packages})),
+        default_index=base_url,
+        pytorch_index=None,
+        knowledge_base="sha256:" + "1" * 64,
+        interpreter=interpreter_kind,
+    )
+    lock = factory_lock(
+        targets=tuple(locked), inputs=inputs, uv_version="0.13.9", spec_hash="sha256:" + "0" * 64
     )
     dest.write_text(dump_lock(lock), encoding="utf-8")
     return dest
@@ -233,7 +202,7 @@ def reseal(path: Path, change: Callable[[Lock], Lock], *, recompute_env_hash: bo
     recomputed too, so that only checks of the values themselves can catch the change."""
     from dataclasses import replace
 
-    from envlock.lock.toml import parse_lock
+    from envlock.lock.read import parse_lock
 
     lock = change(parse_lock(path.read_text(encoding="utf-8"), verify=False))
     if recompute_env_hash:

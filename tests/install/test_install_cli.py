@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lockmaker import FileServer, TargetDef, make_lock, run_envlock
 
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 from envlock.store.layout import env_dir_name
 
 

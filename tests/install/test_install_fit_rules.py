@@ -12,7 +12,7 @@ from lockmaker import FileServer, TargetDef, make_lock, run_envlock
 from envlock.install.targets import choose_auto
 from envlock.kb import load_kb
 from envlock.kb.model import ComputeCapability
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 from envlock.node.model import DetectedGpu, NodeInfo
 
 # A CPU target (no gpus) whose resolved set pins CUDA wheels, as the default index's Linux torch does.

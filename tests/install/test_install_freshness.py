@@ -11,7 +11,9 @@ from lockmaker import PYTHON, FileServer, TargetDef, make_lock, run_envlock
 
 from envlock.index.config import default_index_url
 from envlock.kb import load_kb
-from envlock.lock.toml import dump_lock, load_lock, seal
+from envlock.lock.digest import seal
+from envlock.lock.read import load_lock
+from envlock.lock.write import dump_lock
 from envlock.solve.inputs import lock_inputs
 from envlock.spec.parse import load_spec
 

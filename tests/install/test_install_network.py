@@ -11,9 +11,9 @@ import pytest
 from lockmaker import run_envlock
 
 from envlock.errors import NetworkError
-from envlock.lock.digest import env_hash
+from envlock.lock.digest import env_hash, seal
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
-from envlock.lock.toml import dump_lock, seal
+from envlock.lock.write import dump_lock
 
 pytestmark = pytest.mark.network
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lockmaker import FileServer, run_envlock
 
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 
 
 def _install(lock: Path, store: Path) -> dict[str, object]:

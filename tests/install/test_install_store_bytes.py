@@ -150,7 +150,7 @@ def test_pip_freeze_prints_name_version_and_the_locked_url_for_a_direct_referenc
 
 
 def load_sha(lock: Path, name: str) -> str:
-    from envlock.lock.toml import load_lock
+    from envlock.lock.read import load_lock
 
     target = load_lock(lock).targets[0]
     package = target.package(name)

@@ -14,7 +14,7 @@ from envlock.install.targets import choose_auto, choose_target
 from envlock.kb import load_kb
 from envlock.kb.model import ComputeCapability
 from envlock.lock.model import LockedTarget
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 from envlock.node.fit import judge_fit as judge_target
 from envlock.node.model import DetectedGpu, NodeInfo
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from lockmaker import FileServer, TargetDef, make_lock, reseal, run_envlock
 
 from envlock.lock.model import Artifact, Lock, LockedPackage
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 from envlock.store.layout import env_dir_name
 from fixtures.wheels import build_wheel
 

@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parents[2]
 _WRITE = """
 import sys
 from pathlib import Path
-from envlock.lock.toml import load_lock, write_lock
+from envlock.lock.read import load_lock
+from envlock.lock.write import write_lock
 write_lock(load_lock(Path(sys.argv[1])), Path(sys.argv[2]))
 """
 

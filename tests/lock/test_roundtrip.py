@@ -5,18 +5,25 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from envlock.lock.digest import seal
 from envlock.lock.model import (
     Artifact,
+    CondaPackage,
     DirectSource,
+    HeldComponent,
+    ImageInputs,
     Lock,
+    LockedInterpreter,
     LockedPackage,
     LockedTarget,
     LockInputs,
+    MixedAllowance,
     Rejection,
     TargetInputs,
 )
-from envlock.lock.toml import dump_lock, parse_lock, seal
+from envlock.lock.read import parse_lock
 from envlock.lock.validate import MAX_ARTIFACT_SIZE
+from envlock.lock.write import dump_lock
 
 # Any text a user or an index could put into a string field, control characters and DEL included
 # (lone surrogates cannot come from TOML or UTF-8 input and are left out).
@@ -48,7 +55,56 @@ def direct_sources(draw: st.DrawFn) -> DirectSource:
 
 
 @st.composite
+def artifacts(draw: st.DrawFn, file_name: st.SearchStrategy[str] = file_names) -> Artifact:
+    return Artifact(
+        filename=draw(file_name),
+        url=draw(urls),
+        size=draw(st.integers(min_value=0, max_value=MAX_ARTIFACT_SIZE)),
+        sha256=draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True)),
+        hash_source=draw(st.sampled_from(["index", "downloaded", "file", "built"])),
+        upload_time=draw(st.none() | st.just("2025-01-29T18:30:00Z")),
+        yanked=draw(st.booleans()),
+    )
+
+
+@st.composite
+def conda_packages(draw: st.DrawFn) -> CondaPackage:
+    return CondaPackage(
+        name=draw(package_names),
+        version=draw(text),
+        build=draw(text),
+        build_number=draw(st.integers(min_value=0, max_value=99)),
+        subdir=draw(st.sampled_from(["linux-64", "noarch"])),
+        channel=draw(urls),
+        noarch=draw(st.none() | st.sampled_from(["python", "generic"])),
+        depends=tuple(draw(st.lists(text, max_size=2))),
+        constrains=tuple(draw(st.lists(text, max_size=2))),
+        artifact=draw(artifacts()),
+        md5=draw(st.none() | st.from_regex(r"[0-9a-f]{32}", fullmatch=True)),
+    )
+
+
+archives = st.from_regex(r"cpython-3\.11\.[0-9]\+[0-9]{8}-x86_64-linux-install_only\.tar\.gz", fullmatch=True)
+string_pairs = st.lists(st.tuples(text, text), max_size=2, unique_by=lambda p: p[0]).map(
+    lambda pairs: tuple(sorted(pairs))
+)
+
+
+@st.composite
+def images(draw: st.DrawFn) -> ImageInputs:
+    return ImageInputs(
+        base=draw(st.none() | text),
+        user=draw(st.none() | text),
+        workdir=draw(st.none() | text),
+        env=draw(string_pairs),
+        entrypoint=draw(st.none() | st.lists(text, max_size=2).map(tuple)),
+        labels=draw(string_pairs),
+    )
+
+
+@st.composite
 def locks(draw: st.DrawFn) -> Lock:
+    """Locks that set, or leave at their defaults, every key of every table of the model."""
     sources = {name: draw(st.none() | direct_sources()) for name in draw(st.sets(package_names, max_size=4))}
     packages = tuple(
         LockedPackage(
@@ -56,17 +112,7 @@ def locks(draw: st.DrawFn) -> Lock:
             version=draw(st.sampled_from(["1.0", "2.5.1+cu124", "0.20.1+cpu"])),
             index="" if sources[name] else draw(urls),
             source=sources[name],
-            artifacts=(
-                Artifact(
-                    filename=draw(file_names),
-                    url=draw(urls),
-                    size=draw(st.integers(min_value=0, max_value=MAX_ARTIFACT_SIZE)),
-                    sha256=draw(st.from_regex(r"[0-9a-f]{64}", fullmatch=True)),
-                    hash_source=draw(st.sampled_from(["index", "downloaded", "file", "built"])),
-                    upload_time=draw(st.none() | st.just("2025-01-29T18:30:00Z")),
-                    yanked=draw(st.booleans()),
-                ),
-            ),
+            artifacts=(draw(artifacts()),),
         )
         for name in sorted(sources)
     )
@@ -88,7 +134,36 @@ def locks(draw: st.DrawFn) -> Lock:
         env_hash="sha256:" + "0" * 64,
         packages=packages,
         rejected=tuple(
-            Rejection(variant=v, reason=draw(text), fix=draw(st.none() | text)) for v in ["cu118"]
+            Rejection(variant=v, reason=draw(text), fix=draw(st.none() | text))
+            for v in draw(st.lists(st.sampled_from(["cu118", "cu121"]), unique=True))
+        ),
+        allowed_mixed=tuple(
+            MixedAllowance(name=n, version=draw(text), cuda_major=draw(st.integers(11, 13)), by="spec")
+            for n in draw(st.lists(package_names, unique=True, max_size=2))
+        ),
+        requires_driver_from=draw(st.none() | text),
+        held=tuple(
+            HeldComponent(name=n, version="12.1.*", reason=draw(text))
+            for n in draw(st.lists(package_names, unique=True, max_size=2))
+        ),
+        archs_source=draw(st.none() | st.sampled_from(["wheel", "knowledge-base"])),
+        torch_sass=tuple(draw(st.lists(st.sampled_from(["sm_80", "sm_90"]), unique=True))),
+        torch_ptx=tuple(draw(st.lists(st.just("compute_90"), max_size=1))),
+        toolkit_source=draw(st.none() | st.sampled_from(["redist", "index"])),
+        toolkit_release=draw(st.none() | st.just("12.4.1")),
+        toolkit=tuple(
+            LockedPackage(name=n, version=draw(text), index=draw(urls), artifacts=(draw(artifacts()),))
+            for n in draw(st.lists(package_names, unique=True, max_size=2))
+        ),
+        conda=tuple(draw(st.lists(conda_packages(), max_size=2))),
+        interpreter=draw(
+            st.none()
+            | st.builds(
+                LockedInterpreter,
+                implementation=st.just("cpython"),
+                version=st.just("3.11.14"),
+                artifact=artifacts(archives),
+            )
         ),
     )
     inputs = LockInputs(
@@ -116,6 +191,15 @@ def locks(draw: st.DrawFn) -> Lock:
         knowledge_base="sha256:" + "1" * 64,
         build=draw(st.sampled_from(["never", "allowed", ("flash-attn", "mylib")])),
         uniform=draw(st.booleans()),
+        allow_mixed=tuple(draw(st.lists(text, max_size=2))),
+        trust_inferred_archs=draw(st.booleans()),
+        toolkit=tuple(draw(st.lists(text, max_size=2))),
+        toolkit_source=draw(st.none() | text),
+        nvidia_redist=draw(st.none() | text),
+        conda_channels=tuple(draw(st.lists(text, max_size=2))),
+        conda_dependencies=tuple(draw(st.lists(text, max_size=2))),
+        interpreter=draw(st.sampled_from(["system", "python-build-standalone"])),
+        image=draw(st.none() | images()),
     )
     return seal(
         Lock(
@@ -130,7 +214,7 @@ def locks(draw: st.DrawFn) -> Lock:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(locks())
 def test_load_of_dump_is_the_same_lock(lock: Lock) -> None:
     text_form = dump_lock(lock)

@@ -5,30 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from lockfactory import make_target
+
 from envlock.kb import ComputeCapability, load_kb
-from envlock.lock.model import LockedTarget
 from envlock.node.fit import judge_fit
 from envlock.node.model import DetectedGpu, NodeInfo
 
-TARGET = LockedTarget(
-    name="h100",
-    platform="linux-x86_64",
-    glibc="2.28",
-    python="3.11",
-    gpus=("sm_90",),
-    driver="550.54.15",
-    variant="cu124",
-    torch="2.5.1+cu124",
-    cuda="12.4",
-    cudnn=None,
-    nccl=None,
-    requires_driver="550.54.14",
-    compat="native",
-    kb_status="confirmed",
-    env_hash="sha256:" + "0" * 64,
-    packages=(),
-    rejected=(),
-)
+TARGET = make_target(cudnn=None, nccl=None, env_hash="sha256:" + "0" * 64, packages=(), rejected=())
 
 
 def _node(cc: str) -> NodeInfo:

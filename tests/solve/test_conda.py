@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 from fixtures import conda as conda_fixtures
 from tests.solve.conftest import Run, target_block
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from envlock import _toml
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 from fixtures.server import FixtureIndexServer
 from fixtures.wheels import build_wheel
 from tests.solve.conftest import Run, target_block

@@ -130,7 +130,9 @@ def test_diff_shows_what_was_held_and_where_archs_came_from(
 ) -> None:
     from dataclasses import replace
 
-    from envlock.lock.toml import load_lock, seal, write_lock
+    from envlock.lock.digest import seal
+    from envlock.lock.read import load_lock
+    from envlock.lock.write import write_lock
 
     spec = universe_spec(
         tmp_path,

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from envlock.lock.digest import seal
 from envlock.lock.model import Lock, Rejection
-from envlock.lock.toml import dump_lock, seal
+from envlock.lock.write import dump_lock
 from tests.diff.conftest import make_lock, torch_target
 from tests.solve.conftest import Run, target_block
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from envlock.lock.toml import load_lock
+from envlock.lock.read import load_lock
 from fixtures.redist import (
     RedistServer,
     build_redist,

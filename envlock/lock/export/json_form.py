@@ -6,10 +6,57 @@ URLs are shown without userinfo: a lock written by hand may carry credentials, o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from envlock.display import redact_url
 from envlock.kb.components import cuda_components
-from envlock.lock.model import Lock, LockedTarget
+from envlock.lock.model import Artifact, Keys, Lock, LockedTarget, key_of
+
+
+def record_to_json(record: Any) -> dict[str, object]:
+    """Every key of `record`'s lock table (`KEYS`) with its value, null and empty ones included."""
+    keys: Keys = record.KEYS
+    out: dict[str, object] = {}
+    for key in keys:
+        value = getattr(record, key.field)
+        out[key.key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, tuple):
+        return [record_to_json(v) if hasattr(v, "KEYS") else v for v in value]
+    return value
+
+
+# The target's own values, in the documented order of the JSON form (under their lock keys);
+# the rest of a target's JSON (sizes, packages, the toolkit, the interpreter) follows them.
+_TARGET_FIELDS = (
+    "name",
+    "platform",
+    "glibc",
+    "python",
+    "gpus",
+    "driver",
+    "variant",
+    "torch",
+    "cuda",
+    "compat",
+    "requires_driver",
+    "cudnn",
+    "nccl",
+    "kb_status",
+    "archs_source",
+    "torch_sass",
+    "torch_ptx",
+    "requires_driver_from",
+    "held",
+    "env_hash",
+)
+
+
+def _artifact(a: Artifact) -> dict[str, object]:
+    return record_to_json(a) | {"url": redact_url(a.url)}
 
 
 def target_to_json(t: LockedTarget) -> dict[str, object]:
@@ -34,54 +81,21 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
                 "url": redact_url(first.url) if first else None,
                 "sha256": first.sha256 if first else None,
                 "size": first.size if first else None,
-                "artifacts": [
-                    {
-                        "file": a.filename,
-                        "url": redact_url(a.url),
-                        "size": a.size,
-                        "sha256": a.sha256,
-                        "hash-source": a.hash_source,
-                        "upload-time": a.upload_time,
-                        "yanked": a.yanked,
-                    }
-                    for a in p.artifacts
-                ],
+                "artifacts": [_artifact(a) for a in p.artifacts],
             }
             | direct
         )
     return {
-        "name": t.name,
-        "platform": t.platform,
-        "glibc": t.glibc,
-        "python": t.python,
-        "gpus": list(t.gpus),
-        "driver": t.driver,
-        "variant": t.variant,
-        "torch": t.torch,
-        "cuda": t.cuda,
-        "compat": t.compat,
-        "requires-driver": t.requires_driver,
-        "cudnn": t.cudnn,
-        "nccl": t.nccl,
-        "knowledge-base-row": t.kb_status,
-        "archs-source": t.archs_source,
-        "torch-sass": list(t.torch_sass),
-        "torch-ptx": list(t.torch_ptx),
-        "requires-driver-from": t.requires_driver_from,
-        "held": [{"name": h.name, "version": h.version, "reason": h.reason} for h in t.held],
-        "env-hash": t.env_hash,
+        **{key_of(LockedTarget, f).key: _json_value(getattr(t, f)) for f in _TARGET_FIELDS},
         "download-size": sum(a.size for p in t.packages for a in p.artifacts),
         "packages": packages,
-        "rejected": [{"variant": r.variant, "reason": r.reason, "fix": r.fix} for r in t.rejected],
+        "rejected": [record_to_json(r) for r in t.rejected],
         # every CUDA piece the set pulls (torch's, JAX's nvcc, CuPy's runtime...), read from the packages
         "cuda-components": [
             {"name": c.name, "version": c.version, "cuda-major": c.cuda_major}
             for c in cuda_components([(p.name, p.version) for p in t.packages])
         ],
-        "allowed-mixed": [
-            {"name": m.name, "version": m.version, "cuda-major": m.cuda_major, "by": m.by}
-            for m in t.allowed_mixed
-        ],
+        "allowed-mixed": [record_to_json(m) for m in t.allowed_mixed],
         "toolkit": {
             "source": t.toolkit_source,
             "release": t.toolkit_release,
@@ -117,10 +131,6 @@ def lock_to_json(lock: Lock, targets: Sequence[str] = ()) -> dict[str, object]:
     """The whole lock (or only the named targets) as the documented JSON document."""
     chosen = [t for t in lock.targets if not targets or t.name in targets]
     return {
-        "lock-version": lock.lock_version,
-        "envlock-version": lock.envlock_version,
-        "uv-version": lock.uv_version,
-        "spec-hash": lock.spec_hash,
-        "content-hash": lock.content_hash,
+        **{k.key: getattr(lock, k.field) for k in Lock.KEYS if k.kind in ("str", "int")},
         "targets": [target_to_json(t) for t in chosen],
     }

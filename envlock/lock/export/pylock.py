@@ -11,7 +11,7 @@ from __future__ import annotations
 from envlock import __version__
 from envlock.display import redact_url
 from envlock.lock.model import Artifact, DirectSource, Lock, LockedTarget
-from envlock.lock.toml import _s, _v
+from envlock.lock.write import toml_string as _s
 
 _ENVIRONMENTS = {
     "linux-x86_64": "sys_platform == 'linux' and platform_machine == 'x86_64'",
@@ -98,6 +98,6 @@ def export_pylock(lock: Lock, target: LockedTarget) -> str:
         f"variant = {_s(target.variant)}",
         f"env-hash = {_s(target.env_hash)}",
         f"lock-content-hash = {_s(lock.content_hash)}",
-        f"envlock-version = {_v(__version__)}",
+        f"envlock-version = {_s(__version__)}",
     ]
     return "\n".join(out) + "\n"
