@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "install.md"
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "install"))
+sys.path.insert(0, str(ROOT / "tests"))  # lockmaker builds its locks with tests/lockfactory.py
 
 from lockmaker import FileServer, TargetDef, make_lock  # noqa: E402 -- paths set just above
 
