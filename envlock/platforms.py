@@ -70,7 +70,7 @@ def suggest_platforms(text: str) -> tuple[str, ...]:
 # an installer prefers them (solve and install both rank files with it, so install picks the file the
 # solve tested), uv's `--python-platform`, the PEP 508 marker environment and the `environments` marker of
 # a pylock export. The tag order is the one pip (`packaging.tags.sys_tags`) and uv produce on a host with
-# that libc; docs/architecture.md ("Platforms and wheel tags") says why.
+# that libc; docs/architecture.md §11 says why.
 
 # The legacy manylinux names and the glibc each stands for (PEP 600, "Legacy manylinux tags").
 LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
@@ -222,6 +222,25 @@ class Platform:
             return f"sys_platform == '{sys_platform}'"
         machine = _MACHINE.get((self.os, self.arch), self.arch)
         return f"sys_platform == '{sys_platform}' and platform_machine == '{machine}'"
+
+
+def host_platform() -> str:
+    """This machine as a spec platform name (`linux-x86_64`, `linux-aarch64`, `windows-amd64`,
+    `macos-arm64`); other machines get `<system>-<machine>` in lower case."""
+    import platform as _platform
+
+    system = _platform.system().lower()
+    machine = _platform.machine().lower()
+    if system == "linux":
+        if machine in ("x86_64", "amd64"):
+            return "linux-x86_64"
+        if machine in ("aarch64", "arm64"):
+            return "linux-aarch64"
+    if system == "windows" and machine in ("amd64", "x86_64"):
+        return "windows-amd64"
+    if system == "darwin":
+        return "macos-arm64" if machine in ("arm64", "aarch64") else f"macos-{machine}"
+    return f"{system}-{machine}"
 
 
 def manylinux_glibc(platform_tag: str) -> tuple[int, int] | None:

@@ -9,9 +9,9 @@ from envlock.node.detect import (
     ENV_GPUS,
     ENV_NVML_LIBRARY,
     detect_node,
-    host_platform,
 )
 from envlock.node.model import DetectedGpu, NodeInfo
+from envlock.platforms import host_platform
 
 __all__ = [
     "ENV_CUDA_DRIVER_API",
