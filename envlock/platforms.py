@@ -104,7 +104,7 @@ _MACHINE = {
     ("windows", "amd64"): "AMD64",
     ("macos", "arm64"): "arm64",
 }
-# (OS, wheel-tag machine word) -> the target triple's architecture word (uv, python-build-standalone)
+# wheel-tag machine word -> the target triple's architecture word (uv, python-build-standalone)
 _TRIPLE_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "amd64": "x86_64", "arm64": "aarch64"}
 
 
@@ -131,6 +131,12 @@ class Platform:
     glibc: tuple[int, int] | None = None
     musl: tuple[int, int] | None = None
     macos: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.os not in _OS_MARKERS:
+            raise ValueError(f"unknown OS {self.os!r}; envlock knows {', '.join(_OS_MARKERS)}")
+        if self.os == "linux" and (self.glibc is None) == (self.musl is None):
+            raise ValueError("a Linux platform has exactly one C library: give glibc or musl")
 
     @classmethod
     def of(cls, platform: str, *, python: str, glibc: str) -> Platform:

@@ -153,6 +153,10 @@ def test_musl_linux() -> None:
 def test_unknown_platform_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown platform"):
         _plat("linux-riscv64")
+    with pytest.raises(ValueError, match="exactly one C library"):
+        Platform(os="linux", arch="x86_64", python=(3, 11))
+    with pytest.raises(ValueError, match=r"not MAJOR\.MINOR"):
+        _plat("linux-x86_64", glibc="2")
 
 
 def test_legacy_manylinux_aliases() -> None:
