@@ -3,8 +3,10 @@
 For each target of the lock that is installed in the store (or the one named by --target; or the
 environment at --prefix), every file is hashed again and compared with the tree hash and manifest
 recorded when the environment was published (paths, modes, contents), with each package's RECORD,
-and with the RECORD inside the locked wheel itself (the store's copy, checked against the lock's
-sha256 first); the environment's record must name the lock's env hash and packages.
+with the RECORD inside the locked wheel itself and with a locked conda package's own paths.json
+(the store's copies, checked against the lock's sha256 first; CUDA toolkit archives are checked by
+sha256, their unpacked files by the tree hash); the environment's record must name the lock's env
+hash and packages.
 
 exit codes: 0 every environment checked is as built; 1 a difference (each named by its file), or
 no installed environment of the lock to check; 2 usage error (an unknown --target).
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from envlock.cli.output import Console
-    from envlock.lock.model import Lock, LockedTarget
+    from envlock.lock.model import Artifact, Lock, LockedTarget
     from envlock.store.layout import StoreLayout
     from envlock.store.verify import Verification
 
@@ -39,13 +41,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def verify_target(lock: Lock, target: LockedTarget, env: Path, layout: StoreLayout) -> Verification:
     """`verify_environment` of the environment at `env`, built from `target` of `lock`."""
-    from envlock.install.wheels import choose_artifacts
-    from envlock.store.verify import verify_environment
+    from envlock.install.wheels import choose_artifact
+    from envlock.store.verify import LockedFile, verify_environment
+
+    def stored(art: Artifact) -> Path:
+        return layout.artifact_path(art.sha256, art.filename)
 
     installs = [
-        (package, art, layout.artifact_path(art.sha256, art.filename))
-        for package, art in choose_artifacts(target)
+        LockedFile(name=p.name, version=p.version, artifact=a, stored_at=stored(a), kind="wheel")
+        for p in target.packages
+        for a in (choose_artifact(p, target),)
     ]
+    installs += [
+        LockedFile(name=c.name, version=c.version, artifact=c.artifacts[0], stored_at=stored(c.artifacts[0]),
+                   kind="toolkit")
+        for c in target.toolkit
+        if c.artifacts
+    ]  # fmt: skip
+    installs += [
+        LockedFile(name=c.name, version=c.version, artifact=c.artifact, stored_at=stored(c.artifact),
+                   kind="conda", noarch=c.noarch)
+        for c in target.conda
+    ]  # fmt: skip
     return verify_environment(env, env_hash=target.env_hash, installs=installs)
 
 

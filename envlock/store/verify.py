@@ -1,5 +1,6 @@
 """Check an installed environment against what made it: its tree hash, every package's RECORD, the
-locked wheels' own RECORD, and the lock's record of which files it installs.
+locked wheels' own RECORD, the locked conda packages' own `info/paths.json`, and the lock's record of
+which files it installs.
 
 Read-only: nothing is repaired; every difference is reported with the file it concerns.
 """
@@ -15,14 +16,27 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-from envlock.lock.model import Artifact, LockedPackage
+from envlock.lock.model import Artifact
 from envlock.store.artifacts import ArtifactState, check_file
 from envlock.store.record import EnvRecord
 from envlock.store.tree import TREE_MANIFEST, UNHASHED, manifest_text, scan_tree, tree_differences, tree_hash
 
 # Files an installer writes or rewrites itself: the wheel's own RECORD says nothing about them.
 _INSTALLER_WRITTEN = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "uv_cache.json"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedFile:
+    """One file the lock says the environment was built from, and where the store keeps it."""
+
+    name: str
+    version: str
+    artifact: Artifact
+    stored_at: Path
+    kind: Literal["wheel", "conda", "toolkit"]
+    noarch: str | None = None  # a conda package's noarch kind ("python": files under site-packages/)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +63,14 @@ def _hex_of(record_hash: str) -> str | None:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).hex()
     except ValueError:
         return None
+
+
+def _have_rattler() -> bool:
+    try:
+        import rattler  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _site_packages(env: Path, python: str) -> str:
@@ -89,7 +111,7 @@ def _installed_records(env: Path, site: str, digests: dict[str, str]) -> list[st
     return problems
 
 
-def _wheel_problems(wheel: Path, package: LockedPackage, site: str, digests: dict[str, str]) -> list[str]:
+def _wheel_problems(wheel: Path, package: LockedFile, site: str, digests: dict[str, str]) -> list[str]:
     """Files the wheel installs unchanged whose installed bytes differ from the wheel's own RECORD."""
     problems: list[str] = []
     with zipfile.ZipFile(wheel) as zf:
@@ -121,17 +143,62 @@ def _wheel_problems(wheel: Path, package: LockedPackage, site: str, digests: dic
     return problems
 
 
+def _conda_problems(package: LockedFile, site: str, digests: dict[str, str]) -> list[str]:
+    """Files of a conda package whose installed bytes differ from the package's own `info/paths.json`.
+
+    Files with a prefix placeholder are rewritten at install time (the prefix is put in), and the
+    metadata files an installer rewrites in a `.dist-info` are skipped, as for wheels.
+    """
+    import rattler
+
+    problems: list[str] = []
+    label = f"{package.name} {package.version}"
+    for entry in rattler.PathsJson.from_package_archive(package.stored_at).paths:
+        name = Path(entry.relative_path).as_posix()
+        if entry.prefix_placeholder is not None or entry.sha256 is None or entry.no_link:
+            continue
+        if package.noarch == "python":
+            if not name.startswith("site-packages/"):
+                continue  # python-scripts/ become bin/ entry points written by the installer
+            name = f"{site}/{name.removeprefix('site-packages/')}"
+        parts = name.split("/")
+        if len(parts) > 1 and parts[-2].endswith(".dist-info") and parts[-1] in _INSTALLER_WRITTEN:
+            continue
+        rel = posixpath.normpath(name)
+        got = digests.get(rel)
+        if got is None:
+            problems.append(f"{rel}: in the locked conda package {label} but missing")
+        elif got != entry.sha256.hex():
+            problems.append(f"{rel}: differs from the locked conda package {label}")
+    return problems
+
+
+def _package_problems(package: LockedFile, site: str, digests: dict[str, str]) -> list[str]:
+    """The checks of one locked file against the installed tree, by its kind."""
+    if package.kind == "wheel":
+        try:
+            return _wheel_problems(package.stored_at, package, site, digests)
+        except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+            return [f"{package.stored_at}: cannot read the locked wheel: {exc}"]
+    try:
+        return _conda_problems(package, site, digests)
+    except Exception as exc:  # rattler's own parse errors have no common base class
+        return [f"{package.stored_at}: cannot read the locked conda package: {exc}"]
+
+
 def verify_environment(
     env: Path,
     *,
     env_hash: str,
-    installs: Sequence[tuple[LockedPackage, Artifact, Path]],
+    installs: Sequence[LockedFile],
 ) -> Verification:
     """Re-hash every file of the environment at `env` and compare it with what it should hold.
 
-    `installs` is what the lock says the environment holds: each package, the file of it the
-    target installs, and where the store keeps that file (checked against the lock's sha256, then
-    read for the wheel's own RECORD; when the store no longer has it, a note says so).
+    `installs` is what the lock says the environment holds: each package's file (a wheel, a conda
+    package, a CUDA toolkit archive) and where the store keeps it. Each file is checked against the
+    lock's sha256, then a wheel's own RECORD and a conda package's own `info/paths.json` are compared
+    with the installed files. Toolkit archives are unpacked under `cuda/`; their files are covered
+    by the tree hash only (a note says so). When the store no longer has a file, a note says so.
     """
     problems: list[str] = []
     notes: list[str] = []
@@ -144,7 +211,7 @@ def verify_environment(
         )  # fmt: skip
     if record.env_hash != env_hash:
         problems.append(f"envlock-env.json: env hash {record.env_hash}, the lock says {env_hash}")
-    locked = {(p.name, p.version, a.sha256) for p, a, _ in installs}
+    locked = {(p.name, p.version, p.artifact.sha256) for p in installs}
     recorded = {(p.name, p.version, p.sha256) for p in record.packages}
     for name, version, sha in sorted(recorded - locked):
         problems.append(
@@ -175,22 +242,31 @@ def verify_environment(
 
     site = _site_packages(env, record.python)
     problems += _installed_records(env, site, digests)
-    for package, artifact, stored_at in installs:
-        state = check_file(stored_at, artifact)
+    conda_checked = True
+    for package in installs:
+        artifact = package.artifact
+        state = check_file(package.stored_at, artifact)
         if state is ArtifactState.MISSING:
             notes.append(
-                f"{artifact.filename}: not in the store; {package.name} checked against its RECORD only"
+                f"{artifact.filename}: not in the store; {package.name} checked against the tree hash"
+                " and its RECORD only"
             )
             continue
         if state is ArtifactState.CORRUPT:
             problems.append(
-                f"{stored_at}: the store's copy of {artifact.filename} does not match the lock's sha256"
+                f"{package.stored_at}: the store's copy of {artifact.filename}"
+                " does not match the lock's sha256"
             )
             continue
-        try:
-            problems += _wheel_problems(stored_at, package, site, digests)
-        except (OSError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-            problems.append(f"{stored_at}: cannot read the locked wheel: {exc}")
+        if package.kind == "toolkit":
+            notes.append(f"{artifact.filename}: CUDA toolkit files under cuda/ checked against the tree hash")
+            continue
+        if package.kind == "conda" and not _have_rattler():
+            conda_checked = False
+            continue
+        problems += _package_problems(package, site, digests)
+    if not conda_checked:
+        notes.append("py-rattler is not installed: conda packages checked against the tree hash only")
     return Verification(
         path=env,
         record=record,

@@ -100,9 +100,22 @@ def test_mixed_spec_solves_locks_installs_and_runs_for_two_targets(
         assert record.sha256 is not None and record.sha256.hex() == c.artifact.sha256
         assert record.url == c.artifact.url
         assert str(record.channel).rstrip("/") == c.channel
-    # the PyPI part went into the conda python, installed by uv
-    (installer,) = env.glob("**/filelock-*.dist-info/INSTALLER")
-    assert installer.read_text().strip() == "uv"
+    # the PyPI part went into the conda python's site-packages, recorded and compiled as in a venv
+    site = env / "lib" / "python3.11" / "site-packages"
+    (installer,) = site.glob("filelock-*.dist-info/INSTALLER")
+    assert installer.read_text().strip() == "envlock"
+    assert list((site / "filelock").glob("__pycache__/*.pyc"))
+    # verify re-checks every conda file against the package's own paths.json
+    checked = run_envlock(["verify", "-l", str(lock_path), "--target", "gpu"], store=store, env=NODE)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    library = env / "lib" / "libenvlockdemo.so"
+    (env / "lib").chmod(0o755)
+    library.chmod(0o644)
+    library.write_bytes(library.read_bytes() + b"\0")
+    tampered = run_envlock(["verify", "-l", str(lock_path), "--target", "gpu"], store=store, env=NODE)
+    assert tampered.returncode == 1
+    expected = "lib/libenvlockdemo.so: differs from the locked conda package libenvlockdemo 1.0.0"
+    assert expected in tampered.stdout
     # --format venv on a conda target is refused
     refused = run_envlock(
         ["install", "-l", str(lock_path), "--target", "gpu", "--format", "venv"], store=store, env=NODE

@@ -125,6 +125,9 @@ def test_toolkit_installs_into_env_cuda_with_cuda_home_and_nvcc(
     assert sorted(p.name for p in (home / "share").iterdir()) == ["cuda_cccl", "cuda_cudart", "cuda_nvcc"]
     shell = run_envlock(["shell", "-l", str(lock)], store=store, env=env)
     assert f"CUDA_HOME={home}" in shell.stdout
+    # verify checks the archives by sha256 and the unpacked files by the tree hash
+    checked = run_envlock(["verify", "-l", str(lock)], store=store, env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_minor_without_a_release_is_unsatisfiable_with_the_reason(
