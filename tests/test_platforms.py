@@ -230,6 +230,14 @@ def test_environment_marker_picks_out_its_own_platform() -> None:
         == "sys_platform == 'linux' and platform_machine == 'x86_64'"
     )
     assert _plat("windows-amd64").environment_marker() == "sys_platform == 'win32'"
+    assert (
+        _plat("linux-aarch64").environment_marker()
+        == "sys_platform == 'linux' and platform_machine == 'aarch64'"
+    )
+    assert (
+        _plat("macos-arm64").environment_marker()
+        == "sys_platform == 'darwin' and platform_machine == 'arm64'"
+    )
     for name in PLATFORMS:
         marker = Marker(_plat(name).environment_marker())
         for other in PLATFORMS:
