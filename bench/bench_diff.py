@@ -30,7 +30,7 @@ from envlock.diff.archs import KnowledgeBaseSass
 from envlock.diff.compute import diff_locks
 from envlock.diff.render import render_markdown, render_text, to_json
 from envlock.diff.source import read_for_diff
-from envlock.kb import knowledge, load_kb
+from envlock.kb import load_kb, loader
 from envlock.lock.digest import env_hash
 from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
 from envlock.lock.toml import dump_lock, seal
@@ -140,7 +140,7 @@ def _interleaved(fns: list[Callable[[], object]], runs: int) -> list[float]:
 
 
 def _kb_from_disk() -> object:
-    knowledge._builtin_kb.cache_clear()  # the in-memory copy; the disk cache stays
+    loader._builtin_kb.cache_clear()  # the in-memory copy; the disk cache stays
     return load_kb()
 
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 
+from envlock.cli.locations import add_spec_argument
 from envlock.cli.output import Console
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("requirements", nargs="+", metavar="PKG", help='PEP 508 requirements, e.g. "numpy<2"')
-    parser.add_argument(
-        "-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)"
-    )
+    add_spec_argument(parser)
 
 
 def run(args: argparse.Namespace, console: Console) -> int:

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import argparse
 
-from envlock.cli.locations import lock_path_for, spec_path
+from envlock.cli.locations import add_spec_argument, lock_path_for, spec_path
 from envlock.cli.output import Console, print_json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)"
-    )
+    add_spec_argument(parser)
     parser.add_argument(
         "-l", "--lock", metavar="LOCK", help="the lock file (default: envlock.lock beside the spec)"
     )

@@ -156,7 +156,7 @@ def _environment_record_checks(args: argparse.Namespace, lock: Lock, report: Doc
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    from envlock.kb.knowledge import load_kb
+    from envlock.kb.loader import load_kb
     from envlock.lock.toml import load_lock
     from envlock.node import detect_node
 

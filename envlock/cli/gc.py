@@ -1,8 +1,11 @@
-"""Remove store paths that no root holds: environments, artifacts, and leftovers of killed builds.
+"""Remove store paths that no root holds: environments, artifacts, unpacked interpreters no remaining
+environment is built on, image layers whose files no live environment uses and copied image bases
+(v1/oci/), and leftovers of killed builds. Nothing a build in progress uses is removed.
 
-Roots live in <store>/v1/roots/: each install registers one for its lock and target (moved when
-the lock changes; dead when the lock file is gone), --prefix installs register their prefix, and
-any symlink you add there keeps its target. --dry-run prints the plan and changes nothing.
+Roots live in <store>/v1/roots/, one per user: each install registers one for its lock and target
+(moved when the lock changes; dead when the lock file is gone), --prefix installs register their
+prefix, and any symlink you add there keeps its target. Another user's roots and environments are
+left to that user. --dry-run prints the plan and changes nothing.
 A store path that does not exist, or holds no envlock store, is a usage error (exit 2).
 """
 

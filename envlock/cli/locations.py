@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 LOCK_NAME = "envlock.lock"
 # How every command but `check` describes -l, so that the default reads the same everywhere.
 LOCK_HELP = "the lock file (default: envlock.lock in the current directory)"
+SPEC_HELP = "the spec (default: ./envlock.toml or ./pyproject.toml)"
 
 
 def spec_path(given: str | None) -> Path:
@@ -45,3 +50,8 @@ def add_lock_argument(parser: object, *, flag: str = "-l") -> None:
     parser.add_argument(  # type: ignore[attr-defined]  # argparse parser passed untyped by design
         flag, "--lock", dest="lock", metavar="LOCK", help=LOCK_HELP
     )
+
+
+def add_spec_argument(parser: argparse.ArgumentParser) -> None:
+    """The common `-s/--spec SPEC` option of the commands that read a spec."""
+    parser.add_argument("-s", "--spec", metavar="SPEC", help=SPEC_HELP)

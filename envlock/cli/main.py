@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 import traceback
 from collections.abc import Sequence
@@ -60,14 +59,6 @@ def _root_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _available() -> dict[str, tuple[str, str]]:
-    found = {}
-    for name, (module, summary) in COMMANDS.items():
-        if importlib.util.find_spec(f"envlock.cli.{module}") is not None:
-            found[name] = (module, summary)
-    return found
-
-
 def build_parser(command: str | None) -> argparse.ArgumentParser:
     """The parser with every command listed, and the full arguments of `command` only."""
     parser = _root_parser()
@@ -85,7 +76,7 @@ def build_parser(command: str | None) -> argparse.ArgumentParser:
         "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help="print only errors and data"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, summary) in _available().items():
+    for name, (module, summary) in COMMANDS.items():
         if name == command:
             mod = importlib.import_module(f"envlock.cli.{module}")
             cmd_parser = sub.add_parser(

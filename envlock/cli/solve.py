@@ -24,7 +24,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envlock.cli.locations import lock_path_for, spec_path
+from envlock.cli.locations import add_spec_argument, lock_path_for, spec_path
 from envlock.cli.output import Console, print_json
 
 if TYPE_CHECKING:
@@ -32,9 +32,7 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-s", "--spec", metavar="SPEC", help="the spec (default: ./envlock.toml or ./pyproject.toml)"
-    )
+    add_spec_argument(parser)
     parser.add_argument(
         "-o", "--output", metavar="LOCK", help="where to write the lock (default: beside the spec)"
     )
@@ -81,7 +79,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.kb import load_kb
     from envlock.lock.json import lock_to_json
     from envlock.lock.toml import load_lock, write_lock
-    from envlock.resolvers import get_backend
+    from envlock.resolvers.backends import get_backend
     from envlock.solve.solver import solve
     from envlock.spec.parse import load_spec
 
@@ -113,9 +111,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if previous is None and not args.upgrade and lock_file.exists():
         previous = _previous_pins(lock_file, console)
     kb = load_kb(spec.knowledge_base)
-    backend = get_backend(args.resolver)
-    if args.offline and hasattr(backend, "offline"):
-        backend.offline = True
+    backend = get_backend(args.resolver, offline=args.offline)
     with HttpIndexClient(offline=args.offline, refresh=args.refresh, lazy_connect=True) as client:
         from envlock.solve.archs import WheelArchReader
 

@@ -77,10 +77,10 @@ def _decode(data: bytes, source: str) -> str:
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
-    import subprocess  # only REV:path needs it; a diff of two files starts faster without
+    from envlock import processes  # only REV:path needs it; a diff of two files starts faster without
 
     try:
-        return subprocess.run(
+        return processes.run(
             ["git", "--no-pager", *args],
             cwd=cwd,
             capture_output=True,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from envlock import processes
 from envlock.doctor.checks import FAIL, OK, WARN, Check
 
 SMOKE_WORKER = Path(__file__).with_name("smoke_worker.py")
@@ -117,7 +118,7 @@ def interpret(raw: Mapping[str, object]) -> tuple[Check, ...]:
 def run_smoke(python: Path | str, *, timeout_s: float = DEFAULT_TIMEOUT_S) -> SmokeResult:
     """Run the smoke worker with `python` (the environment's interpreter) and judge what it prints."""
     try:
-        done = subprocess.run(
+        done = processes.run(
             [str(python), str(SMOKE_WORKER)], capture_output=True, text=True, timeout=timeout_s, check=False
         )
     except subprocess.TimeoutExpired:

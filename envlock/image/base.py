@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 
+from envlock import processes
 from envlock.errors import IncompatibleNodeError, UsageError
 from envlock.image.layout import Descriptor, blob_path, digest_of, read_json_blob
 from envlock.lock.model import Artifact, LockedTarget
 from envlock.platforms import wheel_glibc
-from envlock.store.layout import new_token
+from envlock.userfiles import write_atomic
 
 _PLATFORMS = {("linux", "amd64"): "linux-x86_64", ("linux", "arm64"): "linux-aarch64"}
 OCI_ARCH = {v: k[1] for k, v in _PLATFORMS.items()}
@@ -108,7 +109,7 @@ def _open_layer(path: Path) -> Iterator[IO[bytes]]:
                 f"the base has a zstd layer ({path.name}) and the zstd program is not installed",
                 hint="install zstd, or use a base with gzip layers",
             )
-        proc = subprocess.Popen([zstd, "-dc", str(path)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        proc = processes.start([zstd, "-dc", str(path)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
         assert proc.stdout is not None
         try:
             yield proc.stdout
@@ -171,13 +172,8 @@ def cached_facts(facts_dir: Path, digest: str, compute: Any) -> BaseFacts:
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
     facts: BaseFacts = compute()
-    try:
-        facts_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{new_token(4)}.tmp")
-        tmp.write_text(json.dumps(facts.to_json(), sort_keys=True), encoding="utf-8")
-        tmp.replace(path)
-    except OSError:
-        pass  # a read-only store still builds; it reads the base again next time
+    with contextlib.suppress(OSError):  # a read-only store still builds; it reads the base again next time
+        write_atomic(path, json.dumps(facts.to_json(), sort_keys=True).encode())
     return facts
 
 

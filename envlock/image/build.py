@@ -7,19 +7,22 @@ The store holds, beside environments and artifacts:
     v1/oci/bases/<hex>/           registry and oci-archive bases, one OCI layout per base digest
     v1/oci/facts/<hex>.json       what a base holds (platform, Pythons, glibc), by base digest
 Blobs and records are written in the store's scratch area and renamed into place, so a killed
-build leaves only scratch (which `envlock gc` clears).
+build leaves only scratch (which `envlock gc` clears). A build holds a lease (`v1/leases/image-*`)
+while it runs, and `envlock gc` removes nothing under `v1/oci/` while one is alive; otherwise gc keeps
+a layer while every file it was built from is used by a live environment, and removes base copies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import shutil
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envlock.errors import IncompatibleNodeError, UsageError
 from envlock.image import config as cfg
@@ -62,6 +65,10 @@ from envlock.install.wheels import choose_artifacts
 from envlock.lock.model import Lock, LockedTarget
 from envlock.progress import Progress
 from envlock.store.layout import StoreLayout, new_token
+from envlock.userfiles import write_atomic
+
+if TYPE_CHECKING:
+    from envlock.store.lease import Lease
 
 # Docker's layer media types and their OCI names (a base read from a Docker-format source).
 _OCI_LAYER_TYPES = {
@@ -282,14 +289,15 @@ def _build_layer_unchecked(store: StoreLayout, plan: LayerPlan, prefix: str) -> 
     finally:
         tmp.unlink(missing_ok=True)
     if plan.key is not None:
-        record = _layer_record(store, plan.key)
-        record.parent.mkdir(parents=True, exist_ok=True)
-        rtmp = record.with_name(f".{record.name}.{new_token(4)}.tmp")
-        rtmp.write_text(
-            json.dumps({"diff-id": diff_id, "digest": digest, "size": size, "packages": list(plan.packages)}),
-            encoding="utf-8",
-        )
-        rtmp.replace(record)
+        record = {
+            "diff-id": diff_id,
+            "digest": digest,
+            "size": size,
+            "packages": list(plan.packages),
+            # what `envlock gc` keeps the layer for: every one of these files in use by a live environment
+            "artifacts": list(plan.artifacts),
+        }
+        write_atomic(_layer_record(store, plan.key), json.dumps(record).encode())
     return BuiltLayer(
         plan_name=plan.name,
         packages=plan.packages,
@@ -345,7 +353,44 @@ def build_image(
     progress: Progress,
     layer_only: bool,
 ) -> ImageResult:
-    """Build the image (or layer) `req` asks for; `install_env()` builds or finds the store environment."""
+    """Build the image (or layer) `req` asks for; `install_env()` builds or finds the store environment.
+
+    The build holds a lease of its own in the store, so that `envlock gc` removes nothing of the
+    image cache (`v1/oci/`) meanwhile.
+    """
+    with contextlib.ExitStack() as held:
+        lease = _image_lease(req.store)
+        if lease is not None:
+            held.enter_context(lease)
+        return _build_image(req, install_env=install_env, progress=progress, layer_only=layer_only)
+
+
+def _image_lease(store: StoreLayout) -> Lease | None:
+    """A lease of this build alone; None where the store cannot hold one (a store this user cannot
+    write, which the build then reports when it writes its first layer)."""
+    from envlock.errors import StoreError
+    from envlock.store.gc import IMAGE_LEASE_PREFIX
+    from envlock.store.lease import acquire_lease, stale_seconds_from_env
+
+    try:
+        store.ensure()
+        return acquire_lease(
+            store.lease_path(f"{IMAGE_LEASE_PREFIX}{new_token(8)}"),
+            info={"image": True},
+            stale_seconds=stale_seconds_from_env(),
+            done=lambda: False,
+        )
+    except StoreError:
+        return None
+
+
+def _build_image(
+    req: ImageRequest,
+    *,
+    install_env: Callable[[], Path],
+    progress: Progress,
+    layer_only: bool,
+) -> ImageResult:
     base = resolve_base(req, progress)
     base, python_path = check_base(req, base)
     env_dir = install_env()
@@ -380,14 +425,8 @@ def build_image(
 
     if layer_only:
         assert isinstance(req.dest, Path)
-        try:
+        with _writing(req.dest, req.dest, "a directory"):
             _write_layer_only(req.dest, layers[0], prefix, labels, req.target)
-        except OSError as exc:
-            raise UsageError(
-                f"-o {req.dest}: cannot write {exc.filename or req.dest}: {exc.strerror or exc}",
-                hint="choose a directory this user can write, on a filesystem with space",
-                details={"path": str(exc.filename or req.dest)},
-            ) from exc
         return result(dest=str(req.dest), tag=None, manifest_digest=None, config_digest=None, pushed=None)
     assert isinstance(req.dest, ImageRef)
     config_doc = cfg.image_config(
@@ -436,7 +475,8 @@ def build_image(
     }
     manifest_bytes = canonical_json(manifest_doc)
     manifest = Descriptor(media_type=MANIFEST, digest=digest_of(manifest_bytes), size=len(manifest_bytes))
-    pushed = _write_dest(req, base, layers, config_bytes, manifest_bytes, manifest, tag, progress)
+    with _writing(req.dest, req.dest.path, "a destination"):
+        pushed = _write_dest(req, base, layers, config_bytes, manifest_bytes, manifest, tag, progress)
     return result(
         dest=str(req.dest.with_tag(tag)) if req.dest.digest is None else str(req.dest),
         tag=tag,
@@ -457,29 +497,20 @@ def _fill(
     writer.add_bytes(manifest)
 
 
-def _write_dest(
-    req: ImageRequest,
-    base: Base,
-    layers: tuple[BuiltLayer, ...],
-    config: bytes,
-    manifest_bytes: bytes,
-    manifest: Descriptor,
-    tag: str,
-    progress: Progress,
-) -> PushResult | None:
-    dest = req.dest
-    assert isinstance(dest, ImageRef)
+@contextlib.contextmanager
+def _writing(dest: object, path: object, choose: str) -> Iterator[None]:
+    """An OSError while writing `-o dest` (at `path`) is the user's to fix: a UsageError naming the file."""
     try:
-        return _write_dest_unchecked(req, base, layers, config, manifest_bytes, manifest, tag, progress)
+        yield
     except OSError as exc:
         raise UsageError(
-            f"-o {dest}: cannot write {exc.filename or dest.path}: {exc.strerror or exc}",
-            hint="choose a destination this user can write, on a filesystem with space",
-            details={"path": str(exc.filename or dest.path)},
+            f"-o {dest}: cannot write {exc.filename or path}: {exc.strerror or exc}",
+            hint=f"choose {choose} this user can write, on a filesystem with space",
+            details={"path": str(exc.filename or path)},
         ) from exc
 
 
-def _write_dest_unchecked(
+def _write_dest(
     req: ImageRequest,
     base: Base,
     layers: tuple[BuiltLayer, ...],

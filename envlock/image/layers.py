@@ -69,6 +69,7 @@ class LayerPlan:
     mtime: int
     key: str | None
     size: int  # bytes of file content, before compression
+    artifacts: tuple[str, ...] = ()  # sha256 of the locked files its packages come from
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -248,6 +249,7 @@ def plan_layers(
             mtime=mtime,
             key=key,
             size=sum(e.size for e in items),
+            artifacts=tuple(sorted({a.sha256 for _p, a in pairs})),
         )
 
     if single:

@@ -17,6 +17,7 @@ from typing import Any
 
 from envlock.errors import InternalError, UsageError
 from envlock.store.layout import hostname, new_token
+from envlock.userfiles import write_atomic
 
 INDEX = "application/vnd.oci.image.index.v1+json"
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -145,9 +146,7 @@ class LayoutWriter:
         digest = digest_of(data)
         path = blob_path(self.root, digest)
         if not path.exists():
-            tmp = path.with_name(f".{path.name}.{new_token(4)}.tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
+            write_atomic(path, data)
         return digest
 
     def add_file(self, src: Path, digest: str) -> None:

@@ -17,31 +17,17 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from envlock.display import redact_url
+from envlock.userfiles import write_atomic
 
 CACHE_LAYOUT = "http-v1"
 
 # Ten minutes: what the large public indexes announce for their project pages where they send
 # Cache-Control at all, and what uv then honours; a release published since is seen after that.
 DEFAULT_FRESHNESS = 600.0
-
-
-def default_cache_root(environ: Mapping[str, str] | None = None) -> Path:
-    """`$ENVLOCK_CACHE_DIR`, else `$XDG_CACHE_HOME/envlock`, else `~/.cache/envlock`."""
-    env = os.environ if environ is None else environ
-    explicit = env.get("ENVLOCK_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = env.get("XDG_CACHE_HOME")
-    if xdg:
-        return Path(xdg) / "envlock"
-    home = env.get("HOME")
-    return (Path(home) if home else Path.home()) / ".cache" / "envlock"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,15 +142,5 @@ class HttpCache:
             },
             sort_keys=True,
         ).encode()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(header + b"\n" + entry.body)
-            Path(temp).replace(path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                Path(temp).unlink()
+        with contextlib.suppress(OSError):
+            write_atomic(path, header + b"\n" + entry.body, private=True)

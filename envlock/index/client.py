@@ -34,11 +34,12 @@ from envlock import __version__
 from envlock.display import redact_url
 from envlock.errors import IndexCredentialsError, IndexFormatError, IntegrityError, NetworkError
 from envlock.index.auth import CredentialStore
-from envlock.index.cache import CachedResponse, HttpCache, default_cache_root, max_age_of
+from envlock.index.cache import CachedResponse, HttpCache, max_age_of
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
 from envlock.index.model import DownloadProgress, ProjectPage
 from envlock.index.parse import ACCEPT, ParsedPage, parse_html_page, parse_page
 from envlock.index.releases import Release, ReleaseCache
+from envlock.userfiles import default_cache_root
 
 if TYPE_CHECKING:
     from envlock.index.ranged import RangedFile
@@ -140,10 +141,7 @@ class HttpIndexClient:
 
     def project(self, index_url: str, name: str) -> ProjectPage:
         """The files `index_url` lists for `name`; raises ProjectNotFound on 404."""
-        bare = self._credentials.remember(index_url)
-        base = index_base(bare)
-        normalized = canonicalize_name(name)
-        url = project_url(base, normalized)
+        base, normalized, url = self._project_url(index_url, name)
         if urlsplit(url).scheme == "file":
             return self._local_project(base, normalized, url)
         entry, parsed = self._page(url, index=base, name=normalized)
@@ -153,10 +151,7 @@ class HttpIndexClient:
 
     def release(self, index_url: str, name: str, version: Version) -> ProjectPage:
         """The files of `name` `version` on `index_url` (the rest of the page is not read)."""
-        bare = self._credentials.remember(index_url)
-        base = index_base(bare)
-        normalized = canonicalize_name(name)
-        url = project_url(base, normalized)
+        base, normalized, url = self._project_url(index_url, name)
         if urlsplit(url).scheme == "file":
             return self._local_project(base, normalized, url, version=version)
         known = self._known_release(url, version)
@@ -176,6 +171,13 @@ class HttpIndexClient:
         serial = parsed.serial if parsed.serial is not None else entry.serial
         self._remember_release(url, version, entry, Release(files=parsed.files, serial=serial))
         return ProjectPage(index=base, name=normalized, files=parsed.files, serial=serial)
+
+    def _project_url(self, index_url: str, name: str) -> tuple[str, str, str]:
+        """The index's base URL (its credentials remembered for later requests), the normalized
+        project name, and the URL of the project's page."""
+        base = index_base(self._credentials.remember(index_url))
+        normalized = canonicalize_name(name)
+        return base, normalized, project_url(base, normalized)
 
     def _known_release(self, url: str, version: Version) -> Release | None:
         """The release as extracted earlier from the stored page, if that page may be used as is."""
@@ -262,12 +264,7 @@ class HttpIndexClient:
         if cached is not None and use_fresh and not self._refresh and cached.fresh(time.time()):
             log.debug("%s: fresh in the cache", redact_url(url))
             return cached, reuse(cached)
-        headers = {"Accept": ACCEPT}
-        if cached is not None:
-            if cached.etag:
-                headers["If-None-Match"] = cached.etag
-            if cached.last_modified:
-                headers["If-Modified-Since"] = cached.last_modified
+        headers = {"Accept": ACCEPT, **_revalidation(cached)}
         response = self._send("GET", url, headers=headers)
         if response.status_code == 304 and cached is not None:
             log.debug("%s: not modified", redact_url(url))
@@ -330,12 +327,8 @@ class HttpIndexClient:
             if cached is None or cached.content_type == _NOT_FOUND_TYPE:
                 raise _offline_miss(url)
             return cached.body
-        headers = {"Accept": "*/*", "Accept-Encoding": "identity"}
-        if cached is not None and cached.content_type != _NOT_FOUND_TYPE:
-            if cached.etag:
-                headers["If-None-Match"] = cached.etag
-            if cached.last_modified:
-                headers["If-Modified-Since"] = cached.last_modified
+        stored = cached if cached is not None and cached.content_type != _NOT_FOUND_TYPE else None
+        headers = {"Accept": "*/*", "Accept-Encoding": "identity", **_revalidation(stored)}
         response = self._send("GET", url, headers=headers)
         if response.status_code == 304 and cached is not None:
             return cached.body
@@ -727,6 +720,16 @@ def _unreadable(url: str, exc: OSError) -> NetworkError:
         hint="check the path and its permissions",
         details={"url": where},
     )
+
+
+def _revalidation(cached: CachedResponse | None) -> dict[str, str]:
+    """The headers that ask the server whether the stored copy is still current (answer: 304)."""
+    headers = {}
+    if cached is not None and cached.etag:
+        headers["If-None-Match"] = cached.etag
+    if cached is not None and cached.last_modified:
+        headers["If-Modified-Since"] = cached.last_modified
+    return headers
 
 
 def _parse_entry(entry: CachedResponse, version: Version | None = None) -> ParsedPage:

@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from envlock import processes
 from envlock.errors import IncompatibleNodeError, NetworkError, UsageError
 
 _PROBLEMS = (
@@ -117,7 +118,7 @@ def _fail(host: str, action: str, done: subprocess.CompletedProcess[str], creds:
 
 def _run(args: Sequence[str], *, timeout: float = 3600) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(
+        return processes.run(
             [skopeo_binary(), *args],
             capture_output=True,
             text=True,

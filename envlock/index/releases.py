@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from packaging.version import Version
 from envlock.display import redact_url
 from envlock.index.cache import CachedResponse
 from envlock.index.model import IndexFile
+from envlock.userfiles import write_atomic
 
 RELEASES_LAYOUT = "releases-v1"
 
@@ -105,15 +104,5 @@ class ReleaseCache:
             "serial": release.serial,
             "files": [_file_json(f) for f in release.files],
         }
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        except OSError:
-            return
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(document, handle, sort_keys=True)
-            Path(temp).replace(path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                Path(temp).unlink()
+        with contextlib.suppress(OSError):
+            write_atomic(path, json.dumps(document, sort_keys=True).encode(), private=True)

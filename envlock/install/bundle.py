@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,88 +80,71 @@ def write_bundle(
 
     A bundle directory that cannot be written (read-only, full, not a directory) is an error
     naming the path: UsageError (exit 2) when it is not writable, StoreError (exit 1) when full."""
+    with _output_errors(out):
+        out.mkdir(parents=True, exist_ok=True)
+        bundle = BundleSource(out)
+        wanted: dict[str, Artifact] = {}
+        for target in targets:
+            for _pkg, art in choose_artifacts(target):
+                wanted.setdefault(art.sha256, art)
+            if target.interpreter is not None:  # the locked interpreter travels with the bundle
+                wanted.setdefault(target.interpreter.artifact.sha256, target.interpreter.artifact)
+        fetched = 0
+        total = 0
+        for art in wanted.values():
+            dest = bundle.path_of(art)
+            total += art.size
+            if check_file(dest, art) is ArtifactState.OK:
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.part")
+            try:
+                if layout is not None and check_stored(layout, art) is ArtifactState.OK:
+                    shutil.copyfile(layout.artifact_path(art.sha256, art.filename), tmp)
+                else:
+                    progress.step(f"fetching {art.filename}")
+                    source.provide(art, tmp)
+                    fetched += 1
+                if check_file(tmp, art) is not ArtifactState.OK:
+                    raise IntegrityError(
+                        f"{art.filename}: {source.description} gave bytes that do not match "
+                        "the lock's sha256",
+                        hint="the file changed after the lock was made; re-solve the lock",
+                        details={"file": art.filename},
+                    )
+                tmp.replace(dest)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+        shutil.copyfile(lock_path, out / BUNDLE_LOCK)
+        lines = [f"{hash_file(out / BUNDLE_LOCK)[0]}  {BUNDLE_LOCK}"]
+        lines += [
+            f"{a.sha256}  artifacts/{a.sha256}/{a.filename}"
+            for a in sorted(wanted.values(), key=lambda a: a.filename)
+        ]
+        (out / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return BundleResult(path=out, files=len(wanted), fetched=fetched, bytes=total)
+
+
+@contextlib.contextmanager
+def _output_errors(out: Path) -> Iterator[None]:
+    """An OSError while filling the bundle at `out` names the path: full, or not writable."""
     try:
-        return _write_bundle(
-            lock_path=lock_path,
-            lock=lock,
-            targets=targets,
-            out=out,
-            layout=layout,
-            source=source,
-            progress=progress,
-        )
+        yield
     except OSError as exc:
-        raise _output_error(exc, out) from exc
+        import errno
 
+        where = exc.filename or out
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            from envlock.errors import StoreError
 
-def _output_error(exc: OSError, out: Path) -> Exception:
-    import errno
-
-    where = exc.filename or out
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        from envlock.errors import StoreError
-
-        return StoreError(
-            f"bundle {out}: cannot write {where}: no space left on the device",
-            hint="free space there or pass another -o directory",
+            raise StoreError(
+                f"bundle {out}: cannot write {where}: no space left on the device",
+                hint="free space there or pass another -o directory",
+                details={"path": str(where)},
+            ) from exc
+        raise UsageError(
+            f"bundle {out}: cannot write {where}: {exc.strerror or exc}",
+            hint="pass -o a directory you can write (it is created when missing)",
             details={"path": str(where)},
-        )
-    return UsageError(
-        f"bundle {out}: cannot write {where}: {exc.strerror or exc}",
-        hint="pass -o a directory you can write (it is created when missing)",
-        details={"path": str(where)},
-    )
-
-
-def _write_bundle(
-    *,
-    lock_path: Path,
-    lock: Lock,
-    targets: Sequence[LockedTarget],
-    out: Path,
-    layout: StoreLayout | None,
-    source: ArtifactSource,
-    progress: Progress,
-) -> BundleResult:
-    out.mkdir(parents=True, exist_ok=True)
-    bundle = BundleSource(out)
-    wanted: dict[str, Artifact] = {}
-    for target in targets:
-        for _pkg, art in choose_artifacts(target):
-            wanted.setdefault(art.sha256, art)
-        if target.interpreter is not None:  # the locked interpreter travels with the bundle
-            wanted.setdefault(target.interpreter.artifact.sha256, target.interpreter.artifact)
-    fetched = 0
-    total = 0
-    for art in wanted.values():
-        dest = bundle.path_of(art)
-        total += art.size
-        if check_file(dest, art) is ArtifactState.OK:
-            continue
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.part")
-        try:
-            if layout is not None and check_stored(layout, art) is ArtifactState.OK:
-                shutil.copyfile(layout.artifact_path(art.sha256, art.filename), tmp)
-            else:
-                progress.step(f"fetching {art.filename}")
-                source.provide(art, tmp)
-                fetched += 1
-            if check_file(tmp, art) is not ArtifactState.OK:
-                raise IntegrityError(
-                    f"{art.filename}: {source.description} gave bytes that do not match the lock's sha256",
-                    hint="the file changed after the lock was made; re-solve the lock",
-                    details={"file": art.filename},
-                )
-            tmp.replace(dest)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-    shutil.copyfile(lock_path, out / BUNDLE_LOCK)
-    lines = [f"{hash_file(out / BUNDLE_LOCK)[0]}  {BUNDLE_LOCK}"]
-    lines += [
-        f"{a.sha256}  artifacts/{a.sha256}/{a.filename}"
-        for a in sorted(wanted.values(), key=lambda a: a.filename)
-    ]
-    (out / SUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return BundleResult(path=out, files=len(wanted), fetched=fetched, bytes=total)
+        ) from exc

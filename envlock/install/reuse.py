@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from envlock.index.cache import default_cache_root
 from envlock.install.sources import ArtifactSource
 from envlock.lock.model import Artifact
 from envlock.store.layout import StoreLayout
+from envlock.userfiles import default_cache_root, write_atomic
 
 KNOWN_STORES = "stores-v1"
 
@@ -36,18 +34,8 @@ def remember_store(root: Path, *, cache_root: Path | None = None) -> None:
     path = directory / hashlib.sha256(text.encode()).hexdigest()
     if path.is_file():
         return
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
-        Path(temp).replace(path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            Path(temp).unlink()
+    with contextlib.suppress(OSError):
+        write_atomic(path, (text + "\n").encode(), private=True)
 
 
 def known_stores(*, exclude: Path, cache_root: Path | None = None) -> tuple[Path, ...]:

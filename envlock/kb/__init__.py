@@ -56,26 +56,8 @@ Unknown releases are only the fallback: the solver reads each torch wheel's own 
 
 from __future__ import annotations
 
-from envlock.kb.knowledge import KnowledgeBase, load_kb, normalize_gpu_name
-from envlock.kb.model import (
-    ComputeCapability,
-    CudaFamily,
-    CudaToolkit,
-    DriverVerdict,
-    GpuDriverLimit,
-    GpuInfo,
-    TorchBuild,
-)
+from envlock.kb.knowledge import KnowledgeBase
+from envlock.kb.loader import load_kb
+from envlock.kb.model import ComputeCapability, TorchBuild
 
-__all__ = [
-    "ComputeCapability",
-    "CudaFamily",
-    "CudaToolkit",
-    "DriverVerdict",
-    "GpuDriverLimit",
-    "GpuInfo",
-    "KnowledgeBase",
-    "TorchBuild",
-    "load_kb",
-    "normalize_gpu_name",
-]
+__all__ = ["ComputeCapability", "KnowledgeBase", "TorchBuild", "load_kb"]

@@ -2,7 +2,7 @@
 
 Validating the built-in data (about 180 torch rows, every field checked) costs more than the rest of
 `envlock check`. The merged `KnowledgeBase` is pickled into the user cache (`$ENVLOCK_CACHE_DIR/kb`,
-else `$XDG_CACHE_HOME/envlock/kb`, else `~/.cache/envlock/kb`, as the index cache) under a key made of:
+else `$XDG_CACHE_HOME/envlock/kb`, else `~/.cache/envlock/kb`: `envlock.userfiles`) under a key made of:
 
 * the digest of every file's bytes (the built-in data and the user files, in load order), and the
   user files' paths as given, which are part of the rows (the default source "user file NAME");
@@ -25,28 +25,28 @@ import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from envlock.kb.knowledge import KnowledgeBase
+from envlock.kb.knowledge import KnowledgeBase
+from envlock.userfiles import default_cache_root, write_atomic
 
 _MAGIC = b"envlock-kb-cache 1\n"
 _KEEP = 8  # entries kept: enough for a few specs with their own user files
-# The modules whose code decides what a knowledge base holds (platforms: the platform names rows use).
-_CODE = ("kb/cache.py", "kb/files.py", "kb/knowledge.py", "kb/model.py", "platforms.py")
+# The modules whose code decides what a knowledge base holds (platforms: the platform names rows use;
+# tables: the key checks the file reader shares with the spec reader).
+_CODE = (
+    "kb/cache.py",
+    "kb/files.py",
+    "kb/knowledge.py",
+    "kb/loader.py",
+    "kb/model.py",
+    "platforms.py",
+    "tables.py",
+)
 
 
 def cache_dir() -> Path:
     """Where entries live: `kb` under envlock's cache root."""
-    explicit = os.environ.get("ENVLOCK_CACHE_DIR")
-    if explicit:
-        root = Path(explicit)
-    elif os.environ.get("XDG_CACHE_HOME"):
-        root = Path(os.environ["XDG_CACHE_HOME"]) / "envlock"
-    else:
-        home = os.environ.get("HOME")
-        root = (Path(home) if home else Path.home()) / ".cache" / "envlock"
-    return root / "kb"
+    return default_cache_root() / "kb"
 
 
 def cache_key(digest: str, user_files: Sequence[Path]) -> str | None:
@@ -69,8 +69,6 @@ def cache_key(digest: str, user_files: Sequence[Path]) -> str | None:
 
 def load(key: str) -> KnowledgeBase | None:
     """The cached knowledge base under `key`, or None when there is none or it is unreadable."""
-    from envlock.kb.knowledge import KnowledgeBase
-
     try:
         blob = (cache_dir() / f"{key}.pickle").read_bytes()
     except OSError:
@@ -95,14 +93,12 @@ def store(key: str, kb: KnowledgeBase) -> None:
     except (pickle.PicklingError, TypeError, AttributeError):
         return
     directory = cache_dir()
-    tmp = directory / f".{key}.{os.getpid()}.tmp"
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(_MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-        tmp.replace(directory / f"{key}.pickle")
+        write_atomic(
+            directory / f"{key}.pickle",
+            _MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload,
+        )
     except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         return
     _prune(directory, keep=key)
 

@@ -24,14 +24,13 @@ from envlock.kb.model import (
     CudaToolkit,
     GpuDriverLimit,
     GpuInfo,
+    PypiDefault,
     TorchBuild,
+    parse_driver,
+    variant_cuda,
 )
-
-# Defined beside the rows (the loader reads cached rows without this module); importable from here too.
-from envlock.kb.model import PypiDefault as PypiDefault
-from envlock.kb.model import parse_driver as parse_driver
-from envlock.kb.model import variant_cuda as variant_cuda
 from envlock.platforms import PLATFORMS
+from envlock.tables import TableReader, did_you_mean, quote_key
 
 FORMAT_VERSION = 1
 STATUSES = ("confirmed", "corroborated", "unconfirmed")
@@ -100,10 +99,19 @@ class KbFragment:
     builds: tuple[TorchBuild, ...]
 
 
+def read_kb_file(path: Path) -> bytes:
+    """The bytes of a knowledge-base file; SpecError naming it when it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SpecError(
+            f"{path}: cannot read knowledge-base file: {exc.strerror or exc}",
+            hint="check the path in [resolution] knowledge-base or ENVLOCK_KB",
+        ) from exc
+
+
 def read_fragment(path: Path, *, user: bool) -> KbFragment:
     """Read and validate one knowledge-base file (see `parse_fragment`)."""
-    from envlock.kb.knowledge import read_kb_file
-
     return parse_fragment(path, read_kb_file(path), user=user)
 
 
@@ -127,8 +135,10 @@ def parse_fragment(path: Path, data: bytes, *, user: bool) -> KbFragment:
     return _Reader(path, user).fragment(raw, data)
 
 
-class _Reader:
+class _Reader(TableReader):
     """Walks one parsed file; `fail` builds the error for a key path."""
+
+    list_items = True  # a list is quoted with its items: `cc_major = ["10"]` shows what is wrong
 
     def __init__(self, path: Path, user: bool) -> None:
         self.path = path
@@ -153,7 +163,7 @@ class _Reader:
             )
         sources = self.table("sources", raw)
         for key, text in sources.items():
-            self.string(f"sources.{_q(key)}", text)
+            self.string(f"sources.{quote_key(key)}", text)
         return KbFragment(
             path=self.path,
             data=data,
@@ -173,29 +183,15 @@ class _Reader:
 
     # -- generic checks -------------------------------------------------------------------------
 
-    def check_keys(self, prefix: str, row: Mapping[str, Any], allowed: Sequence[str]) -> None:
-        for key in row:
-            if key not in allowed:
-                path = f"{prefix}.{key}" if prefix else key
-                close = _close_matches(key, allowed, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else None
-                raise self.fail(path, "unknown key", "one of " + ", ".join(allowed), hint=hint)
-
-    def table(self, key: str, raw: Mapping[str, Any]) -> Mapping[str, Any]:
-        value = raw.get(key, {})
-        if not isinstance(value, dict):
-            raise self.fail(key, f"{_show(value)} is not a table", f"a [{key}] table")
-        return value
-
     def row(self, key: str, value: object, allowed: Sequence[str]) -> Mapping[str, Any]:
         if not isinstance(value, dict):
-            raise self.fail(key, f"{_show(value)} is not a table", "an inline table { ... }")
+            raise self.fail(key, f"{self.quote(value)} is not a table", "an inline table { ... }")
         self.check_keys(key, value, allowed)
         return value
 
     def string(self, key: str, value: object) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"{_show(value)} is not a non-empty string", "a quoted string")
+            raise self.fail(key, f"{self.quote(value)} is not a non-empty string", "a quoted string")
         return value
 
     def optional(self, key: str, row: Mapping[str, Any], check: Callable[[str, object], str]) -> str | None:
@@ -203,7 +199,7 @@ class _Reader:
 
     def strings(self, key: str, value: object) -> tuple[str, ...]:
         if not isinstance(value, list):
-            raise self.fail(key, f"{_show(value)} is not a list", "a list of strings")
+            raise self.fail(key, f"{self.quote(value)} is not a list", "a list of strings")
         return tuple(self.string(f"{key}[{i}]", v) for i, v in enumerate(value))
 
     def driver(self, key: str, value: object) -> str:
@@ -212,7 +208,7 @@ class _Reader:
             parse_driver(text)
         except ValueError:
             raise self.fail(
-                key, f"{_show(value)} is not a driver version", 'digits like "550.54.15"'
+                key, f"{self.quote(value)} is not a driver version", 'digits like "550.54.15"'
             ) from None
         return text
 
@@ -221,7 +217,9 @@ class _Reader:
         try:
             cc = ComputeCapability.parse(text)
         except ValueError:
-            raise self.fail(key, f"{_show(value)} is not a compute capability", '"sm_90" or "9.0"') from None
+            raise self.fail(
+                key, f"{self.quote(value)} is not a compute capability", '"sm_90" or "9.0"'
+            ) from None
         # One object per capability: the rows name a few dozen over a thousand times, and the
         # cached knowledge base (envlock.kb.cache) then stores and loads each once.
         return _CCS.setdefault(cc, cc)
@@ -231,7 +229,7 @@ class _Reader:
         try:
             Version(text)
         except InvalidVersion:
-            raise self.fail(key, f"{_show(value)} is not a version", 'a release like "2.5.1"') from None
+            raise self.fail(key, f"{self.quote(value)} is not a version", 'a release like "2.5.1"') from None
         return text
 
     def source(self, key: str, row: Mapping[str, Any]) -> str:
@@ -248,13 +246,13 @@ class _Reader:
             raise self.fail(f"{key}.status", "missing", " | ".join(STATUSES))
         status = self.string(f"{key}.status", row["status"])
         if status not in STATUSES:
-            raise self.fail(f"{key}.status", f"{_show(status)} is not a status", " | ".join(STATUSES))
+            raise self.fail(f"{key}.status", f"{self.quote(status)} is not a status", " | ".join(STATUSES))
         return USER_STATUS if self.user else status
 
     # -- tables ---------------------------------------------------------------------------------
 
     def gpu(self, name: str, value: object) -> GpuInfo:
-        key = f"gpus.{_q(name)}"
+        key = f"gpus.{quote_key(name)}"
         row = self.row(key, value, _GPU_KEYS)
         if "cc" not in row:
             raise self.fail(f"{key}.cc", "missing", 'the compute capability, like "9.0"')
@@ -270,14 +268,14 @@ class _Reader:
         )
 
     def tegra(self, cc: str, value: object) -> ComputeCapability:
-        key = f"tegra.{_q(cc)}"
+        key = f"tegra.{quote_key(cc)}"
         row = self.row(key, value, _TEGRA_KEYS)
         self.source(key, row)
         self.status(key, row)
         return self.cc(key, cc)
 
     def family(self, major: str, value: object) -> CudaFamily:
-        key = f"cuda_family.{_q(major)}"
+        key = f"cuda_family.{quote_key(major)}"
         row = self.row(key, value, _FAMILY_KEYS)
         if not major.isdigit():
             raise self.fail(key, f"{major!r} is not a CUDA major version", 'a number like "12"')
@@ -296,13 +294,15 @@ class _Reader:
         )
 
     def toolkit(self, version: str, value: object) -> CudaToolkit:
-        key = f"cuda.{_q(version)}"
+        key = f"cuda.{quote_key(version)}"
         row = self.row(key, value, _CUDA_KEYS)
         if not _CUDA_RE.match(version):
             raise self.fail(key, f"{version!r} is not a CUDA version", 'X.Y like "12.4"')
         family = row.get("family", int(version.split(".")[0]))
         if not isinstance(family, int) or isinstance(family, bool):
-            raise self.fail(f"{key}.family", f"{_show(family)} is not a number", "the CUDA major, like 12")
+            raise self.fail(
+                f"{key}.family", f"{self.quote(family)} is not a number", "the CUDA major, like 12"
+            )
         self.status(key, row)
         return CudaToolkit(
             version=version,
@@ -317,7 +317,7 @@ class _Reader:
         )
 
     def limit(self, name: str, value: object) -> GpuDriverLimit:
-        key = f"gpu_driver_limits.{_q(name)}"
+        key = f"gpu_driver_limits.{quote_key(name)}"
         row = self.row(key, value, _LIMIT_KEYS)
         majors = row.get("cc_major")
         if (
@@ -325,11 +325,15 @@ class _Reader:
             or not majors
             or not all(isinstance(m, int) and not isinstance(m, bool) for m in majors)
         ):
-            raise self.fail(f"{key}.cc_major", f"{_show(majors)} is not a list of numbers", "e.g. [10, 12]")
+            raise self.fail(
+                f"{key}.cc_major", f"{self.quote(majors)} is not a list of numbers", "e.g. [10, 12]"
+            )
         exclude = self.strings(f"{key}.cc_exclude", row["cc_exclude"]) if "cc_exclude" in row else ()
         max_branch = row.get("max_branch")
         if max_branch is not None and (not isinstance(max_branch, int) or isinstance(max_branch, bool)):
-            raise self.fail(f"{key}.max_branch", f"{_show(max_branch)} is not a number", "a branch like 580")
+            raise self.fail(
+                f"{key}.max_branch", f"{self.quote(max_branch)} is not a number", "a branch like 580"
+            )
         limit = GpuDriverLimit(
             key=name,
             label=self.string(f"{key}.label", row.get("label", name)),
@@ -350,7 +354,7 @@ class _Reader:
         return limit
 
     def pypi_default(self, release: str, value: object) -> PypiDefault:
-        key = f"pypi_default.{_q(release)}"
+        key = f"pypi_default.{quote_key(release)}"
         row = self.row(key, value, _DEFAULT_KEYS)
         self.version(key, release)
         variants: dict[str, str] = {}
@@ -363,13 +367,15 @@ class _Reader:
         text = self.string(key, value)
         if not VARIANT_RE.match(text):
             raise self.fail(
-                key, f"{_show(value)} is not a torch variant", '"cpu" or "cu" + CUDA digits, like "cu124"'
+                key,
+                f"{self.quote(value)} is not a torch variant",
+                '"cpu" or "cu" + CUDA digits, like "cu124"',
             )
         return text
 
     def builds(self, value: object) -> tuple[TorchBuild, ...]:
         if not isinstance(value, list):
-            raise self.fail("torch", f"{_show(value)} is not a list of rows", "[[torch]] tables")
+            raise self.fail("torch", f"{self.quote(value)} is not a list of rows", "[[torch]] tables")
         seen: dict[tuple[Version, str, str], int] = {}
         out = []
         for i, item in enumerate(value):
@@ -394,18 +400,17 @@ class _Reader:
         variant = self.variant(f"{key}.variant", row["variant"])
         platform = self.string(f"{key}.platform", row["platform"])
         if platform not in PLATFORMS:
-            close = _close_matches(platform, PLATFORMS, n=1)
             raise self.fail(
                 f"{key}.platform",
-                f"{_show(platform)} is not a platform",
+                f"{self.quote(platform)} is not a platform",
                 " | ".join(PLATFORMS),
-                hint=f"did you mean {close[0]!r}?" if close else None,
+                hint=did_you_mean(platform, PLATFORMS),
             )
         implied = variant_cuda(variant)
         cuda = self.optional("cuda", row, lambda k, v: self.string(f"{key}.{k}", v))
         if cuda is not None and cuda != implied:
             expected = f'"{implied}" (what {variant} stands for)' if implied else "no cuda for a cpu build"
-            raise self.fail(f"{key}.cuda", f"{_show(cuda)} does not match variant {variant}", expected)
+            raise self.fail(f"{key}.cuda", f"{self.quote(cuda)} does not match variant {variant}", expected)
         archs: dict[str, tuple[ComputeCapability, ...]] = {}
         for field in ("sass", "ptx"):
             items = self.strings(f"{key}.{field}", row.get(field, []))
@@ -414,7 +419,7 @@ class _Reader:
         for j, tag in enumerate(python):
             if not _PYTHON_RE.match(tag):
                 raise self.fail(
-                    f"{key}.python[{j}]", f"{_show(tag)} is not a Python version", 'X.Y like "3.11"'
+                    f"{key}.python[{j}]", f"{self.quote(tag)} is not a Python version", 'X.Y like "3.11"'
                 )
         return TorchBuild(
             release=release,
@@ -435,7 +440,7 @@ class _Reader:
             text = self.string(f"{prefix}.{key}", value)
             if not DRIVER_RE.match(text):
                 raise self.fail(
-                    f"{prefix}.{key}", f"{_show(value)} is not a version", 'digits like "9.1.0.70"'
+                    f"{prefix}.{key}", f"{self.quote(value)} is not a version", 'digits like "9.1.0.70"'
                 )
             return text
 
@@ -447,27 +452,3 @@ _REQUIRED_TORCH = {
     "variant": 'the variant, like "cu124" or "cpu"',
     "platform": " | ".join(PLATFORMS),
 }
-
-
-def _close_matches(word: str, choices: Sequence[str], n: int) -> list[str]:
-    import difflib  # only a did-you-mean needs it, and every `envlock check` imports this module
-
-    return difflib.get_close_matches(word, choices, n=n)
-
-
-def _q(key: str) -> str:
-    """A table key as it would be written in a dotted path: quoted unless it is a bare key."""
-    return key if re.match(r"^[A-Za-z0-9_-]+$", key) else f'"{key}"'
-
-
-def _show(value: object) -> str:
-    """A value as the message quotes it: TOML-like, cut short when long."""
-    if isinstance(value, str):
-        text = f'"{value}"'
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, dict):
-        text = "a table"
-    else:
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,19 +1,17 @@
-"""The loaded knowledge base: lookups over the merged rows of the built-in data and the user's files."""
+"""The knowledge base value: lookups over the merged rows of the built-in data and the user's files.
+
+The loader that reads, caches and merges the files is `envlock.kb.loader`."""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
-from envlock.errors import SpecError
 from envlock.kb.model import (
     ComputeCapability,
     CudaFamily,
@@ -29,7 +27,6 @@ from envlock.kb.model import (
 if TYPE_CHECKING:
     from envlock.kb.files import KbFragment
 
-ENV_VAR = "ENVLOCK_KB"
 CPU_SOURCE = "envlock-cpu-build"
 # Platforms whose default-index torch wheels are CPU-only in every release (architecture.md §3).
 _CPU_ONLY_DEFAULT_PLATFORMS = ("windows-amd64", "macos-arm64")
@@ -58,7 +55,8 @@ _FOREIGN_GPU_RE = (
 class KnowledgeBase:
     """Facts about GPUs, CUDA drivers and torch builds, merged from the built-in data and user files.
 
-    Build it with `load_kb`; the fields are the merged tables, the methods the lookups everyone calls.
+    Build it with `envlock.kb.loader.load_kb`; the fields are the merged tables, the methods the lookups
+    everyone calls.
     """
 
     digest: str  # "sha256:<hex>" over the bytes of every file loaded, in load order
@@ -244,81 +242,11 @@ def normalize_gpu_name(name: str, *, strip_suffixes: bool = False) -> str:
     return "".join(words)
 
 
-def load_kb(extra: Sequence[Path] = ()) -> KnowledgeBase:
-    """The built-in knowledge base, with the files of `ENVLOCK_KB` and then `extra` merged over it.
-
-    `ENVLOCK_KB` is an os.pathsep-separated list of files. Later files override earlier ones row by row.
-    Raises SpecError for a missing or malformed user file. The merged result is kept in memory for the
-    built-in-only case and on disk for every combination of files (`envlock.kb.cache`): a load then
-    reads and hashes the files' bytes and validates them only when they, or envlock, changed.
-    """
-    env = [Path(p) for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
-    files = tuple(env) + tuple(Path(p) for p in extra)
-    if not files:
-        return _builtin_kb()
-    for path in files:
-        if not path.is_file():
-            origin = f"{ENV_VAR}" if path in env else "the knowledge-base list"
-            raise SpecError(
-                f"{path}: knowledge-base file does not exist (named in {origin})",
-                hint="fix the path, or remove it from [resolution] knowledge-base / ENVLOCK_KB",
-                details={"file": str(path)},
-            )
-    return _load(files)
-
-
-def read_kb_file(path: Path) -> bytes:
-    """The bytes of a knowledge-base file; SpecError naming it when it cannot be read."""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SpecError(
-            f"{path}: cannot read knowledge-base file: {exc.strerror or exc}",
-            hint="check the path in [resolution] knowledge-base or ENVLOCK_KB",
-        ) from exc
-
-
-@cache
-def _builtin_kb() -> KnowledgeBase:
-    return _load(())
-
-
-def _builtin_files() -> list[Path]:
-    # The data files are read as plain files (the cache keys on them too); no importlib.resources,
-    # whose import costs more than reading them.
-    paths = sorted(Path(__file__).parent.joinpath("data").glob("*.toml"), key=lambda p: p.name)
-    if not paths:
-        raise RuntimeError("envlock's built-in knowledge base is missing (envlock/kb/data/*.toml)")
-    return paths
-
-
-def _load(user_files: tuple[Path, ...]) -> KnowledgeBase:
-    from envlock.kb import cache
-
-    builtin = _builtin_files()
-    contents = [(path, path.read_bytes(), False) for path in builtin]
-    contents += [(path, read_kb_file(path), True) for path in user_files]
-    # "sha256:" over "<length>:<bytes>" of every file in load order: what `check` compares.
-    h = hashlib.sha256()
-    for _, data, _ in contents:
-        h.update(f"{len(data)}:".encode())
-        h.update(data)
-    digest = "sha256:" + h.hexdigest()
-    key = cache.cache_key(digest, user_files)
-    if key is not None:
-        cached = cache.load(key)
-        if cached is not None and cached.digest == digest and cached.files == user_files:
-            return cached
-    from envlock.kb.files import parse_fragment
-
-    fragments = [parse_fragment(path, data, user=user) for path, data, user in contents]
-    kb = _merge(fragments, user_files, digest)
-    if key is not None:
-        cache.store(key, kb)
-    return kb
-
-
-def _merge(fragments: Sequence[KbFragment], user_files: tuple[Path, ...], digest: str) -> KnowledgeBase:
+def merge_fragments(
+    fragments: Sequence[KbFragment], user_files: tuple[Path, ...], digest: str
+) -> KnowledgeBase:
+    """The knowledge base of validated files in load order: a later row replaces an earlier one
+    with the same key (GPU name or alias, CUDA version, release x variant x platform, ...)."""
     sources: dict[str, str] = {}
     gpus: dict[str, GpuInfo] = {}
     tegra: set[ComputeCapability] = set()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +77,9 @@ class CondaBuild:
         archives = [f for f in request.files if f.package in toolkit]
         wheels = [f for f in request.files if f not in conda_files and f not in archives]
         pkgs = self.dest.with_name(f".{self.dest.name}.pkgs")  # rattler's extraction cache, this build only
+        # The cache is removed while the rest of the build runs: the prefix holds its own links
+        # to the extracted files, and unlinking thousands of them is slow on network filesystems.
+        remover = threading.Thread(target=shutil.rmtree, args=(pkgs,), kwargs={"ignore_errors": True})
         try:
             records = [_record(by_sha[f.artifact.sha256], f.path) for f in conda_files]
             asyncio.run(
@@ -83,37 +87,41 @@ class CondaBuild:
                     records,
                     target_prefix=self.dest,
                     cache_dir=pkgs,
+                    installed_packages=[],  # a new prefix: nothing to scan for
                     execute_link_scripts=False,
                     show_progress=False,
                 )
             )
         except Exception as exc:  # rattler's errors have no common base: name what failed
+            shutil.rmtree(pkgs, ignore_errors=True)
             if "sha256" in str(exc).lower() or "hash" in str(exc).lower():
                 raise IntegrityError(
                     f"a conda package of target {self.target.name} does not match the lock: {exc}",
                     hint="the store's copy or the channel changed; nothing was published",
                 ) from None
             raise
+        remover.start()
+        try:
+            _restore_provenance(self.dest, by_sha)
+            install_locked_wheels(self.dest, wheels)
+            place_toolkit(self.dest, self.target, request.files)
+            compile_bytecode(self.dest)
+            python = self.dest / "bin" / "python"
+            record = EnvRecord(
+                env_name=request.env_name,
+                target=request.target.name,
+                env_hash=request.target.env_hash,
+                lock_content_hash=request.lock_content_hash,
+                platform=request.target.platform,
+                python=request.target.python,
+                interpreter=str(python),
+                interpreter_version=venv_python_version(self.dest) or "",
+                envlock_version=__version__,
+                packages=recorded_packages(request.files),
+            )
+            seal_environment(self.dest, record)
         finally:
-            shutil.rmtree(pkgs, ignore_errors=True)
-        _restore_provenance(self.dest, by_sha)
-        install_locked_wheels(self.dest, wheels)
-        place_toolkit(self.dest, self.target, request.files)
-        compile_bytecode(self.dest)
-        python = self.dest / "bin" / "python"
-        record = EnvRecord(
-            env_name=request.env_name,
-            target=request.target.name,
-            env_hash=request.target.env_hash,
-            lock_content_hash=request.lock_content_hash,
-            platform=request.target.platform,
-            python=request.target.python,
-            interpreter=str(python),
-            interpreter_version=venv_python_version(self.dest) or "",
-            envlock_version=__version__,
-            packages=recorded_packages(request.files),
-        )
-        seal_environment(self.dest, record)
+            remover.join()
 
     def cancel(self) -> None:
         pass

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from envlock.materialize import LocalArtifact
 
+from envlock import processes
 from envlock.errors import InternalError
 
 INSTALLER_NAME = "envlock"
@@ -173,7 +174,7 @@ def compile_bytecode(venv: Path) -> None:
         # -S: no `.pth` file of the venv runs (one that imports a module makes Python write that
         # module's timestamp-based bytecode itself, which compileall then keeps); -B: nothing else
         # is written either.
-        return subprocess.run(
+        return processes.run(
             [str(python), "-I", "-S", "-B", "-c", _COMPILE, str(venv.absolute())] + [str(p) for p in paths],
             capture_output=True,
             text=True,

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from envlock import processes
 from envlock.errors import EnvlockError, IncompatibleNodeError, InternalError
 from envlock.resolvers.uv import uv_binary
 from envlock.store.errors import store_error
@@ -59,7 +60,7 @@ def _env() -> dict[str, str]:
 
 
 def _run(args: Sequence[str], *, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return processes.run(
         [uv_binary(), *args],
         capture_output=True,
         text=True,
@@ -126,7 +127,7 @@ class VenvJob:
     def __init__(self, dest: Path, python: str) -> None:
         self.dest = dest
         self.python = python
-        self._proc = subprocess.Popen(
+        self._proc = processes.start(
             [
                 uv_binary(),
                 "venv",

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from envlock import processes
 from envlock.errors import UsageError
 from envlock.kb.model import ComputeCapability
 from envlock.node.model import DetectedGpu, NodeInfo
@@ -89,7 +90,7 @@ def _resolve_gpu_word(word: str) -> ComputeCapability:
         return ComputeCapability.parse(word)
     except ValueError:
         pass
-    from envlock.kb.knowledge import load_kb
+    from envlock.kb.loader import load_kb
 
     kb = load_kb()
     try:
@@ -222,7 +223,7 @@ def _from_nvml(library: str) -> _Layer:
 
 def _run_smi(smi: str, args: list[str], env: Mapping[str, str]) -> str:
     try:
-        done = subprocess.run(
+        done = processes.run(
             [smi, *args],
             capture_output=True,
             text=True,

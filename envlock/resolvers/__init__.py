@@ -64,24 +64,10 @@ class ResolverBackend(Protocol):
     """A resolution engine."""
 
     name: str
+    offline: bool  # resolves from its own cache alone, never asking an index (uv can; pip-tools cannot)
 
     def version(self) -> str:
         """The engine's version, recorded in the lock."""
 
     def resolve(self, request: ResolutionRequest) -> Resolution:
         """Resolve `request`; raise ResolutionError when unsatisfiable, NetworkError on index failures."""
-
-
-def get_backend(name: str) -> ResolverBackend:
-    """The backend called `name` ("uv" or "pip-tools")."""
-    if name == "uv":
-        from envlock.resolvers.uv import UvBackend
-
-        return UvBackend()
-    if name == "pip-tools":
-        from envlock.resolvers.piptools import PipToolsBackend
-
-        return PipToolsBackend()
-    from envlock.errors import UsageError
-
-    raise UsageError(f"unknown resolver {name!r}", hint="use --resolver uv or --resolver pip-tools")

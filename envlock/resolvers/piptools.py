@@ -5,7 +5,7 @@ envlock runs on, and cross-checks uv there. pip merges every index and takes the
 the variant index is added as an extra index, and its local versions (`2.5.1+cu124`) sort above
 the default index's plain `2.5.1`, so pip takes the variant's build. That is weaker than uv's
 explicit index pinning, which is why uv is the engine. pip-compile reports names and versions;
-the files, sizes and hashes are read from the indexes afterwards (see `envlock.solve.artifacts`).
+the files, sizes and hashes are read from the indexes afterwards (see `envlock.solve.packages`).
 pip-compile has no upload-date cut-off, so a spec with `exclude-newer` is refused.
 
 Index credentials never reach a command line, which every local user can read in /proc: the
@@ -22,12 +22,12 @@ import netrc
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from envlock import processes
 from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError, UsageError
 from envlock.index.auth import netrc_path, split_credentials
@@ -87,6 +87,7 @@ class PipToolsBackend:
     """Resolves through `pip-compile` for the host platform only."""
 
     name = "pip-tools"
+    offline = False  # pip-compile has no cache-only mode
 
     def version(self) -> str:
         from importlib.metadata import version
@@ -151,7 +152,7 @@ class PipToolsBackend:
             netrc_file = _private_netrc(request, work)
             if netrc_file is not None:
                 env["NETRC"] = str(netrc_file)
-            proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
+            proc = processes.run(cmd, cwd=work, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 text = redact_text((proc.stderr or proc.stdout).strip())
                 if "Could not fetch" in text or "ConnectionError" in text or "HTTPError" in text:

@@ -12,7 +12,7 @@ without userinfo, and its user name and password travel in uv's per-index enviro
 uv is asked for exact pins (`name==version`), not for its PEP 751 output: uv's pylock writer must
 put a hash on every file and downloads each file its index gives no hash for (download.pytorch.org
 leaves many torch wheels of ~1 GB without one), and it cannot do that with `--offline`. envlock
-takes files, sizes and hashes from the index pages itself (`envlock.solve.artifacts`), downloading
+takes files, sizes and hashes from the index pages itself (`envlock.solve.packages`), downloading
 only what has no hash, once, and remembering the result.
 """
 
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from envlock import processes
 from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError
 from envlock.index.auth import Credentials, split_credentials
@@ -96,7 +97,7 @@ def uv_binary() -> str:
 @functools.lru_cache(maxsize=1)
 def uv_version() -> str:
     """The version of uv in use, e.g. "0.13.9"."""
-    out = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
+    out = processes.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
     m = re.search(r"uv (\d+\.\d+\.\d+)", out.stdout)
     if not m:
         raise InternalError(f"could not read uv's version from {out.stdout.strip()!r}")
@@ -283,7 +284,7 @@ def build_wheel(
     cmd.append(str(source))
     env["SOURCE_DATE_EPOCH"] = source_date_epoch
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
+    proc = processes.run(cmd, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL)
     wheels = sorted(out_dir.glob("*.whl"))
     if proc.returncode != 0 or len(wheels) != 1:
         raise ResolutionError(redact_text((proc.stderr or proc.stdout).strip()) or "uv build made no wheel")
@@ -352,7 +353,7 @@ class UvBackend:
                 (workdir / "resolution.txt").write_text(
                     "\n".join(request.preferences) + "\n", encoding="utf-8"
                 )
-            proc = subprocess.run(
+            proc = processes.run(
                 _command(request, workdir, offline=self.offline),
                 cwd=workdir,
                 env=uv_environment() | credential_environment(request),
@@ -403,7 +404,7 @@ def python_downloads(request: str) -> tuple[PythonDownload, ...]:
 
     Reads uv's own download metadata; needs no network. Raises InternalError when uv fails.
     """
-    done = subprocess.run(
+    done = processes.run(
         [
             uv_binary(),
             "python",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +19,11 @@ from pathlib import Path
 from packaging.version import Version
 
 from envlock.errors import EnvlockError
-from envlock.index.cache import default_cache_root
 from envlock.index.model import IndexFile
 from envlock.inspect.wheel_archs import RandomAccess, WheelArchs, learn_archs
 from envlock.kb.model import ComputeCapability
 from envlock.platforms import Platform
+from envlock.userfiles import default_cache_root, write_atomic
 
 _CACHE_VERSION = "wheel-archs-v1"
 
@@ -92,14 +91,8 @@ class WheelArchReader:
             "found": archs.found,
         }
         path = self._dir / f"{self._key(file)}.json"
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            self._dir.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(document, sort_keys=True) + "\n")
-            tmp.replace(path)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        with contextlib.suppress(OSError):
+            write_atomic(path, (json.dumps(document, sort_keys=True) + "\n").encode())
 
     def learn(self, file: TorchFile) -> ArchAnswer:
         """The architectures `file` carries: from the cache, else from the wheel by ranged reads."""

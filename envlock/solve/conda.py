@@ -11,9 +11,13 @@ Like uv for the PyPI part, rattler reaches the channels by itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from envlock._rattler import require_rattler
 from envlock.display import redact_url
@@ -114,19 +118,19 @@ def solve_conda(
             ) from None
     channels = [rattler.Channel(c) for c in conda.channels]
     newer = dt.datetime.fromisoformat(exclude_newer.replace("Z", "+00:00")) if exclude_newer else None
-    gateway = rattler.Gateway(cache_dir=cache_dir)
     try:
-        records = asyncio.run(
-            rattler.solve(
-                sources=channels,
-                specs=list(conda.dependencies),
-                gateway=gateway,
-                platforms=[rattler.Subdir(subdir), rattler.Subdir("noarch")],
-                virtual_packages=virtual,
-                exclude_newer=newer,
-                timestamp_policy="allow-missing" if newer else "require-timestamp",
+        with _GATEWAYS.use(cache_dir) as gateway:
+            records = asyncio.run(
+                rattler.solve(
+                    sources=channels,
+                    specs=list(conda.dependencies),
+                    gateway=gateway,
+                    platforms=[rattler.Subdir(subdir), rattler.Subdir("noarch")],
+                    virtual_packages=virtual,
+                    exclude_newer=newer,
+                    timestamp_policy="allow-missing" if newer else "require-timestamp",
+                )
             )
-        )
     except rx.SolverError as exc:
         where = f"{platform}, glibc {glibc}, " + (
             f"driver {driver} (CUDA <= {cuda})" if driver else "no driver"
@@ -142,6 +146,41 @@ def solve_conda(
             hint="check [conda].channels and the network (or the mirror); retry later",
         ) from None
     return tuple(sorted((_locked(r) for r in records), key=lambda p: p.name))
+
+
+class _SharedGateways:
+    """rattler Gateways shared by the solves that run at the same time.
+
+    The targets of one `envlock solve` are solved in threads of their own, at once; sharing one
+    Gateway lets them read each channel's repodata once (every target reads `noarch`; targets of
+    one platform read the same subdir). A Gateway keeps what it read in memory, so it lives only
+    while a solve uses it: the next solve (a later test in the same process, say) reads the
+    channels again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[Path, tuple[Any, int]] = {}
+
+    @contextlib.contextmanager
+    def use(self, cache_dir: Path) -> Iterator[Any]:
+        import rattler
+
+        with self._lock:
+            gateway, users = self._open.get(cache_dir) or (rattler.Gateway(cache_dir=cache_dir), 0)
+            self._open[cache_dir] = (gateway, users + 1)
+        try:
+            yield gateway
+        finally:
+            with self._lock:
+                gateway, users = self._open[cache_dir]
+                if users == 1:
+                    del self._open[cache_dir]
+                else:
+                    self._open[cache_dir] = (gateway, users - 1)
+
+
+_GATEWAYS = _SharedGateways()
 
 
 def _one_paragraph(text: str) -> str:

@@ -34,14 +34,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from packaging.requirements import Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from envlock import processes
 from envlock.display import redact_text, redact_url
 from envlock.errors import EnvlockError, IntegrityError, NetworkError, ResolutionError
 from envlock.index import IndexClient
 from envlock.index.auth import Credentials, split_credentials
-from envlock.index.cache import default_cache_root
 from envlock.lock.model import Artifact, DirectSource, Lock
 from envlock.platforms import Platform
 from envlock.spec.model import Spec
+from envlock.userfiles import default_cache_root
 
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar")
 # A fixed time for the files of built wheels (1980-01-01, the oldest a zip can hold).
@@ -359,7 +360,7 @@ def _git(args: Sequence[str], *, cwd: Path, credentials: Credentials | None = No
     git = shutil.which("git")
     if git is None:
         raise ResolutionError("a git direct reference needs git, which is not installed", hint="install git")
-    proc = subprocess.run(
+    proc = processes.run(
         [git, *args], cwd=cwd, env=env, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
     )
     if proc.returncode != 0:

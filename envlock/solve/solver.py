@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
@@ -42,13 +43,13 @@ from envlock.platforms import Platform
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
 from envlock.solve.archs import WheelArchReader
-from envlock.solve.artifacts import lock_packages
 from envlock.solve.candidates import VariantOption, find_options
 from envlock.solve.direct import DirectReference, prepare_direct_references
 from envlock.solve.driver import driver_need, floating, judge_driver
 from envlock.solve.inputs import lock_inputs, staleness
 from envlock.solve.kernels import ArchRefusal, ArchVerdict, judge_wheel, torch_pages
 from envlock.solve.memo import MemoClient
+from envlock.solve.packages import lock_packages
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors_allowing
 from envlock.solve.toolkit import LockedToolkit, ToolkitProblem, lock_toolkit
 from envlock.spec.model import Spec, TargetSpec
@@ -112,8 +113,14 @@ def _uses_torch(spec: Spec) -> bool:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Context:
-    """What every resolution of one solve shares besides the spec."""
+    """What every target's solve shares besides the spec: the services it calls and the choices
+    every resolution takes."""
 
+    kb: KnowledgeBase
+    client: MemoClient
+    pool: _ResolutionPool
+    default_index: str
+    progress: Progress
     requirements: tuple[str, ...]  # the spec's, with direct references at their prepared wheels
     directs: dict[str, DirectReference]  # by normalized name
     previous: Lock | None  # its pins are preferences (stable re-solves)
@@ -244,13 +251,26 @@ def _with_toolkit(
     if isinstance(toolkit, ToolkitProblem):
         return _Unsatisfiable(
             target=target.name,
-            rejected=(Rejection(variant=locked.variant, reason=toolkit.reason, fix=toolkit.fix),),
+            rejected=(_rejection(locked.variant, toolkit),),
         )
     found = toolkit
     with_toolkit = replace(
         locked, toolkit_source="redist", toolkit_release=found.release, toolkit=found.components
     )
     return replace(with_toolkit, env_hash=target_env_hash(with_toolkit))
+
+
+class _Problem(Protocol):
+    """Why a step refused a variant: a missing toolkit, a wheel without the GPUs' kernels, a conda clash."""
+
+    @property
+    def reason(self) -> str: ...
+    @property
+    def fix(self) -> str: ...
+
+
+def _rejection(variant: str, problem: _Problem) -> Rejection:
+    return Rejection(variant=variant, reason=problem.reason, fix=problem.fix)
 
 
 def _resolution_rejection(variant: str, err: ResolutionError) -> Rejection:
@@ -459,20 +479,12 @@ _VARIANT_BOUND = re.compile(
 
 
 def _settle(
-    option: VariantOption,
-    first: Future[Resolution],
-    target: TargetSpec,
-    spec: Spec,
-    kb: KnowledgeBase,
-    client: MemoClient,
-    pool: _ResolutionPool,
-    default_index: str,
-    wheel_archs: WheelArchReader | None,
-    ctx: _Context,
+    option: VariantOption, first: Future[Resolution], target: TargetSpec, spec: Spec, ctx: _Context
 ) -> _Outcome | Rejection:
     """Resolve one option to an outcome: hold floating CUDA components to the variant's minor, then
     ask the torch wheel itself for its kernels; a release the wheel rules out is excluded and the
     option resolved again, until a release passes or none is left."""
+    kb, client, pool, default_index = ctx.kb, ctx.client, ctx.pool, ctx.default_index
     future = first
     current = option
     refusals: list[ArchRefusal] = []
@@ -481,8 +493,7 @@ def _settle(
             resolution = future.result()
         except ResolutionError as err:
             if refusals:
-                last = refusals[-1]
-                return Rejection(variant=option.variant, reason=last.reason, fix=last.fix)
+                return _rejection(option.variant, refusals[-1])
             return _resolution_rejection(option.variant, err)
         pairs = [(p.name, p.version) for p in resolution.packages]
         held = floating(pairs, current.cuda)
@@ -501,13 +512,13 @@ def _settle(
             else:
                 resolution = kept
         archs = judge_wheel(
-            current, resolution, target, spec, kb, wheel_archs, torch_pages(client), default_index
+            current, resolution, target, spec, kb, ctx.wheel_archs, torch_pages(client), default_index
         )
         if isinstance(archs, ArchRefusal):
             refusals.append(archs)
             allowed = tuple(v for v in current.allowed if v.public != archs.version.public)
             if not allowed:
-                return Rejection(variant=option.variant, reason=archs.reason, fix=archs.fix)
+                return _rejection(option.variant, archs)
             current = replace(
                 current,
                 allowed=allowed,
@@ -535,17 +546,9 @@ def _hold(floating_set: Resolution, held: Future[Resolution]) -> Resolution | No
     return resolution if _torch_version(resolution) == _torch_version(floating_set) else None
 
 
-def _solve_target(
-    target: TargetSpec,
-    spec: Spec,
-    kb: KnowledgeBase,
-    client: MemoClient,
-    pool: _ResolutionPool,
-    default_index: str,
-    progress: Progress,
-    ctx: _Context,
-) -> LockedTarget | _Unsatisfiable:
+def _solve_target(target: TargetSpec, spec: Spec, ctx: _Context) -> LockedTarget | _Unsatisfiable:
     """The PyPI part (variants, resolution, toolkit), then the `[conda]` part under it."""
+    kb, progress = ctx.kb, ctx.progress
     conda: tuple[CondaPackage, ...] = ()
     if spec.conda is not None:
         progress.step(f"{target.name}: solving the [conda] part")
@@ -553,7 +556,7 @@ def _solve_target(
         if isinstance(solved, _Unsatisfiable):
             return solved
         conda = solved
-    result = _solve_pypi(target, spec, kb, client, pool, default_index, progress, ctx, conda)
+    result = _solve_pypi(target, spec, ctx, conda)
     if isinstance(result, _Unsatisfiable) or not conda:
         return result
     return _with_conda(result, target, spec, conda)
@@ -562,8 +565,8 @@ def _solve_target(
 def _solve_conda_part(
     target: TargetSpec, spec: Spec, kb: KnowledgeBase
 ) -> tuple[CondaPackage, ...] | _Unsatisfiable:
-    from envlock.index.cache import default_cache_root
     from envlock.solve.conda import CondaProblem, solve_conda
+    from envlock.userfiles import default_cache_root
 
     assert spec.conda is not None
     solved = solve_conda(
@@ -576,9 +579,7 @@ def _solve_conda_part(
         exclude_newer=spec.exclude_newer,
     )
     if isinstance(solved, CondaProblem):
-        return _Unsatisfiable(
-            target=target.name, rejected=(Rejection(variant="conda", reason=solved.reason, fix=solved.fix),)
-        )
+        return _Unsatisfiable(target=target.name, rejected=(_rejection("conda", solved),))
     python = next((p for p in solved if p.name == "python"), None)
     if python is not None and ".".join(python.version.split(".")[:2]) != spec.python_version:
         raise UsageError(
@@ -664,16 +665,9 @@ def _with_conda(
 
 
 def _solve_pypi(
-    target: TargetSpec,
-    spec: Spec,
-    kb: KnowledgeBase,
-    client: MemoClient,
-    pool: _ResolutionPool,
-    default_index: str,
-    progress: Progress,
-    ctx: _Context,
-    conda: tuple[CondaPackage, ...] = (),
+    target: TargetSpec, spec: Spec, ctx: _Context, conda: tuple[CondaPackage, ...] = ()
 ) -> LockedTarget | _Unsatisfiable:
+    kb, client, pool, default_index, progress = ctx.kb, ctx.client, ctx.pool, ctx.default_index, ctx.progress
     if not _uses_torch(spec):
         progress.step(f"{target.name}: resolving (no torch in the dependencies)")
         request = _request(spec, target, None, default_index, ctx)
@@ -722,9 +716,7 @@ def _solve_pypi(
     conflicts: list[tuple[str, str]] = []
     for option, future in futures:
         progress.step(f"{target.name}: resolving {option.variant}")
-        result = _settle(
-            option, future, target, spec, kb, client, pool, default_index, ctx.wheel_archs, ctx
-        )
+        result = _settle(option, future, target, spec, ctx)
         failed = future.exception()
         if isinstance(result, Rejection) and isinstance(failed, ResolutionError):
             explanation = _conflict_explanation(failed)
@@ -734,7 +726,7 @@ def _solve_pypi(
             # The toolkit must exist for the CUDA the set pins: a variant without one loses here.
             toolkit = _redist_toolkit(result.stack.runtime or option.cuda or "", target, spec, kb, client)
             if isinstance(toolkit, ToolkitProblem):
-                result = Rejection(variant=option.variant, reason=toolkit.reason, fix=toolkit.fix)
+                result = _rejection(option.variant, toolkit)
             else:
                 result = replace(result, toolkit=toolkit)
         if isinstance(result, _Outcome) and conda and target.has_gpus:
@@ -921,8 +913,8 @@ def _with_interpreters(spec: Spec, locked: list[LockedTarget], client: IndexClie
 
     if spec.interpreter != INTERPRETER_STANDALONE:
         return locked
-    from envlock.index.cache import default_cache_root
     from envlock.solve.interpreter import pin_interpreter
+    from envlock.userfiles import default_cache_root
 
     pinned: dict[tuple[str, str], LockedInterpreter] = {}
     out = []
@@ -974,11 +966,19 @@ def solve(
         spec,
         client=client,
         default_index=default_index,
-        offline=bool(getattr(backend, "offline", False)),
+        offline=backend.offline,
         previous=previous,
     )
     replaced = {d.requirement: d.resolver_requirement() for d in directs}
+    chosen = [t for t in spec.targets if not targets or t.name in targets]
+    kept = {t.name: t for t in previous.targets} if previous and targets else {}
+    pool = _ResolutionPool(backend, MAX_PARALLEL_RESOLUTIONS)
     ctx = _Context(
+        kb=kb,
+        client=client,
+        pool=pool,
+        default_index=default_index,
+        progress=progress,
         requirements=tuple(replaced.get(r, r) for r in spec.dependencies),
         directs={d.name: d for d in directs},
         previous=previous,
@@ -986,16 +986,11 @@ def solve(
         upgrade_packages=frozenset(canonicalize_name(n) for n in upgrade_packages),
         wheel_archs=wheel_archs,
     )
-    chosen = [t for t in spec.targets if not targets or t.name in targets]
-    kept = {t.name: t for t in previous.targets} if previous and targets else {}
-    pool = _ResolutionPool(backend, MAX_PARALLEL_RESOLUTIONS)
     try:
-        results = _solve_targets(chosen, spec, kb, client, pool, default_index, progress, ctx)
+        results = _solve_targets(chosen, spec, ctx)
         if spec.uniform:
             fixed = [kept[t.name] for t in spec.targets if t.name in kept and t not in chosen]
-            results = _make_uniform(
-                chosen, spec, kb, client, pool, default_index, progress, ctx, results, fixed
-            )
+            results = _make_uniform(chosen, spec, ctx, results, fixed)
     finally:
         pool.close()
     locked: list[LockedTarget] = []
@@ -1019,23 +1014,11 @@ def solve(
     )
 
 
-def _solve_targets(
-    chosen: Sequence[TargetSpec],
-    spec: Spec,
-    kb: KnowledgeBase,
-    client: MemoClient,
-    pool: _ResolutionPool,
-    default_index: str,
-    progress: Progress,
-    ctx: _Context,
-) -> dict[str, LockedTarget]:
+def _solve_targets(chosen: Sequence[TargetSpec], spec: Spec, ctx: _Context) -> dict[str, LockedTarget]:
     """Every chosen target solved, concurrently; raises when any cannot be satisfied."""
     results: dict[str, LockedTarget | _Unsatisfiable] = {}
     with ThreadPoolExecutor(max_workers=max(1, len(chosen)), thread_name_prefix="envlock-target") as ex:
-        futures = {
-            t.name: ex.submit(_solve_target, t, spec, kb, client, pool, default_index, progress, ctx)
-            for t in chosen
-        }
+        futures = {t.name: ex.submit(_solve_target, t, spec, ctx) for t in chosen}
         errors: list[EnvlockError] = []
         for name, future in futures.items():
             try:
@@ -1057,11 +1040,6 @@ _UNIFORM_ROUNDS = 3
 def _make_uniform(
     chosen: Sequence[TargetSpec],
     spec: Spec,
-    kb: KnowledgeBase,
-    client: MemoClient,
-    pool: _ResolutionPool,
-    default_index: str,
-    progress: Progress,
     ctx: _Context,
     results: dict[str, LockedTarget],
     fixed: Sequence[LockedTarget] = (),
@@ -1083,12 +1061,12 @@ def _make_uniform(
         for name, versions in differing.items():
             kept = {Version(p.version).public for t in fixed for p in t.packages if p.name == name}
             pins[name] = min(kept or versions, key=Version)
-        progress.step(
+        ctx.progress.step(
             "uniform: solving again with " + ", ".join(f"{n}=={v}" for n, v in sorted(pins.items()))
         )
         uniform_ctx = replace(ctx, pins=tuple(f"{n}=={v}" for n, v in sorted(pins.items())))
         try:
-            results = _solve_targets(chosen, spec, kb, client, pool, default_index, progress, uniform_ctx)
+            results = _solve_targets(chosen, spec, uniform_ctx)
         except ResolutionError as err:
             raise ResolutionError(
                 "[resolution] uniform = true: no version every target can take: "

@@ -2,22 +2,6 @@
 
 from __future__ import annotations
 
-from envlock.spec.model import (
-    CudaConstraints,
-    GpuRequest,
-    IndexSettings,
-    Spec,
-    TargetSpec,
-)
 from envlock.spec.parse import find_spec, load_spec, spec_hash
 
-__all__ = [
-    "CudaConstraints",
-    "GpuRequest",
-    "IndexSettings",
-    "Spec",
-    "TargetSpec",
-    "find_spec",
-    "load_spec",
-    "spec_hash",
-]
+__all__ = ["find_spec", "load_spec", "spec_hash"]

@@ -32,7 +32,6 @@ Every error is a `SpecError` whose message reads `<file>:<line>: <key.path>: <wh
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import hashlib
 import json
 import os
@@ -68,6 +67,7 @@ from envlock.spec.model import (
     TargetSpec,
 )
 from envlock.spec.source_map import SourceMap
+from envlock.tables import TableReader, did_you_mean, show
 
 SPEC_FILE = "envlock.toml"
 PYPROJECT_FILE = "pyproject.toml"
@@ -197,8 +197,11 @@ def spec_hash(spec: Spec) -> str:
         # written only when set, so that specs without it keep the hash they always had
         | ({"allow-mixed": list(spec.cuda.allow_mixed)} if spec.cuda.allow_mixed else {})
         # toolkit keys only when used, so that specs without them keep their hash
-        | ({"toolkit": list(spec.cuda.toolkit), "toolkit-source": spec.cuda.toolkit_source}
-           if spec.cuda.toolkit else {})
+        | (
+            {"toolkit": list(spec.cuda.toolkit), "toolkit-source": spec.cuda.toolkit_source}
+            if spec.cuda.toolkit
+            else {}
+        )
         # only when set, so that the hash of every spec without it stays what it was
         | ({"trust-inferred-archs": True} if spec.cuda.trust_inferred_archs else {}),
         "targets": [
@@ -245,7 +248,7 @@ def spec_hash(spec: Spec) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class _SpecReader:
+class _SpecReader(TableReader):
     """Validates one parsed spec; `fail` builds the located error for a key path."""
 
     def __init__(
@@ -334,7 +337,7 @@ class _SpecReader:
         )
         for i, text in enumerate(specs):
             if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*( ?[^\s].*)?", text):
-                what = f"{_show(text)} is not a conda match spec"
+                what = f"{show(text)} is not a conda match spec"
                 raise self.fail(f"conda.dependencies[{i}]", what, 'like "openmpi 4.*"')
         return CondaSpec(channels=tuple(channels), dependencies=tuple(specs))
 
@@ -352,12 +355,12 @@ class _SpecReader:
             )
             base = self.string("image.base", table["base"], expected)
             if not base.startswith(_IMAGE_TRANSPORTS):
-                raise self.fail("image.base", f"{_show(base)} has no known transport", expected)
+                raise self.fail("image.base", f"{show(base)} has no known transport", expected)
         workdir = None
         if "workdir" in table:
             workdir = self.string("image.workdir", table["workdir"], "an absolute path inside the image")
             if not workdir.startswith("/"):
-                raise self.fail("image.workdir", f"{_show(workdir)} is not absolute", "an absolute path")
+                raise self.fail("image.workdir", f"{show(workdir)} is not absolute", "an absolute path")
         return ImageSettings(
             base=base,
             user=self.string("image.user", table["user"], '"UID:GID" like "1000:1000"')
@@ -373,35 +376,25 @@ class _SpecReader:
 
     def string_table(self, path: str, value: object) -> tuple[tuple[str, str], ...]:
         if not isinstance(value, dict):
-            raise self.fail(path, f"{_show(value)} is not a table", "a table of strings")
+            raise self.fail(path, f"{show(value)} is not a table", "a table of strings")
         return tuple(sorted((str(k), self.string(f"{path}.{k}", v, "a string")) for k, v in value.items()))
 
     # -- generic checks -------------------------------------------------------------------------
 
-    def check_keys(self, path: str, table: Mapping[str, Any], allowed: Sequence[str]) -> None:
-        for key in table:
-            if key in allowed:
-                continue
-            full = f"{path}.{key}" if path else key
-            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}?" if close else None
-            if not path:
-                where = "the top level"
-            elif path.endswith("]"):
-                where = f"[[{self.key(_INDEX_RE.sub('', path))}]]"
-            else:
-                where = f"[{self.key(path)}]"
-            raise self.fail(full, "unknown key", f"one of {', '.join(allowed)} in {where}", hint=hint)
+    def table_name(self, path: str) -> str:
+        return self.key(path)
+
+    def keys_place(self, path: str) -> str:
+        if not path:
+            return "the top level"
+        if path.endswith("]"):
+            return f"[[{self.key(_INDEX_RE.sub('', path))}]]"
+        return f"[{self.key(path)}]"
 
     def table(self, path: str, raw: Mapping[str, Any], *, required: bool = False) -> Mapping[str, Any]:
-        if path not in raw:
-            if required:
-                raise self.fail(path, "missing", f"a [{self.key(path)}] table", hint=self.env_hint())
-            return {}
-        value = raw[path]
-        if not isinstance(value, dict):
-            raise self.fail(path, f"{_show(value)} is not a table", f"a [{self.key(path)}] table")
-        return value
+        if required and path not in raw:
+            raise self.fail(path, "missing", f"a [{self.key(path)}] table", hint=self.env_hint())
+        return super().table(path, raw)
 
     def string(self, path: str, value: object, expected: str) -> str:
         if not isinstance(value, str):
@@ -410,26 +403,22 @@ class _SpecReader:
                 if isinstance(value, (int, float))
                 else None
             )
-            raise self.fail(path, f"{_show(value)} is not a string", expected, hint=hint)
+            raise self.fail(path, f"{show(value)} is not a string", expected, hint=hint)
         if not value.strip():
             raise self.fail(path, "is empty", expected)
         return value.strip()
 
     def strings(self, path: str, value: object, expected: str) -> list[str]:
         if not isinstance(value, list):
-            raise self.fail(path, f"{_show(value)} is not a list", f"a list of {expected}")
+            raise self.fail(path, f"{show(value)} is not a list", f"a list of {expected}")
         return [self.string(f"{path}[{i}]", v, expected) for i, v in enumerate(value)]
 
     def choice(self, path: str, value: object, choices: Sequence[str]) -> str:
         expected = "one of " + ", ".join(f'"{c}"' for c in choices)
         text = self.string(path, value, expected)
         if text not in choices:
-            close = difflib.get_close_matches(text, choices, n=1, cutoff=0.4)
             raise self.fail(
-                path,
-                f"{_show(text)} is not allowed",
-                expected,
-                hint=f"did you mean {close[0]!r}?" if close else None,
+                path, f"{show(text)} is not allowed", expected, hint=did_you_mean(text, choices, cutoff=0.4)
             )
         return text
 
@@ -443,7 +432,7 @@ class _SpecReader:
         if not _NAME_RE.match(text):
             suggestion = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
             hint = f'try "{suggestion}"' if suggestion and _NAME_RE.match(suggestion) else None
-            raise self.fail(path, f"{_show(text)} is not a valid name", _NAME_EXPECTED, hint=hint)
+            raise self.fail(path, f"{show(text)} is not a valid name", _NAME_EXPECTED, hint=hint)
         return text
 
     def env_hint(self) -> str:
@@ -504,12 +493,11 @@ class _SpecReader:
             found = by_name.get(str(canonicalize_name(extra)))
             if found is None:
                 known = ", ".join(sorted(optional)) or "none"
-                close = difflib.get_close_matches(extra, list(optional), n=1, cutoff=0.6)
                 raise self.fail(
                     where,
                     f'"{extra}" is not in [project.optional-dependencies]',
                     f"one of its keys ({known})",
-                    hint=f"did you mean {close[0]!r}?" if close else None,
+                    hint=did_you_mean(extra, list(optional)),
                 )
             if found in seen:
                 continue
@@ -556,7 +544,7 @@ class _SpecReader:
     def requirement_list(self, path: str, value: object, start: int = 0) -> list[str]:
         """PEP 508 strings of a table outside [tool.envlock] (`path` is a path of the whole file)."""
         if not isinstance(value, list):
-            raise self.fail(path, f"{_show(value)} is not a list", "a list of requirements", absolute=True)
+            raise self.fail(path, f"{show(value)} is not a list", "a list of requirements", absolute=True)
         out = []
         for i, text in enumerate(value, start=start):
             try:
@@ -566,7 +554,7 @@ class _SpecReader:
             except InvalidRequirement as exc:
                 raise self.fail(
                     f"{path}[{i}]",
-                    f"{_show(text)} is not a PEP 508 requirement ({exc})",
+                    f"{show(text)} is not a PEP 508 requirement ({exc})",
                     'a requirement like "torch>=2.5,<2.8"',
                     absolute=True,
                 ) from None
@@ -592,7 +580,7 @@ class _SpecReader:
             m2 = re.match(r"^(?:py|python)?\s*(3)\.(\d+)", text)
             if m2:
                 hint = f'did you mean "{m2.group(1)}.{m2.group(2)}"?'
-            raise self.fail("env.python", f"{_show(text)} is not a Python version", expected, hint=hint)
+            raise self.fail("env.python", f"{show(text)} is not a Python version", expected, hint=hint)
         return text
 
     def interpreter(self, env: Mapping[str, Any]) -> str:
@@ -603,9 +591,8 @@ class _SpecReader:
         expected = " or ".join(f'"{c}"' for c in INTERPRETER_CHOICES)
         text = self.string("env.interpreter", env["interpreter"], expected)
         if text not in INTERPRETER_CHOICES:
-            close = difflib.get_close_matches(text, INTERPRETER_CHOICES, n=1, cutoff=0.5)
-            hint = f"did you mean {close[0]!r}?" if close else None
-            what = f"{_show(text)} is not an interpreter kind"
+            hint = did_you_mean(text, INTERPRETER_CHOICES, cutoff=0.5)
+            what = f"{show(text)} is not an interpreter kind"
             raise self.fail("env.interpreter", what, expected, hint=hint)
         return text
 
@@ -620,7 +607,7 @@ class _SpecReader:
             except InvalidRequirement as exc:
                 raise self.fail(
                     f"env.dependencies[{i}]",
-                    f"{_show(text)} is not a PEP 508 requirement ({exc})",
+                    f"{show(text)} is not a PEP 508 requirement ({exc})",
                     'a requirement like "torch>=2.5,<2.8" or "numpy<2"',
                 ) from None
             out.append(text)
@@ -632,11 +619,11 @@ class _SpecReader:
         self.check_keys("cuda", table, _CUDA_KEYS)
         allow_ptx = table.get("allow-ptx", False)
         if not isinstance(allow_ptx, bool):
-            raise self.fail("cuda.allow-ptx", f"{_show(allow_ptx)} is not a boolean", "true or false")
+            raise self.fail("cuda.allow-ptx", f"{show(allow_ptx)} is not a boolean", "true or false")
         trust_inferred = table.get("trust-inferred-archs", False)
         if not isinstance(trust_inferred, bool):
             raise self.fail(
-                "cuda.trust-inferred-archs", f"{_show(trust_inferred)} is not a boolean", "true or false"
+                "cuda.trust-inferred-archs", f"{show(trust_inferred)} is not a boolean", "true or false"
             )
         mode = table.get("driver-compat", DRIVER_COMPAT_MODES[0])
         return CudaConstraints(
@@ -662,7 +649,7 @@ class _SpecReader:
         names = self.strings("cuda.toolkit", table["toolkit"], expected)
         for i, name in enumerate(names):
             if not re.fullmatch(r"[a-z0-9][a-z0-9_]*", name):
-                raise self.fail(f"cuda.toolkit[{i}]", f"{_show(name)} is not a component name", expected)
+                raise self.fail(f"cuda.toolkit[{i}]", f"{show(name)} is not a component name", expected)
         if len(set(names)) != len(names):
             raise self.fail("cuda.toolkit", "a component is listed twice", expected)
         return tuple(sorted(names))
@@ -678,7 +665,7 @@ class _SpecReader:
             except InvalidName:
                 raise self.fail(
                     f"{path}[{i}]",
-                    f"{_show(text)} is not a package name",
+                    f"{show(text)} is not a package name",
                     'a project name like "nvidia-cutlass-dsl-libs-cu13" (no version)',
                 ) from None
         return tuple(sorted(out))
@@ -693,7 +680,7 @@ class _SpecReader:
             SpecifierSet(text)
         except InvalidSpecifier:
             hint = f'write "=={text}" or ">={text}"' if re.match(r"^\d+(\.\d+)*$", text) else None
-            raise self.fail(path, f"{_show(text)} is not a version specifier", expected, hint=hint) from None
+            raise self.fail(path, f"{show(text)} is not a version specifier", expected, hint=hint) from None
         return text
 
     # -- [[target]] -----------------------------------------------------------------------------
@@ -711,7 +698,7 @@ class _SpecReader:
         if not isinstance(value, list):
             raise self.fail(
                 "target",
-                f"{_show(value)} is not an array of tables",
+                f"{show(value)} is not an array of tables",
                 "[[target]] (double brackets), one per kind of node",
                 hint=f"write [[{self.key('target')}]] instead of [{self.key('target')}]",
             )
@@ -720,7 +707,7 @@ class _SpecReader:
         for i, item in enumerate(value):
             path = f"target[{i}]"
             if not isinstance(item, dict):
-                raise self.fail(path, f"{_show(item)} is not a table", "a [[target]] table")
+                raise self.fail(path, f"{show(item)} is not a table", "a [[target]] table")
             target = self.target(path, item, kb)
             if target.name in seen:
                 raise self.fail(
@@ -743,7 +730,7 @@ class _SpecReader:
         if "glibc" in item:
             glibc = self.string(f"{path}.glibc", item["glibc"], 'X.Y like "2.28"')
             if not _GLIBC_RE.match(glibc):
-                raise self.fail(f"{path}.glibc", f"{_show(glibc)} is not a glibc version", 'X.Y like "2.28"')
+                raise self.fail(f"{path}.glibc", f"{show(glibc)} is not a glibc version", 'X.Y like "2.28"')
         gpus = self.gpus(path, item.get("gpus", []), kb)
         driver = self.driver(path, item)
         if gpus and driver is None:
@@ -773,9 +760,8 @@ class _SpecReader:
         if meant:
             hint = f"did you mean {meant[0]!r}?" + (f" (or {meant[1]!r})" if len(meant) > 1 else "")
         else:
-            close = difflib.get_close_matches(text, PLATFORMS, n=1, cutoff=0.4)
-            hint = f"did you mean {close[0]!r}?" if close else None
-        raise self.fail(path, f"{_show(text)} is not a platform envlock knows", expected, hint=hint)
+            hint = did_you_mean(text, PLATFORMS, cutoff=0.4)
+        raise self.fail(path, f"{show(text)} is not a platform envlock knows", expected, hint=hint)
 
     def gpus(self, path: str, value: object, kb: KnowledgeBase) -> tuple[GpuRequest, ...]:
         expected = 'a GPU name like "H100" or an architecture like "sm_90"'
@@ -788,7 +774,7 @@ class _SpecReader:
                 if foreign is not None:
                     raise self.fail(
                         f"{path}.gpus[{i}]",
-                        f"{_show(text)}: {foreign}",
+                        f"{show(text)}: {foreign}",
                         "an NVIDIA GPU",
                         hint="leave this kind of node out of the spec, or declare it CPU-only (no gpus)",
                     ) from None
@@ -797,7 +783,7 @@ class _SpecReader:
                 extra = f"or add it to a knowledge-base file ([{self.key('resolution')}] knowledge-base)"
                 hint = f"{hint} {extra}" if hint else f"write its architecture (sm_XY), {extra}"
                 raise self.fail(
-                    f"{path}.gpus[{i}]", f"{_show(text)} is not a known GPU", expected, hint=hint
+                    f"{path}.gpus[{i}]", f"{show(text)} is not a known GPU", expected, hint=hint
                 ) from None
             out.append(GpuRequest(written=text, cc=cc))
         return tuple(out)
@@ -852,7 +838,7 @@ class _SpecReader:
         if "extra" in table:
             if not isinstance(table["extra"], list):
                 raise self.fail(
-                    "indexes.extra", f"{_show(table['extra'])} is not a list", "a list of index URLs"
+                    "indexes.extra", f"{show(table['extra'])} is not a list", "a list of index URLs"
                 )
             extra = [self.url(f"indexes.extra[{i}]", v) for i, v in enumerate(table["extra"])]
         if "nvidia" in table:
@@ -879,7 +865,7 @@ class _SpecReader:
             parts.scheme == "file" and bool(parts.path)
         )
         if not ok:
-            raise self.fail(path, f"{_show(redact_url(text))} is not a usable index URL", expected)
+            raise self.fail(path, f"{show(redact_url(text))} is not a usable index URL", expected)
         return text if parts.scheme == "file" and parts.path == "/" else text.rstrip("/")
 
     # -- [resolution] ---------------------------------------------------------------------------
@@ -893,7 +879,7 @@ class _SpecReader:
         if isinstance(value, str):
             value = _parse_timestamp(value.strip())
             if value is None:
-                raise self.fail(path, f"{_show(table['exclude-newer'])} is not a timestamp", expected)
+                raise self.fail(path, f"{show(table['exclude-newer'])} is not a timestamp", expected)
         if isinstance(value, dt.datetime):
             if value.tzinfo is None:
                 raise self.fail(
@@ -906,7 +892,7 @@ class _SpecReader:
         elif isinstance(value, dt.date):
             value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
         else:
-            raise self.fail(path, f"{_show(value)} is not a timestamp", expected)
+            raise self.fail(path, f"{show(value)} is not a timestamp", expected)
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
     def build_policy(self, table: Mapping[str, Any]) -> str | tuple[str, ...]:
@@ -919,19 +905,18 @@ class _SpecReader:
             names = self.strings(path, value, "project names")
             return tuple(sorted({canonicalize_name(n) for n in names}))
         if not isinstance(value, str) or value not in BUILD_POLICIES:
-            close = difflib.get_close_matches(str(value), BUILD_POLICIES, n=1, cutoff=0.4)
             raise self.fail(
                 path,
-                f"{_show(value)} is not a build policy",
+                f"{show(value)} is not a build policy",
                 expected,
-                hint=f"did you mean {close[0]!r}?" if close else None,
+                hint=did_you_mean(str(value), BUILD_POLICIES, cutoff=0.4),
             )
         return value
 
     def uniform(self, table: Mapping[str, Any]) -> bool:
         value = table.get("uniform", False)
         if not isinstance(value, bool):
-            raise self.fail("resolution.uniform", f"{_show(value)} is not a boolean", "true or false")
+            raise self.fail("resolution.uniform", f"{show(value)} is not a boolean", "true or false")
         return value
 
     def knowledge_base(self, table: Mapping[str, Any]) -> tuple[Path, ...]:
@@ -986,18 +971,3 @@ def _relative(path: Path, base: Path) -> str:
         return Path(os.path.relpath(path, base.resolve())).as_posix()
     except ValueError:  # another drive on Windows
         return path.as_posix()
-
-
-def _show(value: object) -> str:
-    """A value as a message quotes it: TOML-like, cut short when long."""
-    if isinstance(value, str):
-        text = f'"{value}"'
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, dict):
-        text = "a table"
-    elif isinstance(value, list):
-        text = "a list"
-    else:
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -5,8 +5,9 @@
 Content-addressed like environments and shared by every environment built on it (their venvs link
 to it). Unpacking happens in scratch on the same filesystem and is published with one rename, so
 concurrent installs never see half an interpreter; the loser of a race drops its copy. The archive
-itself is an ordinary verified artifact (`<root>/v1/artifacts/`). `envlock gc` does not remove
-unpacked interpreters yet.
+itself is an ordinary verified artifact (`<root>/v1/artifacts/`). An install unpacks or finds it
+while it holds the build lease of its environment, which names the archive, so `envlock gc` keeps it
+meanwhile; gc removes an unpacked interpreter that no environment in the store is built on.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@
     <root>/v1/scratch/                                    builds in progress, same filesystem
     <root>/v1/leases/                                     build leases (one file per env being built)
     <root>/v1/builds.log                                  one line per published environment
+    <root>/v1/python/                                     unpacked locked interpreters (store/interpreters.py)
+    <root>/v1/oci/                                        the image cache (image/build.py)
 
 The root is `--store`, else `$ENVLOCK_STORE`, else `$XDG_DATA_HOME/envlock/store`, else
 `~/.local/share/envlock/store`.
@@ -118,12 +120,15 @@ class StoreLayout:
         self._protect_envs()
 
     def _protect_envs(self) -> None:
-        """In a store others may write (a group store), `envs/` gets the sticky bit, so that no user
-        can rename or remove another user's published environment (and put another in its place)."""
+        """In a store others may write (a group store), `envs/` and `roots/` get the sticky bit, so
+        that no user can rename or remove another user's published environment (and put another in
+        its place) or another user's GC roots; so does `v1/`, so that nobody moves those directories
+        themselves aside (nothing in `v1/` is ever renamed or removed by another user)."""
         import contextlib
         import stat
 
-        with contextlib.suppress(OSError):  # only the directory's owner may set it
-            mode = self.envs.stat().st_mode
-            if mode & 0o022 and not mode & stat.S_ISVTX:
-                self.envs.chmod(stat.S_IMODE(mode) | stat.S_ISVTX)
+        for path in (self.base, self.envs, self.roots):
+            with contextlib.suppress(OSError):  # only the directory's owner may set it
+                mode = path.stat().st_mode
+                if mode & 0o022 and not mode & stat.S_ISVTX:
+                    path.chmod(stat.S_IMODE(mode) | stat.S_ISVTX)

@@ -1,10 +1,15 @@
 """GC roots: symlinks in `v1/roots/` naming the environments that `envlock gc` must keep.
 
-An install from a lock file registers `lock-<16 hex of the lock's path>-<target>` pointing to the
-environment, plus `<same>.lock` pointing to the lock file: re-installing a changed lock moves the
+An install from a lock file registers `u<uid>-lock-<16 hex of the lock's path>-<target>` pointing to
+the environment, plus `<same>.lock` pointing to the lock file: re-installing a changed lock moves the
 root (so the old environment becomes garbage), and a root whose lock file is gone is dead. A
-`--prefix` install registers `prefix-<16 hex of the prefix path>`. Anyone may add a symlink of their
-own to keep an environment alive; it stays live while its target exists.
+`--prefix` install registers `u<uid>-prefix-<16 hex of the prefix path>`. Anyone may add a symlink of
+their own to keep an environment alive; it stays live while its target exists.
+
+Roots are per user (`u<uid>-`): in a store shared through a group, `roots/` has the sticky bit (see
+`StoreLayout.ensure`), so no user can remove or replace another user's root, and users who install
+the same lock each hold their own root instead of moving one another's. A root named without the
+uid (an older envlock) is replaced by its owner's next install.
 
 A root of a store environment is a relative link (`../envs/<name>`), so it holds the same directory
 whichever path reaches the store (bind mounts, symlinks, automounters); `envlock gc` also matches
@@ -63,12 +68,31 @@ def _link_target(layout: StoreLayout, env_path: Path) -> Path:
     return env_path
 
 
+def _own(name: str) -> str:
+    """`name` as this user's root (see the module docstring)."""
+    getuid = getattr(os, "getuid", None)
+    return f"u{getuid()}-{name}" if getuid is not None else name
+
+
+def _drop_legacy(layout: StoreLayout, name: str) -> None:
+    """Remove the root `name` (and its `.lock`) as an older envlock named it, if this user owns it."""
+    getuid = getattr(os, "getuid", None)
+    if getuid is None:
+        return
+    for path in (layout.roots / name, layout.roots / (name + LOCK_SUFFIX)):
+        with contextlib.suppress(OSError):
+            if path.lstat().st_uid == getuid():
+                path.unlink()
+
+
 def add_root(layout: StoreLayout, name: str, env_path: Path, *, lock_path: Path | None = None) -> Path:
-    """Register (or move) the root `name` so that it holds `env_path`; returns the root's path."""
-    link = layout.roots / name
+    """Register (or move) this user's root `name` so that it holds `env_path`; returns the root's path."""
+    link = layout.roots / _own(name)
     if lock_path is not None:
-        _symlink(layout.roots / (name + LOCK_SUFFIX), lock_path.resolve())
+        _symlink(layout.roots / (link.name + LOCK_SUFFIX), lock_path.resolve())
     _symlink(link, _link_target(layout, env_path))
+    if link.name != name:
+        _drop_legacy(layout, name)
     return link
 
 

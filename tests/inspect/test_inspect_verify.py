@@ -16,7 +16,8 @@ from envlock.inspect import (
     inspect_path,
     verify_environment,
 )
-from envlock.kb.knowledge import KnowledgeBase, load_kb
+from envlock.kb.knowledge import KnowledgeBase
+from envlock.kb.loader import load_kb
 from envlock.kb.model import ComputeCapability, TorchBuild
 
 Built = Any

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -107,6 +111,139 @@ def test_waiter_takes_over_when_the_lease_holder_dies(lock: Path, store: Path) -
     assert Path(out.strip()).name == name
     assert (store / "v1" / "builds.log").read_text().count("published") == 1
     assert list((store / "v1" / "scratch").iterdir()) == []
+
+
+# Runs a command as its child and, being a subreaper, becomes the parent of whatever that command
+# leaves orphaned. Prints the command's pid; once the command has died, waits for those orphans to die
+# too (30 s at most), kills any still alive and prints their command lines as a JSON list.
+_KEEPER = r"""
+import ctypes, json, os, signal, subprocess, sys, time
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(child.pid, flush=True)
+child.wait()
+
+def orphans():
+    found = []
+    for d in os.listdir("/proc"):
+        try:
+            state, ppid = open(f"/proc/{d}/stat").read().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError):
+            continue
+        if int(ppid) == os.getpid() and state != "Z":
+            found.append(int(d))
+    return found
+
+deadline = time.monotonic() + 30
+while orphans() and time.monotonic() < deadline:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    time.sleep(0.05)
+left = []
+for pid in orphans():
+    try:
+        left.append(open(f"/proc/{pid}/cmdline").read().replace("\0", " ").strip())
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+print(json.dumps(left), flush=True)
+"""
+
+
+def _children(pid: int) -> list[str]:
+    """The command names of the live processes whose parent is `pid`."""
+    names = []
+    for entry in Path("/proc").iterdir():
+        try:
+            comm, rest = (entry / "stat").read_text().rsplit(")", 1)
+        except (OSError, ValueError):
+            continue
+        state, ppid = rest.split()[:2]
+        if int(ppid) == pid and state != "Z":
+            names.append(comm.split("(", 1)[1])
+    return names
+
+
+@contextlib.contextmanager
+def _builder_in_uv(lock: Path, store: Path, cache: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """An `envlock install` (run by the keeper) whose `uv venv` waits for uv's cache, which another
+    uv holds (as `uv cache clean` does): uv is surely running while the test kills envlock's pid."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the parent-death signal is Linux's")
+    cache.mkdir()
+    held = os.open(cache / ".lock", os.O_CREAT | os.O_RDWR)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    env = dict(os.environ, ENVLOCK_GPUS="none", ENVLOCK_DRIVER="none", UV_CACHE_DIR=str(cache))
+    cmd = ["install", "-l", str(lock), "--target", "cpu", "--store", str(store)]
+    keeper = subprocess.Popen(
+        [sys.executable, "-c", _KEEPER, sys.executable, "-m", "envlock", *cmd],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert keeper.stdout is not None
+        builder = int(keeper.stdout.readline())
+        _wait_for(lambda: "uv" in _children(builder) or keeper.poll() is not None)
+        if keeper.poll() is not None:
+            pytest.skip("this uv does not wait for a cache that another uv holds")
+        yield keeper, builder
+    finally:
+        fcntl.flock(held, fcntl.LOCK_UN)
+        os.close(held)
+        keeper.wait(timeout=60)
+
+
+def _survivors(keeper: subprocess.Popen[str]) -> list[str]:
+    assert keeper.stdout is not None
+    found: list[str] = json.loads(keeper.stdout.readline())
+    return found
+
+
+def test_sigkill_of_envlock_alone_leaves_no_uv_running(lock: Path, store: Path, tmp_path: Path) -> None:
+    name = _env_name(lock, "cpu")
+    with _builder_in_uv(lock, store, tmp_path / "uv-cache") as (keeper, builder):
+        os.kill(builder, signal.SIGKILL)  # its pid alone, not its process group
+        assert _survivors(keeper) == []  # every child of envlock died with it
+        assert not (store / "v1" / "envs" / name).exists()
+        gc = run_envlock(["gc", "--store", str(store)])
+        assert gc.returncode == 0, gc.stderr
+        assert list((store / "v1" / "scratch").iterdir()) == []
+        assert list((store / "v1" / "leases").iterdir()) == []
+    # Nothing comes back into the cleaned scratch once uv's cache is free again; a new install works.
+    done = run_envlock(
+        ["install", "-l", str(lock), "--target", "cpu", "--store", str(store)],
+        env={"UV_CACHE_DIR": str(tmp_path / "uv-cache")},
+    )
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).name == name
+    assert list((store / "v1" / "scratch").iterdir()) == []
+    assert (store / "v1" / "builds.log").read_text().count("published") == 1
+
+
+def test_waiter_takes_over_when_the_lease_holder_alone_is_killed_while_uv_runs(
+    lock: Path, store: Path, tmp_path: Path
+) -> None:
+    # The single-pid variant of the test above it: a batch system (or a user) that kills the
+    # holder's pid only, while its uv runs.
+    with _builder_in_uv(lock, store, tmp_path / "uv-cache") as (keeper, builder):
+        waiter = _popen_install(
+            lock, store, "cpu", ENVLOCK_LEASE_STALE_SECONDS="2", UV_CACHE_DIR=str(tmp_path / "waiter-cache")
+        )
+        assert waiter.stderr is not None
+        first = waiter.stderr.readline()
+        assert f"waiting on pid {builder} " in first, first
+        os.kill(builder, signal.SIGKILL)
+        assert _survivors(keeper) == []
+        out, err = waiter.communicate(timeout=60)
+        assert waiter.returncode == 0, err
+        assert "lease won: building" in err
+    name = _env_name(lock, "cpu")
+    assert Path(out.strip()).name == name
+    assert list((store / "v1" / "scratch").iterdir()) == []  # and nothing comes back into it
+    assert (store / "v1" / "builds.log").read_text().count("published") == 1
 
 
 def test_corrupt_store_artifact_is_fetched_again(lock: Path, store: Path, server: FileServer) -> None:

@@ -261,3 +261,28 @@ def test_a_lock_whose_interpreter_would_escape_the_store_is_refused(
     assert done.returncode == 2, done.stderr
     assert f"interpreter.{field}: expected" in done.stderr
     assert not (tmp_path / "store").exists()
+
+
+def test_gc_keeps_the_interpreter_of_a_rooted_environment_and_removes_it_with_the_last_one(
+    pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    store = tmp_path / "store"
+    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
+    assert done.returncode == 0, done.stderr
+    unpacked = store / "v1" / "python" / f"{pinned.artifact.sha256[:32]}-cpython-{pinned.version}"
+    assert unpacked.is_dir()
+    gc = run_envlock(["gc", "--store", str(store)])
+    assert gc.returncode == 0, gc.stderr
+    assert unpacked.is_dir()
+    ran = run_envlock(["run", "-l", str(lock), "--store", str(store), "--", "python", "-c", "import alpha"])
+    assert ran.returncode == 0, ran.stderr  # the environment still runs on it
+
+    lock.unlink()  # the environment's root dies, and nothing else is built on the interpreter
+    gc = run_envlock(["gc", "--store", str(store)])
+    assert gc.returncode == 0, gc.stderr
+    assert f"removed python {unpacked}" in gc.stdout
+    assert list((store / "v1" / "python").iterdir()) == []
+    assert list((store / "v1" / "envs").iterdir()) == []

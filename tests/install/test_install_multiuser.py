@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from lockmaker import FileServer, TargetDef, make_lock
 
+from envlock.store.roots import lock_root_name
+
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = f"python{sys.version_info.major}.{sys.version_info.minor}"
 # What envlock imports at run time, beyond the standard library (copied for the test users).
@@ -215,6 +217,18 @@ def _scenario(shared: Path, python: str, alice: User, bob: User, group: int, ser
     assert (store / "v1" / "envs").stat().st_mode & stat.S_ISVTX
     attempt = _as(bob, group, ["mv", str(env), str(env) + ".aside"], shared)
     assert attempt.returncode != 0 and env.is_dir(), attempt.stderr
+
+    # roots/ is sticky and roots are per user: bob cannot remove or replace alice's root (which would
+    # leave her environment to the next gc), and his own install of the lock added a root of his own.
+    roots = store / "v1" / "roots"
+    assert roots.stat().st_mode & stat.S_ISVTX
+    hers = roots / f"u{alice.uid}-{lock_root_name(lock, 'cpu')}"
+    assert hers.is_symlink() and (roots / f"u{bob.uid}-{lock_root_name(lock, 'cpu')}").is_symlink()
+    for attack in (["rm", "-f", str(hers)], ["ln", "-sfn", "/nonexistent", str(hers)],
+                   ["rm", "-f", f"{hers}.lock"], ["mv", str(roots), f"{roots}.aside"]):  # fmt: skip
+        attempt = _as(bob, group, attack, shared)
+        assert attempt.returncode != 0, attack
+    assert hers.resolve() == env and Path(f"{hers}.lock").is_symlink()
 
     # alice, the owner, can take the read-only mode off and change a file; bob's verify says which.
     changed = _as(alice, group, ["sh", "-c", f"chmod u+w {victim} && echo '#' >> {victim}"], shared)

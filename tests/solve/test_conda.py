@@ -353,3 +353,28 @@ def test_inspect_reads_the_cuda_kernels_of_a_conda_prefix(
     doc = json.loads(seen.stdout)
     assert "lib/libk.so" in seen.stdout
     assert "sm_90" in json.dumps(doc)
+
+
+def test_rattler_lock_writer_cannot_record_a_pypi_packages_hash(tmp_path: Path) -> None:
+    """Why there is no `export --format pixi` (docs/conda.md): py-rattler's lock-file writer takes a
+    PyPI package's name, version and URL only, so a written pixi lock would lose its sha256. When
+    this fails, rattler has learned to record it: revisit the pixi export."""
+    import rattler
+
+    platform = rattler.LockPlatform("linux-64")
+    lock = rattler.LockFile([platform])
+    sha = "ab" * 32
+    url = f"file:///w/filelock-3.16.1-py3-none-any.whl#sha256={sha}"
+    lock.add_pypi_package("default", platform, "filelock", "3.16.1", url)
+    path = tmp_path / "pixi.lock"
+    lock.to_path(path)
+    environment = rattler.LockFile.from_path(path).default_environment()
+    assert environment is not None
+    (package,) = environment.pypi_packages()["linux-64"]
+    assert package.name == "filelock"
+    try:
+        recorded = package.hashes.sha256
+    except AttributeError:  # py-rattler 0.28 raises this for a package written without hashes
+        recorded = None
+    assert recorded is None
+    assert "sha256:" not in path.read_text()  # the URL's `#sha256=` fragment is not read as a hash

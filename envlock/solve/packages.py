@@ -1,4 +1,4 @@
-"""Turn a backend's resolved files into locked artifacts: index, size, sha256, upload time.
+"""Turn a backend's resolved packages into locked packages: each file's index, size, sha256, upload time.
 
 The index the file came from, its size, upload time and yank state are read from the index pages
 themselves, from the entries of the locked release only (`IndexClient.release`: a page of
@@ -10,8 +10,8 @@ downloads the file and hashes it, checks that against what the backend saw, and 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -25,11 +25,11 @@ from packaging.version import InvalidVersion, Version
 from envlock.display import redact_url
 from envlock.errors import IntegrityError, ResolutionError
 from envlock.index import IndexClient
-from envlock.index.cache import default_cache_root
 from envlock.index.errors import ProjectNotFound
 from envlock.index.model import IndexFile, ProjectPage
 from envlock.lock.model import Artifact, LockedPackage
 from envlock.resolvers import ResolvedFile, ResolvedPackage
+from envlock.userfiles import default_cache_root, write_atomic
 
 # Packages locked at once: their pages are fetched (and hashless files downloaded) concurrently.
 MAX_PARALLEL_PACKAGES = 8
@@ -85,13 +85,8 @@ class HashMemo:
 
     def put(self, url: str, sha256: str, size: int) -> None:
         path = self._path(url)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(f"{sha256} {size}\n")
-            tmp.replace(path)
-        except OSError:
-            pass  # a cache that cannot be written only costs a download next time
+        with contextlib.suppress(OSError):  # a cache that cannot be written only costs a download next time
+            write_atomic(path, f"{sha256} {size}\n".encode())
 
 
 # Downloads for hashing in progress, by URL: targets solved in parallel that lock the same

@@ -1,0 +1,1 @@
+"""Solving: spec and indexes -> lock, one torch / CUDA / cuDNN / NCCL set per target (`solver.solve`)."""
