@@ -27,7 +27,7 @@ from envlock.lock.model import Artifact, LockedPackage, LockedTarget
 from envlock.platforms import PLATFORMS, Platform, manylinux_glibc, wheel_glibc
 from envlock.resolvers.uv import uv_binary
 from envlock.solve.archs import torch_file
-from envlock.solve.artifacts import _best_wheel
+from envlock.solve.packages import _best_wheel
 
 
 def _plat(platform: str, python: str = "3.11", glibc: str = "2.28") -> Platform:

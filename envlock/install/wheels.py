@@ -13,7 +13,7 @@ from envlock.platforms import Platform
 
 def choose_artifact(package: LockedPackage, target: LockedTarget) -> Artifact:
     """The file of `package` that `target` installs; raises ResolutionError when none fits."""
-    # The tag order the solve ranked files with (solve/artifacts.py, solve/archs.py): the same Platform.
+    # The tag order the solve ranked files with (solve/packages.py, solve/archs.py): the same Platform.
     platform = Platform.of(target.platform, python=target.python, glibc=target.glibc)
     best: tuple[int, Artifact] | None = None
     for art in package.artifacts:
