@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         for note in node.notes:
             console.info(f"node: {note}")
     else:
-        from envlock.node.detect import host_platform
+        from envlock.platforms import host_platform
 
         platform = host_platform()
         target = InitTarget(

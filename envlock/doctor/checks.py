@@ -38,7 +38,6 @@ from envlock.node.fit import (
     choose_fit,
     is_gpu_target,
     judge_fit,
-    wheel_glibc,
 )
 from envlock.node.model import NodeInfo
 
@@ -47,7 +46,7 @@ if TYPE_CHECKING:
     from envlock.store.record import EnvRecord
     from envlock.store.verify import Verification
 
-__all__ = ["FAIL", "OK", "WARN", "Check", "DoctorReport", "diagnose", "is_gpu_target", "judge", "wheel_glibc"]
+__all__ = ["FAIL", "OK", "WARN", "Check", "DoctorReport", "diagnose", "is_gpu_target", "judge"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,6 +24,7 @@ from envlock import processes
 from envlock.errors import IncompatibleNodeError, UsageError
 from envlock.image.layout import Descriptor, blob_path, digest_of, read_json_blob
 from envlock.lock.model import Artifact, LockedTarget
+from envlock.platforms import wheel_glibc
 from envlock.userfiles import write_atomic
 
 _PLATFORMS = {("linux", "amd64"): "linux-x86_64", ("linux", "arm64"): "linux-aarch64"}
@@ -31,8 +32,6 @@ OCI_ARCH = {v: k[1] for k, v in _PLATFORMS.items()}
 _PYTHON = re.compile(r"(usr/local/bin|usr/bin|bin)/python(\d+)\.(\d+)")
 _GLIBC_VERSION = re.compile(rb"GNU C Library[^\n]*?version (\d+)\.(\d+)")
 _GLIBC_NAME = re.compile(r"libc-(\d+)\.(\d+)\.so")
-_MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_|manylinux(2014|2010|1)_")
-_LEGACY = {"2014": (2, 17), "2010": (2, 12), "1": (2, 5)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,12 +201,9 @@ def _manylinux_need(artifacts: Sequence[Artifact]) -> tuple[tuple[int, int], str
     """The newest glibc any of `artifacts` needs (a wheel tagged for several needs its oldest)."""
     need: tuple[tuple[int, int], str] | None = None
     for art in artifacts:
-        versions = [
-            (int(m.group(1)), int(m.group(2))) if m.group(1) else _LEGACY[m.group(3)]
-            for m in _MANYLINUX.finditer(art.filename)
-        ]
-        if versions and (need is None or min(versions) > need[0]):
-            need = (min(versions), art.filename)
+        glibc = wheel_glibc(art.filename)
+        if glibc is not None and (need is None or glibc > need[0]):
+            need = (glibc, art.filename)
     return need
 
 

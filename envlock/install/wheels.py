@@ -6,69 +6,18 @@ every node that shares a store installs the same files for the same env hash.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from functools import lru_cache
-
 from envlock.errors import ResolutionError
 from envlock.lock.model import Artifact, LockedPackage, LockedTarget
-
-_LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-_ARCH = {"linux-x86_64": "x86_64", "linux-aarch64": "aarch64"}
-
-
-def _platform_tags(platform: str, glibc: str) -> list[str]:
-    if platform in _ARCH:
-        arch = _ARCH[platform]
-        major, _, minor = glibc.partition(".")
-        tags: list[str] = []
-        if major == "2" and minor.isdigit():
-            for m in range(int(minor), 4, -1):
-                tags.append(f"manylinux_2_{m}_{arch}")
-                if m in _LEGACY_MANYLINUX:
-                    tags.append(f"{_LEGACY_MANYLINUX[m]}_{arch}")
-        return [*tags, f"linux_{arch}"]
-    if platform == "windows-amd64":
-        return ["win_amd64"]
-    if platform == "macos-arm64":
-        from packaging.tags import mac_platforms
-
-        return list(mac_platforms((15, 0), "arm64"))
-    return []
-
-
-@lru_cache(maxsize=16)
-def _tag_rank(platform: str, glibc: str, python: str) -> dict[str, int]:
-    from packaging.tags import compatible_tags, cpython_tags
-
-    free_threaded = python.endswith("t")
-    major, _, minor = python.rstrip("t").partition(".")
-    version = (int(major), int(minor))
-    abi = f"cp{major}{minor}{'t' if free_threaded else ''}"
-    platforms = _platform_tags(platform, glibc)
-    abis = [abi] if free_threaded else [abi, "abi3", "none"]
-    tags: Iterator[object] = iter(
-        [*cpython_tags(version, abis, platforms), *compatible_tags(version, f"cp{major}{minor}", platforms)]
-    )
-    rank: dict[str, int] = {}
-    for i, tag in enumerate(tags):
-        rank.setdefault(str(tag), i)
-    return rank
+from envlock.platforms import Platform
 
 
 def choose_artifact(package: LockedPackage, target: LockedTarget) -> Artifact:
     """The file of `package` that `target` installs; raises ResolutionError when none fits."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
-    rank = _tag_rank(target.platform, target.glibc, target.python)
+    # The tag order the solve ranked files with (solve/packages.py, solve/archs.py): the same Platform.
+    platform = Platform.of(target.platform, python=target.python, glibc=target.glibc)
     best: tuple[int, Artifact] | None = None
     for art in package.artifacts:
-        if not art.filename.endswith(".whl"):
-            continue
-        try:
-            _, _, _, tags = parse_wheel_filename(art.filename)
-        except InvalidWheelFilename:
-            continue
-        score = min((rank[str(t)] for t in tags if str(t) in rank), default=None)
+        score = platform.wheel_rank(art.filename)
         if score is not None and (best is None or score < best[0]):
             best = (score, art)
     if best is None:

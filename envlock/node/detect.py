@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import platform as _platform
 import re
 import shutil
 import subprocess
@@ -37,6 +36,7 @@ from envlock import processes
 from envlock.errors import UsageError
 from envlock.kb.model import ComputeCapability
 from envlock.node.model import DetectedGpu, NodeInfo
+from envlock.platforms import host_platform
 from envlock.spec.driver import driver_problem
 
 ENV_GPUS = "ENVLOCK_GPUS"
@@ -63,23 +63,6 @@ class _Layer:
     driver: str | None
     cuda_driver_api: str | None
     source: str
-
-
-def host_platform() -> str:
-    """This machine as a spec platform name (`linux-x86_64`, `linux-aarch64`, `windows-amd64`,
-    `macos-arm64`); other machines get `<system>-<machine>` in lower case."""
-    system = _platform.system().lower()
-    machine = _platform.machine().lower()
-    if system == "linux":
-        if machine in ("x86_64", "amd64"):
-            return "linux-x86_64"
-        if machine in ("aarch64", "arm64"):
-            return "linux-aarch64"
-    if system == "windows" and machine in ("amd64", "x86_64"):
-        return "windows-amd64"
-    if system == "darwin":
-        return "macos-arm64" if machine in ("arm64", "aarch64") else f"macos-{machine}"
-    return f"{system}-{machine}"
 
 
 def _glibc(env: Mapping[str, str]) -> str | None:

@@ -48,13 +48,12 @@ from typing import TYPE_CHECKING
 from envlock.kb.model import ComputeCapability, TorchBuild
 from envlock.lock.model import Lock, LockedTarget
 from envlock.node.model import NodeInfo
+from envlock.platforms import wheel_glibc
 
 if TYPE_CHECKING:
     from envlock.kb.knowledge import KnowledgeBase
 
 OK, WARN, FAIL = "ok", "warn", "fail"
-_MANYLINUX_RE = re.compile(r"^manylinux_(\d+)_(\d+)_")
-_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -392,26 +391,6 @@ def _limits_check(target: LockedTarget, node: NodeInfo, kb: KnowledgeBase, drive
             hint="install a driver in the range these GPUs support",
         )
     return Check(name="gpu limits", status=OK, message=f"driver {driver} supports these GPUs")
-
-
-def wheel_glibc(filename: str) -> tuple[int, int] | None:
-    """The lowest glibc a wheel's manylinux tags accept; None for non-manylinux wheels and sdists."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
-    try:
-        _, _, _, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
-        return None
-    found = []
-    for tag in tags:
-        m = _MANYLINUX_RE.match(tag.platform)
-        if m:
-            found.append((int(m.group(1)), int(m.group(2))))
-            continue
-        for prefix, version in _LEGACY_MANYLINUX.items():
-            if tag.platform.startswith(prefix + "_"):
-                found.append(version)
-    return min(found) if found else None
 
 
 def _check_glibc(target: LockedTarget, node: NodeInfo) -> Check | None:

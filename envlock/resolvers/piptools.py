@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import netrc
 import os
-import platform as host_platform
 import re
 import shutil
 import sys
@@ -32,6 +31,7 @@ from envlock import processes
 from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError, UsageError
 from envlock.index.auth import netrc_path, split_credentials
+from envlock.platforms import host_platform
 from envlock.resolvers import Resolution, ResolutionRequest, ResolvedPackage
 
 _LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
@@ -48,14 +48,7 @@ _PIP_ENV = (
 
 def host_target() -> tuple[str, str]:
     """(platform, "X.Y") of the interpreter envlock runs on."""
-    machine = host_platform.machine().lower()
-    if sys.platform.startswith("linux"):
-        plat = "linux-aarch64" if machine in ("aarch64", "arm64") else "linux-x86_64"
-    elif sys.platform == "win32":
-        plat = "windows-amd64"
-    else:
-        plat = "macos-arm64"
-    return plat, f"{sys.version_info.major}.{sys.version_info.minor}"
+    return host_platform(), f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def _private_netrc(request: ResolutionRequest, work: Path) -> Path | None:

@@ -35,8 +35,8 @@ from envlock import processes
 from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError
 from envlock.index.auth import Credentials, split_credentials
+from envlock.platforms import Platform
 from envlock.resolvers import Resolution, ResolutionRequest, ResolvedFile, ResolvedPackage
-from envlock.resolvers.platforms import uv_python_platform
 
 # The uv releases envlock is tested with; the same range pins uv in pyproject.toml.
 SUPPORTED = ((0, 13), (0, 14))
@@ -198,7 +198,7 @@ def _command(request: ResolutionRequest, workdir: Path, *, offline: bool) -> lis
         "--python-version",
         request.python,
         "--python-platform",
-        uv_python_platform(request.platform, request.glibc),
+        Platform.of(request.platform, python=request.python, glibc=request.glibc).uv_python_platform(),
         "--no-header",
         "--no-build",  # a lock for another platform cannot run sdist builds: wheels only
     ]

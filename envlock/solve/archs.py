@@ -16,14 +16,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import parse_wheel_filename
 from packaging.version import Version
 
 from envlock.errors import EnvlockError
 from envlock.index.model import IndexFile
 from envlock.inspect.wheel_archs import RandomAccess, WheelArchs, learn_archs
 from envlock.kb.model import ComputeCapability
-from envlock.solve.tags import ordered_target_tags
+from envlock.platforms import Platform
 from envlock.userfiles import default_cache_root, write_atomic
 
 _CACHE_VERSION = "wheel-archs-v1"
@@ -128,14 +127,13 @@ def torch_file(
 ) -> TorchFile | None:
     """The torch wheel of `version` ("2.5.1+cu124") among an index page's `files` that the target would
     install: the one whose best tag ranks first in the target's tag order."""
-    order = {tag: i for i, tag in enumerate(ordered_target_tags(python, platform, glibc))}
+    target = Platform.of(platform, python=python, glibc=glibc)
     wanted = Version(version)
     best: tuple[int, TorchFile] | None = None
     for f in files:
         if not f.is_wheel or f.yanked or f.version != wanted:
             continue
-        _, _, _, tags = parse_wheel_filename(f.filename)
-        rank = min((order[t] for t in tags if t in order), default=None)
+        rank = target.wheel_rank(f.filename)
         if rank is None:
             continue
         candidate = TorchFile(filename=f.filename, url=f.url, sha256=f.sha256, size=f.size)

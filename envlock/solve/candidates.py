@@ -21,7 +21,7 @@ from envlock.kb import KnowledgeBase
 from envlock.kb.model import DriverVerdict, TorchBuild
 from envlock.kb.rules import driver_verdict, missing_archs
 from envlock.lock.model import Rejection
-from envlock.solve.tags import wheel_fits
+from envlock.platforms import Platform
 from envlock.spec.model import Spec, TargetSpec
 
 DEFAULT_INDEX_VARIANT = "default"  # the pseudo-variant index name when [indexes].pytorch = false
@@ -62,6 +62,7 @@ def _torch_listing(
         return None
     versions: dict[Version, str] = {}
     hidden: set[Version] = set()
+    platform = Platform.of(target.platform, python=python, glibc=target.glibc)
     for f in page.files:
         if f.version is None:
             continue
@@ -72,7 +73,7 @@ def _torch_listing(
         if f.yanked or (exclude_newer and f.upload_time and f.upload_time > exclude_newer):
             hidden.add(public)
             continue
-        if wheel_fits(f.filename, python, target.platform, target.glibc):
+        if platform.accepts(f.filename):
             versions[public] = f.version.local or ""
     return _Listing(
         versions=versions, hidden=frozenset(hidden - versions.keys()), total_files=len(page.files)

@@ -40,7 +40,7 @@ from envlock.errors import EnvlockError, IntegrityError, NetworkError, Resolutio
 from envlock.index import IndexClient
 from envlock.index.auth import Credentials, split_credentials
 from envlock.lock.model import Artifact, DirectSource, Lock
-from envlock.solve.tags import wheel_fits
+from envlock.platforms import Platform
 from envlock.spec.model import Spec
 from envlock.userfiles import default_cache_root
 
@@ -122,7 +122,7 @@ def prepare_direct_references(
             )
         if req.marker is None:
             for t in spec.targets:
-                if not wheel_fits(wheel.name, spec.python, t.platform, t.glibc):
+                if not Platform.of(t.platform, python=spec.python, glibc=t.glibc).accepts(wheel.name):
                     raise ResolutionError(
                         f"{where}: {wheel.name} does not install on target {t.name} "
                         f"({t.platform}, glibc {t.glibc}, Python {spec.python})",

@@ -20,14 +20,7 @@ from urllib.parse import unquote
 from envlock.errors import ResolutionError
 from envlock.index import IndexClient
 from envlock.lock.model import Artifact, LockedInterpreter
-
-# spec platform -> (uv's os, arch, libc)
-_UV_PLATFORM = {
-    "linux-x86_64": ("linux", "x86_64", "gnu"),
-    "linux-aarch64": ("linux", "aarch64", "gnu"),
-    "macos-arm64": ("macos", "aarch64", "none"),
-    "windows-amd64": ("windows", "x86_64", "none"),
-}
+from envlock.platforms import Platform
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -64,12 +57,14 @@ def pin_interpreter(
     """
     from envlock.resolvers.uv import python_downloads
 
-    where = _UV_PLATFORM.get(platform)
-    if where is None:
+    try:
+        # The build uv lists for a platform does not depend on the target's glibc floor.
+        where = Platform.of(platform, python=python, glibc="2.17").uv_python_download()
+    except ValueError:
         raise ResolutionError(
             f"target {target}: envlock knows no python-build-standalone builds for {platform}",
             hint='set [env] interpreter = "system" in the spec for this platform',
-        )
+        ) from None
     variant = "freethreaded" if python.endswith("t") else "default"
     builds = [
         d

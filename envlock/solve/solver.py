@@ -38,6 +38,7 @@ from envlock.lock.model import (
     Rejection,
 )
 from envlock.lock.read import LOCK_VERSION
+from envlock.platforms import Platform
 from envlock.progress import Progress, Silent
 from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
 from envlock.solve.archs import WheelArchReader
@@ -49,7 +50,6 @@ from envlock.solve.kernels import ArchRefusal, ArchVerdict, judge_wheel, torch_p
 from envlock.solve.memo import MemoClient
 from envlock.solve.packages import lock_packages
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors_allowing
-from envlock.solve.tags import ordered_target_tags
 from envlock.solve.toolkit import LockedToolkit, ToolkitProblem, lock_toolkit
 from envlock.spec.model import Spec, TargetSpec
 from envlock.spec.parse import spec_hash
@@ -411,7 +411,7 @@ def _target_lock(
         from_index,
         pinned=pinned,
         indexes=[default_index, *spec.indexes.extra],
-        tags=ordered_target_tags(spec.python, target.platform, target.glibc),
+        tags=Platform.of(target.platform, python=spec.python, glibc=target.glibc).tags(),
     )
     packages = tuple(sorted((*indexed, *direct), key=lambda p: p.name))
     stack = best.stack if best else analyze((p.name, p.version) for p in resolution.packages)

@@ -23,15 +23,15 @@ PYTHON = "3.11"
 
 def _newest_fitting(index: str, name: str, target: LockedTarget) -> LockedPackage:
     from envlock.index.client import HttpIndexClient
-    from envlock.install.wheels import _tag_rank
+    from envlock.platforms import Platform
 
-    rank = _tag_rank(target.platform, target.glibc, target.python)
+    platform = Platform.of(target.platform, python=target.python, glibc=target.glibc)
     with HttpIndexClient() as client:
         page = client.project(index, name)
     wheels = [
         f for f in page.files
         if f.is_wheel and not f.yanked and f.sha256 and f.size and f.version is not None
-        and not f.version.is_prerelease and any(str(t) in rank for t in f.tags)
+        and not f.version.is_prerelease and platform.accepts(f.filename)
     ]  # fmt: skip
     assert wheels, f"{name}: no wheel for {target.platform} / Python {target.python} on {index}"
     best = max(wheels, key=lambda f: f.version)  # type: ignore[arg-type,return-value]

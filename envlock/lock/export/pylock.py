@@ -12,13 +12,7 @@ from envlock import __version__
 from envlock.display import redact_url
 from envlock.lock.model import Artifact, DirectSource, Lock, LockedTarget
 from envlock.lock.write import toml_string as _s
-
-_ENVIRONMENTS = {
-    "linux-x86_64": "sys_platform == 'linux' and platform_machine == 'x86_64'",
-    "linux-aarch64": "sys_platform == 'linux' and platform_machine == 'aarch64'",
-    "windows-amd64": "sys_platform == 'win32'",
-    "macos-arm64": "sys_platform == 'darwin' and platform_machine == 'arm64'",
-}
+from envlock.platforms import Platform
 
 
 def pylock_filename(target: str) -> str:
@@ -66,11 +60,12 @@ def _direct(source: DirectSource, artifacts: tuple[Artifact, ...]) -> list[str]:
 
 def export_pylock(lock: Lock, target: LockedTarget) -> str:
     """The text of the PEP 751 file for `target`."""
+    platform = Platform.of(target.platform, python=target.python, glibc=target.glibc)
     out = [
         f"# PEP 751 export of target {target.name!r} of an envlock lock (envlock export).",
         f"# Valid for Python {target.python} on {target.platform} only.",
         'lock-version = "1.0"',
-        f"environments = [{_s(_ENVIRONMENTS[target.platform])}]",
+        f"environments = [{_s(platform.environment_marker())}]",
         f'requires-python = "=={target.python}.*"',
         "extras = []",
         "dependency-groups = []",
