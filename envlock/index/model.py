@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +14,25 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 from packaging.version import Version
+
+
+@functools.lru_cache(maxsize=8192)
+def _wheel_name(filename: str) -> tuple[Version, frozenset[Tag]] | None:
+    """(version, tags) of a wheel file name, or None; parsed once per name (a page of a thousand
+    torch files is looked at by several steps of a solve)."""
+    try:
+        _, version, _, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return None
+    return version, tags
+
+
+@functools.lru_cache(maxsize=8192)
+def _sdist_version(filename: str) -> Version | None:
+    try:
+        return parse_sdist_filename(filename)[1]
+    except InvalidSdistFilename:
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,22 +70,16 @@ class IndexFile:
     @property
     def version(self) -> Version | None:
         """The version in the file name, local label kept (`2.5.1+cu124`); None if unparsable."""
-        try:
-            if self.is_wheel:
-                return parse_wheel_filename(self.filename)[1]
-            return parse_sdist_filename(self.filename)[1]
-        except (InvalidWheelFilename, InvalidSdistFilename):
-            return None
+        if self.is_wheel:
+            parts = _wheel_name(self.filename)
+            return parts[0] if parts else None
+        return _sdist_version(self.filename)
 
     @property
     def tags(self) -> frozenset[Tag]:
         """The wheel's compatibility tags; empty for sdists and unparsable names."""
-        if not self.is_wheel:
-            return frozenset()
-        try:
-            return parse_wheel_filename(self.filename)[3]
-        except InvalidWheelFilename:
-            return frozenset()
+        parts = _wheel_name(self.filename) if self.is_wheel else None
+        return parts[1] if parts else frozenset()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

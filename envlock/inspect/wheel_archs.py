@@ -21,7 +21,7 @@ import io
 import re
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -41,10 +41,8 @@ _ZIP64_EOCD = b"PK\x06\x06"
 _CENTRAL = b"PK\x01\x02"
 _LOCAL = b"PK\x03\x04"
 _SHARED_LIB = re.compile(r"\.so(?:\.\d+)*$")
-# A NUL-terminated string made of arch tokens only: "sm_50 sm_60 sm_90 compute_90".
-_ARCH_STRING = re.compile(
-    rb"(?<=\x00)((?:(?:sm|compute)_\d{2,3}[a-z]? )*(?:sm|compute)_\d{2,3}[a-z]?)(?=\x00)"
-)
+# The body of an arch-list string, "sm_50 sm_60 sm_90 compute_90": arch tokens only, between NULs.
+_ARCH_TOKENS = re.compile(rb"(?:(?:sm|compute)_\d{2,3}[a-z]? )*(?:sm|compute)_\d{2,3}[a-z]?")
 
 
 class RandomAccess(Protocol):
@@ -204,12 +202,32 @@ def read_member(source: RandomAccess, member: ZipMember, where: str) -> bytes:
     raise _corrupt(where, f"{member.name}: compression method {member.method} is not supported")
 
 
+def _arch_strings(data: bytes) -> Iterator[bytes]:
+    """Every NUL-delimited string of `data` made of arch tokens only, in order of position.
+
+    Only the strings around an `sm_` or `compute_` are matched: a pattern tried at each of a 30 MB
+    library's positions took about 1 s.
+    """
+    starts: set[int] = set()
+    for token in (b"sm_", b"compute_"):
+        at = data.find(token)
+        while at >= 0:
+            start = data.rfind(b"\x00", 0, at)
+            if start >= 0:
+                starts.add(start + 1)
+            at = data.find(token, at + 1)
+    for start in sorted(starts):
+        end = data.find(b"\x00", start)
+        if end >= 0 and _ARCH_TOKENS.fullmatch(data, start, end):
+            yield data[start:end]
+
+
 def arch_list(data: bytes) -> tuple[list[str], list[str]] | None:
     """(SASS names, PTX names) from the longest arch-token string embedded in `data`, or None."""
     best: bytes | None = None
-    for match in _ARCH_STRING.finditer(data):
-        if best is None or len(match.group(1)) > len(best):
-            best = match.group(1)
+    for found in _arch_strings(data):
+        if best is None or len(found) > len(best):
+            best = found
     if best is None:
         return None
     tokens = best.decode("ascii").split()

@@ -62,7 +62,7 @@ def _torch_listing(
         return None
     versions: dict[Version, str] = {}
     hidden: set[Version] = set()
-    platform = Platform.of(target.platform, python=python, glibc=target.glibc)
+    accepted = Platform.of(target.platform, python=python, glibc=target.glibc).tag_set()
     for f in page.files:
         if f.version is None:
             continue
@@ -73,7 +73,7 @@ def _torch_listing(
         if f.yanked or (exclude_newer and f.upload_time and f.upload_time > exclude_newer):
             hidden.add(public)
             continue
-        if platform.accepts(f.filename):
+        if not f.tags.isdisjoint(accepted):  # platform.accepts(f.filename), over the parsed name
             versions[public] = f.version.local or ""
     return _Listing(
         versions=versions, hidden=frozenset(hidden - versions.keys()), total_files=len(page.files)

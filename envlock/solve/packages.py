@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -173,20 +173,27 @@ def _artifact(
 
 
 def _best_wheel(
-    client: IndexClient, indexes: Sequence[str], name: str, version: str, tags: Sequence[Tag]
+    client: IndexClient, indexes: Sequence[str], name: str, version: str, rank: Mapping[Tag, int]
 ) -> ResolvedFile | None:
-    """The most specific wheel of `name==version` for the target, for backends that report no files."""
-    rank = {tag: i for i, tag in enumerate(tags)}
+    """The most specific wheel of `name==version` for the target (`rank`: the target's tags, most
+    specific first, by position), for backends that report no files."""
+    try:
+        wanted: Version | None = Version(version)
+    except InvalidVersion:
+        wanted = None  # no file can carry it
     for index in indexes:
         try:
             page = _release(client, index, name, version)
         except ProjectNotFound:
             continue
-        fitting = [
-            (min(rank.get(t, len(rank)) for t in f.tags), f)
-            for f in page.files
-            if f.is_wheel and not f.yanked and f.version == Version(version) and not f.tags.isdisjoint(rank)
-        ]
+        fitting = []
+        for f in page.files:
+            if wanted is None or not f.is_wheel or f.yanked or f.version != wanted:
+                continue
+            # over the file's few tags: the target's hundreds of tags are looked up, not walked
+            best = min((rank[t] for t in f.tags if t in rank), default=None)
+            if best is not None:
+                fitting.append((best, f))
         if fitting:
             f = min(fitting, key=lambda pair: (pair[0], pair[1].filename))[1]
             return ResolvedFile(url=f.url, filename=f.filename, sha256=None, size=None, upload_time=None)
@@ -207,6 +214,7 @@ def lock_packages(
     that report only names and versions.
     """
     memo = HashMemo()
+    rank = {tag: i for i, tag in enumerate(tags)}
 
     def lock_one(pkg: ResolvedPackage, scratch: Path) -> LockedPackage:
         name = canonicalize_name(pkg.name)
@@ -215,7 +223,7 @@ def lock_packages(
         index = redact_url(search[0])
         files = pkg.files
         if not files:
-            found = _best_wheel(client, search, name, pkg.version, tags)
+            found = _best_wheel(client, search, name, pkg.version, rank)
             if found is None:
                 raise ResolutionError(
                     f"{name} {pkg.version}: no wheel for this target on " + ", ".join(search),

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from envlock.index.client import HttpIndexClient
 from envlock.index.ranged import RangeNotSupported
@@ -93,6 +96,32 @@ def test_the_arch_list_is_the_longest_string_of_arch_tokens_only() -> None:
     data = b"\x00use sm_80 here\x00sm_90\x00sm_50 sm_60 sm_70 compute_70\x00"
     assert arch_list(data) == (["sm_50", "sm_60", "sm_70"], ["compute_70"])
     assert arch_list(b"\x00no archs at all\x00") is None
+
+
+# The arch-list string as one pattern over the whole library (what arch_list found before it looked
+# only around `sm_` / `compute_`): a NUL, arch tokens only, a NUL.
+_WHOLE_PATTERN = re.compile(
+    rb"(?<=\x00)((?:(?:sm|compute)_\d{2,3}[a-z]? )*(?:sm|compute)_\d{2,3}[a-z]?)(?=\x00)"
+)
+_PIECES = [b"\x00", b" ", b"sm_", b"compute_", b"80", b"90", b"100", b"a", b"x", b"sm_90", b"compute_90"]
+
+
+def _longest_by_whole_pattern(data: bytes) -> tuple[list[str], list[str]] | None:
+    best: bytes | None = None
+    for match in _WHOLE_PATTERN.finditer(data):
+        if best is None or len(match.group(1)) > len(best):
+            best = match.group(1)
+    if best is None:
+        return None
+    tokens = best.decode("ascii").split()
+    return [t for t in tokens if t.startswith("sm_")], [t for t in tokens if t.startswith("compute_")]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+def test_the_arch_list_found_around_tokens_is_the_one_the_whole_pattern_finds(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    assert arch_list(data) == _longest_by_whole_pattern(data)
 
 
 def test_a_big_library_beyond_the_budget_is_never_read(tmp_path: Path) -> None:
