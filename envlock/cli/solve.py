@@ -77,7 +77,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.index.client import HttpIndexClient
     from envlock.index.config import default_index_url
     from envlock.kb import load_kb
-    from envlock.lock.export.json_form import lock_to_json
     from envlock.lock.read import load_lock
     from envlock.lock.write import write_lock
     from envlock.resolvers.backends import get_backend
@@ -131,6 +130,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
         )
     changed = write_lock(lock, lock_file)
     if args.json:
+        from envlock.lock.export.json_form import lock_to_json
+
         print_json(lock_to_json(lock))
     for t in lock.targets:
         if args.target and t.name not in args.target:

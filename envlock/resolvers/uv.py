@@ -11,14 +11,17 @@ without userinfo, and its user name and password travel in uv's per-index enviro
 
 uv is asked for exact pins (`name==version`), not for its PEP 751 output: uv's pylock writer must
 put a hash on every file and downloads each file its index gives no hash for (download.pytorch.org
-leaves many torch wheels of ~1 GB without one), and it cannot do that with `--offline`. envlock
-takes files, sizes and hashes from the index pages itself (`envlock.solve.packages`), downloading
-only what has no hash, once, and remembering the result.
+leaves many torch wheels of ~1 GB without one), and it cannot do that with `--offline`; it also
+writes upload times to the second and no yank state (architecture.md §5). envlock takes files,
+sizes and hashes from the index pages itself (`envlock.solve.packages`), downloading only what has
+no hash, once, and remembering the result.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import json
 import os
 import re
@@ -37,6 +40,7 @@ from envlock.errors import InternalError, NetworkError, ResolutionError
 from envlock.index.auth import Credentials, split_credentials
 from envlock.platforms import Platform
 from envlock.resolvers import Resolution, ResolutionRequest, ResolvedFile, ResolvedPackage
+from envlock.userfiles import default_cache_root, write_atomic
 
 # The uv releases envlock is tested with; the same range pins uv in pyproject.toml.
 SUPPORTED = ((0, 13), (0, 14))
@@ -96,12 +100,42 @@ def uv_binary() -> str:
 
 @functools.lru_cache(maxsize=1)
 def uv_version() -> str:
-    """The version of uv in use, e.g. "0.13.9"."""
-    out = processes.run([uv_binary(), "--version"], capture_output=True, text=True, check=False)
+    """The version of uv in use, e.g. "0.13.9": asked once per uv binary (`uv --version`) and kept
+    in the user cache under the binary's path, size, mtime and inode; a script in uv's place (a
+    version manager's shim, which may start another uv each time) is asked every time."""
+    binary = uv_binary()
+    memo = _version_memo(binary)
+    if memo is not None:
+        with contextlib.suppress(OSError, ValueError):
+            known = memo.read_text(encoding="utf-8").strip()
+            if _VERSION.fullmatch(known):
+                return known
+    out = processes.run([binary, "--version"], capture_output=True, text=True, check=False)
     m = re.search(r"uv (\d+\.\d+\.\d+)", out.stdout)
     if not m:
         raise InternalError(f"could not read uv's version from {out.stdout.strip()!r}")
+    if memo is not None:
+        with contextlib.suppress(OSError):  # a memo that cannot be written only costs a run next time
+            write_atomic(memo, (m.group(1) + "\n").encode())
     return m.group(1)
+
+
+_VERSION = re.compile(r"\d+\.\d+\.\d+")
+
+
+def _version_memo(binary: str) -> Path | None:
+    """Where the version of the uv binary at `binary` is remembered; None for a script or a path
+    that cannot be read."""
+    path = Path(binary).resolve()
+    try:
+        with path.open("rb") as handle:
+            if handle.read(2) == b"#!":
+                return None
+            info = os.fstat(handle.fileno())
+    except OSError:
+        return None
+    key = f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}"
+    return default_cache_root() / "uv-version-v1" / hashlib.sha256(key.encode()).hexdigest()
 
 
 def uv_environment() -> dict[str, str]:

@@ -5,6 +5,9 @@ ever: the answer is kept in the user cache (`<cache>/wheel-archs-v1/`) under the
 the index gives no hash, under its URL and size). A warm solve reads nothing. When the index refuses
 range requests, the solve is offline without a cached answer, or the wheel cannot be read, the reader
 says why and the solver falls back to the knowledge base.
+
+`WheelArchReader.start` begins that read in the background (the solver starts it for the torch file it
+expects uv to pick, while uv resolves); a `learn` of the same file meanwhile waits for that one read.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +66,8 @@ class WheelArchReader:
         self._dir = (cache_root or default_cache_root()) / _CACHE_VERSION
         self._budget = fatbin_budget
         self.bytes_read = 0  # over the network (or disk), by this reader, for bench/
+        self._reading: dict[str, Future[ArchAnswer]] = {}  # by cache key: reads under way
+        self._lock = threading.Lock()
 
     def _key(self, file: TorchFile) -> str:
         if file.sha256:
@@ -94,13 +101,48 @@ class WheelArchReader:
         with contextlib.suppress(OSError):
             write_atomic(path, (json.dumps(document, sort_keys=True) + "\n").encode())
 
-    def learn(self, file: TorchFile) -> ArchAnswer:
-        """The architectures `file` carries: from the cache, else from the wheel by ranged reads."""
-        from envlock.index.ranged import RangeNotSupported
+    def start(self, file: TorchFile) -> None:
+        """Begin learning `file` in the background, unless it is cached or being read; a later
+        `learn(file)` takes that answer. A daemon thread: a solve that ends first does not wait."""
+        if self._opener is None or self.cached(file) is not None:
+            return
+        with self._lock:
+            if self._key(file) in self._reading:
+                return
+            future: Future[ArchAnswer] = Future()
+            self._reading[self._key(file)] = future
+        threading.Thread(
+            target=self._read_into, args=(file, future), name="envlock-archs", daemon=True
+        ).start()
 
+    def learn(self, file: TorchFile) -> ArchAnswer:
+        """The architectures `file` carries: from the cache, else from the wheel by ranged reads
+        (one read per file, however many ask at once)."""
         known = self.cached(file)
         if known is not None:
             return ArchAnswer(archs=known, problem=None)
+        with self._lock:
+            future = self._reading.get(self._key(file))
+            owner = future is None
+            if future is None:
+                future = Future()
+                self._reading[self._key(file)] = future
+        if owner:
+            self._read_into(file, future)
+        return future.result()
+
+    def _read_into(self, file: TorchFile, future: Future[ArchAnswer]) -> None:
+        try:
+            future.set_result(self._read(file))
+        except BaseException as exc:
+            future.set_exception(exc)
+        finally:
+            with self._lock:
+                self._reading.pop(self._key(file), None)
+
+    def _read(self, file: TorchFile) -> ArchAnswer:
+        from envlock.index.ranged import RangeNotSupported
+
         if self._opener is None:
             return ArchAnswer(archs=None, problem="the wheel was not read (no ranged reader in this solve)")
         source: RandomAccess | None = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from envlock.index import IndexClient
 from envlock.index.errors import ProjectNotFound
@@ -22,7 +22,7 @@ from envlock.kb import KnowledgeBase
 from envlock.kb.model import TorchBuild
 from envlock.kb.rules import missing_archs
 from envlock.resolvers import Resolution
-from envlock.solve.archs import WheelArchReader, torch_file
+from envlock.solve.archs import TorchFile, WheelArchReader, torch_file
 from envlock.solve.candidates import VariantOption
 from envlock.spec.model import Spec, TargetSpec
 
@@ -137,6 +137,38 @@ def judge_wheel(
         ptx_reaches_driver=_ptx_reaches_driver(build, target, spec, kb, native),
         warnings=notes,
     )
+
+
+def expected_torch_file(
+    option: VariantOption,
+    target: TargetSpec,
+    spec: Spec,
+    page_files: Callable[[str], Sequence[IndexFile]],
+    default_index: str,
+    preferences: Sequence[str] = (),
+) -> TorchFile | None:
+    """The torch wheel `judge_wheel` will most likely ask about for `option`, known before uv
+    resolves: the release a previous lock pinned (`preferences`, `torch==X`) where still allowed,
+    else the newest allowed one. None where that is not one file, or the target has no GPUs. Only a
+    guess, for reading the wheel while uv resolves: `judge_wheel` asks about the file uv picked."""
+    if not target.has_gpus or option.cuda is None or not option.allowed:
+        return None
+    version = option.allowed[0]
+    for pin in preferences:
+        name, _, pinned = pin.partition("==")
+        if name != "torch":
+            continue
+        try:
+            kept = Version(Version(pinned).public)
+        except InvalidVersion:
+            continue
+        if kept in option.allowed:
+            version = kept
+    files = page_files(option.index or default_index)
+    full = {str(f.version) for f in files if f.version is not None and f.version.public == version.public}
+    if len(full) != 1:
+        return None
+    return torch_file(full.pop(), files, spec.python, target.platform, target.glibc)
 
 
 def _ptx_reaches_driver(

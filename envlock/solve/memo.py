@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -80,6 +81,27 @@ class MemoClient:
             for future in [pool.submit(self.project, index, name) for index, name in todo]:
                 with contextlib.suppress(Exception):  # remembered; raised again where it is asked for
                     future.result()
+
+    def prefetch_releases(self, releases: Iterable[tuple[str, str, Version]]) -> None:
+        """Start fetching these (index URL, project, version) releases in the background and return
+        at once; answers and errors are kept for `release()`. Daemon threads: a solve that fails
+        meanwhile does not wait for them (the cache writes files whole or not at all)."""
+        with self._lock:
+            todo = deque(r for r in dict.fromkeys(releases) if r not in self._releases)
+        if not todo:
+            return
+
+        def work() -> None:
+            while True:
+                try:
+                    index, name, version = todo.popleft()
+                except IndexError:
+                    return
+                with contextlib.suppress(Exception):  # remembered; raised again where it is asked for
+                    self.release(index, name, version)
+
+        for _ in range(min(8, len(todo))):
+            threading.Thread(target=work, name="envlock-releases", daemon=True).start()
 
     def file_info(self, url: str) -> tuple[int, str | None]:
         return self._inner.file_info(url)

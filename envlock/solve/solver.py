@@ -19,7 +19,7 @@ from typing import Protocol
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from envlock import __version__
 from envlock.errors import EnvlockError, ResolutionError, UsageError
@@ -46,7 +46,7 @@ from envlock.solve.candidates import VariantOption, find_options
 from envlock.solve.direct import DirectReference, prepare_direct_references
 from envlock.solve.driver import driver_need, floating, judge_driver
 from envlock.solve.inputs import lock_inputs, staleness
-from envlock.solve.kernels import ArchRefusal, ArchVerdict, judge_wheel, torch_pages
+from envlock.solve.kernels import ArchRefusal, ArchVerdict, expected_torch_file, judge_wheel, torch_pages
 from envlock.solve.memo import MemoClient
 from envlock.solve.packages import lock_packages
 from envlock.solve.stack import CudaStack, analyze, constraint_problems, mixed_majors_allowing
@@ -494,6 +494,7 @@ def _settle(
             if refusals:
                 return _rejection(option.variant, refusals[-1])
             return _resolution_rejection(option.variant, err)
+        _prefetch_releases(resolution, current, ctx)
         pairs = [(p.name, p.version) for p in resolution.packages]
         held = floating(pairs, current.cuda)
         notes: tuple[str, ...] = ()
@@ -529,6 +530,23 @@ def _settle(
         if isinstance(result, _Outcome) and notes:
             result = replace(result, warnings=(*result.warnings, *notes))
         return result
+
+
+def _prefetch_releases(resolution: Resolution, option: VariantOption, ctx: _Context) -> None:
+    """Start fetching the index pages `lock_packages` reads for this resolution (each release from
+    the index it asks first), while the solver still reads the torch wheel and picks a variant."""
+    wanted: list[tuple[str, str, Version]] = []
+    for p in resolution.packages:
+        name = canonicalize_name(p.name)
+        if name in ctx.directs:
+            continue
+        try:
+            version = Version(p.version)
+        except InvalidVersion:
+            continue
+        index = option.index if option.index is not None and name in TORCH_FAMILY else ctx.default_index
+        wanted.append((index, name, version))
+    ctx.client.prefetch_releases(wanted)
 
 
 def _torch_version(resolution: Resolution) -> str:
@@ -711,6 +729,15 @@ def _solve_pypi(
         gpu_problems=gpu_problems,
     )
     futures = [(o, pool.submit(_request(spec, target, o, default_index, ctx))) for o in options]
+    if ctx.wheel_archs is not None:
+        # While uv resolves, read the torch wheels it will most likely pick (once per file, ever).
+        for option in options:
+            preferences = ctx.preferences(target.name, option.variant)
+            expected = expected_torch_file(
+                option, target, spec, torch_pages(client), default_index, preferences
+            )
+            if expected is not None:
+                ctx.wheel_archs.start(expected)
     outcomes: list[_Outcome] = []
     conflicts: list[tuple[str, str]] = []
     for option, future in futures:

@@ -3,9 +3,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from envlock.inspect.wheel_archs import LocalFile
+from envlock.solve.archs import ArchAnswer, TorchFile, WheelArchReader
+from fixtures.catalog import arch_library
 from fixtures.server import FixtureIndexServer
 from tests.solve.conftest import Run, target_block, universe_spec
 
@@ -106,3 +112,57 @@ def test_a_wheel_is_read_once_then_answered_from_the_sha256_cache(
     assert second.code == 0, second.err
     assert second.json()["targets"][0]["torch-sass"] == first.json()["targets"][0]["torch-sass"]
     assert _torch_ranges(server) == []
+
+
+def test_the_wheel_read_while_uv_resolves_is_the_one_the_solve_judges(
+    envlock: Envlock, universe: Universe, tmp_path: Path
+) -> None:
+    # The solve starts reading the torch wheel it expects uv to pick before uv answers; the verdict
+    # then takes that read: the wheel's zip directory is asked for once (one tail read).
+    server = universe("newrelease")
+    spec = universe_spec(
+        tmp_path,
+        server,
+        deps=("torch==2.10.5",),
+        targets=target_block("h100", gpus=("H100",), driver="575.51.03"),
+    )
+    server.clear_requests()
+    run = envlock("solve", "-s", str(spec), "--json")
+    assert run.code == 0, run.err
+    assert run.json()["targets"][0]["archs-source"] == "wheel"
+    tails = [
+        r.path for r in server.requests if r.range and r.range.startswith("bytes=-") and "/torch-" in r.path
+    ]
+    assert len(tails) == 1, tails
+    assert "torch-2.10.5" in tails[0]
+
+
+def test_a_wheel_asked_for_while_its_read_runs_is_read_once(tmp_path: Path) -> None:
+    members = {"torch/lib/libtorch_python.so": arch_library("sm_80 sm_90 compute_90") + b"\x00"}
+    wheel = tmp_path / "torch-2.99.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    opened: list[str] = []
+    release = threading.Event()
+
+    def opener(url: str) -> LocalFile:
+        opened.append(url)
+        release.wait(10)  # the background read holds on until the solver asks for the same file
+        return LocalFile(wheel)
+
+    reader = WheelArchReader(opener, cache_root=tmp_path / "cache")
+    file = TorchFile(filename=wheel.name, url=wheel.as_uri(), sha256="ab" * 32, size=wheel.stat().st_size)
+    reader.start(file)
+    answers: list[ArchAnswer] = []
+    asker = threading.Thread(target=lambda: answers.append(reader.learn(file)))
+    asker.start()
+    time.sleep(0.2)  # the asker is now waiting for the background read
+    release.set()
+    asker.join(10)
+    assert opened == [wheel.as_uri()]
+    assert answers[0].archs is not None
+    assert answers[0].archs.sass_names == ("sm_80", "sm_90")
+    # and then from the cache, without opening the file again
+    assert reader.learn(file).archs == answers[0].archs
+    assert opened == [wheel.as_uri()]
