@@ -63,10 +63,13 @@ def _torch_listing(
     versions: dict[Version, str] = {}
     hidden: set[Version] = set()
     accepted = Platform.of(target.platform, python=python, glibc=target.glibc).tag_set()
+    publics: dict[Version, Version] = {}
     for f in page.files:
         if f.version is None:
             continue
-        public = Version(f.version.public)
+        public = publics.get(f.version)
+        if public is None:  # once per version: many files share one
+            public = publics[f.version] = Version(f.version.public)
         # Every version on the page that must not be locked is remembered, so that the resolver
         # is told to stay away from it (uv may take a yanked `==` pin, and projects pinned to a
         # variant index are exempt from uv's exclude-newer).

@@ -165,7 +165,14 @@ def expected_torch_file(
         if kept in option.allowed:
             version = kept
     files = page_files(option.index or default_index)
-    full = {str(f.version) for f in files if f.version is not None and f.version.public == version.public}
+    # `release` first: a tuple compare per file; `public` (a string built each time) on the few left
+    full = {
+        str(f.version)
+        for f in files
+        if f.version is not None
+        and f.version.release == version.release
+        and f.version.public == version.public
+    }
     if len(full) != 1:
         return None
     return torch_file(full.pop(), files, spec.python, target.platform, target.glibc)
