@@ -36,7 +36,8 @@ indexes, so it may pick a build from another index; it resolves for this host on
 
 Every tool is isolated from this machine's configuration: no `PIP_*`, `UV_*` or `ENVLOCK_*`
 variables, `PIP_CONFIG_FILE` set to the null device, `UV_NO_CONFIG=1`, caches in a temporary
-directory. Index URLs are never printed: failures print the tool's output with them replaced.
+directory. envlock runs from this checkout (its root first on `PYTHONPATH`), whichever envlock is
+installed. Index URLs are never printed: failures print the tool's output with them replaced.
 
 The table (with the load average before and after the run and the aims read from its medians) is
 printed and written to bench/results/solve.md (or --markdown FILE).
@@ -146,6 +147,8 @@ class Bench:
         # environment: uv looks for a Python on PATH, and a version manager's shim found first
         # there would add its own start-up to every uv run (see bench/README.md).
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        # This checkout's envlock, not whichever one is installed beside the interpreter.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
         no_proxy = ",".join(filter(None, [env.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
         env.update(
             PIP_CONFIG_FILE=os.devnull,

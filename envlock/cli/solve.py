@@ -29,6 +29,8 @@ from envlock.cli.output import Console, print_json
 
 if TYPE_CHECKING:
     from envlock.lock.model import Lock
+    from envlock.resolvers import ResolverBackend
+    from envlock.resolvers.speculation import SpeculativeBackend
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,17 +75,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
+    from envlock.resolvers.backends import get_backend
+
+    spec_file = spec_path(args.spec)
+    lock_file = lock_path_for(spec_file, args.output)
+    backend = get_backend(args.resolver, offline=args.offline)
+    ahead = _start_ahead(args, spec_file, lock_file, backend)  # before the imports below: uv runs meanwhile
+
     from envlock.errors import UsageError
     from envlock.index.client import HttpIndexClient
     from envlock.index.config import default_index_url
     from envlock.kb import load_kb
     from envlock.lock.read import load_lock
     from envlock.lock.write import write_lock
-    from envlock.resolvers.backends import get_backend
     from envlock.solve.solver import solve
     from envlock.spec.parse import load_spec
 
-    spec_file = spec_path(args.spec)
     spec = load_spec(spec_file)
     unknown = [t for t in args.target if spec.target(t) is None]
     if unknown:
@@ -106,12 +113,10 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 f"target {foreign[0]} is not that",
                 hint="use --resolver uv (the default), which resolves for any target",
             )
-    lock_file = lock_path_for(spec_file, args.output)
     previous = load_lock(lock_file) if args.target and lock_file.exists() else None
     if previous is None and not args.upgrade and lock_file.exists():
         previous = _previous_pins(lock_file, console)
     kb = load_kb(spec.knowledge_base)
-    backend = get_backend(args.resolver, offline=args.offline)
     with HttpIndexClient(offline=args.offline, refresh=args.refresh, lazy_connect=True) as client:
         from envlock.solve.archs import WheelArchReader
 
@@ -119,7 +124,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
             spec,
             kb=kb,
             client=client,
-            backend=backend,
+            backend=ahead or backend,
             default_index=default_index_url(spec.indexes.default),
             targets=args.target,
             previous=previous,
@@ -128,6 +133,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             upgrade_packages=args.upgrade_package,
             wheel_archs=WheelArchReader(client.ranged),
         )
+    if ahead is not None:
+        ahead.save()
     changed = write_lock(lock, lock_file)
     if args.json:
         from envlock.lock.export.json_form import lock_to_json
@@ -162,6 +169,35 @@ def run(args: argparse.Namespace, console: Console) -> int:
         console.warn(warning)
     console.info(f"{'wrote' if changed else 'unchanged'} {lock_file}")
     return 0
+
+
+def _start_ahead(
+    args: argparse.Namespace, spec_file: Path, lock_file: Path, backend: ResolverBackend
+) -> SpeculativeBackend | None:
+    """The resolutions the last solve of these very inputs asked uv for, started now (see
+    `envlock.resolvers.speculation`); None with pip-tools or a spec that cannot be read here."""
+    if args.resolver != "uv":
+        return None
+    import sys
+
+    from envlock.resolvers.speculation import SpeculativeBackend, speculation_key
+    from envlock.userfiles import default_cache_root
+
+    try:
+        spec_bytes = spec_file.read_bytes()
+        lock_bytes = lock_file.read_bytes() if lock_file.exists() else b"(no lock)"
+    except OSError:
+        return None  # the spec parser says what is wrong
+    options = [
+        str(spec_file.resolve()),
+        str(lock_file.resolve()),
+        sys.executable,
+        repr((args.target, args.offline, args.upgrade, args.upgrade_package)),
+    ]
+    key = speculation_key([spec_bytes, lock_bytes, *(o.encode() for o in options)])
+    ahead = SpeculativeBackend(backend, default_cache_root(), key)
+    ahead.start()
+    return ahead
 
 
 def _previous_pins(lock_file: Path, console: Console) -> Lock | None:

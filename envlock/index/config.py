@@ -10,7 +10,6 @@ installed pip at run time so that no index host name is written into envlock.
 
 from __future__ import annotations
 
-import configparser
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -147,6 +146,8 @@ def _pip_config_files(env: Mapping[str, str], etc_dir: Path) -> Iterator[Path]:
 
 
 def _pip_default(path: Path, section: str) -> str | None:
+    import configparser  # here: a spec that names its default index reads no pip configuration
+
     parser = configparser.RawConfigParser()
     try:
         read = parser.read(path, encoding="utf-8")
