@@ -77,7 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, console: Console) -> int:
     from envlock.resolvers.backends import get_backend
 
-    spec_file = spec_path(args.spec)
+    # -s named: no spec-parser import before uv is started (spec_path imports it to look for one)
+    spec_file = Path(args.spec) if args.spec else spec_path(None)
     lock_file = lock_path_for(spec_file, args.output)
     backend = get_backend(args.resolver, offline=args.offline)
     ahead = _start_ahead(args, spec_file, lock_file, backend)  # before the imports below: uv runs meanwhile

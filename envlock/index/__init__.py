@@ -11,21 +11,26 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from envlock.display import redact_url
 from envlock.index.errors import ArtifactNotFound, ProjectNotFound
-from envlock.index.model import DownloadProgress, IndexFile, ProjectPage
 
 if TYPE_CHECKING:
     from packaging.version import Version
 
     from envlock.index.client import HttpIndexClient, project_url
+    from envlock.index.model import DownloadProgress, IndexFile, ProjectPage
 
 
 def __getattr__(name: str) -> Any:
     # The HTTP implementation (and httpx) loads only when used: `check`, `show` and `diff` never
-    # touch the network and start faster without it.
+    # touch the network and start faster without it. The model (and packaging's wheel tags) loads
+    # when first used too: `solve` starts uv before it needs them (envlock.index.auth is imported then).
     if name in ("HttpIndexClient", "project_url"):
         from envlock.index import client
 
         return getattr(client, name)
+    if name in ("DownloadProgress", "IndexFile", "ProjectPage"):
+        from envlock.index import model
+
+        return getattr(model, name)
     raise AttributeError(name)
 
 

@@ -153,10 +153,16 @@ class SpeculativeBackend:
 
     def save(self) -> None:
         """Remember this solve's requests for the next one with the same key (see the module
-        docstring for those never remembered; a cache that cannot be written is skipped)."""
+        docstring for those never remembered; a cache that cannot be written is skipped), then wait
+        for any run started ahead that the solve did not use, so that none outlives the solve (it
+        began before the solve's own runs, so it has mostly ended by now)."""
         asked: Sequence[ResolutionRequest] = list(dict.fromkeys(self._asked))[:MAX_STARTED]
-        if not asked or any(_not_to_remember(r) for r in asked):
-            return
-        document = {"requests": [_to_json(r) for r in asked]}
-        with contextlib.suppress(OSError):
-            write_atomic(self._path, json.dumps(document, sort_keys=True).encode(), private=True)
+        if asked and not any(_not_to_remember(r) for r in asked):
+            document = {"requests": [_to_json(r) for r in asked]}
+            with contextlib.suppress(OSError):
+                write_atomic(self._path, json.dumps(document, sort_keys=True).encode(), private=True)
+        with self._lock:
+            unused = list(self._started.values())
+            self._started.clear()
+        for future in unused:
+            future.exception()  # waits; its answer (or error) is of no use to this solve

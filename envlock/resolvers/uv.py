@@ -32,8 +32,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-
 from envlock import processes
 from envlock.display import redact_text
 from envlock.errors import InternalError, NetworkError, ResolutionError
@@ -277,6 +275,8 @@ def _parse_pins(text: str) -> tuple[ResolvedPackage, ...]:
         if m:
             # A direct reference: envlock prepared it (a local wheel), so its version and file are
             # known to the solver; the URL says which one.
+            from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
             url = m.group(2)
             filename = url.rsplit("/", 1)[-1]
             try:
