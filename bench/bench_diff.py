@@ -31,16 +31,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from envlock.diff.archs import KnowledgeBaseSass
-from envlock.diff.compute import diff_locks
-from envlock.diff.render import render_markdown, render_text, to_json
-from envlock.diff.source import read_for_diff
-from envlock.kb import load_kb, loader
-from envlock.lock.digest import env_hash, seal
-from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
-from envlock.lock.write import dump_lock
-
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))  # the locks are built with the tests' lock factory
+
+from lockfactory import make_inputs, make_target  # noqa: E402 -- path set just above
+from lockfactory import make_lock as factory_lock  # noqa: E402
+
+from envlock.diff.archs import KnowledgeBaseSass  # noqa: E402
+from envlock.diff.compute import diff_locks  # noqa: E402
+from envlock.diff.render import render_markdown, render_text, to_json  # noqa: E402
+from envlock.diff.source import read_for_diff  # noqa: E402
+from envlock.kb import load_kb, loader  # noqa: E402
+from envlock.lock.digest import seal  # noqa: E402
+from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget  # noqa: E402
+from envlock.lock.write import dump_lock  # noqa: E402
+
 RESULTS = REPO / "bench" / "results" / "diff.md"
 INDEX = "https://mirror.example/simple"
 PYTORCH = "https://download.pytorch.org/whl"
@@ -69,12 +74,8 @@ def _target(name: str, n: int, *, new: bool) -> LockedTarget:
     if new:
         pkgs += [_pkg(f"added-{i}", "0.1.0", INDEX) for i in range(5)]
     pkgs.sort(key=lambda p: p.name)
-    return LockedTarget(
-        name=name,
-        platform="linux-x86_64",
-        glibc="2.28",
-        python="3.11",
-        gpus=("sm_90",),
+    return make_target(
+        name,
         driver="570.86.15",
         variant=variant,
         torch=torch,
@@ -82,45 +83,20 @@ def _target(name: str, n: int, *, new: bool) -> LockedTarget:
         cudnn="9.7.1.26" if new else "9.1.0.70",
         nccl="2.26.2" if new else "2.21.5",
         requires_driver="570.26" if new else "550.54.14",
-        compat="native",
-        kb_status="confirmed",
-        env_hash=env_hash(python="3.11", platform="linux-x86_64", packages=pkgs),
         packages=tuple(pkgs),
         rejected=(),
     )
 
 
 def make_lock(targets: int, packages: int, *, new: bool) -> Lock:
-    names = [f"node-{i}" for i in range(targets)]
-    inputs = LockInputs(
-        name="bench",
-        python="3.11",
-        dependencies=("torch>=2.7" if new else "torch>=2.5", "numpy<2"),
-        cuda_version=None,
-        cudnn=None,
-        nccl=None,
-        driver_compat="prefer-native",
-        allow_ptx=False,
-        default_index=INDEX,
-        pytorch_index=PYTORCH,
-        extra_indexes=(),
-        exclude_newer=None,
-        targets=tuple(
-            TargetInputs(name=n, platform="linux-x86_64", glibc="2.28", gpus=("sm_90",), driver="570.86.15")
-            for n in names
-        ),
-        knowledge_base="sha256:" + "0" * 64,
+    """A lock of `targets` H100 nodes with `packages` packages each: the old one or the `new` one."""
+    locked = tuple(_target(f"node-{i}", packages, new=new) for i in range(targets))
+    inputs = make_inputs(
+        locked, name="bench", dependencies=("torch>=2.7" if new else "torch>=2.5", "numpy<2")
     )
-    lock = Lock(
-        lock_version=1,
-        envlock_version="0.1.0",
-        uv_version="0.13.9",
-        spec_hash="sha256:" + ("1" if new else "2") * 64,
-        inputs=inputs,
-        targets=tuple(_target(n, packages, new=new) for n in names),
-        content_hash="",
+    return factory_lock(
+        targets=locked, inputs=inputs, uv_version="0.13.9", spec_hash="sha256:" + ("1" if new else "2") * 64
     )
-    return seal(lock)
 
 
 def _median(fn: Callable[[], object], runs: int) -> float:

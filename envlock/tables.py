@@ -1,9 +1,11 @@
 """Typed reading of parsed TOML tables: each bad value is reported under its dotted key path.
 
-The spec reader (`envlock.spec.parse`) and the knowledge-base reader (`envlock.kb.files`) build on
-`TableReader`: it holds the checks every such file needs (unknown keys with a did-you-mean, a key that
-must hold a table) and the way a value is quoted in a message, while each subclass says in `fail` how
-its errors look (which file, a line, which exception). The lock reader can build on it the same way.
+The spec reader (`envlock.spec.parse`), the knowledge-base reader (`envlock.kb.files`) and the lock
+reader (`envlock.lock.read`) build on `TableReader`: it holds the checks every such file needs (unknown
+keys with a did-you-mean, a key that must hold a table) and the way a value is quoted in a message,
+while each subclass says in `fail` how its errors look (which file, a line, which exception). Every
+message names the dotted key path of the value (`targets[0].packages[3].version`), what is wrong
+with it and what fits.
 """
 
 from __future__ import annotations

@@ -5,6 +5,9 @@ packages, one artifact each, one rejected variant) and a CPU target `login`, sea
 env-hash computed from its target's content. Override any field by name; a target's env-hash
 and the inputs' targets follow the overrides unless given too. A new lock field needs a default
 here only when the model gives it none.
+
+Tests, benchmarks and tools build every Lock, LockedTarget and LockInputs here, never field by
+field (tests/test_lock_factory_guard.py checks it).
 """
 
 from __future__ import annotations

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import packaging._manylinux
 import pytest
+from lockfactory import make_cpu_target
 from packaging.markers import Marker
 from packaging.tags import Tag, mac_platforms, sys_tags
 
 from envlock.index.client import HttpIndexClient
 from envlock.index.model import IndexFile
 from envlock.install.wheels import choose_artifact
-from envlock.lock.model import Artifact, LockedPackage, LockedTarget
+from envlock.lock.model import Artifact, LockedPackage
 from envlock.platforms import PLATFORMS, Platform, manylinux_glibc, wheel_glibc
 from envlock.resolvers.uv import uv_binary
 from envlock.solve.archs import torch_file
@@ -312,14 +313,6 @@ def demo_index() -> Iterator[str]:
         httpd.server_close()
 
 
-def _locked_target(platform: str, glibc: str, python: str) -> LockedTarget:
-    return LockedTarget(
-        name="t", platform=platform, glibc=glibc, python=python, gpus=(), driver=None, variant="cpu",
-        torch=None, cuda=None, cudnn=None, nccl=None, requires_driver=None, compat=None,
-        kb_status="confirmed", env_hash="sha256:" + "0" * 64, packages=(), rejected=(),
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize(("platform", "glibc", "python"), sorted(EXPECTED))
 def test_solve_and_install_pick_the_same_file(
     demo_index: str, platform: str, glibc: str, python: str
@@ -343,5 +336,5 @@ def test_solve_and_install_pick_the_same_file(
             for n in sorted(RELEASE)
         ),
     )
-    installed = choose_artifact(package, _locked_target(platform, glibc, python))
+    installed = choose_artifact(package, make_cpu_target(platform=platform, glibc=glibc, python=python))
     assert solved.filename == read.filename == installed.filename == EXPECTED[(platform, glibc, python)]

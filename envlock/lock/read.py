@@ -32,6 +32,7 @@ from envlock.lock.model import (
     key_of,
 )
 from envlock.lock.validate import validate_lock
+from envlock.tables import TableReader, quote_key
 
 LOCK_VERSION = 1
 """The lock-version `dump_lock` writes and this reader reads, upgrading older ones."""
@@ -42,27 +43,42 @@ LOCK_VERSION = 1
 MIGRATIONS: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
-class _Reader:
-    """Typed access to a parsed TOML table that names the key path in every error."""
+_DAMAGED = "the lock is damaged or not an envlock lock; regenerate it with `envlock solve`"
+
+
+class _Reader(TableReader):
+    """One table of a parsed lock, read key by key as the model's key tables say. Every error names
+    the key path of the value (`targets[0].packages[3].version`), what the file holds there and
+    what fits."""
 
     def __init__(self, source: str, data: Mapping[str, Any], path: str = "") -> None:
         self.source = source
         self.data = data
         self.path = path
 
-    def _where(self, key: str) -> str:
+    def where(self, key: str) -> str:
+        """The key path of `key` in this table."""
         return f"{self.path}.{key}" if self.path else key
 
-    def fail(self, key: str, expected: str) -> LockFormatError:
+    def fail(self, path: str, what: str, expected: str, hint: str | None = None) -> LockFormatError:
         return LockFormatError(
-            f"{self.source}: {self._where(key)}: expected {expected}",
-            hint="the lock is damaged or not an envlock lock; regenerate it with `envlock solve`",
+            f"{self.source}: {path}: {what}, expected {expected}",
+            hint=hint or _DAMAGED,
+            details={"file": self.source, "key": path},
         )
+
+    def found(self, value: object) -> str:
+        return f"found {self.quote(value)}"
+
+    def wrong(self, key: str, expected: str) -> LockFormatError:
+        """The error for the value under `key` of this table, which is not `expected` or is missing."""
+        what = self.found(self.data[key]) if key in self.data else "missing"
+        return self.fail(self.where(key), what, expected)
 
     def string(self, key: str) -> str:
         value = self.data.get(key)
         if not isinstance(value, str):
-            raise self.fail(key, "a string")
+            raise self.wrong(key, "a string")
         return value
 
     def opt_str(self, key: str) -> str | None:
@@ -70,38 +86,48 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, str):
-            raise self.fail(key, "a string")
+            raise self.wrong(key, "a string")
         return value
 
     def integer(self, key: str) -> int:
         value = self.data.get(key)
         if not isinstance(value, int) or isinstance(value, bool):
-            raise self.fail(key, "an integer")
+            raise self.wrong(key, "an integer")
         return value
 
     def flag(self, key: str, default: bool = False) -> bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):
-            raise self.fail(key, "true or false")
+            raise self.wrong(key, "true or false")
         return value
 
     def strs(self, key: str) -> tuple[str, ...]:
         value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise self.fail(key, "a list of strings")
+        if not isinstance(value, list):
+            raise self.wrong(key, "a list of strings")
+        if not all(isinstance(v, str) for v in value):
+            i, item = next((i, v) for i, v in enumerate(value) if not isinstance(v, str))
+            raise self.fail(f"{self.where(key)}[{i}]", self.found(item), "a string")
         return tuple(value)
 
     def tables(self, key: str) -> list[_Reader]:
         value = self.data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            raise self.fail(key, "a list of tables")
-        return [_Reader(self.source, v, f"{self._where(key)}[{i}]") for i, v in enumerate(value)]
+        if not isinstance(value, list):
+            raise self.wrong(key, "a list of tables")
+        path = self.where(key)
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise self.fail(f"{path}[{i}]", self.found(item), "a table")
+            out.append(_Reader(self.source, item, f"{path}[{i}]"))
+        return out
 
-    def table(self, key: str) -> _Reader:
+    def record(self, key: str) -> _Reader:
+        """The table under `key`, which must be there."""
         value = self.data.get(key)
         if not isinstance(value, dict):
-            raise self.fail(key, "a table")
-        return _Reader(self.source, value, self._where(key))
+            raise self.wrong(key, "a table")
+        return _Reader(self.source, value, self.where(key))
 
 
 def _read_record(r: _Reader, cls: Any, fast: list[bool]) -> Any:
@@ -135,11 +161,11 @@ def _read_value(r: _Reader, cls: Any, key: Key, fast: list[bool]) -> object:
     if key.kind == "pairs":
         return _read_pairs(r, name)
     if key.kind == "source":
-        return _read_source(r.table(name)) if name in r.data else None
+        return _read_source(r.record(name)) if name in r.data else None
     if key.kind == "record":
         if key.default is not REQUIRED and name not in r.data:
             return key.default
-        return _read_record(r if key.layout == "flat" else r.table(name), key.record, fast)
+        return _read_record(r if key.layout == "flat" else r.record(name), key.record, fast)
     if key.bulk:
         return _read_packages(r, fast)
     return tuple(_read_record(item, key.record, fast) for item in r.tables(name))
@@ -151,13 +177,16 @@ def _read_build(r: _Reader) -> str | tuple[str, ...]:
         return value
     if isinstance(value, list):
         return r.strs("build")
-    raise r.fail("build", '"never", "allowed" or a list of project names')
+    raise r.wrong("build", '"never", "allowed" or a list of project names')
 
 
 def _read_pairs(r: _Reader, key: str) -> tuple[tuple[str, str], ...]:
     value = r.data.get(key, {})
-    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise r.fail(key, "a table of strings")
+    if not isinstance(value, dict):
+        raise r.wrong(key, "a table of strings")
+    for name, text in value.items():
+        if not isinstance(text, str):
+            raise r.fail(f"{r.where(key)}.{quote_key(name)}", r.found(text), "a string")
     return tuple(sorted((str(k), v) for k, v in value.items()))
 
 
@@ -169,13 +198,13 @@ _ARCHIVE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*\.tar\.(gz|zst)$")
 def _check_interpreter(i: _Reader, interpreter: LockedInterpreter) -> None:
     """The target's pinned interpreter build; its fields become store paths, so each is checked."""
     if interpreter.implementation != "cpython":
-        raise i.fail("implementation", '"cpython"')
+        raise i.wrong("implementation", '"cpython"')
     if not _INTERPRETER_VERSION_RE.match(interpreter.version):
-        raise i.fail("version", 'a version like "3.11.14"')
+        raise i.wrong("version", 'a version like "3.11.14"')
     if not _SHA256_HEX_RE.match(interpreter.artifact.sha256):
-        raise i.fail("sha256", "64 lower-case hex digits")
+        raise i.wrong("sha256", "64 lower-case hex digits")
     if not _ARCHIVE_NAME_RE.match(interpreter.artifact.filename):
-        raise i.fail("file", "the file name of a .tar.gz or .tar.zst archive")
+        raise i.wrong("file", "the file name of a .tar.gz or .tar.zst archive")
 
 
 _CHECKS: dict[Any, Callable[[_Reader, Any], None]] = {LockedInterpreter: _check_interpreter}
@@ -199,7 +228,8 @@ _SOURCE_KINDS = ("path", "url", "git")
 def _read_source(r: _Reader) -> DirectSource:
     kinds = [k for k in _SOURCE_KINDS if k in r.data]
     if len(kinds) != 1:
-        raise r.fail("path", "exactly one of path, url, git")
+        what = f"holds {' and '.join(kinds)}" if kinds else "holds no path, url or git"
+        raise r.fail(r.path, what, "exactly one of path, url, git")
     return DirectSource(
         kind=kinds[0],
         location=r.string(kinds[0]),

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from lockfactory import make_cpu_target, make_inputs, make_lock
 from lockmaker import run_envlock
 
 from envlock.errors import NetworkError
-from envlock.lock.digest import env_hash, seal
-from envlock.lock.model import Artifact, Lock, LockedPackage, LockedTarget, LockInputs, TargetInputs
+from envlock.lock.model import Artifact, LockedPackage, LockedTarget
 from envlock.lock.write import dump_lock
 
 pytestmark = pytest.mark.network
@@ -43,37 +42,24 @@ def test_real_index_install_then_store_hit(tmp_path: Path) -> None:
     from envlock.index.config import default_index_url
 
     index = default_index_url(None)
-    skeleton = LockedTarget(
-        name="cpu", platform="linux-x86_64", glibc="2.28", python=PYTHON, gpus=(), driver=None, variant="cpu",
-        torch=None, cuda="12.4", cudnn=None, nccl=None, requires_driver=None, compat=None,
-        kb_status="confirmed", env_hash="", packages=(), rejected=(),
-    )  # fmt: skip
+    skeleton = make_cpu_target("cpu", python=PYTHON, cuda="12.4")
     try:
         packages = tuple(
             sorted((_newest_fitting(index, n, skeleton) for n in PROJECTS), key=lambda p: p.name)
         )
     except NetworkError as exc:
         pytest.skip(f"the default index ({index}) is unreachable: {exc}")
-    target = replace(
-        skeleton,
-        packages=packages,
-        env_hash=env_hash(python=PYTHON, platform="linux-x86_64", packages=packages),
+    targets = (make_cpu_target("cpu", python=PYTHON, cuda="12.4", packages=packages),)
+    inputs = make_inputs(
+        targets,
+        name="net",
+        python=PYTHON,
+        dependencies=PROJECTS,
+        default_index=index,
+        pytorch_index=None,
+        knowledge_base="sha256:" + "1" * 64,
     )
-    lock = seal(
-        Lock(
-            lock_version=1, envlock_version="0.1.0", uv_version="0.13.9", spec_hash="sha256:" + "0" * 64,
-            inputs=LockInputs(
-                name="net", python=PYTHON, dependencies=PROJECTS, cuda_version=None, cudnn=None, nccl=None,
-                driver_compat="prefer-native", allow_ptx=False, default_index=index, pytorch_index=None,
-                extra_indexes=(), exclude_newer=None,
-                targets=(
-                    TargetInputs(name="cpu", platform="linux-x86_64", glibc="2.28", gpus=(), driver=None),
-                ),
-                knowledge_base="sha256:" + "1" * 64,
-            ),
-            targets=(target,), content_hash="",
-        )
-    )  # fmt: skip
+    lock = make_lock(targets=targets, inputs=inputs, uv_version="0.13.9", spec_hash="sha256:" + "0" * 64)
     path = tmp_path / "envlock.lock"
     path.write_text(dump_lock(lock))
     store = tmp_path / "store"

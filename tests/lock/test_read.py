@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lockfactory import make_lock
+from lockfactory import make_lock, make_target
 
 from envlock.errors import LockFormatError, StaleLockError
 from envlock.lock.digest import compute_content_hash
+from envlock.lock.model import Artifact, LockedInterpreter
 from envlock.lock.read import parse_lock, parse_lock_unverified
 from envlock.lock.write import dump_lock
 
@@ -82,24 +83,125 @@ def test_hash_check_agrees_with_the_content_hash_for_every_single_line_deletion(
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "where"),
+    ("old", "new", "message"),
     [
-        ("size = 1008,", 'size = "1008",', "targets[0].packages[0].artifacts[0].size: expected an integer"),
-        ('name = "numpy"', "name = 3", "targets[0].packages[1].name: expected a string"),
+        (
+            "size = 1008,",
+            'size = "1008",',
+            'targets[0].packages[0].artifacts[0].size: found "1008", expected an integer',
+        ),
+        ('name = "numpy"', "name = 3", "targets[0].packages[1].name: found 3, expected a string"),
         (
             "yanked = true",
             'yanked = "yes"',
-            "targets[0].packages[2].artifacts[0].yanked: expected true or false",
+            'targets[0].packages[2].artifacts[0].yanked: found "yes", expected true or false',
         ),
-        ('gpus = ["sm_90"]\n', "gpus = 90\n", "inputs.targets[0].gpus: expected a list of strings"),
+        ('gpus = ["sm_90"]\n', "gpus = 90\n", "inputs.targets[0].gpus: found 90, expected a list of strings"),
+        # a bad item of a list is named by its index
+        (
+            'gpus = ["sm_90"]\n',
+            'gpus = ["sm_90", 90]\n',
+            "inputs.targets[0].gpus[1]: found 90, expected a string",
+        ),
+        (
+            '"numpy<2",\n',
+            '"numpy<2",\n    ["x"],\n',
+            "inputs.dependencies[2]: found a list, expected a string",
+        ),
+        # a key every lock has, missing
+        ('variant = "cpu"\n', "", "targets[1].variant: missing, expected a string"),
+        ("lock-version = 1\n", 'lock-version = "1"\n', 'lock-version: found "1", expected an integer'),
+        (
+            "rejected = [\n",
+            "rejected = 3\nx = [\n",
+            "targets[0].rejected: found 3, expected a list of tables",
+        ),
+        (
+            "rejected = [\n    {",
+            "rejected = [\n    3, {",
+            "targets[0].rejected[0]: found 3, expected a table",
+        ),
+        # the other tables of the model
+        (
+            'index = "https://mirror.example/simple"\nartifacts',
+            'index = "https://mirror.example/simple"\n'
+            'source = { path = "a.whl", url = "https://x.example/a.whl" }\nartifacts',
+            "targets[0].packages[0].source: holds path and url, expected exactly one of path, url, git",
+        ),
+        (
+            'index = "https://mirror.example/simple"\nartifacts',
+            'index = "https://mirror.example/simple"\nsource = { commit = "abc" }\nartifacts',
+            "targets[0].packages[0].source: holds no path, url or git, "
+            "expected exactly one of path, url, git",
+        ),
+        (
+            'knowledge-base = "',
+            'build = "sometimes"\nknowledge-base = "',
+            'inputs.build: found "sometimes", expected "never", "allowed" or a list of project names',
+        ),
+        (
+            'knowledge-base = "',
+            'image = { env = { "A.B" = 1 } }\nknowledge-base = "',
+            'inputs.image.env."A.B": found 1, expected a string',
+        ),
+        (
+            'reason = "lower',
+            'reason = [1], x = "lower',
+            "targets[0].rejected[0].reason: found a list, expected a string",
+        ),
     ],
 )
-def test_a_damaged_value_is_named_by_its_key_path(old: str, new: str, where: str) -> None:
+def test_a_damaged_value_is_named_by_its_key_path(old: str, new: str, message: str) -> None:
     text = dump_lock(make_lock())
     assert old in text
     with pytest.raises(LockFormatError) as info:
         parse_lock_unverified(text.replace(old, new, 1), source="envlock.lock")
-    assert info.value.message == f"envlock.lock: {where}"
+    assert info.value.message == f"envlock.lock: {message}"
+    assert info.value.details == {"file": "envlock.lock", "key": message.partition(": ")[0]}
+    assert info.value.hint == "the lock is damaged or not an envlock lock; regenerate it with `envlock solve`"
+
+
+def test_a_lock_without_its_inputs_table_names_it() -> None:
+    text = dump_lock(make_lock())
+    head, _, rest = text.partition("[inputs]\n")
+    without = head + rest[rest.index("[[targets]]") :]
+    with pytest.raises(LockFormatError) as info:
+        parse_lock_unverified(without, source="envlock.lock")
+    assert info.value.message == "envlock.lock: inputs: missing, expected a table"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'implementation = "cpython"',
+            'implementation = "pypy"',
+            'implementation: found "pypy", expected "cpython"',
+        ),
+        (
+            'version = "3.11.14"',
+            'version = "3.11"',
+            'version: found "3.11", expected a version like "3.11.14"',
+        ),
+        (
+            'file = "cpython-3.11.14+20251031-x86_64-unknown-linux-gnu-install_only.tar.gz"',
+            'file = "cpython.zip"',
+            'file: found "cpython.zip", expected the file name of a .tar.gz or .tar.zst archive',
+        ),
+    ],
+)
+def test_a_damaged_interpreter_is_named_by_its_key_path(old: str, new: str, message: str) -> None:
+    archive = "cpython-3.11.14+20251031-x86_64-unknown-linux-gnu-install_only.tar.gz"
+    interpreter = LockedInterpreter(
+        implementation="cpython",
+        version="3.11.14",
+        artifact=Artifact(filename=archive, url=f"https://pbs.example/{archive}", size=1, sha256="d" * 64),
+    )
+    text = dump_lock(make_lock(targets=(make_target(interpreter=interpreter),)))
+    assert old in text
+    with pytest.raises(LockFormatError) as info:
+        parse_lock_unverified(text.replace(old, new, 1), source="envlock.lock")
+    assert info.value.message == f"envlock.lock: targets[0].interpreter.{message}"
 
 
 def test_an_older_lock_version_is_upgraded_as_it_is_read(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lockfactory import make_inputs, make_lock, make_package, make_target
 
-from envlock.lock.digest import seal
 from envlock.lock.model import (
     Artifact,
     CondaPackage,
@@ -14,12 +17,10 @@ from envlock.lock.model import (
     ImageInputs,
     Lock,
     LockedInterpreter,
-    LockedPackage,
     LockedTarget,
     LockInputs,
     MixedAllowance,
     Rejection,
-    TargetInputs,
 )
 from envlock.lock.read import parse_lock
 from envlock.lock.validate import MAX_ARTIFACT_SIZE
@@ -102,61 +103,66 @@ def images(draw: st.DrawFn) -> ImageInputs:
     )
 
 
+def _draws_every_field(cls: type, values: dict[str, Any], *, derived: str) -> None:
+    """`values` set every field of `cls` but the `derived` one, which the lock factory computes:
+    a field the strategy left to the factory's default would never vary here."""
+    missing = {f.name for f in dataclasses.fields(cls)} - values.keys() - {derived}
+    assert not missing, f"draw {cls.__name__}.{', '.join(sorted(missing))} in the strategy"
+
+
 @st.composite
-def locks(draw: st.DrawFn) -> Lock:
-    """Locks that set, or leave at their defaults, every key of every table of the model."""
+def targets(draw: st.DrawFn) -> LockedTarget:
+    """A target that sets, or leaves at its default, every key of its table; its env-hash computed."""
     sources = {name: draw(st.none() | direct_sources()) for name in draw(st.sets(package_names, max_size=4))}
     packages = tuple(
-        LockedPackage(
-            name=name,
-            version=draw(st.sampled_from(["1.0", "2.5.1+cu124", "0.20.1+cpu"])),
+        make_package(
+            name,
+            draw(st.sampled_from(["1.0", "2.5.1+cu124", "0.20.1+cpu"])),
+            draw(artifacts()),
             index="" if sources[name] else draw(urls),
             source=sources[name],
-            artifacts=(draw(artifacts()),),
         )
         for name in sorted(sources)
     )
-    target = LockedTarget(
-        name=draw(names),
-        platform="linux-x86_64",
-        glibc="2.28",
-        python="3.11",
-        gpus=tuple(draw(st.lists(st.sampled_from(["sm_80", "sm_90"]), unique=True))),
-        driver=draw(st.none() | st.just("550.54.15")),
-        variant=draw(st.sampled_from(["cpu", "cu124"])),
-        torch=draw(st.none() | st.just("2.5.1+cu124")),
-        cuda=draw(st.none() | st.just("12.4")),
-        cudnn=draw(st.none() | text),
-        nccl=draw(st.none() | text),
-        requires_driver=draw(st.none() | st.just("550.54.14")),
-        compat=draw(st.none() | st.sampled_from(["native", "minor-version"])),
-        kb_status=draw(st.sampled_from(["confirmed", "inferred", "user"])),
-        env_hash="sha256:" + "0" * 64,
-        packages=packages,
-        rejected=tuple(
+    fields = {
+        "platform": "linux-x86_64",
+        "glibc": "2.28",
+        "python": "3.11",
+        "gpus": tuple(draw(st.lists(st.sampled_from(["sm_80", "sm_90"]), unique=True))),
+        "driver": draw(st.none() | st.just("550.54.15")),
+        "variant": draw(st.sampled_from(["cpu", "cu124"])),
+        "torch": draw(st.none() | st.just("2.5.1+cu124")),
+        "cuda": draw(st.none() | st.just("12.4")),
+        "cudnn": draw(st.none() | text),
+        "nccl": draw(st.none() | text),
+        "requires_driver": draw(st.none() | st.just("550.54.14")),
+        "compat": draw(st.none() | st.sampled_from(["native", "minor-version"])),
+        "kb_status": draw(st.sampled_from(["confirmed", "inferred", "user"])),
+        "packages": packages,
+        "rejected": tuple(
             Rejection(variant=v, reason=draw(text), fix=draw(st.none() | text))
             for v in draw(st.lists(st.sampled_from(["cu118", "cu121"]), unique=True))
         ),
-        allowed_mixed=tuple(
+        "allowed_mixed": tuple(
             MixedAllowance(name=n, version=draw(text), cuda_major=draw(st.integers(11, 13)), by="spec")
             for n in draw(st.lists(package_names, unique=True, max_size=2))
         ),
-        requires_driver_from=draw(st.none() | text),
-        held=tuple(
+        "requires_driver_from": draw(st.none() | text),
+        "held": tuple(
             HeldComponent(name=n, version="12.1.*", reason=draw(text))
             for n in draw(st.lists(package_names, unique=True, max_size=2))
         ),
-        archs_source=draw(st.none() | st.sampled_from(["wheel", "knowledge-base"])),
-        torch_sass=tuple(draw(st.lists(st.sampled_from(["sm_80", "sm_90"]), unique=True))),
-        torch_ptx=tuple(draw(st.lists(st.just("compute_90"), max_size=1))),
-        toolkit_source=draw(st.none() | st.sampled_from(["redist", "index"])),
-        toolkit_release=draw(st.none() | st.just("12.4.1")),
-        toolkit=tuple(
-            LockedPackage(name=n, version=draw(text), index=draw(urls), artifacts=(draw(artifacts()),))
+        "archs_source": draw(st.none() | st.sampled_from(["wheel", "knowledge-base"])),
+        "torch_sass": tuple(draw(st.lists(st.sampled_from(["sm_80", "sm_90"]), unique=True))),
+        "torch_ptx": tuple(draw(st.lists(st.just("compute_90"), max_size=1))),
+        "toolkit_source": draw(st.none() | st.sampled_from(["redist", "index"])),
+        "toolkit_release": draw(st.none() | st.just("12.4.1")),
+        "toolkit": tuple(
+            make_package(n, draw(text), draw(artifacts()), index=draw(urls))
             for n in draw(st.lists(package_names, unique=True, max_size=2))
         ),
-        conda=tuple(draw(st.lists(conda_packages(), max_size=2))),
-        interpreter=draw(
+        "conda": tuple(draw(st.lists(conda_packages(), max_size=2))),
+        "interpreter": draw(
             st.none()
             | st.builds(
                 LockedInterpreter,
@@ -165,53 +171,44 @@ def locks(draw: st.DrawFn) -> Lock:
                 artifact=artifacts(archives),
             )
         ),
-    )
-    inputs = LockInputs(
-        name=draw(names),
-        python="3.11",
-        dependencies=tuple(draw(st.lists(text, max_size=3))),
-        cuda_version=draw(st.none() | text),
-        cudnn=None,
-        nccl=None,
-        driver_compat="prefer-native",
-        allow_ptx=draw(st.booleans()),
-        default_index=draw(text),
-        pytorch_index=draw(st.none() | text),
-        extra_indexes=tuple(draw(st.lists(text, max_size=2))),
-        exclude_newer=None,
-        targets=(
-            TargetInputs(
-                name=target.name,
-                platform="linux-x86_64",
-                glibc="2.28",
-                gpus=target.gpus,
-                driver=target.driver,
-            ),
-        ),
-        knowledge_base="sha256:" + "1" * 64,
-        build=draw(st.sampled_from(["never", "allowed", ("flash-attn", "mylib")])),
-        uniform=draw(st.booleans()),
-        allow_mixed=tuple(draw(st.lists(text, max_size=2))),
-        trust_inferred_archs=draw(st.booleans()),
-        toolkit=tuple(draw(st.lists(text, max_size=2))),
-        toolkit_source=draw(st.none() | text),
-        nvidia_redist=draw(st.none() | text),
-        conda_channels=tuple(draw(st.lists(text, max_size=2))),
-        conda_dependencies=tuple(draw(st.lists(text, max_size=2))),
-        interpreter=draw(st.sampled_from(["system", "python-build-standalone"])),
-        image=draw(st.none() | images()),
-    )
-    return seal(
-        Lock(
-            lock_version=1,
-            envlock_version="0.1.0",
-            uv_version="0.13.9",
-            spec_hash="sha256:" + "2" * 64,
-            inputs=inputs,
-            targets=(target,),
-            content_hash="",
-        )
-    )
+    }
+    name = draw(names)
+    _draws_every_field(LockedTarget, {"name": name, **fields}, derived="env_hash")
+    return make_target(name, **fields)
+
+
+@st.composite
+def locks(draw: st.DrawFn) -> Lock:
+    """Sealed locks of one target whose tables set, or leave at their defaults, every key of the model."""
+    target = draw(targets())
+    inputs = {
+        "name": draw(names),
+        "python": "3.11",
+        "dependencies": tuple(draw(st.lists(text, max_size=3))),
+        "cuda_version": draw(st.none() | text),
+        "cudnn": draw(st.none() | text),
+        "nccl": draw(st.none() | text),
+        "driver_compat": "prefer-native",
+        "allow_ptx": draw(st.booleans()),
+        "default_index": draw(text),
+        "pytorch_index": draw(st.none() | text),
+        "extra_indexes": tuple(draw(st.lists(text, max_size=2))),
+        "exclude_newer": draw(st.none() | st.just("2025-01-29T00:00:00Z")),
+        "knowledge_base": "sha256:" + "1" * 64,
+        "build": draw(st.sampled_from(["never", "allowed", ("flash-attn", "mylib")])),
+        "uniform": draw(st.booleans()),
+        "allow_mixed": tuple(draw(st.lists(text, max_size=2))),
+        "trust_inferred_archs": draw(st.booleans()),
+        "toolkit": tuple(draw(st.lists(text, max_size=2))),
+        "toolkit_source": draw(st.none() | text),
+        "nvidia_redist": draw(st.none() | text),
+        "conda_channels": tuple(draw(st.lists(text, max_size=2))),
+        "conda_dependencies": tuple(draw(st.lists(text, max_size=2))),
+        "interpreter": draw(st.sampled_from(["system", "python-build-standalone"])),
+        "image": draw(st.none() | images()),
+    }
+    _draws_every_field(LockInputs, inputs, derived="targets")  # the declarations follow the target
+    return make_lock(targets=(target,), inputs=make_inputs((target,), **inputs))
 
 
 @settings(max_examples=100, deadline=None)

@@ -10,7 +10,15 @@ from typing import Any
 
 from envlock.display import redact_url
 from envlock.kb.components import cuda_components
-from envlock.lock.model import Artifact, Keys, Lock, LockedTarget, key_of
+from envlock.lock.model import (
+    Artifact,
+    Keys,
+    Lock,
+    LockedInterpreter,
+    LockedPackage,
+    LockedTarget,
+    key_of,
+)
 
 
 def record_to_json(record: Any) -> dict[str, object]:
@@ -55,40 +63,64 @@ _TARGET_FIELDS = (
 )
 
 
+def _fields(cls: Any, fields: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """(field, key) for each of `fields` of `cls`, the key as `cls`'s lock table spells it."""
+    return tuple((f, key_of(cls, f).key) for f in fields)
+
+
+# The JSON objects of a target's parts, each in its documented order, under the lock's keys:
+# a package is its own values, its first file summarised (what most readers want), every file in
+# full, and the source of a direct reference; an archive (a toolkit component, the interpreter
+# build) is its own values, then its one file: URL, file name, size and sha256 first, then the
+# rest of the file's keys in the lock's order. A toolkit component's `index` is its "manifest".
+_PACKAGE = _fields(LockedPackage, ("name", "version", "index"))
+_FIRST_FILE = _fields(Artifact, ("url", "sha256", "size"))
+_COMPONENT = (*_fields(LockedPackage, ("name", "version")), ("index", "manifest"))
+_INTERPRETER = _fields(LockedInterpreter, ("implementation", "version"))
+_ARCHIVE_FIELDS = ("url", "filename", "size", "sha256")
+_ARCHIVE = _fields(Artifact, _ARCHIVE_FIELDS) + tuple(
+    (k.field, k.key) for k in Artifact.KEYS if k.field not in _ARCHIVE_FIELDS
+)
+_URL_FIELDS = frozenset({"url", "index", "location"})  # shown without userinfo
+
+
+def _pick(record: object, fields: tuple[tuple[str, str], ...]) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for field, key in fields:
+        value = getattr(record, field)
+        out[key] = redact_url(value) if field in _URL_FIELDS and isinstance(value, str) else value
+    return out
+
+
 def _artifact(a: Artifact) -> dict[str, object]:
     return record_to_json(a) | {"url": redact_url(a.url)}
 
 
+def _package(p: LockedPackage) -> dict[str, object]:
+    first = _pick(p.artifacts[0], _FIRST_FILE) if p.artifacts else dict.fromkeys(k for _, k in _FIRST_FILE)
+    out = _pick(p, _PACKAGE) | first | {"artifacts": [_artifact(a) for a in p.artifacts]}
+    if p.source is not None:
+        source = _pick(p.source, (("kind", "kind"), ("location", "location")))
+        out[key_of(LockedPackage, "source").key] = source | record_to_json(p.source)
+    return out
+
+
+def _toolkit(t: LockedTarget) -> dict[str, object] | None:
+    if not t.toolkit_source:
+        return None
+    return {
+        "source": t.toolkit_source,
+        "release": t.toolkit_release,
+        "components": [_pick(c, _COMPONENT) | _pick(a, _ARCHIVE) for c in t.toolkit for a in c.artifacts],
+    }
+
+
 def target_to_json(t: LockedTarget) -> dict[str, object]:
     """One target in the documented JSON shape."""
-    packages: list[dict[str, object]] = []
-    for p in t.packages:
-        first = p.artifacts[0] if p.artifacts else None
-        direct: dict[str, object] = {}
-        if p.source is not None:
-            direct["source"] = {
-                "kind": p.source.kind,
-                "location": p.source.location,
-                "commit": p.source.commit,
-                "subdirectory": p.source.subdirectory,
-                "built": p.source.built,
-            }
-        packages.append(
-            {
-                "name": p.name,
-                "version": p.version,
-                "index": redact_url(p.index),
-                "url": redact_url(first.url) if first else None,
-                "sha256": first.sha256 if first else None,
-                "size": first.size if first else None,
-                "artifacts": [_artifact(a) for a in p.artifacts],
-            }
-            | direct
-        )
     return {
         **{key_of(LockedTarget, f).key: _json_value(getattr(t, f)) for f in _TARGET_FIELDS},
         "download-size": sum(a.size for p in t.packages for a in p.artifacts),
-        "packages": packages,
+        "packages": [_package(p) for p in t.packages],
         "rejected": [record_to_json(r) for r in t.rejected],
         # every CUDA piece the set pulls (torch's, JAX's nvcc, CuPy's runtime...), read from the packages
         "cuda-components": [
@@ -96,34 +128,10 @@ def target_to_json(t: LockedTarget) -> dict[str, object]:
             for c in cuda_components([(p.name, p.version) for p in t.packages])
         ],
         "allowed-mixed": [record_to_json(m) for m in t.allowed_mixed],
-        "toolkit": {
-            "source": t.toolkit_source,
-            "release": t.toolkit_release,
-            "components": [
-                {
-                    "name": c.name,
-                    "version": c.version,
-                    "manifest": c.index,
-                    "url": a.url,
-                    "file": a.filename,
-                    "size": a.size,
-                    "sha256": a.sha256,
-                }
-                for c in t.toolkit
-                for a in c.artifacts
-            ],
-        }
-        if t.toolkit_source
-        else None,
+        "toolkit": _toolkit(t),
         "interpreter": None
         if t.interpreter is None
-        else {
-            "implementation": t.interpreter.implementation,
-            "version": t.interpreter.version,
-            "url": t.interpreter.artifact.url,
-            "size": t.interpreter.artifact.size,
-            "sha256": t.interpreter.artifact.sha256,
-        },
+        else _pick(t.interpreter, _INTERPRETER) | _pick(t.interpreter.artifact, _ARCHIVE),
     }
 
 
