@@ -4,7 +4,9 @@ Builds the test suite's local conda channel (fixtures/conda.py: a python package
 machine's Debian interpreter, ~12 MB, and small native packages) and serves the fixture PyPI index
 on 127.0.0.1 (fixtures/server.py). Three specs, one `linux-x86_64` target without GPUs each:
 
-* `conda`: `[conda]` python 3.11.* + libenvlockdemo, an empty PyPI part;
+* `conda`: `[conda]` python 3.11.* + libenvlockdemo, an empty PyPI part (envlock then starts no
+  process: no uv, no `uv --version`; it reads no PyPI index and makes no HTTP client), so that the
+  rows paired with rattler alone compare like with like;
 * `mixed`: the same `[conda]` part + `filelock` from the fixture index (uv solves and installs it);
 * `venv`: no `[conda]` part, `filelock` only: a venv, for the store-hit comparison.
 
@@ -31,7 +33,10 @@ benchmark drops PYTHONDONTWRITEBYTECODE and points PYTHONPYCACHEPREFIX at its te
 interpreter shuts down after its work is done (exit 134/139); the rattler-alone scripts end with
 `os._exit(0)` once their work is done, which skips that shutdown (in rattler's favour).
 
-The load average is printed before and after: the numbers mean little on a loaded machine.
+Each row has the median and minimum wall time and the median CPU time (user + system of the
+process and its threads; for the in-process rows, of the calls), which moves far less with the
+machine's load. The load average is printed before and after: wall times mean little on a loaded
+machine.
 
 Usage: python bench/bench_conda.py [--repeat 5] [--markdown FILE]
 """
@@ -40,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -117,7 +123,8 @@ sys.stdout.flush()
 os._exit(0)
 """
 
-# Both conda steps in one process, alternating, N calls each; prints two medians (seconds).
+# Both conda steps in one process, alternating, N calls each; prints median, min and median CPU time
+# (of the whole process: rattler's threads too) of each (seconds).
 IN_PROCESS = """
 import asyncio, statistics, sys, time, rattler
 from pathlib import Path
@@ -142,34 +149,35 @@ def rattler_alone():
     assert len(records) == 2, records
 envlock_step(); rattler_alone()
 times = {envlock_step: [], rattler_alone: []}
+cpu = {envlock_step: [], rattler_alone: []}
 for _ in range(n):
     for f in times:
-        t = time.perf_counter(); f(); times[f].append(time.perf_counter() - t)
-print(statistics.median(times[envlock_step]), min(times[envlock_step]),
-      statistics.median(times[rattler_alone]), min(times[rattler_alone]))
+        t, c = time.perf_counter(), time.process_time(); f()
+        times[f].append(time.perf_counter() - t); cpu[f].append(time.process_time() - c)
+print(*(x for f in times for x in (statistics.median(times[f]), min(times[f]), statistics.median(cpu[f]))))
 sys.stdout.flush()
 import os; os._exit(0)
 """
 
 
-# The seal's tree hash of one built environment, in-process; prints seconds.
+# The seal's tree hash of one built environment, in-process; prints wall and CPU seconds.
 TREE_HASH = """
 import sys, time
 from pathlib import Path
 from envlock.store.tree import UNHASHED, manifest_text, scan_tree, tree_hash
 env = next((Path(sys.argv[1]) / "v1" / "envs").iterdir())
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 tree_hash(manifest_text(scan_tree(env, exclude=UNHASHED)))
-print(time.perf_counter() - t)
+print(time.perf_counter() - t, time.process_time() - c)
 """
 
 
 # Every module `envlock solve` of a conda-only spec imports (from `python -X importtime`), nothing run.
 SOLVE_IMPORTS = (
-    "import envlock.cli.main, envlock.cli.solve, envlock.index.client, envlock.index.config, envlock.kb, "
-    "envlock.kb.cache, envlock.lock.drift, envlock.lock.export.json_form, envlock.lock.read, "
-    "envlock.lock.write, envlock.resolvers.uv, "
-    "envlock.solve.conda, envlock.solve.solver, envlock.solve.archs, rattler, os; os._exit(0)"
+    "import envlock.cli.main, envlock.cli.solve, envlock.index.config, envlock.kb.loader, "
+    "envlock.kb.cache, envlock.lock.drift, envlock.lock.read, envlock.lock.write, envlock.resolvers.uv, "
+    "envlock.spec.parse, envlock.solve.conda, envlock.solve.solver, envlock.solve.archs, rattler, os; "
+    "os._exit(0)"
 )
 
 
@@ -180,17 +188,30 @@ def _remove(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds, stdout) of `cmd`."""
+    cpu = _children_cpu()
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed (exit {done.returncode}):\n{done.stderr}{done.stdout}")
-    return elapsed, done.stdout
+    return elapsed, _children_cpu() - cpu, done.stdout
 
 
-def _time(cmd: list[str], env: dict[str, str]) -> float:
-    return _run(cmd, env)[0]
+CPU: dict[str, list[float]] = {}  # row -> CPU seconds of its runs, filled by `_time`
+
+
+def _time(cmd: list[str], env: dict[str, str], row: str | None = None) -> float:
+    elapsed, cpu, _ = _run(cmd, env)
+    if row is not None:
+        CPU.setdefault(row, []).append(cpu)
+    return elapsed
 
 
 def _load() -> str:
@@ -198,8 +219,11 @@ def _load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-def _row(name: str, samples: list[float]) -> str:
-    return f"| {name} | {statistics.median(samples):.2f} | {min(samples):.2f} |"
+def _row(name: str, samples: list[float], cpu: list[float], digits: int = 2) -> str:
+    return (
+        f"| {name} | {statistics.median(samples):.{digits}f} | {min(samples):.{digits}f} | "
+        f"{statistics.median(cpu):.{digits}f} |"
+    )
 
 
 ROWS = {
@@ -269,53 +293,51 @@ def main() -> int:
         for kind in ("conda", "venv"):
             _time([*envlock, "install", "-l", str(locks[kind]), "-q", "--store", str(hit_store)], env)
         rows: dict[str, list[float]] = {k: [] for k in ROWS}
+
+        def timed(row: str, cmd: list[str]) -> None:
+            rows[row].append(_time(cmd, env, row))
+
         for i in range(args.repeat):
-            rows["python"].append(_time([py, "-c", "pass"], env))
-            rows["import-rattler"].append(_time([py, "-c", "import rattler, os; os._exit(0)"], env))
-            rows["imports"].append(_time([py, "-c", SOLVE_IMPORTS], env))
-            rows["solve"].append(_time([*envlock, "solve", "-s", str(specs["conda"]), "-q"], env))
-            rows["rattler-solve"].append(_time(rattler_solve, env))
-            rows["solve-mixed"].append(_time([*envlock, "solve", "-s", str(specs["mixed"]), "-q"], env))
+            timed("python", [py, "-c", "pass"])
+            timed("import-rattler", [py, "-c", "import rattler, os; os._exit(0)"])
+            timed("imports", [py, "-c", SOLVE_IMPORTS])
+            timed("solve", [*envlock, "solve", "-s", str(specs["conda"]), "-q"])
+            timed("rattler-solve", rattler_solve)
+            timed("solve-mixed", [*envlock, "solve", "-s", str(specs["mixed"]), "-q"])
             store = work / f"store{i}"
-            rows["install"].append(
-                _time([*envlock, "install", "-l", str(locks["conda"]), "-q", "--store", str(store)], env)
-            )
-            rows["seal"].append(float(_run([py, "-c", TREE_HASH, str(store)], env)[1]))
+            timed("install", [*envlock, "install", "-l", str(locks["conda"]), "-q", "--store", str(store)])
+            seal_wall, seal_cpu = (float(x) for x in _run([py, "-c", TREE_HASH, str(store)], env)[2].split())
+            rows["seal"].append(seal_wall)
+            CPU.setdefault("seal", []).append(seal_cpu)
             prefix, pkgs = work / f"prefix{i}", work / f"pkgs{i}"
-            rows["rattler-install"].append(
-                _time([py, "-c", RATTLER_INSTALL, str(locks["conda"]), str(prefix), str(pkgs)], env)
-            )
+            timed("rattler-install", [py, "-c", RATTLER_INSTALL, str(locks["conda"]), str(prefix), str(pkgs)])
             mixed_store = work / f"mixed-store{i}"
-            rows["install-mixed"].append(
-                _time(
-                    [*envlock, "install", "-l", str(locks["mixed"]), "-q", "--store", str(mixed_store)], env
-                )
+            timed(
+                "install-mixed",
+                [*envlock, "install", "-l", str(locks["mixed"]), "-q", "--store", str(mixed_store)],
             )
             for kind in ("conda", "venv"):
-                rows[f"hit-{kind}"].append(
-                    _time([*envlock, "install", "-l", str(locks[kind]), "-q", "--store", str(hit_store)], env)
+                timed(
+                    f"hit-{kind}",
+                    [*envlock, "install", "-l", str(locks[kind]), "-q", "--store", str(hit_store)],
                 )
             for path in (store, prefix, pkgs, mixed_store):
                 _remove(path)
-        _, out = _run(
-            [py, "-c", IN_PROCESS, channel.as_uri(), str(rattler_cache), str(10 * args.repeat)], env
-        )
-        step_med, step_min, alone_med, alone_min = (float(x) for x in out.split())
-        load_after = _load()
-        table = [
-            f"| {ROWS[k]} | {statistics.median(v):.2f} | {min(v):.2f} |"
-            for k, v in rows.items()
-            if k not in ("step", "rattler-step")
+        out = _run([py, "-c", IN_PROCESS, channel.as_uri(), str(rattler_cache), str(10 * args.repeat)], env)[
+            2
         ]
-        table.insert(5, f"| {ROWS['step']} | {step_med:.3f} | {step_min:.3f} |")
-        table.insert(6, f"| {ROWS['rattler-step']} | {alone_med:.3f} | {alone_min:.3f} |")
+        step = [float(x) for x in out.split()]
+        load_after = _load()
+        table = [_row(ROWS[k], v, CPU[k]) for k, v in rows.items() if k not in ("step", "rattler-step")]
+        for at, (key, (med, low, cpu)) in enumerate((("step", step[:3]), ("rattler-step", step[3:])), 5):
+            table.insert(at, f"| {ROWS[key]} | {med:.3f} | {low:.3f} | {cpu:.3f} |")
         lines = [
             f"load average (1, 5, 15 min) before: {load_before}; after: {load_after}; "
             f"{os.cpu_count()} CPUs; {args.repeat} runs each (the in-process rows: {10 * args.repeat} "
             "calls each), seconds",
             "",
-            "| work | median | min |",
-            "|---|---:|---:|",
+            "| work | median | min | CPU (median) |",
+            "|---|---:|---:|---:|",
             *table,
         ]
         text = "\n".join(lines) + "\n"

@@ -14,7 +14,9 @@ requirements), then times, as whole commands in fresh processes:
   venv of `uv pip install --compile-bytecode` and in one without bytecode, run alternately with
   PYTHONDONTWRITEBYTECODE (each environment's own bytecode only).
 
-The table ends with the aims read from this run's medians; the load average before and after the
+Each row has the median and minimum wall time and the median CPU time (user + system of every
+process the run started, children included: it moves far less with the machine's load than wall
+time). The table ends with the aims read from this run's medians; the load average before and after the
 run is in its first line; it is also written to bench/results/install.md (or --markdown FILE).
 
 Every command runs with byte-compiled modules, as an installed envlock has: the benchmark drops
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import resource
 import shutil
@@ -95,15 +98,30 @@ def _time(cmds: list[list[str]], env: dict[str, str], cwd: Path | None = None) -
 
 _counter = iter(range(1_000_000))
 
-Stats = tuple[float, float]  # (median, min): on a shared machine the minimum is the least disturbed run
+# (median, min, median CPU seconds): on a shared machine the minimum is the least disturbed run, and
+# CPU time (user + system of every process the run started) moves far less with load than wall time
+Stats = tuple[float, float, float]
 
 
-def _stats(runs: list[float]) -> Stats:
-    return statistics.median(runs), min(runs)
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _measured(fn: Callable[[], float]) -> tuple[float, float]:
+    """(what `fn` returns: its wall time, the CPU time of the processes it ran)."""
+    before = _children_cpu()
+    wall = fn()
+    return wall, _children_cpu() - before
+
+
+def _stats(runs: list[float], cpu: list[float] | None = None) -> Stats:
+    return statistics.median(runs), min(runs), statistics.median(cpu) if cpu else math.nan
 
 
 def _median(fn: Callable[[], float], repeat: int) -> Stats:
-    return _stats([fn() for _ in range(repeat)])
+    pairs = [_measured(fn) for _ in range(repeat)]
+    return _stats([w for w, _ in pairs], [c for _, c in pairs])
 
 
 class Envlock:
@@ -349,11 +367,14 @@ def main() -> int:
 
     def envlock_row(name: str, fn: Callable[[Envlock], float]) -> None:
         runs: list[list[float]] = [[] for _ in checkouts]
+        cpu: list[list[float]] = [[] for _ in checkouts]
         for i in range(args.repeat):  # alternate which checkout goes first
             order = list(enumerate(checkouts)) if i % 2 == 0 else list(enumerate(checkouts))[::-1]
             for k, checkout in order:
-                runs[k].append(fn(checkout))
-        rows.append((name, [_stats(r) for r in runs]))
+                wall, used = _measured(functools.partial(fn, checkout))
+                runs[k].append(wall)
+                cpu[k].append(used)
+        rows.append((name, [_stats(r, c) for r, c in zip(runs, cpu, strict=True)]))
 
     def fresh(name: str) -> Path:
         path = tmp / name
@@ -430,11 +451,11 @@ def main() -> int:
     load_after = os.getloadavg()
 
     size_mb = args.packages * args.kib / 1024
-    header = "| scenario | median s | min s |"
-    rule = "|---|---:|---:|"
+    header = "| scenario | median s | min s | CPU s |"
+    rule = "|---|---:|---:|---:|"
     if args.baseline is not None:
-        header += " baseline median s | baseline min s |"
-        rule += "---:|---:|"
+        header += " baseline median s | baseline min s | baseline CPU s |"
+        rule += "---:|---:|---:|"
     lines = [
         f"{args.packages} wheels x {args.kib} KiB ({size_mb:.1f} MB), served on 127.0.0.1; "
         f"{args.repeat} runs each; Python {py}; {len(os.sched_getaffinity(0))} CPUs"
@@ -445,8 +466,11 @@ def main() -> int:
         rule,
         *[
             f"| {name} | "
-            + " | ".join(f"{med:.3f} | {low:.3f}" for med, low in stats)
-            + " |" * (1 + 2 * (len(checkouts) - len(stats)))
+            + " | ".join(
+                f"{med:.3f} | {low:.3f} | " + ("" if math.isnan(cpu) else f"{cpu:.3f}")
+                for med, low, cpu in stats
+            )
+            + " |" * (1 + 3 * (len(checkouts) - len(stats)))
             for name, stats in rows
         ],
     ]
@@ -473,9 +497,14 @@ def _aims(medians: dict[str, Stats]) -> list[str]:
     hit = med("envlock install, store hit")
     out.append(f"| store hit < 0.2 s | {hit:.3f} s | {'yes' if hit < 0.2 else 'no'} |")
     one, sixteen = med("1 concurrent"), med("16 concurrent envlock installs")
+    cpu_one, cpu_sixteen = (
+        next(stats[2] for name, stats in medians.items() if name.startswith(prefix))
+        for prefix in ("1 concurrent", "16 concurrent envlock installs")
+    )
     ratio = sixteen / one
-    out.append(f"| 16 concurrent installs within 1.3x of one | {sixteen:.3f} / {one:.3f} s = {ratio:.2f}x | "
-               f"{'yes' if ratio <= 1.3 else 'no'} |")  # fmt: skip
+    verdict = "yes" if ratio <= 1.3 else "no"
+    out.append(f"| 16 concurrent installs within 1.3x of one | {sixteen:.3f} / {one:.3f} s = {ratio:.2f}x "
+               f"(CPU {cpu_sixteen:.3f} / {cpu_one:.3f} s) | {verdict} |")  # fmt: skip
     new, uv = med("envlock install into a new store"), med("uv venv + uv pip sync, warm uv cache")
     out.append(f"| new store, warm, within 1.3x of uv warm | {new:.3f} / {uv:.3f} s = {new / uv:.2f}x | "
                f"{'yes' if new / uv <= 1.3 else 'no'} |")  # fmt: skip

@@ -233,10 +233,15 @@ class Platform:
 def host_platform() -> str:
     """This machine as a spec platform name (`linux-x86_64`, `linux-aarch64`, `windows-amd64`,
     `macos-arm64`); other machines get `<system>-<machine>` in lower case."""
-    import platform as _platform
+    import os
 
-    system = _platform.system().lower()
-    machine = _platform.machine().lower()
+    if hasattr(os, "uname"):  # what `platform.system()` / `.machine()` report there, without importing it
+        uname = os.uname()
+        system, machine = uname.sysname.lower(), uname.machine.lower()
+    else:
+        import platform as _platform
+
+        system, machine = _platform.system().lower(), _platform.machine().lower()
     if system == "linux":
         if machine in ("x86_64", "amd64"):
             return "linux-x86_64"
@@ -261,14 +266,18 @@ def manylinux_glibc(platform_tag: str) -> tuple[int, int] | None:
 
 
 def wheel_glibc(filename: str) -> tuple[int, int] | None:
-    """The lowest glibc any of a wheel's manylinux tags accepts; None for other wheels and non-wheels."""
-    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+    """The lowest glibc any of a wheel's manylinux tags accepts; None for other wheels and non-wheels.
 
-    try:
-        _, _, _, tags = parse_wheel_filename(filename)
-    except InvalidWheelFilename:
+    Read from the file name's last field (`NAME-VER[-BUILD]-PY-ABI-PLAT.whl`, PLAT possibly
+    compressed as `a.b`), lower-cased as `packaging` reads tags, without importing `packaging.utils`
+    (and with it `packaging.tags` and `logging`): every store hit judges each locked wheel's glibc.
+    """
+    if not filename.endswith(".whl"):
         return None
-    found = [g for g in (manylinux_glibc(t.platform) for t in tags) if g is not None]
+    fields = filename[:-4].split("-")
+    if len(fields) not in (5, 6):
+        return None
+    found = [g for g in map(manylinux_glibc, fields[-1].lower().split(".")) if g is not None]
     return min(found) if found else None
 
 

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from envlock.install.interpreter import ChosenInterpreter
     from envlock.install.plan import InstallPlan
     from envlock.lock.model import LockedTarget
+    from envlock.materialize import Materializer
 
 
 def add_target_arguments(parser: argparse.ArgumentParser) -> None:
@@ -181,8 +182,6 @@ def _apply(
             plan, sources=Sources(bundle=None, network=None), materializer=_NoBuild(), progress=console
         )
     from envlock.install.sources import ArtifactSource, BundleSource
-    from envlock.materialize.conda import CondaMaterializer
-    from envlock.materialize.venv import VenvMaterializer
 
     def network() -> ArtifactSource:
         from envlock.index.client import HttpIndexClient
@@ -226,10 +225,19 @@ def _apply(
     from envlock.install.reuse import remember_store
 
     remember_store(plan.store.root)
+    materializer: Materializer
+    if wanted == "conda":
+        from envlock.materialize.conda import CondaMaterializer
+
+        materializer = CondaMaterializer()
+    else:
+        from envlock.materialize.venv import VenvMaterializer
+
+        materializer = VenvMaterializer(interpreter)
     return apply_install(
         plan,
         sources=sources,
-        materializer=CondaMaterializer() if wanted == "conda" else VenvMaterializer(interpreter),
+        materializer=materializer,
         progress=console,
         on_wait=lambda holder: console.phase(
             f"waiting on pid {holder.pid} on host {holder.host}: it is building {plan.env_name}"

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from envlock.errors import SpecError, StaleLockError
-from envlock.lock.model import Lock
-from envlock.spec.model import Spec
+
+if TYPE_CHECKING:  # a lock used without a spec beside it imports neither (see `spec_beside`)
+    from envlock.lock.model import Lock
+    from envlock.spec.model import Spec
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

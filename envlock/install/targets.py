@@ -13,7 +13,7 @@ into warnings. When nothing fits, the error names the closest target and what it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from envlock.errors import IncompatibleNodeError, UsageError
 from envlock.lock.model import Lock, LockedTarget
@@ -116,9 +116,7 @@ def choose_target(
             choice, source=source, hint="pass one of those names to --target, or --target auto"
         )
     if kb is None:
-        from envlock.kb import load_kb
-
-        kb = load_kb()
+        kb = cast("KnowledgeBase", _KnowledgeBaseOnUse())
     if node is None:
         from envlock.node import detect_node
 
@@ -126,6 +124,16 @@ def choose_target(
     if named is not None:
         return check_named(lock, named, node, kb, source=source, force=force)
     return choose_auto(lock, node, kb, source=source)
+
+
+class _KnowledgeBaseOnUse:
+    """The knowledge base, loaded (`load_kb()`) when first used: judging a CPU target, or any target
+    on a node without GPUs, never asks it anything, so a store hit there does not pay for loading it."""
+
+    def __getattr__(self, name: str) -> object:
+        from envlock.kb.loader import load_kb
+
+        return getattr(load_kb(), name)
 
 
 def lookup_target(lock: Lock, name: str, *, source: str) -> LockedTarget:

@@ -56,8 +56,30 @@ Unknown releases are only the fallback: the solver reads each torch wheel's own 
 
 from __future__ import annotations
 
-from envlock.kb.knowledge import KnowledgeBase
-from envlock.kb.loader import load_kb
-from envlock.kb.model import ComputeCapability, TorchBuild
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from envlock.kb.knowledge import KnowledgeBase
+    from envlock.kb.loader import load_kb
+    from envlock.kb.model import ComputeCapability, TorchBuild
 
 __all__ = ["ComputeCapability", "KnowledgeBase", "TorchBuild", "load_kb"]
+
+# Each name is imported from its module when first used, not with the package: a module that needs
+# only the row types (`envlock.kb.model`, as node detection does on every store hit) does not load
+# the knowledge base's code and `packaging` with them.
+_HOMES = {
+    "ComputeCapability": "model",
+    "KnowledgeBase": "knowledge",
+    "TorchBuild": "model",
+    "load_kb": "loader",
+}
+
+
+def __getattr__(name: str) -> object:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)

@@ -10,7 +10,6 @@ installs the PyPI wheels into the prefix's own Python (`INSTALLER` says uv). Act
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import threading
@@ -61,6 +60,8 @@ class CondaBuild:
             )
 
     def finish(self, request: MaterializeRequest) -> None:
+        import asyncio  # here: a process that only waits for another's build needs neither
+
         from envlock._rattler import require_rattler
 
         rattler = require_rattler()

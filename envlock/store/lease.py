@@ -7,6 +7,12 @@ does not matter), or whose holder is a dead process on this very host, takes it 
 lease to a name only it uses, checks that what it moved is still the stale lease (else it links it
 back), removes it and tries the atomic create again. Leases only decide who builds; whether two
 builds ever race is settled by the publishing `rename` (see `envlock.store.local`).
+
+Waking: the holder also keeps an exclusive `flock` on its open lease file until it releases it (or
+dies: the kernel drops the lock with the process). A waiter on the same host blocks, in a thread of
+its own, on a shared `flock` of that file, and so wakes the moment the build is published instead of
+at its next poll. The lock is only a hint: where `flock` fails or does not reach across nodes (some
+NFS and Lustre mounts), the waiter wakes at once or never, and its polling decides as before.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import functools
 import json
 import os
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +31,9 @@ from pathlib import Path
 
 from envlock.store.errors import store_error
 from envlock.store.layout import hostname, new_token
+
+if sys.platform != "win32":  # no flock there: waiters only poll
+    import fcntl
 
 ENV_STALE_SECONDS = "ENVLOCK_LEASE_STALE_SECONDS"
 DEFAULT_STALE_SECONDS = 60.0
@@ -83,7 +93,16 @@ class LeaseHolder:
             return True
         except PermissionError:
             return False
+        return _zombie(self.pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A process that has exited and waits for its parent to collect it (Linux); it never beats again."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
         return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 class Lease:
@@ -94,10 +113,11 @@ class Lease:
     next holder that a builder still works in it (see `LocalStore`).
     """
 
-    def __init__(self, path: Path, token: str, stale_seconds: float) -> None:
+    def __init__(self, path: Path, token: str, stale_seconds: float, fd: int | None = None) -> None:
         self.path = path
         self.token = token
         self.lost = False
+        self._fd = fd  # the open lease file, holding the waiters' wake-up `flock` (module docstring)
         self._fresh: list[Path] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -144,6 +164,9 @@ class Lease:
         if holder is not None and holder.token == self.token:
             with contextlib.suppress(FileNotFoundError):
                 self.path.unlink()
+        if self._fd is not None:  # after the unlink: a waiter it wakes finds the lease gone
+            os.close(self._fd)
+            self._fd = None
 
     def __enter__(self) -> Lease:
         return self
@@ -155,13 +178,29 @@ class Lease:
 LeaseInfo = Mapping[str, object] | Callable[[], Mapping[str, object]]
 
 
-def _try_create(path: Path, token: str, info: LeaseInfo) -> bool:
+def _flag(fd: int) -> None:
+    """Take the wake-up lock of a new lease (module docstring); a no-op where `flock` fails."""
+    if sys.platform == "win32":
+        return
+    for _ in range(100):  # a waiter may hold a shared lock for an instant (`_Wake`)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            time.sleep(0.001)
+        except OSError:  # no flock on this filesystem: waiters poll
+            return
+
+
+def _try_create(path: Path, token: str, info: LeaseInfo) -> int | None:
+    """The open lease file when we created it (holding its wake-up lock), None when it exists."""
     try:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
-        return False
+        return None
     except OSError as exc:
         raise store_error(exc, path, "create a build lease") from exc
+    _flag(fd)  # before the body is written: a waiter that can read the holder can wait on the lock
     # Only the winner computes `info` (which may be costly); until it is written, readers see an
     # empty lease, which they treat like any lease: alive while its mtime moves.
     try:
@@ -178,12 +217,57 @@ def _try_create(path: Path, token: str, info: LeaseInfo) -> bool:
         ).encode()
         os.write(fd, body)
     except BaseException:
-        os.close(fd)
         with contextlib.suppress(OSError):
             path.unlink()
+        os.close(fd)
         raise
-    os.close(fd)
-    return True
+    return fd
+
+
+class _Wake:
+    """Wakes a waiter when the holder of the lease file it opened lets go of its `flock`.
+
+    A daemon thread blocks on a shared lock of the file (it releases it at once); `wait` returns
+    early when that happens. A lock got at once means nothing holds it (another node's holder, a
+    filesystem without flock): `wait` then sleeps its whole pause, as plain polling does.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._woke = threading.Event()
+        self._spent = False
+        threading.Thread(target=self._block, name="envlock-lease-wake", daemon=True).start()
+
+    @classmethod
+    def open(cls, path: Path, inode: int) -> _Wake | None:
+        if sys.platform == "win32":
+            return None
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        if os.fstat(fd).st_ino != inode:  # replaced since we looked: the next round opens the new one
+            os.close(fd)
+            return None
+        return cls(fd)
+
+    def _block(self) -> None:
+        try:
+            if sys.platform == "win32":
+                return
+            fcntl.flock(self._fd, fcntl.LOCK_SH)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
+        finally:
+            os.close(self._fd)
+            self._woke.set()
+
+    def wait(self, seconds: float) -> None:
+        if self._spent:
+            time.sleep(seconds)
+        elif self._woke.wait(seconds):
+            self._spent = True  # once woken, the next rounds poll (the lease may still be there)
 
 
 def _take_over(path: Path, identity: tuple[int, int], token: str) -> None:
@@ -220,24 +304,27 @@ def acquire_lease(
     lease and while waiting); `on_wait` is called once when we start waiting for another holder.
     `info` (or what it returns, computed only by the process that takes the lease) is recorded in it.
 
-    A waiter sleeps about a tenth of the time it has waited so far (5 ms at first, at most
-    `poll_seconds`, with jitter): a short build is noticed within a few ms of its end, a long one
-    costs each waiter about one cheap check a second, so a thousand array tasks on a shared
-    filesystem neither wait long nor hammer its metadata server. Waiting costs no CPU in between.
+    A waiter checks again after about a tenth of the time it has waited so far (5 ms at first, at
+    most `poll_seconds`, with jitter), and at once when a holder on this host releases the lease
+    (its `flock`, module docstring): a build is noticed as it ends, and a long one costs each waiter
+    about one cheap check a second, so a thousand array tasks on a shared filesystem neither wait
+    long nor hammer its metadata server. Waiting costs no CPU in between.
     """
     token = new_token()
     seen: dict[tuple[int, int], float] = {}
     holders: dict[tuple[int, int], LeaseHolder | None] = {}
+    wakes: dict[tuple[int, str], _Wake | None] = {}  # by lease inode and holder token
     waiting_since: float | None = None
     while True:
         if done():
             return None
-        if _try_create(path, token, info):
+        fd = _try_create(path, token, info)
+        if fd is not None:
+            lease = Lease(path, token, stale_seconds, fd)
             if done():  # published between our check and the create
-                lease = Lease(path, token, stale_seconds)
                 lease.release()
                 return None
-            return Lease(path, token, stale_seconds)
+            return lease
         try:
             st = path.stat()
         except FileNotFoundError:
@@ -256,4 +343,13 @@ def acquire_lease(
             if on_wait is not None:
                 on_wait(holder)
         pause = min(max((now - waiting_since) / 10, 0.005), poll_seconds, stale_seconds / 4)
-        time.sleep(pause * random.uniform(0.7, 1.3))
+        pause *= random.uniform(0.7, 1.3)
+        # A holder that can be read holds its wake-up lock already (`_try_create`).
+        key = (st.st_ino, holder.token) if holder is not None else None
+        if key is not None and key not in wakes:
+            wakes[key] = _Wake.open(path, st.st_ino)
+        wake = wakes.get(key) if key is not None else None
+        if wake is not None:
+            wake.wait(pause)
+        else:
+            time.sleep(pause)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tarfile
 from collections.abc import Iterator
@@ -259,7 +260,7 @@ def test_a_lock_whose_interpreter_would_escape_the_store_is_refused(
     )
     done = run_envlock(["install", "-l", str(lock), "--store", str(tmp_path / "store")])
     assert done.returncode == 2, done.stderr
-    assert f"interpreter.{field}: expected" in done.stderr
+    assert re.search(rf"interpreter\.{field}: found .*, expected", done.stderr), done.stderr
     assert not (tmp_path / "store").exists()
 
 
