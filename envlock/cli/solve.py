@@ -87,8 +87,22 @@ def run(args: argparse.Namespace, console: Console) -> int:
     spec_file = Path(args.spec) if args.spec else spec_path(None)
     lock_file = lock_path_for(spec_file, args.output)
     backend = get_backend(args.resolver, offline=args.offline)
-    ahead = _start_ahead(args, spec_file, lock_file, backend)  # before the imports below: uv runs meanwhile
+    ahead = _start_ahead(args, spec_file, lock_file, backend)  # uv runs during _solve's imports
+    try:
+        return _solve(args, console, spec_file, lock_file, backend, ahead)
+    finally:
+        if ahead is not None:
+            ahead.finish()  # also when the solve failed: no run started ahead outlives it
 
+
+def _solve(
+    args: argparse.Namespace,
+    console: Console,
+    spec_file: Path,
+    lock_file: Path,
+    backend: ResolverBackend,
+    ahead: SpeculativeBackend | None,
+) -> int:
     from envlock.errors import UsageError
     from envlock.index.config import default_index_url
     from envlock.kb import load_kb

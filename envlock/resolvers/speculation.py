@@ -153,14 +153,17 @@ class SpeculativeBackend:
 
     def save(self) -> None:
         """Remember this solve's requests for the next one with the same key (see the module
-        docstring for those never remembered; a cache that cannot be written is skipped), then wait
-        for any run started ahead that the solve did not use, so that none outlives the solve (it
-        began before the solve's own runs, so it has mostly ended by now)."""
+        docstring for those never remembered; a cache that cannot be written is skipped)."""
         asked: Sequence[ResolutionRequest] = list(dict.fromkeys(self._asked))[:MAX_STARTED]
         if asked and not any(_not_to_remember(r) for r in asked):
             document = {"requests": [_to_json(r) for r in asked]}
             with contextlib.suppress(OSError):
                 write_atomic(self._path, json.dumps(document, sort_keys=True).encode(), private=True)
+
+    def finish(self) -> None:
+        """Wait for any run started ahead that the solve did not use, whether the solve succeeded or
+        failed, so that none outlives it with its scratch folder (it began before the solve's own
+        runs, so it has mostly ended by now)."""
         with self._lock:
             unused = list(self._started.values())
             self._started.clear()
