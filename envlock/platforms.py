@@ -320,6 +320,8 @@ def _platform_tags(p: Platform) -> tuple[str, ...]:
             plats += _manylinux_platforms(p.arch, p.glibc)
         if p.musl is not None:
             plats += [f"musllinux_{p.musl[0]}_{m}_{p.arch}" for m in range(p.musl[1], -1, -1)]
+        # `linux_<arch>` last: a target stands for many nodes, and a wheel built on one host is the
+        # least portable (packaging 26.4's sys_tags lists it first, for the host it runs on).
         return (*plats, f"linux_{p.arch}")
     if p.os == "windows":
         return (f"win_{p.arch}",)

@@ -72,7 +72,29 @@ def test_tag_order_is_pips_on_this_host(
         free_threaded=bool(sysconfig.get_config_var("Py_GIL_DISABLED")),
         glibc=glibc or host,
     )
-    assert list(platform.tags()) == list(sys_tags())
+    assert list(platform.tags()) == _host_linux_tag_last(list(sys_tags()), machine)
+
+
+def _host_linux_tag_last(tags: list[Tag], machine: str) -> list[Tag]:
+    """`tags` with each `linux_<machine>` tag moved to the end of its interpreter/ABI run.
+
+    packaging 26.4 (not 26.2) has `sys_tags()` list the host's own `linux_<machine>` tag first in each
+    run: a wheel built on this very host beats a manylinux one. A target stands for many nodes, so
+    envlock ranks that unportable tag after every manylinux tag, where older packaging lists it too
+    (there this changes nothing)."""
+    out: list[Tag] = []
+    held: list[Tag] = []
+    for i, tag in enumerate(tags):
+        if tag.platform == f"linux_{machine}":
+            held.append(tag)
+        else:
+            out.append(tag)
+        following = tags[i + 1] if i + 1 < len(tags) else None
+        run_ends = following is None or (following.interpreter, following.abi) != (tag.interpreter, tag.abi)
+        if held and run_ends:
+            out += held
+            held = []
+    return out
 
 
 # --------------------------------------------------------------------------- real targets
@@ -322,7 +344,7 @@ def test_solve_and_install_pick_the_same_file(
     of the release: one and the same, and the one pip or uv would install on that target."""
     tags: tuple[Tag, ...] = _plat(platform, python, glibc).tags()
     with HttpIndexClient() as client:
-        solved = _best_wheel(client, [demo_index], "d", "1.0", tags)
+        solved = _best_wheel(client, [demo_index], "d", "1.0", {t: i for i, t in enumerate(tags)})
     assert solved is not None
     listed = [IndexFile(filename=name, url=f"{demo_index}../files/{name}") for name in RELEASE]
     read = torch_file("1.0", listed, python, platform, glibc)
