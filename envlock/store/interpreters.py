@@ -267,3 +267,108 @@ def _drop_own(path: Path) -> None:
             aside = path.with_name(f".{path.name}.{new_token(8)}")
             path.rename(aside)
             remove_tree(aside)
+
+
+def _used_build(layout: StoreLayout, interpreter_path: str) -> Path | None:
+    """The `python/<name>` directory of this store that `interpreter_path` (an environment's recorded
+    base interpreter) lies in, else None."""
+    parts = Path(interpreter_path).parts
+    for i in range(1, len(parts) - 1):
+        if parts[i] == "python" and parts[i - 1] == layout.base.name:
+            return interpreters_dir(layout) / parts[i + 1]
+    return None
+
+
+def _sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def interpreter_problems(
+    layout: StoreLayout, interpreter: LockedInterpreter, interpreter_path: str
+) -> tuple[list[str], list[str]]:
+    """(problems, notes) of the unpacked build an environment runs (`interpreter_path`, from its
+    record) against the locked archive: the store's copy is read once, checked against the lock's
+    sha256, and every file, link and directory of the unpacked tree compared with it; a file the
+    archive lacks, an owner this user does not trust or a write bit for group or others is a problem."""
+    import hashlib
+    import io
+
+    root = _used_build(layout, interpreter_path)
+    if root is None:
+        return [
+            f"{interpreter_path}: the locked interpreter is not in this store's {interpreters_dir(layout)}"
+        ], []
+    expected = interpreter_dir(layout, interpreter).name
+    if root.name != expected and not root.name.startswith(f"{expected}-u"):
+        return [f"{root}: not the unpacked build of the locked interpreter ({expected})"], []
+    art = interpreter.artifact
+    archive = layout.artifact_path(art.sha256, art.filename)
+    try:
+        data = archive.read_bytes()
+    except FileNotFoundError:
+        return [], [f"{art.filename}: not in the store; the interpreter at {root} was not re-hashed"]
+    except OSError as exc:
+        return [f"{archive}: cannot read the interpreter archive: {exc}"], []
+    if hashlib.sha256(data).hexdigest() != art.sha256:
+        return [f"{archive}: the store's copy of {art.filename} does not match the lock's sha256"], []
+    problems: list[str] = []
+    notes: list[str] = []
+    try:
+        top = root.lstat()
+    except OSError:
+        return [f"{root}: the interpreter the environment runs is missing"], []
+    if top.st_uid not in _trusted_uids(layout):
+        notes.append(f"{root}: owned by uid {top.st_uid}, who could change it after this check")
+    if top.st_mode & 0o022:
+        problems.append(f"{root}: writable by group or others")
+    seen = {_DONE}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            for member in tar:
+                name = posixpath.normpath(member.name)
+                seen.add(name)
+                seen.update(p.as_posix() for p in PurePosixPath(name).parents)
+                path = root / name
+                try:
+                    st = path.lstat()
+                except OSError:
+                    problems.append(f"{path}: in the locked interpreter archive but missing")
+                    continue
+                if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o022:
+                    problems.append(f"{path}: writable by group or others")
+                if member.issym():
+                    if not stat.S_ISLNK(st.st_mode) or str(path.readlink()) != member.linkname:
+                        problems.append(f"{path}: differs from the locked interpreter archive")
+                elif member.isdir():
+                    if not stat.S_ISDIR(st.st_mode):
+                        problems.append(f"{path}: differs from the locked interpreter archive")
+                elif member.isfile() or member.islnk():
+                    source = tar.extractfile(member)
+                    want = hashlib.sha256(source.read()).hexdigest() if source is not None else ""
+                    if not stat.S_ISREG(st.st_mode) or _sha256_file(path) != want:
+                        problems.append(f"{path}: differs from the locked interpreter archive")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        problems.append(f"{archive}: cannot read the interpreter archive: {exc}")
+        return problems, notes
+    compiled = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            if rel in seen:
+                continue
+            if "__pycache__" in rel.split("/"):
+                compiled += 1  # root ignores the read-only modes: its runs write bytecode here
+            else:
+                problems.append(f"{root / rel}: not in the locked interpreter archive")
+    if compiled:
+        notes.append(
+            f"{root}: {compiled} entries under __pycache__/ are not in the archive (bytecode written by a "
+            "run as root, or by an older envlock's writable unpack); they were not checked"
+        )
+    return problems, notes

@@ -327,3 +327,30 @@ def test_an_interpreter_another_user_planted_in_the_store_is_not_run(
     for dirpath, dirnames, filenames in os.walk(own):  # the build others run is read-only
         for entry in (Path(dirpath), *(Path(dirpath, n) for n in (*dirnames, *filenames))):
             assert entry.is_symlink() or not entry.lstat().st_mode & 0o222, entry
+
+
+def test_verify_compares_the_interpreter_an_environment_runs_with_its_archive(
+    pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    store = tmp_path / "store"
+    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
+    assert done.returncode == 0, done.stderr
+    verify = ["verify", "-l", str(lock), "--store", str(store)]
+    clean = run_envlock(verify)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    unpacked = store / "v1" / "python" / f"{pinned.artifact.sha256[:32]}-cpython-{pinned.version}"
+    stdlib = unpacked / "python" / "lib" / f"python{PYTHON}"
+    changed = stdlib / "os.py"
+    changed.chmod(0o644)
+    changed.write_text(changed.read_text() + "\nimport subprocess  # planted\n")
+    added = stdlib / "sitecustomize.py"
+    stdlib.chmod(0o755)
+    added.write_text("print('planted')\n")
+    found = run_envlock(verify)
+    assert found.returncode == 1
+    out = found.stdout + found.stderr
+    assert f"{changed}: differs from the locked interpreter archive" in out
+    assert f"{added}: not in the locked interpreter archive" in out
