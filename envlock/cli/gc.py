@@ -5,7 +5,9 @@ environment is built on, image layers whose files no live environment uses and c
 Roots live in <store>/v1/roots/, one per user: each install registers one for its lock and target
 (moved when the lock changes; dead when the lock file is gone), --prefix installs register their
 prefix, and any symlink you add there keeps its target. Another user's roots and environments are
-left to that user. --dry-run prints the plan and changes nothing.
+left to that user: in the sticky envs/, roots/, python/ and oci/ gc removes what it may and warns
+of each entry it could not. Store files that are not regular files (a FIFO, a device) or are larger
+than envlock reads are not read but warned of. --dry-run prints the plan and changes nothing.
 A store path that does not exist, or holds no envlock store, is a usage error (exit 2).
 """
 
@@ -44,7 +46,11 @@ def run(args: argparse.Namespace, console: Console) -> int:
         )
     stale = stale_seconds_from_env()
     plan = plan_gc(layout, stale_seconds=stale)
-    items = plan.remove if args.dry_run else tuple(apply_gc(plan, layout, stale_seconds=stale))
+    notes = plan.notes
+    items = plan.remove
+    if not args.dry_run:
+        outcome = apply_gc(plan, layout, stale_seconds=stale)
+        items, notes = outcome.removed, notes + outcome.notes
     if args.json:
         from envlock.cli.output import print_json
 
@@ -56,9 +62,12 @@ def run(args: argparse.Namespace, console: Console) -> int:
                     {"path": str(i.path), "kind": i.kind, "reason": i.reason, "bytes": i.size} for i in items
                 ],
                 "kept-envs": [str(p) for p in plan.kept_envs],
+                "warnings": [{"path": str(n.path), "reason": n.reason} for n in notes],
             }
         )
         return 0
+    for note in notes:
+        console.warn(f"{note.path}: {note.reason}")
     verb = "would remove" if args.dry_run else "removed"
     for item in items:
         print(f"{verb} {item.kind} {item.path} ({item.reason})")

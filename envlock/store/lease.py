@@ -10,9 +10,15 @@ builds ever race is settled by the publishing `rename` (see `envlock.store.local
 
 Waking: the holder also keeps an exclusive `flock` on its open lease file until it releases it (or
 dies: the kernel drops the lock with the process). A waiter on the same host blocks, in a thread of
-its own, on a shared `flock` of that file, and so wakes the moment the build is published instead of
-at its next poll. The lock is only a hint: where `flock` fails or does not reach across nodes (some
-NFS and Lustre mounts), the waiter wakes at once or never, and its polling decides as before.
+tries a shared `flock` of that file every 5 to 50 ms between its polls (without blocking: a
+process that queues for or holds the lock itself keeps nothing of the waiter's), and so wakes about
+the moment the build is published instead of at its next poll. The lock is only a hint: where
+`flock` fails or does not reach across nodes (some NFS and Lustre mounts), the waiter wakes at once
+or never, and its polling decides as before.
+
+A lease file, like everything in a group store's `leases/`, may have been replaced by another
+member with something else (a FIFO, a symlink): it is read through `envlock.store.safe_read`, and
+opened for the wake-up lock only when it is a regular file.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import functools
 import json
 import os
 import random
+import stat
 import sys
 import threading
 import time
@@ -31,6 +38,7 @@ from pathlib import Path
 
 from envlock.store.errors import store_error
 from envlock.store.layout import hostname, new_token
+from envlock.store.safe_read import read_store_file
 
 if sys.platform != "win32":  # no flock there: waiters only poll
     import fcntl
@@ -69,9 +77,18 @@ class LeaseHolder:
 
     @classmethod
     def read(cls, path: Path) -> LeaseHolder | None:
-        """The holder recorded at `path`, or None when it is gone, empty or unreadable."""
+        """The holder recorded at `path`, or None when it is gone, empty, unreadable or not a regular
+        file (`read_store_file`)."""
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls.parse(read_store_file(path))
+        except OSError:
+            return None
+
+    @classmethod
+    def parse(cls, body: bytes) -> LeaseHolder | None:
+        """The holder a lease file's `body` names, or None when it names none."""
+        try:
+            data = json.loads(body.decode("utf-8"))
             info = data.get("info", {})
             return cls(
                 token=str(data["token"]),
@@ -80,7 +97,7 @@ class LeaseHolder:
                 pid=int(data["pid"]),
                 info=info if isinstance(info, dict) else {},
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def is_dead_here(self) -> bool:
@@ -99,10 +116,10 @@ class LeaseHolder:
 def _zombie(pid: int) -> bool:
     """A process that has exited and waits for its parent to collect it (Linux); it never beats again."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
         return False
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
+    return text.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 class Lease:
@@ -224,50 +241,73 @@ def _try_create(path: Path, token: str, info: LeaseInfo) -> int | None:
     return fd
 
 
-class _Wake:
-    """Wakes a waiter when the holder of the lease file it opened lets go of its `flock`.
+# Seconds between a waiter's tries of the wake-up lock: a tenth of its pause, so that it wakes
+# within about 1/100 of the time it has waited (a try costs a few microseconds of CPU), at least
+# 5 ms and at most 50 ms apart.
+_WAKE_TICKS = (0.005, 0.05)
 
-    A daemon thread blocks on a shared lock of the file (it releases it at once); `wait` returns
-    early when that happens. A lock got at once means nothing holds it (another node's holder, a
-    filesystem without flock): `wait` then sleeps its whole pause, as plain polling does.
+
+class _Wake:
+    """Tells a waiter when the holder of the lease file it opened lets go of its `flock`.
+
+    `wait` tries a shared lock of the file without blocking (letting it go at once) a few times
+    in its pause (`_WAKE_TICKS`), and returns as soon as it gets it. Nothing blocks on the lock,
+    so a process that queues for it or keeps it (anyone who can open the file can) holds up nothing
+    of the waiter's; `close` gives the file back. A lock got at the first try means nothing holds it
+    (another node's holder, a filesystem without flock): from then on `wait` sleeps its whole pause,
+    as plain polling does.
     """
 
     def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._woke = threading.Event()
+        self._fd: int | None = fd
         self._spent = False
-        threading.Thread(target=self._block, name="envlock-lease-wake", daemon=True).start()
 
     @classmethod
     def open(cls, path: Path, inode: int) -> _Wake | None:
         if sys.platform == "win32":
             return None
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(path, flags)  # never blocks, not even on a FIFO put in the lease's place
         except OSError:
             return None
-        if os.fstat(fd).st_ino != inode:  # replaced since we looked: the next round opens the new one
+        st = os.fstat(fd)
+        if st.st_ino != inode or not stat.S_ISREG(st.st_mode):  # replaced since we looked
             os.close(fd)
             return None
         return cls(fd)
 
-    def _block(self) -> None:
+    def _free(self) -> bool:
+        """Whether nobody holds the exclusive lock now (True where flock fails)."""
+        if self._fd is None or sys.platform == "win32":
+            return True
         try:
-            if sys.platform == "win32":
-                return
-            fcntl.flock(self._fd, fcntl.LOCK_SH)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
         except OSError:
-            pass
-        finally:
-            os.close(self._fd)
-            self._woke.set()
+            return True
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return True
 
     def wait(self, seconds: float) -> None:
         if self._spent:
             time.sleep(seconds)
-        elif self._woke.wait(seconds):
-            self._spent = True  # once woken, the next rounds poll (the lease may still be there)
+            return
+        deadline = time.monotonic() + seconds
+        tick = min(max(seconds / 10, _WAKE_TICKS[0]), _WAKE_TICKS[1])
+        while not self._free():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(tick, left))
+        self._spent = True  # once woken, the next rounds poll (the lease may still be there)
+        self.close()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _take_over(path: Path, identity: tuple[int, int], token: str) -> None:
@@ -308,12 +348,30 @@ def acquire_lease(
     most `poll_seconds`, with jitter), and at once when a holder on this host releases the lease
     (its `flock`, module docstring): a build is noticed as it ends, and a long one costs each waiter
     about one cheap check a second, so a thousand array tasks on a shared filesystem neither wait
-    long nor hammer its metadata server. Waiting costs no CPU in between.
+    long nor hammer its metadata server. In between, a waiter on the holder's host only tries the
+    local wake-up lock (every 5 to 50 ms, `_WAKE_TICKS`); it keeps no file open once it returns.
     """
+    wakes: dict[tuple[int, str], _Wake | None] = {}  # by lease inode and holder token
+    try:
+        return _acquire(path, info, stale_seconds, done, on_wait, poll_seconds, wakes)
+    finally:
+        for wake in wakes.values():
+            if wake is not None:
+                wake.close()
+
+
+def _acquire(
+    path: Path,
+    info: LeaseInfo,
+    stale_seconds: float,
+    done: Callable[[], bool],
+    on_wait: Callable[[LeaseHolder | None], None] | None,
+    poll_seconds: float,
+    wakes: dict[tuple[int, str], _Wake | None],
+) -> Lease | None:
     token = new_token()
     seen: dict[tuple[int, int], float] = {}
     holders: dict[tuple[int, int], LeaseHolder | None] = {}
-    wakes: dict[tuple[int, str], _Wake | None] = {}  # by lease inode and holder token
     waiting_since: float | None = None
     while True:
         if done():
@@ -347,6 +405,9 @@ def acquire_lease(
         # A holder that can be read holds its wake-up lock already (`_try_create`).
         key = (st.st_ino, holder.token) if holder is not None else None
         if key is not None and key not in wakes:
+            for gone in wakes.values():  # an earlier holder's: it wakes nobody any more
+                if gone is not None:
+                    gone.close()
             wakes[key] = _Wake.open(path, st.st_ino)
         wake = wakes.get(key) if key is not None else None
         if wake is not None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from envlock.materialize import LocalArtifact
 
 from envlock.store.layout import ENV_RECORD
+from envlock.store.safe_read import read_store_text
 
 RECORD_VERSION = 1
 
@@ -87,9 +88,11 @@ class EnvRecord:
 
     @classmethod
     def read(cls, env_dir: Path) -> EnvRecord | None:
-        """The record of the environment at `env_dir`, or None when it has none or it is unreadable."""
+        """The record of the environment at `env_dir`, or None when it has none, it is unreadable or
+        not a regular file (`envlock.store.safe_read`)."""
         try:
-            data = json.loads((env_dir / ENV_RECORD).read_text(encoding="utf-8"))
+            # another user's environment may hold anything there (a FIFO): read it without hanging
+            data = json.loads(read_store_text(env_dir / ENV_RECORD))
             return cls(
                 env_name=data["env"],
                 target=data["target"],

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from envlock.store.lease import Lease, acquire_lease
 
 WAITED = 3.0  # seconds a waiter waits before the holder lets go
@@ -90,3 +92,48 @@ def test_a_waiter_takes_over_as_soon_as_the_holder_is_killed(tmp_path: Path) -> 
     finally:
         holder.kill()
         holder.wait()
+
+
+_HOSTILE = """
+import fcntl, json, os, socket, sys, time
+path = sys.argv[1]
+fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+body = {"token": "hostile", "host": socket.gethostname(), "boot-id": None, "pid": os.getpid(), "info": {}}
+os.write(fd, json.dumps(body).encode())
+print("held", flush=True)
+sys.stdin.readline()
+os.unlink(path)  # the lease goes, the lock on its file stays with us
+print("gone", flush=True)
+time.sleep(600)
+"""
+
+
+def _fds() -> set[Path]:
+    return set(Path("/proc/self/fd").iterdir())
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts open files through /proc")
+def test_a_process_that_keeps_the_wake_up_lock_keeps_no_thread_or_file_of_the_waiter(tmp_path: Path) -> None:
+    path = tmp_path / "env.lease"
+    hostile = subprocess.Popen(
+        [sys.executable, "-c", _HOSTILE, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert hostile.stdout is not None and hostile.stdin is not None
+        assert hostile.stdout.readline() == "held\n"
+        before = _fds()
+        thread, polls, got = _waiter(path, lambda: False)
+        time.sleep(0.5)
+        assert len(polls) > 1 and not got  # waiting on the hostile "holder"
+        hostile.stdin.write("go\n")
+        hostile.stdin.flush()
+        assert hostile.stdout.readline() == "gone\n"
+        thread.join(5)
+        assert got and got[0] is not None  # the lease file went: the waiter took the lease
+        got[0].release()
+        assert [t.name for t in threading.enumerate() if t.name.startswith("envlock-lease")] == []
+        assert _fds() - before == set()
+    finally:
+        hostile.kill()
+        hostile.wait()
