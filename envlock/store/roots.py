@@ -32,6 +32,7 @@ from pathlib import Path
 from envlock.errors import StoreError
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
+from envlock.store.safe_read import read_store_text
 
 LOCK_SUFFIX = ".lock"
 
@@ -160,8 +161,8 @@ def read_roots(layout: StoreLayout) -> list[Root]:
         if entry.name.startswith(".") or is_lock_link or _claims_another_owner(entry):
             continue
         try:
-            held = entry.readlink() if entry.is_symlink() else Path(entry.read_text().strip())
-        except OSError:
+            held = entry.readlink() if entry.is_symlink() else Path(read_store_text(entry).strip())
+        except (OSError, ValueError):  # a FIFO, a huge or undecodable file: not a root
             continue
         env = layout.roots / held  # a relative root is relative to the roots directory
         if not env.exists() and held.is_absolute() and held.parent.name == "envs":

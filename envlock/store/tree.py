@@ -37,7 +37,7 @@ _SAFE = "/!$&'()*+,;=:@-._~"
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TreeEntry:
     path: str  # relative to the root, "/"-separated, escaped
-    kind: str  # "f" | "d" | "l"
+    kind: str  # "f" | "d" | "l" | "o" (a FIFO, socket or device: never read, never in a built env)
     mode: str  # "0444"; "-" for symlinks
     digest: str  # sha256 hex of a file, the escaped target of a link, "-" for a directory
 
@@ -70,6 +70,8 @@ def scan_tree(root: Path, *, exclude: frozenset[str], threads: int = 4) -> tuple
         mode = f"{stat.S_IMODE(st.st_mode):04o}"
         if stat.S_ISDIR(st.st_mode):
             return TreeEntry(path=path, kind="d", mode=mode, digest="-")
+        if not stat.S_ISREG(st.st_mode):  # reading a FIFO planted in a shared store would hang
+            return TreeEntry(path=path, kind="o", mode=mode, digest="-")
         return TreeEntry(path=path, kind="f", mode=mode, digest=hash_file(entry)[0])
 
     jobs = [functools.partial(describe, r, e, s) for r, e, s in found]

@@ -276,3 +276,21 @@ def test_installs_into_new_stores_do_not_grow_uvs_cache(rich_lock: Path, tmp_pat
     # uv keeps no unpacked copy of the stores' wheels (its cache holds only what uv venv needs)
     assert not list(uv_cache.rglob("alpha/__init__.py")) if uv_cache.exists() else True
     assert cached_files() == after_first
+
+
+def test_verify_names_a_fifo_planted_in_the_env_without_reading_it(lock: Path, store: Path) -> None:
+    """A group member may put a FIFO where a file was, or beside it: reading it would block verify for
+    good. It is named as a changed kind or an addition, and never opened."""
+    env = _install(lock, store)
+    site = env / SITE
+    site.chmod(0o755)
+    (site / "beta").chmod(0o755)
+    victim = site / "beta" / "__init__.py"
+    victim.chmod(0o644)
+    victim.unlink()
+    os.mkfifo(victim)
+    os.mkfifo(site / "extra.pth")
+    done = run_envlock(["verify", "-l", str(lock), "--store", str(store)], timeout=60)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"{SITE}/beta/__init__.py: kind f -> o" in done.stdout
+    assert f"{SITE}/extra.pth: added" in done.stdout

@@ -52,7 +52,7 @@ def test_gc_neither_hangs_nor_fails_on_fifos_devices_and_huge_files(tmp_path: Pa
     evil.mkdir()
     os.mkfifo(evil / "pyvenv.cfg")
     os.mkfifo(evil / "envlock-env.json")
-    (layout.roots / f"u{NOBODY}-mine").symlink_to("../envs/evil")
+    (layout.roots / f"u{os.getuid()}-mine").symlink_to("../envs/evil")
     os.mkfifo(layout.leases / "x.lease")
     (layout.scratch / "build.1234").mkdir()
     os.mkfifo(layout.scratch / "build.1234" / "owner.json")
@@ -130,7 +130,7 @@ def test_gc_by_another_user_leaves_roots_entries_of_sticky_dirs_and_says_so(open
     layout.ensure()
     python, oci = layout.base / "python", layout.base / "oci"
     for sub in (python, oci / "layers", oci / "bases"):
-        sub.mkdir(parents=True)
+        sub.mkdir(parents=True, exist_ok=True)  # ensure() makes python/ and oci/
     sticky = (layout.root, layout.base, layout.envs, layout.roots, python, oci, oci / "layers", oci / "bases")
     for d in sticky:
         d.chmod(0o1777)  # sticky, like a group store's
@@ -168,3 +168,13 @@ def test_gc_by_another_user_leaves_roots_entries_of_sticky_dirs_and_says_so(open
     assert (roots_base / "blob").read_text() == "layer"  # not emptied either
     assert not mine_python.exists() and not (oci / "bases" / "mine").exists()
     assert list(layout.scratch.iterdir()) == []
+
+
+def test_a_fifo_among_the_roots_does_not_hang_gc(tmp_path: Path) -> None:
+    """A root that is not a link is read as the path it holds; a FIFO there (anyone in the group may
+    make one) is not a root and is never opened."""
+    layout = StoreLayout(root=tmp_path / "store")
+    layout.ensure()
+    os.mkfifo(layout.roots / f"u{os.getuid()}-fifo")
+    dry = _gc(layout.root, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
