@@ -110,8 +110,9 @@ _TRIPLE_ARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "amd64": "x86_64", "ar
 
 def _version(text: str, what: str) -> tuple[int, int]:
     major, dot, minor = text.partition(".")
-    if not (dot and major.isdigit() and minor.isdigit()):
-        raise ValueError(f"{what} {text!r} is not MAJOR.MINOR")
+    # two digits at most: tags are listed per minor version (glibc "2.3000000" would be millions)
+    if not (dot and major.isdigit() and minor.isdigit() and len(major) <= 2 and len(minor) <= 2):
+        raise ValueError(f"{what} {text!r} is not MAJOR.MINOR (at most two digits each)")
     return int(major), int(minor)
 
 

@@ -6,7 +6,9 @@ recorded when the environment was published (paths, modes, contents), with each 
 with the RECORD inside the locked wheel itself and with a locked conda package's own paths.json
 (the store's copies, checked against the lock's sha256 first; CUDA toolkit archives are checked by
 sha256, their unpacked files by the tree hash); the environment's record must name the lock's env
-hash and packages.
+hash and packages. An environment on the lock's pinned interpreter build also has that build, as
+unpacked in the store, compared file by file with its archive (the store's copy, checked against
+the lock's sha256).
 
 exit codes: 0 every environment checked is as built; 1 a difference (each named by its file), or
 no installed environment of the lock to check; 2 usage error (an unknown --target).
@@ -63,7 +65,18 @@ def verify_target(lock: Lock, target: LockedTarget, env: Path, layout: StoreLayo
                    kind="conda", noarch=c.noarch)
         for c in target.conda
     ]  # fmt: skip
-    return verify_environment(env, env_hash=target.env_hash, installs=installs)
+    result = verify_environment(env, env_hash=target.env_hash, installs=installs)
+    record = result.record
+    if target.interpreter is not None and record is not None and record.interpreter_source == "locked":
+        from dataclasses import replace
+
+        from envlock.store.interpreters import interpreter_problems
+
+        problems, notes = interpreter_problems(layout, target.interpreter, record.interpreter)
+        result = replace(
+            result, problems=result.problems + tuple(problems), notes=result.notes + tuple(notes)
+        )
+    return result
 
 
 def _installed(

@@ -3,7 +3,9 @@
 A target whose lock pins an interpreter (`[env] interpreter = "python-build-standalone"` in the
 spec) gets exactly that build: its archive is fetched like any artifact (from the store, a bundle,
 or its URL; verified against the lock's sha256) and unpacked once into the store
-(`envlock.store.interpreters`), where every environment built on it links to it. Offline installs
+(`envlock.store.interpreters`), where every environment built on it links to it; a build in the
+store that someone this user does not trust made is not run (a private copy is unpacked and the
+install says why). Offline installs
 take it from the bundle. `--python PATH` replaces it (or, for a target without a pinned build, the
 interpreter uv would find on the node) and the environment records a warning saying so.
 """
@@ -62,13 +64,19 @@ def provide_interpreter(
     store lacks its archive). Raises NetworkError offline without a bundle, IntegrityError for bytes
     that do not match the lock."""
     from envlock.store.artifacts import ArtifactState, check_stored, store_artifact
-    from envlock.store.interpreters import unpack_interpreter, unpacked
+    from envlock.store.interpreters import shared_refused, unpack_interpreter, unpacked
 
+    label = f"{interpreter.implementation} {interpreter.version}"
+    refused = shared_refused(store, interpreter)
+    if refused is not None and phases is not None:
+        phases.phase(
+            f"not running the interpreter {label} others may have put in the store ({refused}): "
+            "using a copy of your own"
+        )
     found = unpacked(store, interpreter)
     if found is not None:
         return found
     art = interpreter.artifact
-    label = f"{interpreter.implementation} {interpreter.version}"
     if check_stored(store, art) is not ArtifactState.OK:
         if sources.bundle is not None:
             source = sources.bundle

@@ -39,8 +39,10 @@ _PACKAGE_RE = re.compile(r"[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]")  
 _FILENAME_RE = re.compile(r"[A-Za-z0-9_+~!-][A-Za-z0-9._+~!-]{0,254}")
 _SAFE_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}")
 _SEPARATORS_RE = re.compile(r"[-_.]+")
-_PYTHON_RE = re.compile(r"[0-9]+\.[0-9]+t?")
-_GLIBC_RE = re.compile(r"[0-9]+\.[0-9]+")
+# At most two digits a part: the wheel tags of a target are listed per minor version, so a lock
+# saying glibc "2.3000000" would otherwise make install list millions of tags.
+_PYTHON_RE = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}t?")
+_GLIBC_RE = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}")
 _URL_UNSAFE_RE = re.compile(r"[\x00-\x20\x7f\\]")
 _MAX_URL = 8192
 # The shape nearly every locked URL has: http(s), a plain host name (no user, brackets or `@`), an
@@ -212,8 +214,9 @@ def _normalized(name: str) -> str:
 def _target(check: _Check, where: str, t: LockedTarget) -> None:
     check.require(is_name(t.name), f"{where}.name", t.name, "lower-case letters, digits and dashes")
     check.require(t.platform in PLATFORMS, f"{where}.platform", t.platform, f"one of {', '.join(PLATFORMS)}")
-    check.require(_PYTHON_RE.fullmatch(t.python) is not None, f"{where}.python", t.python, "X.Y or X.Yt")
-    check.require(_GLIBC_RE.fullmatch(t.glibc) is not None, f"{where}.glibc", t.glibc, "X.Y")
+    two = "at most two digits each"
+    check.require(bool(_PYTHON_RE.fullmatch(t.python)), f"{where}.python", t.python, f"X.Y or X.Yt ({two})")
+    check.require(bool(_GLIBC_RE.fullmatch(t.glibc)), f"{where}.glibc", t.glibc, f"X.Y ({two})")
     check.require(is_env_hash(t.env_hash), f"{where}.env-hash", t.env_hash, "sha256: and 64 lowercase hex")
     # The toolkit archives, conda packages and the interpreter build become store paths and
     # downloads like wheels do: their files are held to the same forms. Their names need not be

@@ -95,8 +95,8 @@ _IMAGE_KEYS = ("base", "user", "workdir", "env", "entrypoint", "labels")
 _IMAGE_TRANSPORTS = ("docker://", "oci:", "oci-archive:")
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-_PYTHON_RE = re.compile(r"^(\d+)\.(\d+)(t?)$")
-_GLIBC_RE = re.compile(r"^\d+\.\d+$")
+_PYTHON_RE = re.compile(r"^(\d{1,2})\.(\d{1,2})(t?)$")  # two digits at most: tags are listed per minor
+_GLIBC_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
 _INDEX_RE = re.compile(r"\[\d+\]$")
 _NAME_EXPECTED = 'lower-case letters, digits and dashes, starting with a letter or digit (like "vit-train")'
 _TARGET_EXAMPLE = (

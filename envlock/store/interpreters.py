@@ -8,21 +8,31 @@ concurrent installs never see half an interpreter; the loser of a race drops its
 itself is an ordinary verified artifact (`<root>/v1/artifacts/`). An install unpacks or finds it
 while it holds the build lease of its environment, which names the archive, so `envlock gc` keeps it
 meanwhile; gc removes an unpacked interpreter that no environment in the store is built on.
+
+Trust (a store shared through a group, docs/architecture.md): the name is predictable from the
+lock, so another member of the group could make `python/<name>` first, or put another tree in its
+place. An unpacked build is therefore sealed read-only (no write bit for anyone) before its one
+rename, `python/` gets the sticky bit (`StoreLayout.ensure`), and an existing entry is used only
+when it is owned by this user, by the owner of the store's root directory or by root, and neither
+it nor anything in its top level is writable by group or others. An entry that fails this is left
+alone and this user unpacks a private copy, `python/<name>-u<uid>`; when that name is taken by
+someone else too, the install stops with a StoreError saying whom to ask.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import posixpath
-import shutil
 import stat
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from envlock.errors import IntegrityError
+from envlock.errors import IntegrityError, StoreError
 from envlock.lock.model import LockedInterpreter
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
+from envlock.store.modes import READONLY_DIR, seal_tree
 
 _DONE = ".envlock-complete"
 
@@ -45,10 +55,81 @@ def interpreter_executable(root: Path, interpreter: LockedInterpreter) -> Path:
     return root / "python" / "bin" / f"python{major_minor}"
 
 
+def private_interpreter_dir(layout: StoreLayout, interpreter: LockedInterpreter) -> Path:
+    """This user's own copy, for when `interpreter_dir` is held by someone this user does not trust."""
+    base = interpreter_dir(layout, interpreter)
+    return base.with_name(f"{base.name}-u{_uid()}")
+
+
+def _uid() -> int:
+    getuid = getattr(os, "getuid", None)
+    return getuid() if getuid is not None else 0
+
+
+def _trusted_uids(layout: StoreLayout) -> set[int]:
+    """Whose unpacked interpreters this user runs: its own, root's, and the store root's owner's."""
+    trusted = {_uid(), 0}
+    with contextlib.suppress(OSError):
+        trusted.add(layout.root.stat().st_uid)
+    return trusted
+
+
+def _distrust(path: Path, trusted: set[int]) -> str | None:
+    """Why the unpacked build at `path` is not to be run (None: it is fine to run)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return "missing"
+    if not stat.S_ISDIR(st.st_mode):
+        return "not a directory"
+    if st.st_uid not in trusted:
+        return f"owned by uid {st.st_uid}, not by you, the store's owner or root"
+    entries = [path]
+    with contextlib.suppress(OSError):
+        entries += list(path.iterdir())
+    for entry in entries:
+        try:
+            mode = entry.lstat().st_mode
+        except OSError:
+            continue
+        if not stat.S_ISLNK(mode) and mode & 0o022:
+            return f"{entry.relative_to(path.parent)} is writable by group or others"
+    if not (path / _DONE).is_file():
+        return "incomplete"
+    return None
+
+
+def _check_parent(layout: StoreLayout) -> None:
+    """Refuse a `python/` directory in which others could rename entries (no sticky bit)."""
+    parent = interpreters_dir(layout)
+    try:
+        st = parent.stat()
+    except OSError:
+        return
+    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
+        if st.st_uid == _uid():
+            with contextlib.suppress(OSError):
+                parent.chmod(stat.S_IMODE(st.st_mode) | stat.S_ISVTX)
+                return
+        raise StoreError(
+            f"store: {parent} is writable by others and lacks the sticky bit, so anyone who may write "
+            "there could replace the interpreter an environment runs",
+            hint=f"ask its owner (uid {st.st_uid}) to run `chmod +t {parent}` (any envlock command they run "
+            "in this store does it), or use a store of your own (--store / ENVLOCK_STORE)",
+            details={"path": str(parent)},
+        )
+
+
 def unpacked(layout: StoreLayout, interpreter: LockedInterpreter) -> Path | None:
-    """The interpreter's executable when the store holds it unpacked, else None."""
-    root = interpreter_dir(layout, interpreter)
-    return interpreter_executable(root, interpreter) if (root / _DONE).is_file() else None
+    """The interpreter's executable when the store holds a build of it this user may run, else None.
+
+    Raises StoreError when `python/` lets others rename what is in it."""
+    _check_parent(layout)
+    trusted = _trusted_uids(layout)
+    for root in (interpreter_dir(layout, interpreter), private_interpreter_dir(layout, interpreter)):
+        if _distrust(root, trusted) is None:
+            return interpreter_executable(root, interpreter)
+    return None
 
 
 def _inside(name: str) -> bool:
@@ -86,16 +167,55 @@ def _extract(archive: Path, dest: Path) -> None:
             tar.extractall(dest, members=members)
 
 
+def shared_refused(layout: StoreLayout, interpreter: LockedInterpreter) -> str | None:
+    """Why the shared `python/<name>` of `interpreter` is not run by this user when someone else holds
+    it (so a private copy is used), else None."""
+    shared = interpreter_dir(layout, interpreter)
+    why = _distrust(shared, _trusted_uids(layout))
+    if why is None or why == "missing":
+        return None
+    with contextlib.suppress(OSError):
+        if shared.lstat().st_uid == _uid():
+            return None  # this user's own: replaced by a fresh unpack
+    return f"{shared} is {why}"
+
+
+def _destination(layout: StoreLayout, interpreter: LockedInterpreter) -> Path:
+    """Where to publish a new unpack: the shared name, unless someone else already holds it."""
+    shared = interpreter_dir(layout, interpreter)
+    try:
+        st = shared.lstat()
+    except FileNotFoundError:
+        return shared
+    except OSError as exc:
+        raise store_error(exc, shared, "look for the interpreter") from exc
+    if st.st_uid == _uid():
+        return shared  # this user's own unfinished or loosened entry: replaced below
+    private = private_interpreter_dir(layout, interpreter)
+    with contextlib.suppress(FileNotFoundError):
+        owner = private.lstat().st_uid
+        if owner != _uid():
+            raise StoreError(
+                f"store: {private} is owned by uid {owner}, not by you: someone else made the name "
+                f"envlock keeps for your own copy of the interpreter (because {shared.name} is "
+                f"{_distrust(shared, _trusted_uids(layout))})",
+                hint=f"ask uid {owner} or the store's admin to remove {private} and {shared}, "
+                "or use a store of your own (--store / ENVLOCK_STORE)",
+                details={"path": str(private), "owner": owner},
+            )
+    return private
+
+
 def unpack_interpreter(layout: StoreLayout, interpreter: LockedInterpreter, archive: Path) -> Path:
     """Unpack the verified `archive` of `interpreter` into the store (once) and return its executable.
 
     Raises IntegrityError for an archive that is not an `install_only` build of this interpreter,
-    StoreError when the store cannot be written.
+    StoreError when the store cannot be written or holds the build's names in hands not trusted.
     """
     found = unpacked(layout, interpreter)
     if found is not None:
         return found
-    final = interpreter_dir(layout, interpreter)
+    final = _destination(layout, interpreter)
     scratch = layout.scratch / f"python-{new_token(8)}"
     try:
         try:
@@ -118,12 +238,137 @@ def unpack_interpreter(layout: StoreLayout, interpreter: LockedInterpreter, arch
         executable.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         (scratch / _DONE).write_text(interpreter.artifact.sha256 + "\n", encoding="utf-8")
         try:
+            # Read-only before it is published: nobody, not even this user's later processes, writes
+            # into a build others run. The top stays writable by its owner alone until the rename
+            # (moving a directory to another parent needs write access to it).
+            seal_tree(scratch, keep_root_writable=True)
+            scratch.chmod(0o755)
             final.parent.mkdir(parents=True, exist_ok=True)
+            if _distrust(final, _trusted_uids(layout)) not in (None, "missing"):
+                _drop_own(final)  # an entry of this user's own that is not fit to run
             scratch.rename(final)
+            final.chmod(READONLY_DIR)
         except OSError as exc:
             if unpacked(layout, interpreter) is None:  # not a lost race: a real failure
                 raise store_error(exc, final, "publish the interpreter") from exc
     finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(scratch)
+        from envlock.store.modes import remove_tree
+
+        remove_tree(scratch)
     return interpreter_executable(final, interpreter)
+
+
+def _drop_own(path: Path) -> None:
+    """Remove this user's own entry at `path` (an unfinished or loosened unpack) before replacing it."""
+    from envlock.store.modes import remove_tree
+
+    with contextlib.suppress(OSError):
+        if path.lstat().st_uid == _uid():
+            aside = path.with_name(f".{path.name}.{new_token(8)}")
+            path.rename(aside)
+            remove_tree(aside)
+
+
+def _used_build(layout: StoreLayout, interpreter_path: str) -> Path | None:
+    """The `python/<name>` directory of this store that `interpreter_path` (an environment's recorded
+    base interpreter) lies in, else None."""
+    parts = Path(interpreter_path).parts
+    for i in range(1, len(parts) - 1):
+        if parts[i] == "python" and parts[i - 1] == layout.base.name:
+            return interpreters_dir(layout) / parts[i + 1]
+    return None
+
+
+def _sha256_file(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def interpreter_problems(
+    layout: StoreLayout, interpreter: LockedInterpreter, interpreter_path: str
+) -> tuple[list[str], list[str]]:
+    """(problems, notes) of the unpacked build an environment runs (`interpreter_path`, from its
+    record) against the locked archive: the store's copy is read once, checked against the lock's
+    sha256, and every file, link and directory of the unpacked tree compared with it; a file the
+    archive lacks, an owner this user does not trust or a write bit for group or others is a problem."""
+    import hashlib
+    import io
+
+    root = _used_build(layout, interpreter_path)
+    if root is None:
+        return [
+            f"{interpreter_path}: the locked interpreter is not in this store's {interpreters_dir(layout)}"
+        ], []
+    expected = interpreter_dir(layout, interpreter).name
+    if root.name != expected and not root.name.startswith(f"{expected}-u"):
+        return [f"{root}: not the unpacked build of the locked interpreter ({expected})"], []
+    art = interpreter.artifact
+    archive = layout.artifact_path(art.sha256, art.filename)
+    try:
+        data = archive.read_bytes()
+    except FileNotFoundError:
+        return [], [f"{art.filename}: not in the store; the interpreter at {root} was not re-hashed"]
+    except OSError as exc:
+        return [f"{archive}: cannot read the interpreter archive: {exc}"], []
+    if hashlib.sha256(data).hexdigest() != art.sha256:
+        return [f"{archive}: the store's copy of {art.filename} does not match the lock's sha256"], []
+    problems: list[str] = []
+    notes: list[str] = []
+    try:
+        top = root.lstat()
+    except OSError:
+        return [f"{root}: the interpreter the environment runs is missing"], []
+    if top.st_uid not in _trusted_uids(layout):
+        notes.append(f"{root}: owned by uid {top.st_uid}, who could change it after this check")
+    if top.st_mode & 0o022:
+        problems.append(f"{root}: writable by group or others")
+    seen = {_DONE}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
+            for member in tar:
+                name = posixpath.normpath(member.name)
+                seen.add(name)
+                seen.update(p.as_posix() for p in PurePosixPath(name).parents)
+                path = root / name
+                try:
+                    st = path.lstat()
+                except OSError:
+                    problems.append(f"{path}: in the locked interpreter archive but missing")
+                    continue
+                if not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o022:
+                    problems.append(f"{path}: writable by group or others")
+                if member.issym():
+                    if not stat.S_ISLNK(st.st_mode) or str(path.readlink()) != member.linkname:
+                        problems.append(f"{path}: differs from the locked interpreter archive")
+                elif member.isdir():
+                    if not stat.S_ISDIR(st.st_mode):
+                        problems.append(f"{path}: differs from the locked interpreter archive")
+                elif member.isfile() or member.islnk():
+                    source = tar.extractfile(member)
+                    want = hashlib.sha256(source.read()).hexdigest() if source is not None else ""
+                    if not stat.S_ISREG(st.st_mode) or _sha256_file(path) != want:
+                        problems.append(f"{path}: differs from the locked interpreter archive")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        problems.append(f"{archive}: cannot read the interpreter archive: {exc}")
+        return problems, notes
+    compiled = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            if rel in seen:
+                continue
+            if "__pycache__" in rel.split("/"):
+                compiled += 1  # root ignores the read-only modes: its runs write bytecode here
+            else:
+                problems.append(f"{root / rel}: not in the locked interpreter archive")
+    if compiled:
+        notes.append(
+            f"{root}: {compiled} entries under __pycache__/ are not in the archive (bytecode written by a "
+            "run as root, or by an older envlock's writable unpack); they were not checked"
+        )
+    return problems, notes

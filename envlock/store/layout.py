@@ -90,6 +90,14 @@ class StoreLayout:
         return self.base / "leases"
 
     @property
+    def pythons(self) -> Path:
+        return self.base / "python"
+
+    @property
+    def oci(self) -> Path:
+        return self.base / "oci"
+
+    @property
     def build_log(self) -> Path:
         return self.base / "builds.log"
 
@@ -112,7 +120,8 @@ class StoreLayout:
         """Create the layout's directories; raises StoreError naming the path when it cannot."""
         from envlock.store.errors import store_error
 
-        for path in (self.envs, self.artifacts, self.roots, self.scratch, self.leases):
+        made = (self.envs, self.artifacts, self.roots, self.scratch, self.leases, self.pythons, self.oci)
+        for path in made:
             try:
                 path.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -120,14 +129,17 @@ class StoreLayout:
         self._protect_envs()
 
     def _protect_envs(self) -> None:
-        """In a store others may write (a group store), `envs/` and `roots/` get the sticky bit, so
-        that no user can rename or remove another user's published environment (and put another in
-        its place) or another user's GC roots; so does `v1/`, so that nobody moves those directories
-        themselves aside (nothing in `v1/` is ever renamed or removed by another user)."""
+        """In a store others may write (a group store), `envs/`, `roots/`, `python/` and `oci/` get the
+        sticky bit, so that no user can rename or remove another user's published environment,
+        unpacked interpreter or image cache entry (and put another in its place) or another user's
+        GC roots; so does `v1/`, so that nobody moves those directories themselves aside (nothing in
+        `v1/` is ever renamed or removed by another user). Only a directory's owner may set the bit,
+        and the owner of a directory can still rename what is in it: the user who first runs envlock
+        in a new store (who makes `v1/` and these) is trusted like the store's own owner."""
         import contextlib
         import stat
 
-        for path in (self.base, self.envs, self.roots):
+        for path in (self.base, self.envs, self.roots, self.pythons, self.oci):
             with contextlib.suppress(OSError):  # only the directory's owner may set it
                 mode = path.stat().st_mode
                 if mode & 0o022 and not mode & stat.S_ISVTX:

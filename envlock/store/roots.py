@@ -9,7 +9,9 @@ their own to keep an environment alive; it stays live while its target exists.
 Roots are per user (`u<uid>-`): in a store shared through a group, `roots/` has the sticky bit (see
 `StoreLayout.ensure`), so no user can remove or replace another user's root, and users who install
 the same lock each hold their own root instead of moving one another's. A root named without the
-uid (an older envlock) is replaced by its owner's next install.
+uid (an older envlock) is replaced by its owner's next install. Root names are predictable, so
+another user could make `u<uid>-...` first: such an entry (named for a uid that does not own it) is
+not read as a root, and the install whose root name is taken says who holds it.
 
 A root of a store environment is a relative link (`../envs/<name>`), so it holds the same directory
 whichever path reaches the store (bind mounts, symlinks, automounters); `envlock gc` also matches
@@ -20,11 +22,14 @@ as holding this store's `<name>` when its own path does not exist here.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from envlock.errors import StoreError
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
 
@@ -45,7 +50,7 @@ def prefix_root_name(prefix: Path) -> str:
 
 def _symlink(link: Path, target: Path) -> None:
     try:
-        if str(link.readlink()) == str(target):
+        if str(link.readlink()) == str(target) and _foreign_owner(link) is None:
             return
     except OSError:
         pass
@@ -56,7 +61,42 @@ def _symlink(link: Path, target: Path) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        foreign = _foreign_owner(link) if exc.errno in (errno.EPERM, errno.EACCES, errno.EEXIST) else None
+        if foreign is not None:
+            raise StoreError(
+                f"store: cannot register the GC root {link}: that name is taken by uid {foreign}, not by "
+                "you (in the store's sticky roots/ directory only its owner may replace it); the "
+                "environment is installed but `envlock gc` may remove it",
+                hint=f"ask uid {foreign} or the store's admin to remove {link}, or use a store of your own "
+                "(--store / ENVLOCK_STORE)",
+                details={"path": str(link), "owner": foreign},
+            ) from exc
         raise store_error(exc, link, "register a GC root") from exc
+
+
+def _foreign_owner(path: Path) -> int | None:
+    """The uid owning `path` when that is another user than this one, else None."""
+    getuid = getattr(os, "getuid", None)
+    try:
+        owner = path.lstat().st_uid
+    except OSError:
+        return None
+    return owner if getuid is not None and owner != getuid() else None
+
+
+_USER_ROOT = re.compile(r"u(\d+)-")
+
+
+def _claims_another_owner(path: Path) -> bool:
+    """Whether `path` is named as the root of uid N (`u<N>-...`) but owned by someone else: a name
+    another user made in that user's place, which holds nothing."""
+    match = _USER_ROOT.match(path.name)
+    if match is None:
+        return False
+    try:
+        return path.lstat().st_uid != int(match.group(1))
+    except OSError:
+        return True
 
 
 def _link_target(layout: StoreLayout, env_path: Path) -> Path:
@@ -117,7 +157,7 @@ def read_roots(layout: StoreLayout) -> list[Root]:
     names = {e.name for e in entries}
     for entry in entries:
         is_lock_link = entry.name.endswith(LOCK_SUFFIX) and entry.name[: -len(LOCK_SUFFIX)] in names
-        if entry.name.startswith(".") or is_lock_link:
+        if entry.name.startswith(".") or is_lock_link or _claims_another_owner(entry):
             continue
         try:
             held = entry.readlink() if entry.is_symlink() else Path(entry.read_text().strip())
@@ -132,7 +172,7 @@ def read_roots(layout: StoreLayout) -> list[Root]:
                 env = mine
         lock: Path | None = None
         lock_link = entry.with_name(entry.name + LOCK_SUFFIX)
-        if lock_link.is_symlink():
+        if lock_link.is_symlink() and not _claims_another_owner(lock_link):
             lock = lock_link.readlink()
         reason: str | None = None
         if not env.exists():

@@ -287,3 +287,70 @@ def test_gc_keeps_the_interpreter_of_a_rooted_environment_and_removes_it_with_th
     assert f"removed python {unpacked}" in gc.stdout
     assert list((store / "v1" / "python").iterdir()) == []
     assert list((store / "v1" / "envs").iterdir()) == []
+
+
+def test_an_interpreter_another_user_planted_in_the_store_is_not_run(
+    pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    """The unpacked build's name follows from the lock, so another member of a group store can make
+    it first; the install unpacks a copy of its own instead and says why."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the planted build is given to uid 65534 with chown")
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    store = tmp_path / "store"
+    name = f"{pinned.artifact.sha256[:32]}-cpython-{pinned.version}"
+    planted = store / "v1" / "python" / name
+    exe = planted / "python" / "bin" / f"python{PYTHON}"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("#!/bin/sh\necho planted\n")
+    exe.chmod(0o755)
+    (planted / ".envlock-complete").write_text(pinned.artifact.sha256 + "\n")
+    for path in (planted, planted / "python", exe.parent, exe, planted / ".envlock-complete"):
+        os.lchown(path, 65534, 65534)
+    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
+    assert done.returncode == 0, done.stderr
+    assert f"{planted} is owned by uid 65534, not by you" in done.stderr
+    assert "using a copy of your own" in done.stderr
+    env_dir = Path(done.stdout.strip())
+    record = json.loads((env_dir / "envlock-env.json").read_text())
+    own = planted.with_name(f"{name}-u{os.getuid()}")
+    assert record["interpreter"].startswith(str(own))
+    assert exe.read_text() == "#!/bin/sh\necho planted\n"  # left as it was
+    ran = run_envlock(
+        ["run", "-l", str(lock), "--store", str(store), "--",
+         "python", "-c", "import sys; print(sys.base_prefix)"]
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert Path(ran.stdout.strip()) == own / "python"
+    for dirpath, dirnames, filenames in os.walk(own):  # the build others run is read-only
+        for entry in (Path(dirpath), *(Path(dirpath, n) for n in (*dirnames, *filenames))):
+            assert entry.is_symlink() or not entry.lstat().st_mode & 0o222, entry
+
+
+def test_verify_compares_the_interpreter_an_environment_runs_with_its_archive(
+    pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
+) -> None:
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    store = tmp_path / "store"
+    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
+    assert done.returncode == 0, done.stderr
+    verify = ["verify", "-l", str(lock), "--store", str(store)]
+    clean = run_envlock(verify)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    unpacked = store / "v1" / "python" / f"{pinned.artifact.sha256[:32]}-cpython-{pinned.version}"
+    stdlib = unpacked / "python" / "lib" / f"python{PYTHON}"
+    changed = stdlib / "os.py"
+    changed.chmod(0o644)
+    changed.write_text(changed.read_text() + "\nimport subprocess  # planted\n")
+    added = stdlib / "sitecustomize.py"
+    stdlib.chmod(0o755)
+    added.write_text("print('planted')\n")
+    found = run_envlock(verify)
+    assert found.returncode == 1
+    out = found.stdout + found.stderr
+    assert f"{changed}: differs from the locked interpreter archive" in out
+    assert f"{added}: not in the locked interpreter archive" in out

@@ -230,3 +230,19 @@ def test_a_lock_version_without_an_upgrade_is_refused(version: int) -> None:
         f"old.lock: lock-version {version} is not one this envlock can read (it reads 1 to 1)"
     )
     assert info.value.hint == "regenerate the lock with `envlock solve`"
+
+
+@pytest.mark.parametrize(("key", "value"), [("glibc", "2.3000000"), ("python", "3.20000")])
+def test_a_sealed_lock_with_an_absurd_version_is_refused_before_any_tag_is_listed(
+    key: str, value: str
+) -> None:
+    """A lock is input: one whose hashes were recomputed after writing glibc "2.3000000" would make
+    install list a wheel tag per minor version (millions; it ran out of memory). The reader refuses it."""
+    text = dump_lock(make_lock(targets=(make_target(**{key: value}),)))
+    with pytest.raises(LockFormatError) as info:
+        parse_lock(text, source="envlock.lock")
+    assert info.value.message == (
+        f"envlock.lock: targets[0].{key}: {value!r} is not allowed: expected "
+        + ("X.Y or X.Yt" if key == "python" else "X.Y")
+        + " (at most two digits each)"
+    )

@@ -1,0 +1,231 @@
+"""A store shared with users one does not trust: another member of the group may plant or swap an
+unpacked interpreter, or take the name of one's GC root. Real files and real modes; the other user
+is uid 65534 in a forked child (os.setuid), so these tests need root.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from envlock.errors import StoreError
+from envlock.lock.model import Artifact, LockedInterpreter
+from envlock.store.interpreters import (
+    interpreter_dir,
+    private_interpreter_dir,
+    shared_refused,
+    unpack_interpreter,
+    unpacked,
+)
+from envlock.store.layout import StoreLayout
+from envlock.store.modes import current_umask
+from envlock.store.roots import add_root, lock_root_name, read_roots
+
+OTHER = 65534
+VERSION = "3.11.9"
+GENUINE = b"#!/bin/sh\necho genuine\n"
+
+
+def as_other(action: Callable[[], None]) -> int:
+    """Run `action` as uid/gid 65534 in a forked child; its exit status (0: done, 13: EPERM/EACCES)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.setgroups([])
+            os.setgid(OTHER)
+            os.setuid(OTHER)
+            action()
+            code = 0
+        except PermissionError:
+            code = 13
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+@pytest.fixture
+def store() -> Iterator[StoreLayout]:
+    """A store every user may write (umask 0, as a group store is for its group), in a directory
+    uid 65534 can reach (pytest's tmp_path is private to root)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: another user is played by a child that calls os.setuid(65534)")
+    top = Path(tempfile.mkdtemp(prefix="envlock-trust-"))
+    top.chmod(0o755)
+    old = os.umask(0)
+    current_umask.cache_clear()
+    try:
+        layout = StoreLayout(root=top / "store")
+        layout.root.mkdir(mode=0o777)
+        layout.ensure()
+        yield layout
+    finally:
+        os.umask(old)
+        current_umask.cache_clear()
+        subprocess.run(["chmod", "-R", "u+w", str(top)], check=False)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _archive(dest: Path) -> LockedInterpreter:
+    """A tiny archive in python-build-standalone's `install_only` layout."""
+    with tarfile.open(dest, "w:gz") as tar:
+        for name, data, mode in (
+            (f"python/bin/python{VERSION[:4]}", GENUINE, 0o755),
+            ("python/lib/os.py", b"# stdlib\n", 0o664),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    data = dest.read_bytes()
+    return LockedInterpreter(
+        implementation="cpython",
+        version=VERSION,
+        artifact=Artifact(
+            filename=f"cpython-{VERSION}+20240101-x86_64-unknown-linux-gnu-install_only.tar.gz",
+            url="http://127.0.0.1:9/python.tar.gz",
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        ),
+    )
+
+
+@pytest.fixture
+def pinned(store: StoreLayout) -> tuple[LockedInterpreter, Path]:
+    archive = store.root.parent / "python.tar.gz"
+    return _archive(archive), archive
+
+
+def _plant(path: Path) -> None:
+    """What another user makes at the predictable name: a complete-looking build of their own."""
+    exe = path / "python" / "bin" / f"python{VERSION[:4]}"
+    exe.parent.mkdir(parents=True)
+    exe.write_bytes(b"#!/bin/sh\necho attacker code\n")
+    exe.chmod(0o755)
+    (path / ".envlock-complete").write_text("x\n")
+
+
+def test_python_and_oci_get_the_sticky_bit_and_the_unpacked_build_is_read_only(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
+) -> None:
+    interpreter, archive = pinned
+    for path in (store.base / "python", store.base / "oci"):
+        assert path.stat().st_mode & stat.S_ISVTX, path
+    exe = unpack_interpreter(store, interpreter, archive)
+    assert exe.read_bytes() == GENUINE
+    root = interpreter_dir(store, interpreter)
+    assert exe.is_relative_to(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (".", *dirnames, *filenames):
+            mode = (Path(dirpath) / name).lstat().st_mode
+            assert not mode & 0o222, (Path(dirpath) / name, oct(mode))
+    # the other user can neither move the build aside nor write into it
+    assert as_other(lambda: root.rename(root.with_name(root.name + ".gone"))) == 13
+    assert as_other(lambda: (root / "python" / "evil").write_text("x")) == 13
+    assert unpacked(store, interpreter) == exe
+
+
+def test_a_build_planted_by_another_user_is_not_run(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
+) -> None:
+    interpreter, archive = pinned
+    shared = interpreter_dir(store, interpreter)
+    assert as_other(lambda: _plant(shared)) == 0
+    assert shared.stat().st_uid == OTHER
+    assert unpacked(store, interpreter) is None
+    why = shared_refused(store, interpreter)
+    assert why is not None and f"owned by uid {OTHER}" in why
+    exe = unpack_interpreter(store, interpreter, archive)
+    assert exe.is_relative_to(private_interpreter_dir(store, interpreter))
+    assert exe.read_bytes() == GENUINE
+    assert unpacked(store, interpreter) == exe
+
+
+def test_a_loosened_build_of_a_trusted_user_is_not_run(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
+) -> None:
+    interpreter, archive = pinned
+    exe = unpack_interpreter(store, interpreter, archive)
+    root = interpreter_dir(store, interpreter)
+    (root / "python").chmod(0o777)  # anyone could now put another bin/ in place
+    assert unpacked(store, interpreter) is None
+    again = unpack_interpreter(store, interpreter, archive)  # this user's own: unpacked afresh
+    assert again == exe and not (root / "python").stat().st_mode & 0o222
+
+
+def test_the_private_name_taken_by_another_user_is_a_clear_error(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
+) -> None:
+    interpreter, archive = pinned
+    shared, private = interpreter_dir(store, interpreter), private_interpreter_dir(store, interpreter)
+
+    def plant_both() -> None:
+        _plant(shared)
+        _plant(private)
+
+    assert as_other(plant_both) == 0
+    with pytest.raises(StoreError) as err:
+        unpack_interpreter(store, interpreter, archive)
+    assert f"{private} is owned by uid {OTHER}, not by you" in err.value.message
+    assert err.value.hint is not None and "use a store of your own" in err.value.hint
+    assert (private / "python" / "bin" / f"python{VERSION[:4]}").read_bytes() != GENUINE  # left alone
+
+
+def test_python_without_the_sticky_bit_owned_by_another_user_is_refused(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
+) -> None:
+    interpreter, archive = pinned
+    pythons = store.base / "python"
+    pythons.rmdir()
+
+    def make_loose() -> None:
+        pythons.mkdir()
+        pythons.chmod(0o777)
+
+    assert as_other(make_loose) == 0
+    with pytest.raises(StoreError) as err:
+        unpack_interpreter(store, interpreter, archive)
+    assert "lacks the sticky bit" in err.value.message
+    assert err.value.hint is not None and f"uid {OTHER}" in err.value.hint
+
+
+def test_a_root_name_taken_by_another_user_says_who_holds_it(store: StoreLayout) -> None:
+    """Root ignores the sticky bit, so here root takes the name and uid 65534 installs."""
+    lock = store.root.parent / "proj" / "envlock.lock"
+    lock.parent.mkdir()
+    lock.write_text("x")
+    env = store.envs / "abc-demo-cpu"
+    env.mkdir()
+    name = lock_root_name(lock, "cpu")
+    theirs = store.roots / f"u{OTHER}-{name}"
+    (store.roots / (theirs.name + ".lock")).symlink_to("/nonexistent")
+    report = store.root.parent / "report.txt"
+    report.touch(mode=0o666)
+    report.chmod(0o666)
+
+    def install_root() -> None:
+        try:
+            add_root(store, name, env, lock_path=lock)
+        except StoreError as exc:
+            report.write_text(f"{exc.message}\n{exc.hint}")
+
+    assert as_other(install_root) == 0
+    said = report.read_text()
+    assert f"{theirs}.lock: that name is taken by uid 0, not by you" in said
+    assert "read-only" not in said and "ask uid 0 or the store's admin to remove" in said
+    # the names another user made are not read as the roots of uid 65534 (nor as its lock link)
+    theirs.symlink_to("../envs/abc-demo-cpu")
+    assert [r.path for r in read_roots(store)] == []
+    # while a root of one's own is
+    assert add_root(store, name, env, lock_path=lock).name == f"u{os.getuid()}-{name}"
+    assert [(r.path.name, r.live) for r in read_roots(store)] == [(f"u{os.getuid()}-{name}", True)]
