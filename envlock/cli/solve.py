@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,11 +89,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
     lock_file = lock_path_for(spec_file, args.output)
     backend = get_backend(args.resolver, offline=args.offline)
     ahead = _start_ahead(args, spec_file, lock_file, backend)  # uv runs during _solve's imports
+    restore = _stop_ahead_on_sigterm(ahead)
     try:
         return _solve(args, console, spec_file, lock_file, backend, ahead)
     finally:
         if ahead is not None:
             ahead.finish()  # also when the solve failed: no run started ahead outlives it
+        restore()
 
 
 def _solve(
@@ -196,7 +199,9 @@ def _start_ahead(
 ) -> SpeculativeBackend | None:
     """The resolutions the last solve of these very inputs asked uv for, started now (see
     `envlock.resolvers.speculation`); None with pip-tools or a spec that cannot be read here."""
-    if args.resolver != "uv":
+    from envlock.resolvers.uv import UvBackend
+
+    if not isinstance(backend, UvBackend):
         return None
     import sys
 
@@ -218,6 +223,31 @@ def _start_ahead(
     ahead = SpeculativeBackend(backend, default_cache_root(), key)
     ahead.start()
     return ahead
+
+
+def _stop_ahead_on_sigterm(ahead: SpeculativeBackend | None) -> Callable[[], None]:
+    """While the solve runs, SIGTERM (what a batch scheduler sends first) stops the runs started
+    ahead (their scratch folders removed) and then ends envlock as SIGTERM would have. Returns what
+    puts the former handler back; a handler set by someone else is left alone."""
+    import signal
+
+    if ahead is None or threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return lambda: None
+
+    def stop(signum: int, frame: object) -> None:
+        import os
+
+        ahead.finish()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    signal.signal(signal.SIGTERM, stop)
+    return restore
 
 
 class _IndexClientOnUse:

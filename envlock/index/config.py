@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from envlock import _toml
 from envlock.display import redact_url
 from envlock.errors import SpecError
 
@@ -81,6 +80,14 @@ def default_index_url(spec_default: str | None = None) -> str:
     return find_default_index(spec_default).url
 
 
+def configuration_files(
+    environ: Mapping[str, str] | None = None, *, etc_dir: Path = Path("/etc")
+) -> tuple[Path, ...]:
+    """Every uv and pip configuration file that `find_default_index` may read (present or not)."""
+    env = os.environ if environ is None else environ
+    return (*_uv_config_files(env, etc_dir), *_pip_config_files(env, etc_dir))
+
+
 def _home(env: Mapping[str, str]) -> Path:
     home = env.get("HOME")
     return Path(home) if home else Path.home()
@@ -115,6 +122,8 @@ def _uv_config_files(env: Mapping[str, str], etc_dir: Path) -> Iterator[Path]:
 
 
 def _uv_default(path: Path) -> str | None:
+    from envlock import _toml  # here: `configuration_files` runs before a solve's imports
+
     try:
         document = _toml.load(path)
     except (OSError, _toml.TOMLDecodeError):

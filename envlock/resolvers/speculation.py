@@ -2,13 +2,17 @@
 
 A solve asks uv for its resolutions only after it has read the spec, the knowledge base and the
 variant indexes, and imported what that takes: about 0.2 s in which uv could already run. The
-requests a solve made are remembered (`<cache>/solve-requests-v1/`), keyed by everything the cli
-knows before that work: the spec's and the existing lock's bytes, the options, the environment.
+requests a solve made are remembered (`<cache>/solve-requests-v1/`, a folder only its user can
+read), keyed by everything the cli knows before that work: the spec's and the existing lock's
+bytes, the options, the environment, and the uv and pip configuration files that can name the
+default index (their path, size and mtime).
 The next solve with the same key starts those requests at once, and `SpeculativeBackend` answers the
 solver from them only for a request exactly equal to one started (the dataclass compares every
-field): a request that differs is resolved afresh, so a stale guess costs one uv run, never a
-different lock. A solve whose requests carry credentials in a URL, or a direct reference (whose
-wheel the solve prepares first), is never written down, so never started ahead.
+field): a request that differs is resolved afresh, so a stale guess never gives a different lock,
+and its run, if still going when the solve is done (or has failed), is killed rather than waited
+for (an index that no longer answers costs nothing then). A solve whose requests carry credentials
+in a URL, or a direct reference (whose wheel the solve prepares first), is never written down, so
+never started ahead.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ import hashlib
 import json
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
 from envlock import __version__
-from envlock.resolvers import Resolution, ResolutionRequest, ResolverBackend
+from envlock.index.config import configuration_files
+from envlock.resolvers import Resolution, ResolutionRequest
+from envlock.resolvers.uv import Cancel, UvBackend
 from envlock.userfiles import write_atomic
 
 _LAYOUT = "solve-requests-v1"
@@ -35,15 +42,45 @@ _ENV_PREFIXES = ("ENVLOCK_", "PIP_", "UV_", "XDG_", "HOME", "NETRC")
 
 
 def speculation_key(parts: Iterable[bytes], environ: Mapping[str, str] | None = None) -> str:
-    """A digest of `parts` (spec bytes, lock bytes, options), envlock's version and the environment
-    that can change a solve's requests."""
+    """A digest of `parts` (spec bytes, lock bytes, options), envlock's version, the environment
+    and the configuration files that can change a solve's requests.
+
+    The digest covers the values of secret variables too (`UV_INDEX_<NAME>_PASSWORD`), so that a
+    changed one changes the key; it names a file in a folder only the user can read (`save`)."""
     env = os.environ if environ is None else environ
     digest = hashlib.sha256(__version__.encode())
     for part in parts:
         digest.update(len(part).to_bytes(8, "big") + part)
     for name in sorted(k for k in env if k.startswith(_ENV_PREFIXES)):
         digest.update(f"\0{name}={env[name]}".encode())
+    for path in configuration_files(env):
+        try:
+            info = path.stat()
+            seen = f"{info.st_size} {info.st_mtime_ns} {info.st_ino}"
+        except OSError:
+            seen = "-"
+        digest.update(f"\0{path}\0{seen}".encode())
     return digest.hexdigest()
+
+
+def _private_folder(folder: Path, *, make: bool) -> bool:
+    """Whether `folder` is a directory of this user's that nobody else can read or write (made,
+    or its mode narrowed, when `make`): its file names are digests of secret values."""
+    if make:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    try:
+        info = folder.lstat()
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return False
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            if not make:
+                return False
+            folder.chmod(0o700)  # made by an older envlock with the umask
+    except OSError:
+        return False
+    return True
 
 
 def _to_json(request: ResolutionRequest) -> dict[str, object]:
@@ -108,20 +145,24 @@ class SpeculativeBackend:
     """`inner`, answering from resolutions started ahead where a request matches one exactly, and
     remembering every request the solve makes (`save`)."""
 
-    def __init__(self, inner: ResolverBackend, cache_root: Path, key: str) -> None:
+    def __init__(self, inner: UvBackend, cache_root: Path, key: str) -> None:
         self._inner = inner
         self.name = inner.name
         self.offline = inner.offline
-        self._path = cache_root / _LAYOUT / key
-        self._started: dict[ResolutionRequest, Future[Resolution]] = {}
+        self._folder = cache_root / _LAYOUT
+        self._path = self._folder / key
+        self._started: dict[ResolutionRequest, tuple[Future[Resolution], Cancel]] = {}
         self._asked: list[ResolutionRequest] = []
-        self._lock = threading.Lock()
+        # Reentrant: `finish` may run in a SIGTERM handler on a thread inside `resolve`.
+        self._lock = threading.RLock()
 
     def version(self) -> str:
         return self._inner.version()
 
     def start(self) -> int:
         """Start the resolutions the last solve with this key asked for; how many were started."""
+        if not _private_folder(self._folder, make=False):
+            return 0
         try:
             document = json.loads(self._path.read_bytes())
             requests = [_from_json(raw) for raw in document["requests"]][:MAX_STARTED]
@@ -129,26 +170,26 @@ class SpeculativeBackend:
             return 0
         for request in dict.fromkeys(requests):
             future: Future[Resolution] = Future()
-            self._started[request] = future
-            # A daemon thread: an unused guess does not hold the solve's exit (its uv dies with
-            # envlock, `envlock.processes`).
+            cancel = Cancel()
+            self._started[request] = (future, cancel)
+            # A daemon thread: its uv dies with envlock (`envlock.processes`), and `finish` kills it.
             threading.Thread(
-                target=self._run, args=(request, future), name="envlock-ahead", daemon=True
+                target=self._run, args=(request, future, cancel), name="envlock-ahead", daemon=True
             ).start()
         return len(self._started)
 
-    def _run(self, request: ResolutionRequest, future: Future[Resolution]) -> None:
+    def _run(self, request: ResolutionRequest, future: Future[Resolution], cancel: Cancel) -> None:
         try:
-            future.set_result(self._inner.resolve(request))
+            future.set_result(self._inner.resolve(request, cancel=cancel))
         except BaseException as exc:
             future.set_exception(exc)
 
     def resolve(self, request: ResolutionRequest) -> Resolution:
         with self._lock:
             self._asked.append(request)
-            future = self._started.pop(request, None)
-        if future is not None:
-            return future.result()
+            started = self._started.pop(request, None)
+        if started is not None:
+            return started[0].result()
         return self._inner.resolve(request)
 
     def save(self) -> None:
@@ -158,14 +199,18 @@ class SpeculativeBackend:
         if asked and not any(_not_to_remember(r) for r in asked):
             document = {"requests": [_to_json(r) for r in asked]}
             with contextlib.suppress(OSError):
-                write_atomic(self._path, json.dumps(document, sort_keys=True).encode(), private=True)
+                if _private_folder(self._folder, make=True):
+                    data = json.dumps(document, sort_keys=True).encode()
+                    write_atomic(self._path, data, private=True)
 
     def finish(self) -> None:
-        """Wait for any run started ahead that the solve did not use, whether the solve succeeded or
-        failed, so that none outlives it with its scratch folder (it began before the solve's own
-        runs, so it has mostly ended by now)."""
+        """Stop every run started ahead that the solve did not use, whether the solve succeeded or
+        failed: its uv is killed, not waited for (an index that no longer answers would hold the
+        solve for uv's whole network timeout), and this returns once its scratch folder is gone."""
         with self._lock:
             unused = list(self._started.values())
             self._started.clear()
-        for future in unused:
-            future.exception()  # waits; its answer (or error) is of no use to this solve
+        for _, cancel in unused:
+            cancel.cancel()
+        for future, _ in unused:
+            future.exception()  # its answer (or error) is of no use to this solve

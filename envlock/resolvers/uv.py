@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -356,6 +357,33 @@ def _explanation(text: str) -> str:
     return "\n".join([first, *rest])
 
 
+class Cancel:
+    """A way for another thread to stop one resolution: `cancel()` kills its uv, now or as soon as
+    it starts; the resolution then fails, having removed its scratch folder."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._proc: subprocess.Popen[str] | None = None
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._cancelled = True
+            if self._proc is not None:
+                self._proc.kill()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def watch(self, proc: subprocess.Popen[str] | None) -> None:
+        """Kill `proc` on `cancel()` (None: it has ended, leave it alone)."""
+        with self._lock:
+            self._proc = proc
+            if proc is not None and self._cancelled:
+                proc.kill()
+
+
 class UvBackend:
     """Resolves through `uv pip compile`."""
 
@@ -370,7 +398,8 @@ class UvBackend:
     def version(self) -> str:
         return uv_version()
 
-    def resolve(self, request: ResolutionRequest) -> Resolution:
+    def resolve(self, request: ResolutionRequest, *, cancel: Cancel | None = None) -> Resolution:
+        """`ResolverBackend.resolve`; `cancel` lets another thread stop it (InternalError then)."""
         if request.python.endswith("t"):
             raise ResolutionError(
                 f"uv {uv_version()} cannot resolve for a free-threaded Python ({request.python})",
@@ -387,20 +416,39 @@ class UvBackend:
                 (workdir / "resolution.txt").write_text(
                     "\n".join(request.preferences) + "\n", encoding="utf-8"
                 )
-            proc = processes.run(
-                _command(request, workdir, offline=self.offline),
-                cwd=workdir,
-                env=uv_environment() | credential_environment(request),
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            command = _command(request, workdir, offline=self.offline)
+            env = uv_environment() | credential_environment(request)
+            if cancel is None:
+                proc = processes.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+            else:
+                proc = self._run_cancellable(command, workdir, env, cancel)
             if proc.returncode != 0:
                 raise self._failure(proc.stderr or proc.stdout)
             return Resolution(
                 packages=_parse_pins((workdir / "resolution.txt").read_text(encoding="utf-8")),
                 backend=f"uv {uv_version()}",
             )
+
+    @staticmethod
+    def _run_cancellable(
+        command: list[str], workdir: Path, env: dict[str, str], cancel: Cancel
+    ) -> subprocess.CompletedProcess[str]:
+        """`processes.run` of `command`, killed when `cancel` is (InternalError then)."""
+        if cancel.cancelled:
+            raise InternalError("resolution cancelled before uv started")
+        pipe = subprocess.PIPE
+        with processes.start(command, text=True, cwd=workdir, env=env, stdout=pipe, stderr=pipe) as proc:
+            cancel.watch(proc)
+            try:
+                out, err = proc.communicate()
+            except BaseException:
+                proc.kill()
+                raise
+            finally:
+                cancel.watch(None)
+        if cancel.cancelled:
+            raise InternalError("resolution cancelled: its uv was killed")
+        return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
     @staticmethod
     def _failure(output: str) -> Exception:
