@@ -17,6 +17,7 @@ from pathlib import Path
 
 from envlock.install.sources import ArtifactSource
 from envlock.lock.model import Artifact
+from envlock.store.artifacts import hash_file
 from envlock.store.layout import StoreLayout
 from envlock.userfiles import default_cache_root, write_atomic
 
@@ -58,14 +59,6 @@ def known_stores(*, exclude: Path, cache_root: Path | None = None) -> tuple[Path
     return tuple(found)
 
 
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class MachineCopiesSource:
     """An `ArtifactSource`: a verified copy from another store when one holds the file, else `fallback`."""
 
@@ -85,7 +78,7 @@ class MachineCopiesSource:
                 if copy.stat().st_size != artifact.size:
                     continue
                 shutil.copyfile(copy, dest)
-                sha = _sha256_of(dest)
+                sha = hash_file(dest)[0]
             except OSError:
                 continue
             if sha == artifact.sha256:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from envlock.lock.model import Artifact, LockedPackage, LockedTarget
+
+if TYPE_CHECKING:
+    from envlock.store.record import EnvRecord
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -30,6 +33,33 @@ class MaterializeRequest:
     target: LockedTarget
     lock_content_hash: str
     files: tuple[LocalArtifact, ...]
+
+    def record(
+        self,
+        *,
+        interpreter: str,
+        interpreter_version: str,
+        interpreter_source: str = "system",
+        warnings: tuple[str, ...] = (),
+    ) -> EnvRecord:
+        """The record of the environment this request builds, on the interpreter it was built on."""
+        from envlock import __version__
+        from envlock.store.record import EnvRecord, recorded_packages
+
+        return EnvRecord(
+            env_name=self.env_name,
+            target=self.target.name,
+            env_hash=self.target.env_hash,
+            lock_content_hash=self.lock_content_hash,
+            platform=self.target.platform,
+            python=self.target.python,
+            interpreter=interpreter,
+            interpreter_version=interpreter_version,
+            envlock_version=__version__,
+            interpreter_source=interpreter_source,
+            warnings=warnings,
+            packages=recorded_packages(self.files),
+        )
 
 
 class Build(Protocol):

@@ -16,7 +16,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envlock import __version__
 from envlock.errors import IncompatibleNodeError, IntegrityError
 from envlock.lock.model import CondaPackage, LockedTarget
 
@@ -69,7 +68,6 @@ class CondaBuild:
         from envlock.materialize.distinfo import compile_bytecode, install_locked_wheels
         from envlock.materialize.toolkit import place_toolkit
         from envlock.materialize.uvinstall import venv_python_version
-        from envlock.store.record import EnvRecord, recorded_packages
         from envlock.store.tree import seal_environment
 
         by_sha = {c.artifact.sha256: c for c in self.target.conda}
@@ -108,17 +106,8 @@ class CondaBuild:
             place_toolkit(self.dest, self.target, request.files)
             compile_bytecode(self.dest)
             python = self.dest / "bin" / "python"
-            record = EnvRecord(
-                env_name=request.env_name,
-                target=request.target.name,
-                env_hash=request.target.env_hash,
-                lock_content_hash=request.lock_content_hash,
-                platform=request.target.platform,
-                python=request.target.python,
-                interpreter=str(python),
-                interpreter_version=venv_python_version(self.dest) or "",
-                envlock_version=__version__,
-                packages=recorded_packages(request.files),
+            record = request.record(
+                interpreter=str(python), interpreter_version=venv_python_version(self.dest) or ""
             )
             seal_environment(self.dest, record)
         finally:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envlock import __version__
 from envlock.lock.model import LockedTarget
 
 if TYPE_CHECKING:  # imported when a build starts: processes that only wait never need them
@@ -37,7 +36,6 @@ class VenvBuild:
         from envlock.materialize.distinfo import compile_bytecode, install_locked_wheels
         from envlock.materialize.toolkit import place_toolkit
         from envlock.materialize.uvinstall import venv_python_version
-        from envlock.store.record import EnvRecord, recorded_packages
         from envlock.store.tree import seal_environment
 
         self.ready()
@@ -47,19 +45,11 @@ class VenvBuild:
         install_locked_wheels(self.dest, wheels)
         place_toolkit(self.dest, request.target, request.files)
         compile_bytecode(self.dest)
-        record = EnvRecord(
-            env_name=request.env_name,
-            target=request.target.name,
-            env_hash=request.target.env_hash,
-            lock_content_hash=request.lock_content_hash,
-            platform=request.target.platform,
-            python=request.target.python,
+        record = request.record(
             interpreter=str(self._interpreter.path),
             interpreter_version=venv_python_version(self.dest) or self._interpreter.version,
-            envlock_version=__version__,
             interpreter_source=self._chosen.source if self._chosen is not None else "system",
             warnings=self._chosen.warnings if self._chosen is not None else (),
-            packages=recorded_packages(request.files),
         )
         seal_environment(self.dest, record)
 

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 
 from envlock.errors import IntegrityError, StoreError
 from envlock.lock.model import LockedInterpreter
+from envlock.store.artifacts import hash_file
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
 from envlock.store.modes import READONLY_DIR, seal_tree
@@ -279,16 +280,6 @@ def _used_build(layout: StoreLayout, interpreter_path: str) -> Path | None:
     return None
 
 
-def _sha256_file(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def interpreter_problems(
     layout: StoreLayout, interpreter: LockedInterpreter, interpreter_path: str
 ) -> tuple[list[str], list[str]]:
@@ -351,7 +342,7 @@ def interpreter_problems(
                 elif member.isfile() or member.islnk():
                     source = tar.extractfile(member)
                     want = hashlib.sha256(source.read()).hexdigest() if source is not None else ""
-                    if not stat.S_ISREG(st.st_mode) or _sha256_file(path) != want:
+                    if not stat.S_ISREG(st.st_mode) or hash_file(path)[0] != want:
                         problems.append(f"{path}: differs from the locked interpreter archive")
     except (tarfile.TarError, EOFError, OSError) as exc:
         problems.append(f"{archive}: cannot read the interpreter archive: {exc}")

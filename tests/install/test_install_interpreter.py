@@ -267,12 +267,7 @@ def test_a_lock_whose_interpreter_would_escape_the_store_is_refused(
 def test_gc_keeps_the_interpreter_of_a_rooted_environment_and_removes_it_with_the_last_one(
     pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
 ) -> None:
-    lock = make_lock(
-        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
-    )
-    store = tmp_path / "store"
-    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
-    assert done.returncode == 0, done.stderr
+    lock, store = _install_pinned(pinned, tmp_path, wheels, server)
     unpacked = store / "v1" / "python" / f"{pinned.artifact.sha256[:32]}-cpython-{pinned.version}"
     assert unpacked.is_dir()
     gc = run_envlock(["gc", "--store", str(store)])
@@ -332,12 +327,7 @@ def test_an_interpreter_another_user_planted_in_the_store_is_not_run(
 def test_verify_compares_the_interpreter_an_environment_runs_with_its_archive(
     pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
 ) -> None:
-    lock = make_lock(
-        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
-    )
-    store = tmp_path / "store"
-    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
-    assert done.returncode == 0, done.stderr
+    lock, store = _install_pinned(pinned, tmp_path, wheels, server)
     verify = ["verify", "-l", str(lock), "--store", str(store)]
     clean = run_envlock(verify)
     assert clean.returncode == 0, clean.stdout + clean.stderr
@@ -354,3 +344,16 @@ def test_verify_compares_the_interpreter_an_environment_runs_with_its_archive(
     out = found.stdout + found.stderr
     assert f"{changed}: differs from the locked interpreter archive" in out
     assert f"{added}: not in the locked interpreter archive" in out
+
+
+def _install_pinned(
+    pinned: LockedInterpreter, tmp_path: Path, wheels: Path, server: FileServer
+) -> tuple[Path, Path]:
+    """A one-target lock on the pinned interpreter, installed into a new store: (lock, store)."""
+    lock = make_lock(
+        tmp_path / "envlock.lock", wheels, server.url, [TargetDef(name="cpu")], interpreter=pinned
+    )
+    store = tmp_path / "store"
+    done = run_envlock(["install", "-l", str(lock), "--store", str(store)])
+    assert done.returncode == 0, done.stderr
+    return lock, store

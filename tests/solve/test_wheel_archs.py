@@ -94,13 +94,7 @@ def test_with_ranges_refused_newer_gpus_still_get_the_inferred_row(
 def test_a_wheel_is_read_once_then_answered_from_the_sha256_cache(
     envlock: Envlock, universe: Universe, tmp_path: Path
 ) -> None:
-    server = universe("newrelease")
-    spec = universe_spec(
-        tmp_path,
-        server,
-        deps=("torch==2.10.5",),
-        targets=target_block("h100", gpus=("H100",), driver="575.51.03"),
-    )
+    server, spec = _h100_torch_2_10_5(universe, tmp_path)
     server.clear_requests()
     first = envlock("solve", "-s", str(spec), "--json")
     assert first.code == 0, first.err
@@ -119,13 +113,7 @@ def test_the_wheel_read_while_uv_resolves_is_the_one_the_solve_judges(
 ) -> None:
     # The solve starts reading the torch wheel it expects uv to pick before uv answers; the verdict
     # then takes that read: the wheel's zip directory is asked for once (one tail read).
-    server = universe("newrelease")
-    spec = universe_spec(
-        tmp_path,
-        server,
-        deps=("torch==2.10.5",),
-        targets=target_block("h100", gpus=("H100",), driver="575.51.03"),
-    )
+    server, spec = _h100_torch_2_10_5(universe, tmp_path)
     server.clear_requests()
     run = envlock("solve", "-s", str(spec), "--json")
     assert run.code == 0, run.err
@@ -166,3 +154,15 @@ def test_a_wheel_asked_for_while_its_read_runs_is_read_once(tmp_path: Path) -> N
     # and then from the cache, without opening the file again
     assert reader.learn(file).archs == answers[0].archs
     assert opened == [wheel.as_uri()]
+
+
+def _h100_torch_2_10_5(universe: Universe, tmp_path: Path) -> tuple[FixtureIndexServer, Path]:
+    """The `newrelease` universe and a spec of torch 2.10.5 (not in the knowledge base) for an H100."""
+    server = universe("newrelease")
+    spec = universe_spec(
+        tmp_path,
+        server,
+        deps=("torch==2.10.5",),
+        targets=target_block("h100", gpus=("H100",), driver="575.51.03"),
+    )
+    return server, spec
