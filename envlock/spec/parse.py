@@ -578,7 +578,7 @@ class _SpecReader(TableReader):
         if not m or m.group(1) != "3":
             hint = None
             m2 = re.match(r"^(?:py|python)?\s*(3)\.(\d+)", text)
-            if m2:
+            if m2 and f"{m2.group(1)}.{m2.group(2)}" != text:
                 hint = f'did you mean "{m2.group(1)}.{m2.group(2)}"?'
             raise self.fail("env.python", f"{show(text)} is not a Python version", expected, hint=hint)
         return text

@@ -113,6 +113,12 @@ def test_bad_python_versions(in_tmp: Path, python: str) -> None:
     assert "expected" in str(error) and "3.11" in str(error)
 
 
+def test_a_three_digit_minor_is_refused_without_suggesting_itself(in_tmp: Path) -> None:
+    error = fail(in_tmp, GOOD_HEAD.replace('"3.11"', '"3.123"') + TARGET)
+    assert_located(error, 3, "env.python")
+    assert error.hint is None  # "did you mean "3.123"?" would send the user in a circle
+
+
 def test_bad_platform_suggests_the_right_one(in_tmp: Path) -> None:
     error = fail(in_tmp, GOOD_HEAD + TARGET.replace("linux-x86_64", "linux_x86_64"))
     assert_located(error, 7, "target[0].platform")
