@@ -133,8 +133,10 @@ def _environment_record_checks(args: argparse.Namespace, lock: Lock, report: Doc
     if args.prefix is not None:
         env = args.prefix.absolute()
     else:
+        from envlock.store.local import usable_env_name
+
         name = env_dir_name(env_hash=target.env_hash, env_name=lock.inputs.name, target=target.name)
-        env = layout.env_path(name)
+        env = layout.env_path(usable_env_name(layout, name)[0])  # the one this user's installs run
         if not env.exists():
             return [
                 Check(

@@ -55,9 +55,7 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments `install`, `run` and `shell` share."""
     from envlock.cli.locations import LOCK_HELP
 
-    parser.add_argument(
-        "-l", "--lock", type=Path, default=None, metavar="LOCK", help=LOCK_HELP
-    )
+    parser.add_argument("-l", "--lock", type=Path, default=None, metavar="LOCK", help=LOCK_HELP)
     parser.add_argument(
         "--target", default=None, metavar="NAME|auto", help="lock target to install, or `auto` to detect"
     )
@@ -153,6 +151,12 @@ def install_from_args(args: argparse.Namespace, console: Console) -> InstallResu
         prefix=getattr(args, "prefix", None),
         python_override=override,
     )
+    if plan.refused is not None:
+        note = (
+            f"not using the environment others may have put in the store ({plan.refused}): "
+            f"using a copy of your own, {plan.path.name}"
+        )
+        (console.info if plan.hit else console.warn)(note)  # said loudly once, when the copy is built
     if not plan.hit:
         console.step(f"installing target {target.name} of {lock_path} into {plan.path}")
     result = _apply(plan, args, console, bundle, override)

@@ -83,6 +83,7 @@ def _installed(
     lock: Lock, layout: StoreLayout, only: str | None, source: str
 ) -> list[tuple[LockedTarget, Path]]:
     from envlock.store.layout import env_dir_name
+    from envlock.store.local import usable_env_name
 
     if only is not None:
         lock.require_target(
@@ -94,7 +95,8 @@ def _installed(
     for t in lock.targets:
         if only is not None and t.name != only:
             continue
-        path = layout.env_path(env_dir_name(env_hash=t.env_hash, env_name=lock.inputs.name, target=t.name))
+        name = env_dir_name(env_hash=t.env_hash, env_name=lock.inputs.name, target=t.name)
+        path = layout.env_path(usable_env_name(layout, name)[0])  # the one this user's installs run
         if path.exists():
             found.append((t, path))
     return found

@@ -168,7 +168,9 @@ def cached_facts(facts_dir: Path, digest: str, compute: Any) -> BaseFacts:
     """The facts of base `digest`, read from `facts_dir` or computed by `compute()` and kept there."""
     path = facts_dir / f"{digest.split(':', 1)[1]}.json"
     try:
-        return BaseFacts.from_json(json.loads(path.read_text(encoding="utf-8")))
+        from envlock.store.safe_read import read_store_text
+
+        return BaseFacts.from_json(json.loads(read_store_text(path)))  # never blocks on a planted FIFO
     except (OSError, ValueError, KeyError, TypeError, IndexError):
         pass
     facts: BaseFacts = compute()

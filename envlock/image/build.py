@@ -251,11 +251,21 @@ def _layer_record(store: StoreLayout, key: str) -> Path:
 def _cached_layer(store: StoreLayout, plan: LayerPlan) -> BuiltLayer | None:
     if plan.key is None:
         return None
+    from envlock.store.safe_read import read_store_text
+    from envlock.store.trust import Trust
+
+    record = _layer_record(store, plan.key)
+    trust = Trust.of(store.root)
     try:
-        doc = json.loads(_layer_record(store, plan.key).read_text(encoding="utf-8"))
+        doc = json.loads(read_store_text(record))
         path = blob_path(_oci_dir(store), str(doc["digest"]))
         if path.stat().st_size != int(doc["size"]):
             return None
+        # a layer is reused without hashing its blob again (it can be gigabytes): only when the record
+        # and the blob belong to users this one trusts (store/trust.py) and nobody else may write them
+        for made in (record.lstat(), path.lstat()):
+            if not trust.trusts(made.st_uid) or made.st_mode & 0o022:
+                return None
     except (OSError, ValueError, KeyError, TypeError, UsageError):
         return None
     return BuiltLayer(

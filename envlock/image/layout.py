@@ -193,7 +193,9 @@ def _abandoned(partial: Path) -> bool:
     import time
 
     try:
-        pid_text, _, host = (partial / _OWNER).read_text(encoding="utf-8").strip().partition(" ")
+        from envlock.store.safe_read import read_store_text
+
+        pid_text, _, host = read_store_text(partial / _OWNER).strip().partition(" ")
         if host == hostname() and pid_text.isdigit():
             try:
                 os.kill(int(pid_text), 0)

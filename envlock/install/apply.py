@@ -228,10 +228,27 @@ def apply_install(
             after_publish=lambda p: _register_root(plan, p),
             on_wait=on_wait,
         )
+        if not outcome.built:
+            _check_found(plan, outcome.path)
         return InstallResult(
             path=outcome.path, built=outcome.built, target=plan.target.name, env_name=plan.env_name
         )
     return _apply_prefix(plan, store, build, lease_info, stale)
+
+
+def _check_found(plan: InstallPlan, path: Path) -> None:
+    """IntegrityError unless the environment another process published at `path` (while this one
+    waited or built) is the target's: the same record check a store hit gets (`install/plan.py`)."""
+    from envlock.install.plan import foreign_env, record_problem
+    from envlock.store.record import EnvRecord
+
+    record = EnvRecord.read(path)
+    target = plan.target
+    problem = (
+        "its record cannot be read" if record is None else record_problem(record, target, target.env_hash)
+    )
+    if problem is not None:
+        raise foreign_env(path, target, problem)
 
 
 def _apply_prefix(

@@ -25,6 +25,8 @@ class InstallPlan:
     path: Path  # where the environment is or will be: the store path, or `--prefix`
     prefix: bool
     hit: bool
+    # why `envs/<env_name>` is not used when `path` is this user's private copy instead (store/trust.py)
+    refused: str | None = None
 
 
 def record_problem(record: EnvRecord, target: LockedTarget, env_hash: str) -> str | None:
@@ -67,7 +69,12 @@ def _check_record(
         return True
     if prefix:
         return False  # an older envlock environment at --prefix: rebuilt and replaced
-    raise IntegrityError(
+    raise foreign_env(path, target, problem)
+
+
+def foreign_env(path: Path, target: LockedTarget, problem: str) -> IntegrityError:
+    """The error for a store environment at `path` that is not `target`'s (`problem` says how)."""
+    return IntegrityError(
         f"store environment {path} is not what the lock pins for target {target.name}: {problem}",
         hint="someone changed the store or published a forged environment there; do not run it. "
         "`envlock verify` re-checks the store; remove that directory (or use another --store) to rebuild",
@@ -112,8 +119,12 @@ def plan_install(
 
         key = sha256_json({"env-hash": computed, "python-override": str(python_override)})
     name = env_dir_name(env_hash=key, env_name=lock.inputs.name, target=target.name)
+    refused: str | None = None
     if prefix is None:
-        path = store.env_path(name)
+        from envlock.store.local import usable_env_name
+
+        usable, refused = usable_env_name(store, name)
+        path = store.env_path(usable)
         record = EnvRecord.read(path)
         if record is None and (path / ENV_RECORD).exists():
             # published (the builders' test) but unreadable: never used, never silently rebuilt over
@@ -144,4 +155,5 @@ def plan_install(
         path=path,
         prefix=prefix is not None,
         hit=hit,
+        refused=refused,
     )

@@ -9,14 +9,13 @@ itself is an ordinary verified artifact (`<root>/v1/artifacts/`). An install unp
 while it holds the build lease of its environment, which names the archive, so `envlock gc` keeps it
 meanwhile; gc removes an unpacked interpreter that no environment in the store is built on.
 
-Trust (a store shared through a group, docs/architecture.md): the name is predictable from the
+Trust (a store shared through a group, docs/architecture.md §8): the name is predictable from the
 lock, so another member of the group could make `python/<name>` first, or put another tree in its
 place. An unpacked build is therefore sealed read-only (no write bit for anyone) before its one
-rename, `python/` gets the sticky bit (`StoreLayout.ensure`), and an existing entry is used only
-when it is owned by this user, by the owner of the store's root directory or by root, and neither
-it nor anything in its top level is writable by group or others. An entry that fails this is left
-alone and this user unpacks a private copy, `python/<name>-u<uid>`; when that name is taken by
-someone else too, the install stops with a StoreError saying whom to ask.
+rename, and an existing entry is used only when `store/trust.py` says its owner is trusted and
+nobody else may write its top level. An entry that fails this is left alone and this user unpacks a
+private copy, `python/<name>-u<uid>`; when that name is taken by someone else too, the install stops
+with a StoreError saying whom to ask.
 """
 
 from __future__ import annotations
@@ -28,12 +27,20 @@ import stat
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from envlock.errors import IntegrityError, StoreError
+from envlock.errors import IntegrityError
 from envlock.lock.model import LockedInterpreter
 from envlock.store.artifacts import hash_file
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
 from envlock.store.modes import READONLY_DIR, seal_tree
+from envlock.store.trust import (
+    Trust,
+    check_directories,
+    check_private,
+    current_uid,
+    entry_problem,
+    private_name,
+)
 
 _DONE = ".envlock-complete"
 
@@ -59,76 +66,22 @@ def interpreter_executable(root: Path, interpreter: LockedInterpreter) -> Path:
 def private_interpreter_dir(layout: StoreLayout, interpreter: LockedInterpreter) -> Path:
     """This user's own copy, for when `interpreter_dir` is held by someone this user does not trust."""
     base = interpreter_dir(layout, interpreter)
-    return base.with_name(f"{base.name}-u{_uid()}")
+    return base.with_name(private_name(base.name))
 
 
-def _uid() -> int:
-    getuid = getattr(os, "getuid", None)
-    return getuid() if getuid is not None else 0
-
-
-def _trusted_uids(layout: StoreLayout) -> set[int]:
-    """Whose unpacked interpreters this user runs: its own, root's, and the store root's owner's."""
-    trusted = {_uid(), 0}
-    with contextlib.suppress(OSError):
-        trusted.add(layout.root.stat().st_uid)
-    return trusted
-
-
-def _distrust(path: Path, trusted: set[int]) -> str | None:
+def _distrust(path: Path, trust: Trust) -> str | None:
     """Why the unpacked build at `path` is not to be run (None: it is fine to run)."""
-    try:
-        st = path.lstat()
-    except OSError:
-        return "missing"
-    if not stat.S_ISDIR(st.st_mode):
-        return "not a directory"
-    if st.st_uid not in trusted:
-        return f"owned by uid {st.st_uid}, not by you, the store's owner or root"
-    entries = [path]
-    with contextlib.suppress(OSError):
-        entries += list(path.iterdir())
-    for entry in entries:
-        try:
-            mode = entry.lstat().st_mode
-        except OSError:
-            continue
-        if not stat.S_ISLNK(mode) and mode & 0o022:
-            return f"{entry.relative_to(path.parent)} is writable by group or others"
-    if not (path / _DONE).is_file():
-        return "incomplete"
-    return None
-
-
-def _check_parent(layout: StoreLayout) -> None:
-    """Refuse a `python/` directory in which others could rename entries (no sticky bit)."""
-    parent = interpreters_dir(layout)
-    try:
-        st = parent.stat()
-    except OSError:
-        return
-    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
-        if st.st_uid == _uid():
-            with contextlib.suppress(OSError):
-                parent.chmod(stat.S_IMODE(st.st_mode) | stat.S_ISVTX)
-                return
-        raise StoreError(
-            f"store: {parent} is writable by others and lacks the sticky bit, so anyone who may write "
-            "there could replace the interpreter an environment runs",
-            hint=f"ask its owner (uid {st.st_uid}) to run `chmod +t {parent}` (any envlock command they run "
-            "in this store does it), or use a store of your own (--store / ENVLOCK_STORE)",
-            details={"path": str(parent)},
-        )
+    return entry_problem(path, trust, marker=_DONE)
 
 
 def unpacked(layout: StoreLayout, interpreter: LockedInterpreter) -> Path | None:
     """The interpreter's executable when the store holds a build of it this user may run, else None.
 
     Raises StoreError when `python/` lets others rename what is in it."""
-    _check_parent(layout)
-    trusted = _trusted_uids(layout)
+    trust = Trust.of(layout.root)
+    check_directories(trust, layout.base, interpreters_dir(layout))
     for root in (interpreter_dir(layout, interpreter), private_interpreter_dir(layout, interpreter)):
-        if _distrust(root, trusted) is None:
+        if _distrust(root, trust) is None:
             return interpreter_executable(root, interpreter)
     return None
 
@@ -172,11 +125,11 @@ def shared_refused(layout: StoreLayout, interpreter: LockedInterpreter) -> str |
     """Why the shared `python/<name>` of `interpreter` is not run by this user when someone else holds
     it (so a private copy is used), else None."""
     shared = interpreter_dir(layout, interpreter)
-    why = _distrust(shared, _trusted_uids(layout))
+    why = _distrust(shared, Trust.of(layout.root))
     if why is None or why == "missing":
         return None
     with contextlib.suppress(OSError):
-        if shared.lstat().st_uid == _uid():
+        if shared.lstat().st_uid == current_uid():
             return None  # this user's own: replaced by a fresh unpack
     return f"{shared} is {why}"
 
@@ -190,20 +143,11 @@ def _destination(layout: StoreLayout, interpreter: LockedInterpreter) -> Path:
         return shared
     except OSError as exc:
         raise store_error(exc, shared, "look for the interpreter") from exc
-    if st.st_uid == _uid():
+    if st.st_uid == current_uid():
         return shared  # this user's own unfinished or loosened entry: replaced below
     private = private_interpreter_dir(layout, interpreter)
-    with contextlib.suppress(FileNotFoundError):
-        owner = private.lstat().st_uid
-        if owner != _uid():
-            raise StoreError(
-                f"store: {private} is owned by uid {owner}, not by you: someone else made the name "
-                f"envlock keeps for your own copy of the interpreter (because {shared.name} is "
-                f"{_distrust(shared, _trusted_uids(layout))})",
-                hint=f"ask uid {owner} or the store's admin to remove {private} and {shared}, "
-                "or use a store of your own (--store / ENVLOCK_STORE)",
-                details={"path": str(private), "owner": owner},
-            )
+    why = _distrust(shared, Trust.of(layout.root)) or "held by someone else"
+    check_private(private, shared=shared, why=why)
     return private
 
 
@@ -245,7 +189,7 @@ def unpack_interpreter(layout: StoreLayout, interpreter: LockedInterpreter, arch
             seal_tree(scratch, keep_root_writable=True)
             scratch.chmod(0o755)
             final.parent.mkdir(parents=True, exist_ok=True)
-            if _distrust(final, _trusted_uids(layout)) not in (None, "missing"):
+            if _distrust(final, Trust.of(layout.root)) not in (None, "missing"):
                 _drop_own(final)  # an entry of this user's own that is not fit to run
             scratch.rename(final)
             final.chmod(READONLY_DIR)
@@ -264,7 +208,7 @@ def _drop_own(path: Path) -> None:
     from envlock.store.modes import remove_tree
 
     with contextlib.suppress(OSError):
-        if path.lstat().st_uid == _uid():
+        if path.lstat().st_uid == current_uid():
             aside = path.with_name(f".{path.name}.{new_token(8)}")
             path.rename(aside)
             remove_tree(aside)
@@ -314,7 +258,7 @@ def interpreter_problems(
         top = root.lstat()
     except OSError:
         return [f"{root}: the interpreter the environment runs is missing"], []
-    if top.st_uid not in _trusted_uids(layout):
+    if not Trust.of(layout.root).trusts(top.st_uid):
         notes.append(f"{root}: owned by uid {top.st_uid}, who could change it after this check")
     if top.st_mode & 0o022:
         problems.append(f"{root}: writable by group or others")

@@ -146,7 +146,11 @@ class Lease:
         """Write who holds this lease to `path` (a LeaseHolder document without info), so that a later
         holder can tell whether the builder that worked beside it is dead (`LeaseHolder.read`)."""
         body = {"token": self.token, "host": hostname(), "boot-id": _boot_id(), "pid": os.getpid()}
-        path.write_text(json.dumps(body, sort_keys=True), encoding="utf-8")
+        # a new file only: never through a link or into a FIFO someone put at `path` first
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+        fd = os.open(path, flags, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(body, sort_keys=True))
 
     def keep_fresh(self, path: Path) -> None:
         """Touch `path` with every heartbeat from now on."""

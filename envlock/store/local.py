@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from envlock.store.errors import store_error
 from envlock.store.layout import ENV_RECORD, StoreLayout, hostname, new_token
 from envlock.store.lease import LeaseHolder, LeaseInfo, acquire_lease
 from envlock.store.modes import remove_tree, seal_root
+from envlock.store.trust import Trust, check_directories, check_private, entry_problem, private_name
 
 ENV_BUILD_PAUSE = "ENVLOCK_TEST_BUILD_PAUSE"  # tests: seconds to sleep between building and publishing
 _OWNER = "owner.json"  # in a scratch directory: who builds there (see Lease.write_owner)
@@ -44,6 +46,27 @@ def is_published(env_dir: Path) -> bool:
     return (env_dir / ENV_RECORD).is_file()
 
 
+def _lease_info(name: str, info: LeaseInfo) -> dict[str, object]:
+    return {"env": name, **(info() if callable(info) else info)}
+
+
+def usable_env_name(layout: StoreLayout, name: str) -> tuple[str, str | None]:
+    """The store name of environment `name` that this user uses, and why not the shared one (None
+    when it is the shared one): in a store others may write, `envs/<name>` held by a user this user
+    does not trust (or loosened so that others may write it) is left alone for this user's private
+    `envs/<name>-u<uid>` (`store/trust.py`). Raises StoreError when the directories on the way, or the
+    private name, are in untrusted hands."""
+    trust = Trust.of(layout.root)
+    check_directories(trust, layout.base, layout.envs)
+    shared = layout.env_path(name)
+    why = entry_problem(shared, trust, marker=ENV_RECORD)
+    if why in (None, "missing", "incomplete"):
+        return name, None
+    private = layout.env_path(private_name(name))
+    check_private(private, shared=shared, why=why)
+    return private.name, f"{shared} is {why}"
+
+
 class LocalStore:
     """A store rooted at `layout.root`, shared safely between processes and nodes."""
 
@@ -66,22 +89,30 @@ class LocalStore:
     ) -> BuildOutcome:
         """Build environment `name` unless someone has, or does while we wait for their lease.
 
-        `build(dir)` fills a scratch directory; it is published to `envs/<name>` by one rename.
+        `build(dir)` fills a scratch directory; it is published to `envs/<name>` by one rename, or to
+        this user's private `envs/<name>-u<uid>` when someone this user does not trust holds that
+        (`usable_env_name`; checked again when someone else publishes while this process waits).
         `after_publish(path)` runs while the lease is still held (to register roots before a GC can
         see an unrooted environment). The lease file carries `info` (which artifacts are in use; a
         callable is called only by the process that takes the lease).
         """
         self.layout.ensure()
-        final = self.layout.env_path(name)
+        shared = name
+        name, _why = usable_env_name(self.layout, shared)
         for _attempt in range(_MAX_ATTEMPTS):
+            final = self.layout.env_path(name)
             lease = acquire_lease(
                 self.layout.lease_path(name),
-                info=lambda: {"env": name, **(info() if callable(info) else info)},
+                info=functools.partial(_lease_info, name, info),
                 stale_seconds=self.stale_seconds,
-                done=lambda: is_published(final),
+                done=functools.partial(is_published, final),
                 on_wait=on_wait,
             )
             if lease is None:
+                settled = self._settle(shared, name)
+                if settled != name:
+                    name = settled  # published meanwhile by someone this user does not trust
+                    continue
                 if after_publish is not None:
                     after_publish(final)
                 return BuildOutcome(path=final, built=False)
@@ -109,6 +140,11 @@ class LocalStore:
                     built = self._publish(env_dir, final)
                     if built:
                         self._log(name)
+                    else:
+                        settled = self._settle(shared, name)
+                        if settled != name:
+                            name = settled  # the rename was lost to someone this user does not trust
+                            continue
                     if after_publish is not None:
                         after_publish(final)
                     return BuildOutcome(path=final, built=built)
@@ -119,6 +155,23 @@ class LocalStore:
             "times while this process built it, so it never published",
             hint="the lease heartbeat cannot keep up on this filesystem: raise ENVLOCK_LEASE_STALE_SECONDS",
         )
+
+    def _settle(self, shared: str, name: str) -> str:
+        """`name` when the environment someone else published there (while this process waited or
+        built) may be used, else the private name to build instead. StoreError when `name` is this
+        user's private name already and someone else published it."""
+        if name == shared:
+            return usable_env_name(self.layout, shared)[0]
+        path = self.layout.env_path(name)
+        why = entry_problem(path, Trust.of(self.layout.root), marker=ENV_RECORD)
+        if why is not None:
+            raise StoreError(
+                f"store: {path}, the name envlock keeps for your own copy, appeared while this install "
+                f"ran and is {why}",
+                hint="use a store of your own (--store / ENVLOCK_STORE) and tell the store's admin",
+                details={"path": str(path)},
+            )
+        return name
 
     def _publish(self, env_dir: Path, final: Path) -> bool:
         try:

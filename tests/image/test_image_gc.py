@@ -58,6 +58,14 @@ def test_gc_keeps_the_layers_of_a_rooted_environment_and_drops_them_with_it(
     assert record_blobs <= _files(oci / "blobs" / "sha256")
     again = _build(lock, store, tmp_path / "out2", debian_base)
     assert sum(layer["reused"] for layer in again["layers"]) == len(records)  # the cache still serves
+    if os.geteuid() == 0:
+        # a blob another user holds (say, one they swapped in: blobs/ is the group's) is not reused
+        # without re-hashing: that layer is written again, by this user
+        swapped = oci / "blobs" / "sha256" / sorted(record_blobs)[0]
+        os.chown(swapped, 65534, 65534)
+        third = _build(lock, store, tmp_path / "out3", debian_base)
+        assert sum(layer["reused"] for layer in third["layers"]) == len(records) - 1
+        assert swapped.stat().st_uid == 0
 
     lock.unlink()  # its root dies: the environment, and with it its layers, are garbage
     out = _gc(store)

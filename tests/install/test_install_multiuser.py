@@ -107,8 +107,7 @@ def users(shared: Path) -> Iterator[tuple[User, User, int]]:
         subprocess.run(["groupdel", group], check=False, capture_output=True)
 
 
-def test_two_users_share_a_group_store(shared: Path, users: tuple[User, User, int]) -> None:
-    alice, bob, group = users
+def _setup(shared: Path) -> tuple[str, FileServer]:
     python = _system_python()
     if python is None:
         pytest.skip(f"no {PYTHON} that other users can run in /usr/local/bin, /usr/bin or /bin")
@@ -117,10 +116,86 @@ def test_two_users_share_a_group_store(shared: Path, users: tuple[User, User, in
     (shared / "bin").mkdir()
     shutil.copy2(uv_binary(), shared / "bin" / "uv")
     _copy_runtime(shared / "site")
-    wheels = shared / "wheels"
-    server = FileServer(wheels)
+    return python, FileServer(shared / "wheels")
+
+
+def _group_store(shared: Path, server: FileServer, group: int) -> tuple[Path, Path]:
+    """The lock and a store made as README's "Shared stores" says: root's, the group's, 3775."""
+    lock = make_lock(
+        shared / "envlock.lock",
+        shared / "wheels",
+        server.url,
+        [TargetDef(name="cpu"), TargetDef(name="small", packages=(("alpha", "1.0"),))],
+    )
+    for path in [lock, *(shared / "wheels").iterdir()]:
+        path.chmod(0o644)
+    store = shared / "store"
+    store.mkdir()
+    os.chown(store, 0, group)
+    store.chmod(0o3775)
+    return lock, store
+
+
+def test_two_users_share_a_group_store(shared: Path, users: tuple[User, User, int]) -> None:
+    alice, bob, group = users
+    python, server = _setup(shared)
     try:
         _scenario(shared, python, alice, bob, group, server)
+    finally:
+        server.close()
+
+
+def test_a_member_the_store_does_not_trust_cannot_plant_an_environment(
+    shared: Path, users: tuple[User, User, int]
+) -> None:
+    """Without a trusted-users file, bob builds an environment at the name the lock gives and then
+    changes it (it is his); alice's install of that lock does not run it but builds her own copy."""
+    alice, bob, group = users
+    python, server = _setup(shared)
+    try:
+        lock, store = _group_store(shared, server, group)
+        envlock = [python, "-m", "envlock"]
+        with_store = ["-l", str(lock), "--store", str(store)]
+        made = subprocess.run(
+            [*envlock, "install", *with_store, "--target", "small"],
+            env={**os.environ, "PYTHONPATH": str(shared / "site"), "ENVLOCK_GPUS": "none"},
+            capture_output=True, text=True, check=False, umask=0o002,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr  # the store's owner makes v1/ first, as README says
+
+        planted = _as(bob, group, [*envlock, "install", *with_store, "--target", "cpu", "--json"], shared)
+        assert planted.returncode == 0, planted.stderr
+        bobs = Path(json.loads(planted.stdout)["path"])
+        beta = bobs / "lib" / PYTHON / "site-packages" / "beta" / "__init__.py"
+        changed = _as(
+            bob, group, ["sh", "-c", f"chmod u+w {beta} && echo 'print(\"planted\")' >> {beta}"], shared
+        )
+        assert changed.returncode == 0, changed.stderr
+
+        code = "import beta; print(beta.__version__)"
+        ran = _as(
+            alice,
+            group,
+            [*envlock, "run", *with_store, "--target", "cpu", "--", "python", "-c", code],
+            shared,
+        )
+        assert (ran.returncode, ran.stdout) == (0, "2.0\n"), ran.stderr
+        assert (
+            f"not using the environment others may have put in the store ({bobs} is owned by uid {bob.uid}"
+            in (ran.stderr)
+        )
+        hers = bobs.with_name(f"{bobs.name}-u{alice.uid}")
+        assert hers.is_dir() and hers.stat().st_uid == alice.uid
+        checked = _as(alice, group, [*envlock, "verify", *with_store, "--target", "cpu"], shared)
+        assert checked.returncode == 0 and str(hers) in checked.stdout, checked.stdout + checked.stderr
+
+        # With the owner's word that the group's builds are trusted, alice runs bob's, and her verify
+        # finds what he changed in it.
+        trust = store / "trusted-users"
+        trust.write_text(f"@{grp.getgrgid(group).gr_name}\n")
+        trust.chmod(0o644)
+        caught = _as(alice, group, [*envlock, "verify", *with_store, "--target", "cpu"], shared)
+        assert caught.returncode == 1 and "beta/__init__.py" in caught.stdout, caught.stdout + caught.stderr
     finally:
         server.close()
 
@@ -151,18 +226,11 @@ def _as(user: User, group: int, args: list[str], shared: Path) -> subprocess.Com
 
 
 def _scenario(shared: Path, python: str, alice: User, bob: User, group: int, server: FileServer) -> None:
-    lock = make_lock(
-        shared / "envlock.lock",
-        shared / "wheels",
-        server.url,
-        [TargetDef(name="cpu"), TargetDef(name="small", packages=(("alpha", "1.0"),))],
-    )
-    for path in [lock, *(shared / "wheels").iterdir()]:
-        path.chmod(0o644)
-    store = shared / "store"
-    store.mkdir()
-    os.chown(store, 0, group)
-    store.chmod(0o2775)
+    lock, store = _group_store(shared, server, group)
+    # The store's owner trusts every member's builds: alice makes v1/ and bob runs what she built.
+    trust = store / "trusted-users"
+    trust.write_text(f"# the hpc group builds for each other\n@{grp.getgrgid(group).gr_name}\n")
+    trust.chmod(0o644)
     envlock = [python, "-m", "envlock"]
     with_store = ["-l", str(lock), "--store", str(store)]
 

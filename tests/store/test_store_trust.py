@@ -5,6 +5,7 @@ is uid 65534 in a forked child (os.setuid), so these tests need root.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -181,10 +182,8 @@ def test_the_private_name_taken_by_another_user_is_a_clear_error(
     assert (private / "python" / "bin" / f"python{VERSION[:4]}").read_bytes() != GENUINE  # left alone
 
 
-def test_python_without_the_sticky_bit_owned_by_another_user_is_refused(
-    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
-) -> None:
-    interpreter, archive = pinned
+def _loose_python_of_other(store: StoreLayout) -> None:
+    """`python/` remade by uid 65534, writable by all, without the sticky bit."""
     pythons = store.base / "python"
     pythons.rmdir()
 
@@ -193,10 +192,78 @@ def test_python_without_the_sticky_bit_owned_by_another_user_is_refused(
         pythons.chmod(0o777)
 
     assert as_other(make_loose) == 0
+
+
+def _trust_file(store: StoreLayout, text: str, *, mode: int = 0o644) -> Path:
+    path = store.root / "trusted-users"
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_python_owned_by_an_untrusted_user_is_refused(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
+) -> None:
+    interpreter, archive = pinned
+    _loose_python_of_other(store)
+    with pytest.raises(StoreError) as err:
+        unpack_interpreter(store, interpreter, archive)
+    assert f"python belongs to uid {OTHER}" in err.value.message
+    assert err.value.hint is not None and "trusted-users" in err.value.hint
+
+
+def test_python_of_a_trusted_user_without_the_sticky_bit_is_refused(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
+) -> None:
+    interpreter, archive = pinned
+    _loose_python_of_other(store)
+    _trust_file(store, f"# the store's builders\n{OTHER}\n")
     with pytest.raises(StoreError) as err:
         unpack_interpreter(store, interpreter, archive)
     assert "lacks the sticky bit" in err.value.message
     assert err.value.hint is not None and f"uid {OTHER}" in err.value.hint
+
+
+@pytest.mark.parametrize("line", [str(OTHER), "nobody", "@nogroup", f"@{OTHER}"])
+def test_a_build_of_a_user_the_store_trusts_is_run(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path], line: str
+) -> None:
+    import grp
+    import pwd
+
+    with contextlib.suppress(KeyError):
+        if line == "nobody" and pwd.getpwnam("nobody").pw_uid != OTHER:
+            pytest.skip("user nobody is not uid 65534 here")
+        if line == "@nogroup" and grp.getgrnam("nogroup").gr_gid != OTHER:
+            pytest.skip("group nogroup is not gid 65534 here")
+    interpreter, _archive_path = pinned
+    shared = interpreter_dir(store, interpreter)
+
+    def build_sealed() -> None:  # a trusted builder's build: nobody else may write it
+        _plant(shared)
+        for path in (shared, *shared.rglob("*")):
+            path.chmod(path.stat().st_mode & ~0o022)
+
+    assert as_other(build_sealed) == 0
+    _trust_file(store, line + "  # trusted\n")
+    found = unpacked(store, interpreter)
+    assert found is not None and found.is_relative_to(shared)
+
+
+@pytest.mark.parametrize("how", ["writable by others", "owned by the other user"])
+def test_a_trust_file_the_store_owner_does_not_hold_alone_is_ignored(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path], how: str
+) -> None:
+    interpreter, archive = pinned
+    shared = interpreter_dir(store, interpreter)
+    assert as_other(lambda: _plant(shared)) == 0
+    if how == "writable by others":
+        _trust_file(store, f"{OTHER}\n", mode=0o666)
+    else:
+        assert as_other(lambda: _trust_file(store, f"{OTHER}\n")) == 0
+    assert unpacked(store, interpreter) is None
+    exe = unpack_interpreter(store, interpreter, archive)
+    assert exe.is_relative_to(private_interpreter_dir(store, interpreter))
 
 
 def test_a_root_name_taken_by_another_user_says_who_holds_it(store: StoreLayout) -> None:
@@ -229,3 +296,89 @@ def test_a_root_name_taken_by_another_user_says_who_holds_it(store: StoreLayout)
     # while a root of one's own is
     assert add_root(store, name, env, lock_path=lock).name == f"u{os.getuid()}-{name}"
     assert [(r.path.name, r.live) for r in read_roots(store)] == [(f"u{os.getuid()}-{name}", True)]
+
+
+ENV = "0123456789abcdef0123456789abcdef-demo-cpu"
+
+
+def _plant_env(path: Path) -> None:
+    """A published-looking environment of another user's: a record and a planted module."""
+    path.mkdir()
+    (path / "envlock-env.json").write_text("{}\n")
+    (path / "evil.py").write_text("print('planted')\n")
+    for made in (path / "envlock-env.json", path / "evil.py", path):
+        made.chmod(0o555 if made.is_dir() else 0o444)
+
+
+def _fill(dest: Path) -> None:
+    dest.mkdir()
+    (dest / "envlock-env.json").write_text('{"genuine": true}\n')
+
+
+def test_an_environment_planted_by_another_user_is_not_used(store: StoreLayout) -> None:
+    from envlock.store.local import LocalStore, usable_env_name
+
+    shared = store.env_path(ENV)
+    assert as_other(lambda: _plant_env(shared)) == 0
+    name, why = usable_env_name(store, ENV)
+    assert name == f"{ENV}-u{os.getuid()}"
+    assert why is not None and f"owned by uid {OTHER}" in why
+    outcome = LocalStore(store, stale_seconds=60).build(ENV, info={}, build=_fill)
+    assert (outcome.path, outcome.built) == (store.env_path(name), True)
+    assert (outcome.path / "envlock-env.json").read_text() == '{"genuine": true}\n'
+    assert usable_env_name(store, ENV) == (name, why)  # the next install finds the private copy
+
+
+def test_an_environment_another_user_publishes_during_a_build_is_not_used(store: StoreLayout) -> None:
+    from envlock.store.local import LocalStore
+
+    shared = store.env_path(ENV)
+
+    def build_while_planted(dest: Path) -> None:
+        if not shared.exists():  # the first attempt: someone wins the rename meanwhile
+            assert as_other(lambda: _plant_env(shared)) == 0
+        _fill(dest)
+
+    outcome = LocalStore(store, stale_seconds=60).build(ENV, info={}, build=build_while_planted)
+    assert outcome.path == store.env_path(f"{ENV}-u{os.getuid()}") and outcome.built
+    assert (shared / "evil.py").exists()  # left alone
+    assert (outcome.path / "envlock-env.json").read_text() == '{"genuine": true}\n'
+
+
+def test_the_private_environment_name_taken_by_another_user_is_a_clear_error(store: StoreLayout) -> None:
+    from envlock.store.local import usable_env_name
+
+    private = store.env_path(f"{ENV}-u{os.getuid()}")  # this user's, named before the child's setuid
+
+    def plant_both() -> None:
+        _plant_env(store.env_path(ENV))
+        _plant_env(private)
+
+    assert as_other(plant_both) == 0
+    with pytest.raises(StoreError) as err:
+        usable_env_name(store, ENV)
+    assert f"is owned by uid {OTHER}, not by you" in err.value.message
+
+
+def test_a_store_whose_v1_another_user_owns_is_refused(store: StoreLayout) -> None:
+    from envlock.store.local import usable_env_name
+
+    fresh = StoreLayout(root=store.root.parent / "fresh")
+    fresh.root.mkdir(mode=0o777)
+    fresh.root.chmod(0o1777)
+    assert as_other(fresh.ensure) == 0  # the first user of a new store makes v1/ and its directories
+    with pytest.raises(StoreError) as err:
+        usable_env_name(fresh, ENV)
+    assert f"v1 belongs to uid {OTHER}" in err.value.message
+    assert err.value.hint is not None and "trusted-users" in err.value.hint
+
+
+def test_a_fifo_in_place_of_a_lease_owner_file_does_not_hang_the_builder(tmp_path: Path) -> None:
+    from envlock.store.lease import acquire_lease
+
+    lease = acquire_lease(tmp_path / "x.lease", info={}, stale_seconds=60, done=lambda: False)
+    assert lease is not None
+    with lease:
+        os.mkfifo(tmp_path / "owner.json")
+        with pytest.raises(FileExistsError):
+            lease.write_owner(tmp_path / "owner.json")
