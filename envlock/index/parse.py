@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -136,7 +136,11 @@ class _ReleaseFilter:
         self._seen: dict[str, bool] = {}
 
     def __call__(self, filename: str) -> bool:
-        text = _version_text(filename)
+        if filename.endswith(".whl"):  # the common case, inline: `_version_text` for a wheel
+            parts = filename.split("-", 6)
+            text: str | None = parts[1] if len(parts) in (5, 6) else None
+        else:
+            text = _version_text(filename)
         if text is None:
             return False
         known = self._seen.get(text)
@@ -187,16 +191,36 @@ def parse_json_page(body: bytes, *, url: str, version: Version | None = None) ->
     raw_files = document.get("files")
     if not isinstance(raw_files, list):
         raise _shape_error(where, "the 'files' list is missing")
-    keep: Callable[[str], bool] | None = _ReleaseFilter(version) if version is not None else None
+    chosen: Iterable[tuple[int, object]]
+    if version is None:
+        chosen = enumerate(raw_files)
+    else:
+        chosen = _release_entries(raw_files, _ReleaseFilter(version), url=url, where=where)
     files = []
-    for position, raw in enumerate(raw_files):
+    for position, raw in chosen:
         if not isinstance(raw, dict):
             raise _shape_error(where, f"files[{position}] is not an object")
-        if keep is not None and not keep(_json_filename(raw, url)):
-            continue
         files.append(_json_file(raw, position=position, page_url=url, where=where))
     serial = meta.get("_last-serial")
     return ParsedPage(files=_of_release(files, version), serial=serial if isinstance(serial, int) else None)
+
+
+def _release_entries(
+    raw_files: list[object], keep: _ReleaseFilter, *, url: str, where: str
+) -> list[tuple[int, object]]:
+    """(position, entry) of the entries whose file name `keep` lets through. A page lists up to
+    tens of thousands of files and this loop sees each of them: it asks each entry only for its
+    `filename` and meets each distinct version spelling once (`_ReleaseFilter`)."""
+    out: list[tuple[int, object]] = []
+    for position, raw in enumerate(raw_files):
+        if type(raw) is not dict:
+            raise _shape_error(where, f"files[{position}] is not an object")
+        filename = raw.get("filename")
+        if type(filename) is not str or not filename:
+            filename = _json_filename(raw, url)
+        if keep(filename):
+            out.append((position, raw))
+    return out
 
 
 def _json_filename(raw: Mapping[str, object], page_url: str) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from envlock import __version__
 from envlock.index.config import configuration_files
 from envlock.resolvers import Resolution, ResolutionRequest
-from envlock.resolvers.uv import Cancel, UvBackend
+from envlock.resolvers.uv import Cancel, SelectionWatcher, UvBackend
 from envlock.userfiles import write_atomic
 
 _LAYOUT = "solve-requests-v1"
@@ -158,6 +158,10 @@ class SpeculativeBackend:
 
     def version(self) -> str:
         return self._inner.version()
+
+    def watch_selections(self, watcher: SelectionWatcher | None) -> None:
+        """`UvBackend.watch_selections` (runs started ahead are not watched: they began before it)."""
+        self._inner.watch_selections(watcher)
 
     def start(self) -> int:
         """Start the resolutions the last solve with this key asked for; how many were started."""

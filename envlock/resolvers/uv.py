@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -384,6 +385,17 @@ class Cancel:
                 proc.kill()
 
 
+# uv's resolver logs each version it picks, while it resolves, as `DEBUG Selecting: name==version ...`
+# (`RUST_LOG=uv_resolver::resolver=debug`; its other output keeps its form). Only a hint: a line that
+# does not parse, or a uv that logs nothing, changes no result, only when envlock's page reads start.
+_SELECTING = re.compile(r"^DEBUG Selecting: ([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)")
+_DEBUG = "DEBUG "
+_RESOLVER_LOG = "uv_resolver::resolver=debug"
+
+# Told of each (request, project, version) uv selects while it resolves.
+SelectionWatcher = Callable[[ResolutionRequest, str, str], None]
+
+
 class UvBackend:
     """Resolves through `uv pip compile`."""
 
@@ -394,6 +406,12 @@ class UvBackend:
         # Found once, up front: `uv.find_uv_bin` reads sysconfig, whose first use is not
         # thread-safe, and resolutions run in threads.
         self._binary = uv_binary()
+        self._watcher: SelectionWatcher | None = None
+
+    def watch_selections(self, watcher: SelectionWatcher | None) -> None:
+        """Have `watcher` told of each version uv selects while a resolution runs (the solver starts
+        reading those releases' index pages then, instead of after uv; `_SELECTING`)."""
+        self._watcher = watcher
 
     def version(self) -> str:
         return uv_version()
@@ -418,37 +436,22 @@ class UvBackend:
                 )
             command = _command(request, workdir, offline=self.offline)
             env = uv_environment() | credential_environment(request)
-            if cancel is None:
-                proc = processes.run(command, cwd=workdir, env=env, capture_output=True, text=True)
-            else:
-                proc = self._run_cancellable(command, workdir, env, cancel)
-            if proc.returncode != 0:
-                raise self._failure(proc.stderr or proc.stdout)
+            watcher = self._watcher
+            if watcher is not None:
+                env["RUST_LOG"] = _RESOLVER_LOG
+            returncode, output = _run(
+                command,
+                workdir,
+                env,
+                cancel or Cancel(),
+                None if watcher is None else functools.partial(watcher, request),
+            )
+            if returncode != 0:
+                raise self._failure(output)
             return Resolution(
                 packages=_parse_pins((workdir / "resolution.txt").read_text(encoding="utf-8")),
                 backend=f"uv {uv_version()}",
             )
-
-    @staticmethod
-    def _run_cancellable(
-        command: list[str], workdir: Path, env: dict[str, str], cancel: Cancel
-    ) -> subprocess.CompletedProcess[str]:
-        """`processes.run` of `command`, killed when `cancel` is (InternalError then)."""
-        if cancel.cancelled:
-            raise InternalError("resolution cancelled before uv started")
-        pipe = subprocess.PIPE
-        with processes.start(command, text=True, cwd=workdir, env=env, stdout=pipe, stderr=pipe) as proc:
-            cancel.watch(proc)
-            try:
-                out, err = proc.communicate()
-            except BaseException:
-                proc.kill()
-                raise
-            finally:
-                cancel.watch(None)
-        if cancel.cancelled:
-            raise InternalError("resolution cancelled: its uv was killed")
-        return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
     @staticmethod
     def _failure(output: str) -> Exception:
@@ -464,6 +467,40 @@ class UvBackend:
             hint="relax the conflicting requirements in [env].dependencies",
             details={"explanation": _explanation(text)},
         )
+
+
+def _run(
+    command: list[str],
+    workdir: Path,
+    env: dict[str, str],
+    cancel: Cancel,
+    selected: Callable[[str, str], None] | None,
+) -> tuple[int, str]:
+    """Run uv, killed when `cancel` is (InternalError then): its exit status and its output (stdout
+    and stderr, without the resolver's log lines, each of which `selected` hears of as it comes)."""
+    if cancel.cancelled:
+        raise InternalError("resolution cancelled before uv started")
+    kept: list[str] = []
+    with processes.start(
+        command, text=True, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    ) as proc:
+        cancel.watch(proc)
+        try:
+            for line in proc.stdout or ():
+                if not line.startswith(_DEBUG):
+                    kept.append(line)
+                elif selected is not None and (match := _SELECTING.match(line)) is not None:
+                    with contextlib.suppress(Exception):  # a hint only: never fails the resolution
+                        selected(match.group(1), match.group(2))
+            returncode = proc.wait()
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            cancel.watch(None)
+    if cancel.cancelled:
+        raise InternalError("resolution cancelled: its uv was killed")
+    return returncode, "".join(kept)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,6 +18,8 @@ from packaging.version import Version
 from envlock.index import IndexClient
 from envlock.index.model import ProjectPage
 
+_PREFETCHERS = 8  # threads that fetch releases ahead of `release()` calls
+
 
 class MemoClient:
     """Delegates to `inner`, remembering `project()` and `release()` answers (and errors) for the session."""
@@ -28,6 +30,8 @@ class MemoClient:
         self._releases: dict[tuple[str, str, Version], Future[ProjectPage]] = {}
         self._documents: dict[tuple[str, str], Future[bytes]] = {}
         self._lock = threading.Lock()
+        self._queue: deque[tuple[str, str, Version]] = deque()  # releases to prefetch
+        self._prefetchers = 0  # threads working through `_queue`
 
     def project(self, index_url: str, name: str) -> ProjectPage:
         key = (index_url, name)
@@ -84,24 +88,27 @@ class MemoClient:
 
     def prefetch_releases(self, releases: Iterable[tuple[str, str, Version]]) -> None:
         """Start fetching these (index URL, project, version) releases in the background and return
-        at once; answers and errors are kept for `release()`. Daemon threads: a solve that fails
-        meanwhile does not wait for them (the cache writes files whole or not at all)."""
+        at once; answers and errors are kept for `release()`. At most `_PREFETCHERS` daemon threads
+        work through what is queued (a solve that fails meanwhile does not wait for them; the cache
+        writes files whole or not at all)."""
         with self._lock:
-            todo = deque(r for r in dict.fromkeys(releases) if r not in self._releases)
-        if not todo:
-            return
+            self._queue.extend(r for r in dict.fromkeys(releases) if r not in self._releases)
+            start = min(_PREFETCHERS - self._prefetchers, len(self._queue))
+            self._prefetchers += max(0, start)
+        for _ in range(start):
+            threading.Thread(target=self._prefetch_work, name="envlock-releases", daemon=True).start()
 
-        def work() -> None:
-            while True:
-                try:
-                    index, name, version = todo.popleft()
-                except IndexError:
+    def _prefetch_work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._prefetchers -= 1
                     return
-                with contextlib.suppress(Exception):  # remembered; raised again where it is asked for
-                    self.release(index, name, version)
-
-        for _ in range(min(8, len(todo))):
-            threading.Thread(target=work, name="envlock-releases", daemon=True).start()
+                index, name, version = self._queue.popleft()
+                if (index, name, version) in self._releases:
+                    continue
+            with contextlib.suppress(Exception):  # remembered; raised again where it is asked for
+                self.release(index, name, version)
 
     def file_info(self, url: str) -> tuple[int, str | None]:
         return self._inner.file_info(url)

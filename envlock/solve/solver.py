@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -535,18 +535,48 @@ def _settle(
 def _prefetch_releases(resolution: Resolution, option: VariantOption, ctx: _Context) -> None:
     """Start fetching the index pages `lock_packages` reads for this resolution (each release from
     the index it asks first), while the solver still reads the torch wheel and picks a variant."""
-    wanted: list[tuple[str, str, Version]] = []
-    for p in resolution.packages:
-        name = canonicalize_name(p.name)
-        if name in ctx.directs:
-            continue
-        try:
-            version = Version(p.version)
-        except InvalidVersion:
-            continue
-        index = option.index if option.index is not None and name in TORCH_FAMILY else ctx.default_index
-        wanted.append((index, name, version))
+    pinned = option.index if option.index is not None else None
+    wanted = [
+        key
+        for p in resolution.packages
+        if (key := _release_key(p.name, p.version, ctx, pinned=pinned)) is not None
+    ]
     ctx.client.prefetch_releases(wanted)
+
+
+def _release_key(
+    name: str, version: str, ctx: _Context, *, pinned: str | None
+) -> tuple[str, str, Version] | None:
+    """(index, project, version) of the release `lock_packages` reads first for a resolved package:
+    the torch family from its variant index `pinned`, the rest from the default index; None for a
+    direct reference or a version that is not PEP 440."""
+    project = canonicalize_name(name)
+    if project in ctx.directs:
+        return None
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return None
+    index = pinned if pinned is not None and project in TORCH_FAMILY else ctx.default_index
+    return index, project, parsed
+
+
+def _watch_selections(backend: ResolverBackend, ctx: _Context) -> Callable[[], None]:
+    """Start reading each release's index page as soon as the backend selects it while it resolves
+    (uv logs its choices as it goes), rather than after it answers; returns the undo. A selection
+    uv later drops costs one page read that the lock does not use."""
+    watch = getattr(backend, "watch_selections", None)
+    if watch is None:
+        return lambda: None
+
+    def selected(request: ResolutionRequest, name: str, version: str) -> None:
+        pinned = dict(request.pinned).get(canonicalize_name(name))
+        key = _release_key(name, version, ctx, pinned=pinned)
+        if key is not None:
+            ctx.client.prefetch_releases([key])
+
+    watch(selected)
+    return lambda: watch(None)
 
 
 def _torch_version(resolution: Resolution) -> str:
@@ -1012,12 +1042,14 @@ def solve(
         upgrade_packages=frozenset(canonicalize_name(n) for n in upgrade_packages),
         wheel_archs=wheel_archs,
     )
+    unwatch = _watch_selections(backend, ctx)
     try:
         results = _solve_targets(chosen, spec, ctx)
         if spec.uniform:
             fixed = [kept[t.name] for t in spec.targets if t.name in kept and t not in chosen]
             results = _make_uniform(chosen, spec, ctx, results, fixed)
     finally:
+        unwatch()
         pool.close()
     locked: list[LockedTarget] = []
     for t in spec.targets:
