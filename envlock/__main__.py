@@ -1,5 +1,5 @@
 """Allows `python -m envlock`."""
 
-from envlock.cli.main import main
+from envlock.cli.main import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

@@ -100,6 +100,18 @@ def _find_command(argv: Sequence[str]) -> str | None:
     return None
 
 
+def entry() -> int:
+    """The `envlock` command (and `python -m envlock`): `main()` in a process of its own.
+
+    httpcore, under envlock's index client, imports trio when it is installed (0.1 s of start-up
+    on every command that makes an HTTP client), for an async API envlock never uses; a process
+    that is only envlock marks it absent first. `main()` itself leaves the import system alone, so
+    a program or test that calls it keeps its own trio."""
+    if "trio" not in sys.modules:
+        sys.modules["trio"] = None  # type: ignore[assignment]  # `import trio` now raises ImportError
+    return main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run envlock with `argv` (default: sys.argv[1:]) and return the exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
