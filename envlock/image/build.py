@@ -244,6 +244,23 @@ def _venv_entries(env_dir: Path, python_path: str, python: str) -> list[Entry]:
     return entries
 
 
+def _check_layer_cache(store: StoreLayout) -> None:
+    """The layer cache's directories, made where missing, must be such that nobody this user does not
+    trust can rename what is in them (`store/trust.py`): a layer is written there and then copied
+    into the image by path, and a cached one is reused without hashing it again. StoreError if not;
+    a store this user cannot write is left to the first layer write to report."""
+    from envlock.store.trust import Trust, check_directories
+
+    oci = _oci_dir(store)
+    blobs, layers = oci / "blobs" / "sha256", oci / "layers"
+    for made in (blobs, layers):
+        with contextlib.suppress(OSError):
+            made.mkdir(parents=True, exist_ok=True)
+    trust = Trust.of(store.root)
+    check_directories(trust, store.base, oci, oci / "blobs", blobs)
+    check_directories(trust, store.base, oci, layers)
+
+
 def _layer_record(store: StoreLayout, key: str) -> Path:
     return _oci_dir(store) / "layers" / f"{key}.json"
 
@@ -342,6 +359,7 @@ def build_layers(
         venv_mtime=layer_mtime(a for _p, a in chosen),
         single=single,
     )
+    _check_layer_cache(req.store)
     found = {p.name: _cached_layer(req.store, p) for p in plans}
     todo = [p for p in plans if found[p.name] is None]
     for plan in todo:

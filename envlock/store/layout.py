@@ -132,10 +132,9 @@ class StoreLayout:
         """In a store others may write (a group store), `envs/`, `roots/`, `python/` and `oci/` get the
         sticky bit, so that no user can rename or remove another user's published environment,
         unpacked interpreter or image cache entry (and put another in its place) or another user's
-        GC roots; so does `v1/`, so that nobody moves those directories themselves aside (nothing in
-        `v1/` is ever renamed or removed by another user). Only a directory's owner may set the bit,
-        and the owner of a directory can still rename what is in it: the user who first runs envlock
-        in a new store (who makes `v1/` and these) is trusted like the store's own owner."""
+        GC roots; so does `v1/`, so that nobody moves those directories themselves aside. Only a
+        directory's owner may set the bit, and the owner of a directory can still rename what is in
+        it: so `store/trust.py` runs nothing from a directory whose owner this user does not trust."""
         import contextlib
         import stat
 

@@ -16,7 +16,14 @@ from envlock.store.errors import store_error
 from envlock.store.layout import ENV_RECORD, StoreLayout, hostname, new_token
 from envlock.store.lease import LeaseHolder, LeaseInfo, acquire_lease
 from envlock.store.modes import remove_tree, seal_root
-from envlock.store.trust import Trust, check_directories, check_private, entry_problem, private_name
+from envlock.store.trust import (
+    Trust,
+    check_directories,
+    check_private,
+    current_uid,
+    entry_problem,
+    private_name,
+)
 
 ENV_BUILD_PAUSE = "ENVLOCK_TEST_BUILD_PAUSE"  # tests: seconds to sleep between building and publishing
 _OWNER = "owner.json"  # in a scratch directory: who builds there (see Lease.write_owner)
@@ -44,6 +51,23 @@ def _pause_for_tests() -> None:
 def is_published(env_dir: Path) -> bool:
     """An environment counts once its record exists (the record is written before publishing)."""
     return (env_dir / ENV_RECORD).is_file()
+
+
+def _check_published_own(final: Path) -> None:
+    """StoreError unless the directory this build just renamed to `final` is this user's: a member of
+    the group who put their own tree in place of this build's scratch directory would be found here."""
+    try:
+        owner = final.lstat().st_uid
+    except OSError as exc:
+        raise store_error(exc, final, "check the published environment") from exc
+    if owner != current_uid():
+        raise StoreError(
+            f"store: {final} was published from this build's scratch directory but belongs to uid {owner}: "
+            "someone put another tree in its place while it was built",
+            hint="do not run it; tell the store's admin, or use a store of your own "
+            "(--store / ENVLOCK_STORE)",
+            details={"path": str(final), "owner": owner},
+        )
 
 
 def _lease_info(name: str, info: LeaseInfo) -> dict[str, object]:
@@ -105,14 +129,16 @@ class LocalStore:
                 self.layout.lease_path(name),
                 info=functools.partial(_lease_info, name, info),
                 stale_seconds=self.stale_seconds,
-                done=functools.partial(is_published, final),
+                done=functools.partial(self._done, name, final, private=name != shared),
                 on_wait=on_wait,
             )
             if lease is None:
                 settled = self._settle(shared, name)
                 if settled != name:
-                    name = settled  # published meanwhile by someone this user does not trust
+                    name = settled  # published, or being built, by someone this user does not trust
                     continue
+                if not is_published(final):
+                    continue  # removed again since (by the user who made it): build it
                 if after_publish is not None:
                     after_publish(final)
                 return BuildOutcome(path=final, built=False)
@@ -124,7 +150,9 @@ class LocalStore:
                 # leaves one the next holder can tell is dead (`_clean_scratch`).
                 hidden = self.layout.scratch / f".{name}.{lease.token}"
                 try:
-                    hidden.mkdir()
+                    # Only this user may enter it while the build runs: `scratch/` is the group's,
+                    # and a member who could write in here could change the tree before it is sealed.
+                    hidden.mkdir(mode=0o700)
                     with contextlib.suppress(OSError):
                         lease.write_owner(hidden / _OWNER)
                     hidden.rename(scratch)
@@ -139,6 +167,7 @@ class LocalStore:
                         continue  # taken over while we built: the new holder publishes; wait for it
                     built = self._publish(env_dir, final)
                     if built:
+                        _check_published_own(final)
                         self._log(name)
                     else:
                         settled = self._settle(shared, name)
@@ -156,15 +185,49 @@ class LocalStore:
             hint="the lease heartbeat cannot keep up on this filesystem: raise ENVLOCK_LEASE_STALE_SECONDS",
         )
 
+    def _done(self, name: str, final: Path, *, private: bool) -> bool:
+        """Whether to stop waiting for the lease of `name`: the environment is published, or the
+        lease is held by a user whose build this user would not use anyway (`_settle` says which)."""
+        return is_published(final) or self._lease_refused(name, private=private) is not None
+
+    def _lease_refused(self, name: str, *, private: bool) -> int | None:
+        """The uid of the lease holder of `name` when this user does not trust its build (for this
+        user's `private` copy: anyone else), else None."""
+        try:
+            owner = self.layout.lease_path(name).lstat().st_uid
+        except OSError:
+            return None
+        if private:
+            return owner if owner != current_uid() else None
+        return None if Trust.of(self.layout.root).trusts(owner) else owner
+
     def _settle(self, shared: str, name: str) -> str:
         """`name` when the environment someone else published there (while this process waited or
-        built) may be used, else the private name to build instead. StoreError when `name` is this
-        user's private name already and someone else published it."""
+        built) may be used, else the private name to build instead: also when a user this user does
+        not trust holds the lease of the shared name (what they publish would not be used, and they
+        could keep it forever). StoreError when `name` is this user's private name already and
+        someone else published it or holds its lease."""
         if name == shared:
+            holder = self._lease_refused(shared, private=False)
+            if holder is not None and not is_published(self.layout.env_path(shared)):
+                private = self.layout.env_path(private_name(shared))
+                check_private(
+                    private, shared=self.layout.env_path(shared), why=f"being built by uid {holder}"
+                )
+                return private.name
             return usable_env_name(self.layout, shared)[0]
         path = self.layout.env_path(name)
+        holder = self._lease_refused(name, private=True)
+        if holder is not None:
+            raise StoreError(
+                f"store: {self.layout.lease_path(name)}, the build lease of your own copy, is held by "
+                f"uid {holder}, not by you",
+                hint=f"ask uid {holder} or the store's admin to remove it, or use a store of your own "
+                "(--store / ENVLOCK_STORE)",
+                details={"path": str(self.layout.lease_path(name)), "owner": holder},
+            )
         why = entry_problem(path, Trust.of(self.layout.root), marker=ENV_RECORD)
-        if why is not None:
+        if why not in (None, "missing"):
             raise StoreError(
                 f"store: {path}, the name envlock keeps for your own copy, appeared while this install "
                 f"ran and is {why}",

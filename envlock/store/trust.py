@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -149,33 +150,30 @@ def entry_problem(path: Path, trust: Trust, *, marker: str) -> str | None:
     return None
 
 
-def check_directories(trust: Trust, base: Path, leaf: Path) -> None:
-    """Raise StoreError unless nobody this user does not trust can rename what is in `leaf`.
+def check_directories(trust: Trust, *dirs: Path) -> None:
+    """Raise StoreError unless nobody this user does not trust can rename what is in the last of
+    `dirs`: the store's `v1/`, then the directories down to the one whose entries this user is about
+    to run or copy (`envs/`, `python/`, `oci/blobs/sha256/`, ...); see the module docstring.
 
-    `base` is the store's `v1/`, `leaf` a directory in it whose entries this user is about to run
-    (`envs/`, `python/`); see the module docstring."""
+    Each must be a directory itself, not a symbolic link (whoever made a link could point it
+    elsewhere after this check), owned by a trusted user, with the sticky bit where others may
+    write it. The store root may be a link (the user named it), and must not be writable by others
+    without the sticky bit."""
     root = trust.root
-    try:
-        st = root.stat()
-    except OSError:
-        return
-    if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
-        if st.st_uid == current_uid():
-            with contextlib.suppress(OSError):
-                root.chmod(stat.S_IMODE(st.st_mode) | stat.S_ISVTX)
-        else:
-            raise StoreError(
-                f"store: {root} is writable by others and lacks the sticky bit, so anyone who may write "
-                "there could put another store in place of its v1/",
-                hint=f"ask its owner (uid {st.st_uid}) to run `chmod +t {root}`, "
-                "or use a store of your own (--store / ENVLOCK_STORE)",
-                details={"path": str(root)},
-            )
-    for path in (base, leaf):
+    _need_sticky(root, root.stat, "put another store in place of its v1/")
+    for path in dirs:
         try:
-            st = path.stat()
+            st = path.lstat()
         except OSError:
             continue
+        if not stat.S_ISDIR(st.st_mode):
+            raise StoreError(
+                f"store: {path} is not a directory (a symbolic link or a file in its place), so its "
+                "owner could point it at other builds than those you run",
+                hint=f"ask the store's admin to remove {path} (envlock makes it again), or use a store "
+                "of your own (--store / ENVLOCK_STORE)",
+                details={"path": str(path), "owner": st.st_uid},
+            )
         if not trust.trusts(st.st_uid):
             raise StoreError(
                 f"store: {path} belongs to uid {st.st_uid}, not to {trust.who()}: its owner could put "
@@ -185,18 +183,29 @@ def check_directories(trust: Trust, base: Path, leaf: Path) -> None:
                 "(--store / ENVLOCK_STORE)",
                 details={"path": str(path), "owner": st.st_uid},
             )
-        if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
-            if st.st_uid == current_uid():
-                with contextlib.suppress(OSError):
-                    path.chmod(stat.S_IMODE(st.st_mode) | stat.S_ISVTX)
-                    continue
-            raise StoreError(
-                f"store: {path} is writable by others and lacks the sticky bit, so anyone who may write "
-                "there could replace what you run from it",
-                hint=f"ask its owner (uid {st.st_uid}) to run `chmod +t {path}` (any envlock command they "
-                "run in this store does it), or use a store of your own (--store / ENVLOCK_STORE)",
-                details={"path": str(path)},
-            )
+        _need_sticky(path, path.lstat, "replace what you run from it")
+
+
+def _need_sticky(path: Path, look: Callable[[], os.stat_result], harm: str) -> None:
+    """A directory others may write needs the sticky bit: set on one of this user's own, else a
+    StoreError that says whom to ask (`harm`: what anyone who may write there could do)."""
+    try:
+        st = look()
+    except OSError:
+        return
+    if not st.st_mode & 0o022 or st.st_mode & stat.S_ISVTX:
+        return
+    if st.st_uid == current_uid():
+        with contextlib.suppress(OSError):  # a filesystem without the bit: this user's own store
+            path.chmod(stat.S_IMODE(st.st_mode) | stat.S_ISVTX)
+        return
+    raise StoreError(
+        f"store: {path} is writable by others and lacks the sticky bit, so anyone who may write there "
+        f"could {harm}",
+        hint=f"ask its owner (uid {st.st_uid}) to run `chmod +t {path}` (any envlock command they run in "
+        "this store does it), or use a store of your own (--store / ENVLOCK_STORE)",
+        details={"path": str(path)},
+    )
 
 
 def private_name(name: str) -> str:

@@ -382,3 +382,63 @@ def test_a_fifo_in_place_of_a_lease_owner_file_does_not_hang_the_builder(tmp_pat
         os.mkfifo(tmp_path / "owner.json")
         with pytest.raises(FileExistsError):
             lease.write_owner(tmp_path / "owner.json")
+
+
+def test_a_symlink_in_place_of_a_store_directory_is_refused(store: StoreLayout) -> None:
+    from envlock.store.local import usable_env_name
+
+    fresh = StoreLayout(root=store.root.parent / "linked")
+    fresh.root.mkdir(mode=0o777)
+    fresh.root.chmod(0o1777)
+    target = store.root.parent / "elsewhere"
+    target.mkdir(mode=0o1777)  # root's, sticky: an owner check alone would pass it
+    assert as_other(lambda: (fresh.root / "v1").symlink_to(target)) == 0
+    with pytest.raises(StoreError) as err:
+        usable_env_name(fresh, ENV)
+    assert "v1 is not a directory" in err.value.message
+
+
+def test_a_lease_of_the_shared_name_held_by_another_user_sends_the_build_to_a_private_copy(
+    store: StoreLayout,
+) -> None:
+    from envlock.store.local import LocalStore
+
+    lease = store.lease_path(ENV)
+    # another user holds the lease and keeps it fresh; their build would not be used anyway
+    assert as_other(lambda: lease.write_text('{"pid": 1, "host": "elsewhere"}')) == 0
+    outcome = LocalStore(store, stale_seconds=3600).build(ENV, info={}, build=_fill)
+    assert outcome.built and outcome.path == store.env_path(f"{ENV}-u{os.getuid()}")
+
+
+def test_the_lease_of_the_private_name_held_by_another_user_is_a_clear_error(store: StoreLayout) -> None:
+    from envlock.store.local import LocalStore
+
+    private = f"{ENV}-u{os.getuid()}"
+    assert as_other(lambda: _plant_env(store.env_path(ENV))) == 0
+    assert as_other(lambda: store.lease_path(private).write_text("{}")) == 0
+    with pytest.raises(StoreError) as err:
+        LocalStore(store, stale_seconds=3600).build(ENV, info={}, build=_fill)
+    assert f"held by uid {OTHER}, not by you" in err.value.message
+
+
+def test_a_build_happens_in_a_scratch_directory_only_its_user_may_enter(store: StoreLayout) -> None:
+    from envlock.store.local import LocalStore
+
+    modes: list[int] = []
+
+    def build(dest: Path) -> None:
+        modes.append(stat.S_IMODE(dest.parent.stat().st_mode))
+        _fill(dest)
+
+    LocalStore(store, stale_seconds=60).build(ENV, info={}, build=build)
+    assert modes and not modes[0] & 0o077  # the store is written with umask 0 here
+
+
+def test_an_image_layer_cache_directory_of_an_untrusted_user_is_refused(store: StoreLayout) -> None:
+    from envlock.image.build import _check_layer_cache
+
+    blobs = store.oci / "blobs"
+    assert as_other(lambda: (blobs / "sha256").mkdir(parents=True)) == 0
+    with pytest.raises(StoreError) as err:
+        _check_layer_cache(store)
+    assert f"belongs to uid {OTHER}" in err.value.message
