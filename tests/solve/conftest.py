@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from envlock.cli.main import main
+from envlock.resolvers import ResolutionRequest
 from fixtures.catalog import build_catalog
 from fixtures.server import FixtureIndexServer
 
@@ -35,6 +36,21 @@ def envlock(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
         return Run(code=code, out=captured.out, err=captured.err)
 
     return run
+
+
+def uv_request(index: str, *requirements: str) -> ResolutionRequest:
+    """A request for Python 3.11 on linux-x86_64 against one index, as the solver makes them."""
+    return ResolutionRequest(
+        requirements=requirements,
+        constraints=(),
+        python="3.11",
+        platform="linux-x86_64",
+        glibc="2.28",
+        default_index=index,
+        extra_indexes=(),
+        pinned=(),
+        exclude_newer=None,
+    )
 
 
 def target_block(

@@ -12,27 +12,14 @@ from envlock.errors import ResolutionError
 from envlock.resolvers import ResolutionRequest
 from envlock.resolvers.uv import UvBackend
 from fixtures.server import FixtureIndexServer
-
-
-def _request(index: str, *requirements: str) -> ResolutionRequest:
-    return ResolutionRequest(
-        requirements=requirements,
-        constraints=(),
-        python="3.11",
-        platform="linux-x86_64",
-        glibc="2.28",
-        default_index=index,
-        extra_indexes=(),
-        pinned=(),
-        exclude_newer=None,
-    )
+from tests.solve.conftest import uv_request
 
 
 def test_uv_tells_of_every_version_it_selects(index_server: FixtureIndexServer) -> None:
     backend = UvBackend()
     heard: list[tuple[ResolutionRequest, str, str]] = []
     backend.watch_selections(lambda request, name, version: heard.append((request, name, version)))
-    request = _request(index_server.default, "cupy-cuda12x", "typing-extensions")
+    request = uv_request(index_server.default, "cupy-cuda12x", "typing-extensions")
     resolution = backend.resolve(request)
     assert {p.name for p in resolution.packages} >= {"cupy-cuda12x", "numpy", "typing-extensions"}
     assert {r for r, _n, _v in heard} == {request}
@@ -43,7 +30,7 @@ def test_uv_tells_of_every_version_it_selects(index_server: FixtureIndexServer) 
 def test_a_watched_resolution_answers_and_fails_as_an_unwatched_one(index_server: FixtureIndexServer) -> None:
     watched, plain = UvBackend(), UvBackend()
     watched.watch_selections(lambda request, name, version: None)
-    request = _request(index_server.default, "cupy-cuda12x", "numpy<2")
+    request = uv_request(index_server.default, "cupy-cuda12x", "numpy<2")
     assert watched.resolve(request) == plain.resolve(request)
     conflict = replace(request, requirements=("cupy-cuda12x", "numpy<1.20"))
     with pytest.raises(ResolutionError) as seen:
@@ -62,5 +49,5 @@ def test_a_watcher_that_fails_does_not_fail_the_resolution(index_server: Fixture
         raise RuntimeError("a hint only")
 
     backend.watch_selections(broken)
-    numpy = backend.resolve(_request(index_server.default, "numpy<2")).package("numpy")
+    numpy = backend.resolve(uv_request(index_server.default, "numpy<2")).package("numpy")
     assert numpy is not None and numpy.version.startswith("1.")

@@ -21,32 +21,17 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from envlock.resolvers import ResolutionRequest
 from envlock.resolvers.speculation import SpeculativeBackend, speculation_key
 from envlock.resolvers.uv import UvBackend
 from envlock.userfiles import default_cache_root
 from fixtures.server import FixtureIndexServer
-from tests.solve.conftest import Run, target_block
+from tests.solve.conftest import Run, target_block, uv_request
 
 
-def _request(index: str, requirement: str) -> ResolutionRequest:
-    return ResolutionRequest(
-        requirements=(requirement,),
-        constraints=(),
-        python="3.11",
-        platform="linux-x86_64",
-        glibc="2.28",
-        default_index=index,
-        extra_indexes=(),
-        pinned=(),
-        exclude_newer=None,
-    )
-
-
-def test_a_resolution_started_ahead_answers_only_an_equal_request(
+def test_a_resolution_started_ahead_answers_only_an_equaluv_request(
     index_server: FixtureIndexServer, tmp_path: Path
 ) -> None:
-    old = _request(index_server.default, "numpy<2")
+    old = uv_request(index_server.default, "numpy<2")
     first = SpeculativeBackend(UvBackend(), tmp_path, "same-inputs")
     assert first.start() == 0  # nothing remembered yet
     answer = first.resolve(old)
@@ -66,7 +51,7 @@ def test_requests_with_credentials_are_never_written_down(
     index_server: FixtureIndexServer, tmp_path: Path
 ) -> None:
     backend = SpeculativeBackend(UvBackend(), tmp_path, "with-password")
-    backend.resolve(_request(index_server.private_with_credentials, "privpkg"))
+    backend.resolve(uv_request(index_server.private_with_credentials, "privpkg"))
     backend.save()
     assert not list(tmp_path.rglob("with-password"))
     assert SpeculativeBackend(UvBackend(), tmp_path, "with-password").start() == 0
