@@ -95,7 +95,10 @@ def test_waiter_takes_over_when_the_lease_holder_dies(lock: Path, store: Path) -
         lock, store, "cpu", ENVLOCK_TEST_BUILD_PAUSE="60", ENVLOCK_LEASE_STALE_SECONDS="2"
     )
     name = _env_name(lock, "cpu")
-    _wait_for(lambda: (store / "v1" / "leases" / f"{name}.lease").exists())
+    lease = store / "v1" / "leases" / f"{name}.lease"
+    # written, not only created (the holder creates the file, then writes who it is): a waiter that
+    # read it empty would say "waiting for another build" without the holder's pid
+    _wait_for(lambda: lease.exists() and lease.stat().st_size > 0)
     waiter = _popen_install(lock, store, "cpu", ENVLOCK_LEASE_STALE_SECONDS="2")
     assert waiter.stderr is not None
     first = waiter.stderr.readline()  # its first phase line: it waits for the live holder
