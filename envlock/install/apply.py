@@ -144,6 +144,38 @@ def gather_artifacts(
     )
 
 
+def _private_copies(
+    plan: InstallPlan, files: Sequence[LocalArtifact], folder: Path
+) -> tuple[LocalArtifact, ...]:
+    """`files`, with the conda packages and toolkit archives among them moved to verified private
+    copies in `folder` (`store.artifacts.private_copy`): those are read by code that checks no hash
+    (rattler, the toolkit unpacker); wheels go to uv, which checks each one's sha256 as it reads it."""
+    from dataclasses import replace
+
+    from envlock.store.artifacts import in_threads, private_copy
+    from envlock.store.trust import Trust
+
+    conda = {c.artifact.sha256 for c in plan.target.conda}
+    toolkit = set(plan.target.toolkit)
+    unchecked = [f for f in files if f.artifact.sha256 in conda or f.package in toolkit]
+    if not unchecked:
+        return tuple(files)
+    try:
+        folder.mkdir(mode=0o700)
+    except OSError as exc:
+        from envlock.store.errors import store_error
+
+        raise store_error(exc, folder, "make a private folder for the build's files") from exc
+    trusts = Trust.of(plan.store.root).trusts
+    copies = in_threads(
+        [functools.partial(private_copy, f.path, folder, f.artifact, trusts) for f in unchecked],
+        threads=4,
+        weights=[f.artifact.size for f in unchecked],
+    )
+    moved = {f.artifact.sha256: path for f, path in zip(unchecked, copies, strict=True)}
+    return tuple(replace(f, path=moved.get(f.artifact.sha256, f.path)) for f in files)
+
+
 def _writer(source: ArtifactSource, art: Artifact) -> Callable[[Path], str | None]:
     def write(dest: Path) -> str | None:
         return source.provide(art, dest)
@@ -200,12 +232,14 @@ def apply_install(
 
         if phases is not None:
             phases.phase(f"lease won: building {plan.env_name}")
+        private = dest.with_name(f".{dest.name}.files")  # verified copies, removed after the build
         started = materializer.start(plan.target, dest)
         try:
             checked = check_artifacts(plan)
             files = gather_artifacts(
                 plan, sources, progress, checked, before_fetch=started.ready, phases=phases
             )
+            files = _private_copies(plan, files, private)
             if phases is not None:
                 phases.phase(f"installing {len(files)} packages")
             progress.step(f"building {plan.env_name}")
@@ -219,6 +253,9 @@ def apply_install(
             )
         finally:
             started.cancel()
+            from envlock.store.modes import remove_tree
+
+            remove_tree(private)
 
     if not plan.prefix:
         outcome = store.build(

@@ -175,3 +175,35 @@ def store_artifact(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def private_copy(src: Path, folder: Path, artifact: Artifact, trusts: Callable[[int], bool]) -> Path:
+    """The store's copy `src` of `artifact` as a file in `folder` (a directory only this user may
+    enter), verified against the lock's sha256 there: what a reader that checks no hash itself reads
+    (rattler given a local file, the toolkit unpacker). The store's `artifacts/` is the group's, so
+    another member could put other bytes at `src` between its check and that read; a file here is
+    out of their reach. A hard link where the kernel allows one and the file's owner is trusted
+    (`trusts(uid)`, the owner could still write it), else a copy. IntegrityError when the bytes
+    differ from the lock's."""
+    import shutil
+
+    dest = folder / f"{artifact.sha256[:16]}-{artifact.filename}"
+    try:
+        os.link(src, dest)
+        if not trusts(dest.stat().st_uid):
+            dest.unlink()
+            raise PermissionError("a file of a user this one does not trust: copied instead")
+    except OSError:
+        try:
+            shutil.copyfile(src, dest)
+        except OSError as exc:
+            raise store_error(exc, dest, "copy an artifact for the build") from exc
+    if check_file(dest, artifact) is not ArtifactState.OK:
+        raise IntegrityError(
+            f"{artifact.filename}: the store's copy changed after it was verified (sha256 does not match "
+            "the lock)",
+            hint="someone replaced it in the store while this install ran; nothing was installed. "
+            "Run the install again (it fetches the file anew), and tell the store's admin",
+            details={"file": artifact.filename, "path": str(src)},
+        )
+    return dest

@@ -109,8 +109,23 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
         )
 
 
-def _extract(archive: Path, dest: Path) -> None:
-    with tarfile.open(archive, "r:*") as tar:
+def _extract(archive: Path, dest: Path, sha256: str) -> None:
+    """Unpack the archive from the bytes this function checked against `sha256`: read once, into
+    memory (tens of MB), since another member of the group could put other bytes at `archive` (the
+    group's `artifacts/`) between the install's check and a second read."""
+    import hashlib
+    import io
+
+    data = archive.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise IntegrityError(
+            f"{archive.name}: the store's copy changed after it was verified "
+            "(sha256 does not match the lock)",
+            hint="someone replaced it in the store while this install ran; nothing was unpacked. Run the "
+            "install again (it fetches the file anew), and tell the store's admin",
+            details={"file": archive.name, "path": str(archive)},
+        )
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         members = tar.getmembers()
         for member in members:
             _check_member(member, archive)
@@ -164,8 +179,8 @@ def unpack_interpreter(layout: StoreLayout, interpreter: LockedInterpreter, arch
     scratch = layout.scratch / f"python-{new_token(8)}"
     try:
         try:
-            scratch.mkdir(parents=True)
-            _extract(archive, scratch)
+            scratch.mkdir(mode=0o700, parents=True)  # nobody else may change it before the seal
+            _extract(archive, scratch, interpreter.artifact.sha256)
         except (tarfile.TarError, EOFError) as exc:
             raise IntegrityError(
                 f"{archive.name}: not a readable interpreter archive ({exc})",

@@ -378,3 +378,39 @@ def test_rattler_lock_writer_cannot_record_a_pypi_packages_hash(tmp_path: Path) 
         recorded = None
     assert recorded is None
     assert "sha256:" not in path.read_text()  # the URL's `#sha256=` fragment is not read as a hash
+
+
+def test_a_conda_package_swapped_in_the_store_after_its_check_is_not_installed(
+    envlock: Envlock,
+    write_spec: Callable[..., Path],
+    channel: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """rattler checks no sha256 of a local package file, and the store's `artifacts/` is the group's:
+    another member could swap a package between the install's check and rattler's read. The build
+    reads verified private copies instead."""
+    import envlock.install.apply as apply
+
+    spec = _spec(write_spec, channel, GPU)
+    assert envlock("solve", "-s", str(spec)).code == 0
+    for key, value in NODE.items():
+        monkeypatch.setenv(key, value)
+    gather = apply.gather_artifacts
+
+    def gather_then_swap(*args: object, **kwargs: object) -> tuple[object, ...]:
+        files = gather(*args, **kwargs)  # type: ignore[arg-type]
+        for f in files:
+            if f.artifact.filename.startswith("libenvlockdemo-"):
+                forged = f.path.with_name(f.path.name + ".forged")
+                forged.write_bytes(f.path.read_bytes()[:-10] + b"0123456789")
+                forged.replace(f.path)  # a rename, as another member of the group may do
+        return files
+
+    monkeypatch.setattr(apply, "gather_artifacts", gather_then_swap)
+    store = tmp_path / "store"
+    run = envlock("install", "-l", str(spec.with_name("envlock.lock")), "--store", str(store))
+    assert run.code == 1, run.out + run.err
+    assert "libenvlockdemo" in run.err and "changed after it was verified" in run.err
+    envs = store / "v1" / "envs"
+    assert not envs.exists() or not any(envs.iterdir())

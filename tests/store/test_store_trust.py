@@ -442,3 +442,58 @@ def test_an_image_layer_cache_directory_of_an_untrusted_user_is_refused(store: S
     with pytest.raises(StoreError) as err:
         _check_layer_cache(store)
     assert f"belongs to uid {OTHER}" in err.value.message
+
+
+def test_an_interpreter_archive_swapped_after_its_check_is_not_unpacked(
+    store: StoreLayout, pinned: tuple[LockedInterpreter, Path]
+) -> None:
+    from envlock.errors import IntegrityError
+
+    interpreter, archive = pinned
+    other = store.root.parent / "other.tar.gz"
+    _archive_with(other, b"#!/bin/sh\necho planted\n")
+    other.replace(archive)  # what a member of the group can do in `artifacts/` after the check
+    with pytest.raises(IntegrityError) as err:
+        unpack_interpreter(store, interpreter, archive)
+    assert "changed after it was verified" in err.value.message
+    assert unpacked(store, interpreter) is None
+
+
+def _archive_with(dest: Path, exe: bytes) -> None:
+    with tarfile.open(dest, "w:gz") as tar:
+        info = tarfile.TarInfo(f"python/bin/python{VERSION[:4]}")
+        info.size, info.mode = len(exe), 0o755
+        tar.addfile(info, io.BytesIO(exe))
+
+
+def test_a_private_copy_of_another_users_artifact_is_a_copy_and_is_verified(store: StoreLayout) -> None:
+    from envlock.errors import IntegrityError
+    from envlock.store.artifacts import private_copy
+    from envlock.store.trust import Trust
+
+    data = b"package bytes\n"
+    art = Artifact(
+        filename="pkg-1.0-h0_0.tar.bz2",
+        url="http://127.0.0.1:9/pkg.tar.bz2",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    src = store.artifact_path(art.sha256, art.filename)
+    src.parent.mkdir(parents=True)
+    src.write_bytes(data)
+    os.chown(src, OTHER, OTHER)  # stored by a member this user does not trust: they may write it later
+    folder = store.root.parent / "private"
+    folder.mkdir(mode=0o700)
+    copy = private_copy(src, folder, art, Trust.of(store.root).trusts)
+    assert copy.read_bytes() == data and copy.stat().st_ino != src.stat().st_ino
+    os.chown(src, os.getuid(), os.getgid())  # this user's own: a link, no bytes copied
+    folder = store.root.parent / "private2"
+    folder.mkdir(mode=0o700)
+    linked = private_copy(src, folder, art, Trust.of(store.root).trusts)
+    assert linked.stat().st_ino == src.stat().st_ino
+    src.chmod(0o644)
+    src.write_bytes(b"other bytes!!!\n")  # the same size, other bytes
+    folder = store.root.parent / "private3"
+    folder.mkdir(mode=0o700)
+    with pytest.raises(IntegrityError):
+        private_copy(src, folder, art, Trust.of(store.root).trusts)
