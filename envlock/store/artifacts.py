@@ -55,15 +55,34 @@ class ArtifactState(Enum):
     CORRUPT = "corrupt"
 
 
+# sha256 -> (device, inode, size, mtime in ns) of a file this process hashed and found to hold those
+# bytes (`check_file`): a hard link to that very file, unchanged, need not be hashed again
+# (`private_copy`).
+_VERIFIED: dict[str, tuple[int, int, int, int]] = {}
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def check_file(path: Path, artifact: Artifact) -> ArtifactState:
     """Whether `path` holds exactly the bytes `artifact` pins (size first, then sha256)."""
     try:
         if path.stat().st_size != artifact.size:
             return ArtifactState.CORRUPT
-        sha, _ = hash_file(path)
+        digest = hashlib.sha256()
+        buf = bytearray(_CHUNK)
+        view = memoryview(buf)
+        with path.open("rb", buffering=0) as f:
+            while n := f.readinto(buf):
+                digest.update(view[:n])
+            hashed = _identity(os.fstat(f.fileno()))  # the file read, whatever `path` names by now
     except FileNotFoundError:
         return ArtifactState.MISSING
-    return ArtifactState.OK if sha == artifact.sha256 else ArtifactState.CORRUPT
+    if digest.hexdigest() != artifact.sha256:
+        return ArtifactState.CORRUPT
+    _VERIFIED[artifact.sha256] = hashed
+    return ArtifactState.OK
 
 
 def check_stored(layout: StoreLayout, artifact: Artifact) -> ArtifactState:
@@ -183,16 +202,20 @@ def private_copy(src: Path, folder: Path, artifact: Artifact, trusts: Callable[[
     (rattler given a local file, the toolkit unpacker). The store's `artifacts/` is the group's, so
     another member could put other bytes at `src` between its check and that read; a file here is
     out of their reach. A hard link where the kernel allows one and the file's owner is trusted
-    (`trusts(uid)`, the owner could still write it), else a copy. IntegrityError when the bytes
-    differ from the lock's."""
+    (`trusts(uid)`, the owner could still write it), else a copy; hashed there unless it is the very
+    file `check_file` found right in this process, unchanged. IntegrityError when the bytes differ
+    from the lock's."""
     import shutil
 
     dest = folder / f"{artifact.sha256[:16]}-{artifact.filename}"
     try:
         os.link(src, dest)
-        if not trusts(dest.stat().st_uid):
+        linked = dest.stat()
+        if not trusts(linked.st_uid):
             dest.unlink()
             raise PermissionError("a file of a user this one does not trust: copied instead")
+        if _VERIFIED.get(artifact.sha256) == _identity(linked):
+            return dest  # the very file `check_file` hashed, unchanged since
     except OSError:
         try:
             shutil.copyfile(src, dest)
