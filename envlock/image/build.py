@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import shutil
 import tarfile
 from collections.abc import Callable, Iterator
@@ -69,6 +70,7 @@ from envlock.userfiles import write_atomic
 
 if TYPE_CHECKING:
     from envlock.store.lease import Lease
+    from envlock.store.trust import Trust
 
 # Docker's layer media types and their OCI names (a base read from a Docker-format source).
 _OCI_LAYER_TYPES = {
@@ -112,8 +114,11 @@ def _oci_dir(store: StoreLayout) -> Path:
 
 def _scratch(store: StoreLayout, what: str) -> Path:
     store.ensure()
+    from envlock.store.trust import Trust, check_directories
+
+    check_directories(Trust.of(store.root), store.base, store.scratch)
     path = store.scratch / f"image-{what}-{new_token(8)}"
-    path.mkdir()
+    path.mkdir(mode=0o700)  # nobody else may change what is put together here
     return path
 
 
@@ -163,7 +168,7 @@ def resolve_base(req: ImageRequest, progress: Progress) -> Base:
 
     bases = _oci_dir(req.store) / "bases"
     if ref.transport == "docker":
-        if ref.digest is not None and (bases / ref.digest.split(":", 1)[1] / "index.json").is_file():
+        if ref.digest is not None and (_cached_base(req.store, ref.digest) / "index.json").is_file():
             digest = ref.digest  # pinned and already fetched: no network needed
         else:
             progress.step(f"resolving {ref}")
@@ -178,8 +183,7 @@ def resolve_base(req: ImageRequest, progress: Progress) -> Base:
         digest = ""
         name = ""
         source = str(ref)
-    key = digest.split(":", 1)[1] if digest else "archive-" + new_token(8)
-    root = bases / key
+    root = _cached_base(req.store, digest) if digest else bases / f"archive-{new_token(8)}"
     if not (digest and (root / "index.json").is_file()):
         progress.step(f"fetching base {ref}")
         tmp = _scratch(req.store, "base")
@@ -194,15 +198,67 @@ def resolve_base(req: ImageRequest, progress: Progress) -> Base:
             )
             if not digest:  # an oci-archive: pinned by the digest of the manifest it holds
                 digest = find_manifest(tmp / "layout", "base", what="--base").digest
-                root = bases / digest.split(":", 1)[1]
+                root = _cached_base(req.store, digest)
             root.parent.mkdir(parents=True, exist_ok=True)
             if not (root / "index.json").is_file():
-                shutil.rmtree(root, ignore_errors=True)
+                from envlock.store.modes import remove_tree, seal_tree
+
+                remove_tree(root)
+                seal_tree(tmp / "layout", keep_root_writable=True)  # read-only before it is shared
                 (tmp / "layout").rename(root)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     desc = find_manifest(root, "base", what="--base")
     return load_base_from_layout(root, desc, reference=str(ref), name=name, digest=digest)
+
+
+def _cached_base(store: StoreLayout, digest: str) -> Path:
+    """Where the base image `digest` is kept in the store's image cache: `oci/bases/<hex>`, unless a
+    user this one does not trust holds that (the name follows from the digest, and the manifest the
+    layout holds is what the image is built on), then this user's private `<hex>-u<uid>`. A base
+    this user fetched before, when files had the umask's group write bit, is sealed first."""
+    from envlock.store.modes import seal_tree
+    from envlock.store.trust import Trust, check_directories, check_private, current_uid, private_name
+
+    oci = _oci_dir(store)
+    bases = oci / "bases"
+    with contextlib.suppress(OSError):
+        bases.mkdir(parents=True, exist_ok=True)
+    trust = Trust.of(store.root)
+    check_directories(trust, store.base, oci, bases)
+    shared = bases / digest.split(":", 1)[1]
+    why = _base_problem(shared, trust)
+    if why is not None and why != "missing":
+        with contextlib.suppress(OSError):
+            if shared.lstat().st_uid == current_uid():
+                seal_tree(shared, keep_root_writable=False)  # this user's own, written before sealing
+                why = _base_problem(shared, trust)
+    if why is None or why == "missing":
+        return shared
+    private = bases / private_name(shared.name)
+    check_private(private, shared=shared, why=why)
+    return private
+
+
+def _base_problem(root: Path, trust: Trust) -> str | None:
+    """Why the cached base layout at `root` is not to be built on ("missing" when there is none):
+    every directory and file in it must be a trusted user's and writable by nobody else."""
+    import stat
+
+    from envlock.store.trust import entry_problem
+
+    why = entry_problem(root, trust, marker="index.json")
+    if why is not None:
+        return why
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath) / name
+            st = path.lstat()
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                return f"{path.relative_to(root)} is not a regular file or directory"
+            if not trust.trusts(st.st_uid) or st.st_mode & 0o022:
+                return f"{path.relative_to(root)} may be written by a user this one does not trust"
+    return None
 
 
 def check_base(req: ImageRequest, base: Base) -> tuple[Base, str]:
@@ -308,8 +364,14 @@ def _build_layer(store: StoreLayout, plan: LayerPlan, prefix: str) -> BuiltLayer
 def _build_layer_unchecked(store: StoreLayout, plan: LayerPlan, prefix: str) -> BuiltLayer:
     tmp = store.scratch / f"image-layer-{new_token(8)}.tmp"
     try:
-        with tmp.open("wb") as out:
+        # this user's alone while it is written, read-only for all once it is a blob (nobody changes
+        # a blob that images are copied or linked from)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        with os.fdopen(fd, "wb") as out:
             diff_id, digest, size = write_layer(plan, prefix, out)
+        from envlock.store.modes import artifact_mode
+
+        tmp.chmod(artifact_mode())
         final = blob_path(_oci_dir(store), digest)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp.replace(final)

@@ -18,7 +18,7 @@ from envlock.install.sources import ArtifactSource, BundleSource
 from envlock.install.wheels import choose_artifacts
 from envlock.lock.model import Artifact, Lock, LockedTarget
 from envlock.progress import Progress
-from envlock.store.artifacts import ArtifactState, check_file, check_stored, hash_file
+from envlock.store.artifacts import ArtifactState, check_file, copy_verified, hash_file
 from envlock.store.layout import StoreLayout
 
 BUNDLE_LOCK = "envlock.lock"
@@ -99,9 +99,15 @@ def write_bundle(
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.part")
             try:
-                if layout is not None and check_stored(layout, art) is ArtifactState.OK:
-                    shutil.copyfile(layout.artifact_path(art.sha256, art.filename), tmp)
-                else:
+                copied = False
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()  # a part left by a killed fetch
+                if layout is not None:
+                    with contextlib.suppress(FileNotFoundError):
+                        copied = copy_verified(layout.artifact_path(art.sha256, art.filename), tmp, art)
+                if not copied:
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
                     progress.step(f"fetching {art.filename}")
                     source.provide(art, tmp)
                     fetched += 1

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from envlock.install.sources import ArtifactSource
 from envlock.lock.model import Artifact
-from envlock.store.artifacts import hash_file
+from envlock.store.artifacts import copy_verified
 from envlock.store.layout import StoreLayout
 from envlock.userfiles import default_cache_root, write_atomic
 
@@ -75,12 +74,10 @@ class MachineCopiesSource:
         for root in self.stores:
             copy = StoreLayout(root=root).artifact_path(artifact.sha256, artifact.filename)
             try:
-                if copy.stat().st_size != artifact.size:
-                    continue
-                shutil.copyfile(copy, dest)
-                sha = hash_file(dest)[0]
+                if copy_verified(copy, dest, artifact):
+                    return artifact.sha256
             except OSError:
-                continue
-            if sha == artifact.sha256:
-                return sha
+                pass
+            with contextlib.suppress(FileNotFoundError):
+                dest.unlink()
         return self.fallback.provide(artifact, dest)

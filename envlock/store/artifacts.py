@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import stat
 import threading
 from collections.abc import Callable, Sequence
 from enum import Enum
@@ -65,21 +66,70 @@ def _identity(st: os.stat_result) -> tuple[int, int, int, int]:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def check_file(path: Path, artifact: Artifact) -> ArtifactState:
-    """Whether `path` holds exactly the bytes `artifact` pins (size first, then sha256)."""
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC
+
+
+def open_artifact(path: Path, artifact: Artifact) -> int:
+    """A descriptor of the regular file at `path`, opened without following a final symlink or
+    blocking on a FIFO (another member of the group may have put either there): FileNotFoundError
+    when nothing is there, IntegrityError when something other than a regular file of the locked
+    size is."""
     try:
-        if path.stat().st_size != artifact.size:
-            return ArtifactState.CORRUPT
-        digest = hashlib.sha256()
-        buf = bytearray(_CHUNK)
-        view = memoryview(buf)
-        with path.open("rb", buffering=0) as f:
-            while n := f.readinto(buf):
-                digest.update(view[:n])
-            hashed = _identity(os.fstat(f.fileno()))  # the file read, whatever `path` names by now
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        raise _not_the_file(path, artifact, exc.strerror or str(exc)) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size != artifact.size:
+        os.close(fd)
+        what = "not a regular file" if not stat.S_ISREG(st.st_mode) else f"{st.st_size} bytes"
+        raise _not_the_file(path, artifact, what)
+    return fd
+
+
+def _not_the_file(path: Path, artifact: Artifact, what: str) -> IntegrityError:
+    return IntegrityError(
+        f"{artifact.filename}: the store's copy at {path} is {what}, not the locked file of "
+        f"{artifact.size} bytes",
+        hint="remove it (or let `envlock install` fetch it again); if someone else put it there, tell the "
+        "store's admin",
+        details={"file": artifact.filename, "path": str(path)},
+    )
+
+
+def _hash_fd(fd: int, limit: int, out: int | None = None) -> tuple[str, int]:
+    """sha256 and length of at most `limit` bytes read from `fd` (written to `out` too, when given)."""
+    digest = hashlib.sha256()
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    size = 0
+    with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+        while size <= limit and (n := f.readinto(buf)):
+            digest.update(view[:n])
+            size += n
+            if out is not None:
+                written = 0
+                while written < n:
+                    written += os.write(out, view[written:n])
+    return digest.hexdigest(), size
+
+
+def check_file(path: Path, artifact: Artifact) -> ArtifactState:
+    """Whether `path` holds exactly the bytes `artifact` pins (size first, then sha256); something
+    that is no regular file of that size counts as corrupt."""
+    try:
+        fd = open_artifact(path, artifact)
     except FileNotFoundError:
         return ArtifactState.MISSING
-    if digest.hexdigest() != artifact.sha256:
+    except IntegrityError:
+        return ArtifactState.CORRUPT
+    try:
+        sha, size = _hash_fd(fd, artifact.size)
+        hashed = _identity(os.fstat(fd))  # the file read, whatever `path` names by now
+    finally:
+        os.close(fd)
+    if sha != artifact.sha256 or size != artifact.size:
         return ArtifactState.CORRUPT
     _VERIFIED[artifact.sha256] = hashed
     return ArtifactState.OK
@@ -196,32 +246,54 @@ def store_artifact(
             tmp.unlink()
 
 
+def copy_verified(src: Path, dest: Path, artifact: Artifact) -> bool:
+    """Copy the store file `src` to a new file `dest` (mode 0600), hashing as it goes: whether `dest`
+    now holds exactly the locked bytes. `src` is opened as `open_artifact` does (no symlink followed,
+    no FIFO waited on, at most the locked size read); False for anything else there.
+    FileNotFoundError when `src` is missing; other OSErrors as reading and writing raise them."""
+    try:
+        fd = open_artifact(src, artifact)
+    except IntegrityError:
+        return False
+    try:
+        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            sha, size = _hash_fd(fd, artifact.size, out)
+        finally:
+            os.close(out)
+    finally:
+        os.close(fd)
+    return sha == artifact.sha256 and size == artifact.size
+
+
 def private_copy(src: Path, folder: Path, artifact: Artifact, trusts: Callable[[int], bool]) -> Path:
     """The store's copy `src` of `artifact` as a file in `folder` (a directory only this user may
     enter), verified against the lock's sha256 there: what a reader that checks no hash itself reads
     (rattler given a local file, the toolkit unpacker). The store's `artifacts/` is the group's, so
-    another member could put other bytes at `src` between its check and that read; a file here is
-    out of their reach. A hard link where the kernel allows one and the file's owner is trusted
-    (`trusts(uid)`, the owner could still write it), else a copy; hashed there unless it is the very
-    file `check_file` found right in this process, unchanged. IntegrityError when the bytes differ
-    from the lock's."""
-    import shutil
-
+    another member could put other bytes (or a link, or a FIFO) at `src` between its check and that
+    read; a file here is out of their reach. A hard link where the kernel allows one to a regular file
+    of a trusted user (`trusts(uid)`) that nobody else may write, and which is the very file
+    `check_file` found right in this process, unchanged; else a copy, hashed as it is written.
+    IntegrityError when the bytes differ from the lock's."""
     dest = folder / f"{artifact.sha256[:16]}-{artifact.filename}"
+    with contextlib.suppress(OSError):
+        os.link(src, dest)  # links `src` itself, never what a symlink there points to
+        linked = dest.lstat()
+        if (
+            stat.S_ISREG(linked.st_mode)
+            and not linked.st_mode & 0o022
+            and trusts(linked.st_uid)
+            and _VERIFIED.get(artifact.sha256) == _identity(linked)
+        ):
+            return dest
+        dest.unlink()
     try:
-        os.link(src, dest)
-        linked = dest.stat()
-        if not trusts(linked.st_uid):
-            dest.unlink()
-            raise PermissionError("a file of a user this one does not trust: copied instead")
-        if _VERIFIED.get(artifact.sha256) == _identity(linked):
-            return dest  # the very file `check_file` hashed, unchanged since
-    except OSError:
-        try:
-            shutil.copyfile(src, dest)
-        except OSError as exc:
-            raise store_error(exc, dest, "copy an artifact for the build") from exc
-    if check_file(dest, artifact) is not ArtifactState.OK:
+        right = copy_verified(src, dest, artifact)
+    except FileNotFoundError:
+        right = False
+    except OSError as exc:
+        raise store_error(exc, dest, "copy an artifact for the build") from exc
+    if not right:
         raise IntegrityError(
             f"{artifact.filename}: the store's copy changed after it was verified (sha256 does not match "
             "the lock)",

@@ -28,8 +28,8 @@ import tarfile
 from pathlib import Path, PurePosixPath
 
 from envlock.errors import IntegrityError
-from envlock.lock.model import LockedInterpreter
-from envlock.store.artifacts import hash_file
+from envlock.lock.model import Artifact, LockedInterpreter
+from envlock.store.artifacts import hash_file, open_artifact
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
 from envlock.store.modes import READONLY_DIR, seal_tree
@@ -109,15 +109,22 @@ def _check_member(member: tarfile.TarInfo, archive: Path) -> None:
         )
 
 
-def _extract(archive: Path, dest: Path, sha256: str) -> None:
-    """Unpack the archive from the bytes this function checked against `sha256`: read once, into
-    memory (tens of MB), since another member of the group could put other bytes at `archive` (the
-    group's `artifacts/`) between the install's check and a second read."""
+def _read_archive(archive: Path, artifact: Artifact) -> bytes:
+    """The archive's bytes, read once into memory (tens of MB) without following a symlink or waiting
+    on a FIFO, and at most the locked size (`open_artifact`)."""
+    with os.fdopen(open_artifact(archive, artifact), "rb") as f:
+        return f.read(artifact.size + 1)
+
+
+def _extract(archive: Path, dest: Path, artifact: Artifact) -> None:
+    """Unpack the archive from the bytes this function checked against the lock's sha256, since
+    another member of the group could put other bytes at `archive` (the group's `artifacts/`)
+    between the install's check and a second read."""
     import hashlib
     import io
 
-    data = archive.read_bytes()
-    if hashlib.sha256(data).hexdigest() != sha256:
+    data = _read_archive(archive, artifact)
+    if hashlib.sha256(data).hexdigest() != artifact.sha256:
         raise IntegrityError(
             f"{archive.name}: the store's copy changed after it was verified "
             "(sha256 does not match the lock)",
@@ -176,11 +183,12 @@ def unpack_interpreter(layout: StoreLayout, interpreter: LockedInterpreter, arch
     if found is not None:
         return found
     final = _destination(layout, interpreter)
+    check_directories(Trust.of(layout.root), layout.base, layout.scratch)  # unpacked there first
     scratch = layout.scratch / f"python-{new_token(8)}"
     try:
         try:
             scratch.mkdir(mode=0o700, parents=True)  # nobody else may change it before the seal
-            _extract(archive, scratch, interpreter.artifact.sha256)
+            _extract(archive, scratch, interpreter.artifact)
         except (tarfile.TarError, EOFError) as exc:
             raise IntegrityError(
                 f"{archive.name}: not a readable interpreter archive ({exc})",
@@ -260,10 +268,10 @@ def interpreter_problems(
     art = interpreter.artifact
     archive = layout.artifact_path(art.sha256, art.filename)
     try:
-        data = archive.read_bytes()
+        data = _read_archive(archive, art)
     except FileNotFoundError:
         return [], [f"{art.filename}: not in the store; the interpreter at {root} was not re-hashed"]
-    except OSError as exc:
+    except (OSError, IntegrityError) as exc:
         return [f"{archive}: cannot read the interpreter archive: {exc}"], []
     if hashlib.sha256(data).hexdigest() != art.sha256:
         return [f"{archive}: the store's copy of {art.filename} does not match the lock's sha256"], []

@@ -129,16 +129,17 @@ class StoreLayout:
         self._protect_envs()
 
     def _protect_envs(self) -> None:
-        """In a store others may write (a group store), `envs/`, `roots/`, `python/` and `oci/` get the
-        sticky bit, so that no user can rename or remove another user's published environment,
-        unpacked interpreter or image cache entry (and put another in its place) or another user's
-        GC roots; so does `v1/`, so that nobody moves those directories themselves aside. Only a
-        directory's owner may set the bit, and the owner of a directory can still rename what is in
-        it: so `store/trust.py` runs nothing from a directory whose owner this user does not trust."""
+        """In a store others may write (a group store), `envs/`, `roots/`, `python/`, `oci/` and
+        `scratch/` get the sticky bit, so that no user can rename or remove another user's published
+        environment, unpacked interpreter, image cache entry or build in progress (and put another in
+        its place) or another user's GC roots; so does `v1/`, so that nobody moves those directories
+        themselves aside. Only a directory's owner may set the bit, and the owner of a directory can
+        still rename what is in it: so `store/trust.py` runs nothing from a directory whose owner
+        this user does not trust."""
         import contextlib
         import stat
 
-        for path in (self.base, self.envs, self.roots, self.pythons, self.oci):
+        for path in (self.base, self.envs, self.roots, self.pythons, self.oci, self.scratch):
             with contextlib.suppress(OSError):  # only the directory's owner may set it
                 mode = path.stat().st_mode
                 if mode & 0o022 and not mode & stat.S_ISVTX:

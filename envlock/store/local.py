@@ -6,6 +6,7 @@ import contextlib
 import errno
 import functools
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,6 +122,8 @@ class LocalStore:
         callable is called only by the process that takes the lease).
         """
         self.layout.ensure()
+        # builds happen in scratch/: nobody this user does not trust may rename what is in it
+        check_directories(Trust.of(self.layout.root), self.layout.base, self.layout.scratch)
         shared = name
         name, _why = usable_env_name(self.layout, shared)
         for _attempt in range(_MAX_ATTEMPTS):
@@ -190,16 +193,21 @@ class LocalStore:
         lease is held by a user whose build this user would not use anyway (`_settle` says which)."""
         return is_published(final) or self._lease_refused(name, private=private) is not None
 
-    def _lease_refused(self, name: str, *, private: bool) -> int | None:
-        """The uid of the lease holder of `name` when this user does not trust its build (for this
-        user's `private` copy: anyone else), else None."""
+    def _lease_refused(self, name: str, *, private: bool) -> str | None:
+        """Who holds the lease of `name`, in words, when this user does not trust that build (for this
+        user's `private` copy: anyone else's); None when nobody does or this user trusts the holder."""
         try:
-            owner = self.layout.lease_path(name).lstat().st_uid
+            st = self.layout.lease_path(name).lstat()
         except OSError:
             return None
-        if private:
-            return owner if owner != current_uid() else None
-        return None if Trust.of(self.layout.root).trusts(owner) else owner
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_mode & 0o022:
+            # no lease envlock makes: a link to some other file (whose owner may be trusted) that
+            # others may write, and so keep fresh for ever
+            return f"a file of uid {st.st_uid} that is no build lease (a link, or writable by others)"
+        mine = st.st_uid == current_uid()
+        if mine if private else Trust.of(self.layout.root).trusts(st.st_uid):
+            return None
+        return f"uid {st.st_uid}"
 
     def _settle(self, shared: str, name: str) -> str:
         """`name` when the environment someone else published there (while this process waited or
@@ -211,20 +219,18 @@ class LocalStore:
             holder = self._lease_refused(shared, private=False)
             if holder is not None and not is_published(self.layout.env_path(shared)):
                 private = self.layout.env_path(private_name(shared))
-                check_private(
-                    private, shared=self.layout.env_path(shared), why=f"being built by uid {holder}"
-                )
+                check_private(private, shared=self.layout.env_path(shared), why=f"being built by {holder}")
                 return private.name
             return usable_env_name(self.layout, shared)[0]
         path = self.layout.env_path(name)
         holder = self._lease_refused(name, private=True)
         if holder is not None:
+            lease = self.layout.lease_path(name)
             raise StoreError(
-                f"store: {self.layout.lease_path(name)}, the build lease of your own copy, is held by "
-                f"uid {holder}, not by you",
-                hint=f"ask uid {holder} or the store's admin to remove it, or use a store of your own "
+                f"store: the build lease of your own copy, {lease}, is held by {holder}, not by you",
+                hint="ask the store's admin to remove it, or use a store of your own "
                 "(--store / ENVLOCK_STORE)",
-                details={"path": str(self.layout.lease_path(name)), "owner": holder},
+                details={"path": str(lease)},
             )
         why = entry_problem(path, Trust.of(self.layout.root), marker=ENV_RECORD)
         if why not in (None, "missing"):

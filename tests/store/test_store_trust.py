@@ -418,7 +418,7 @@ def test_the_lease_of_the_private_name_held_by_another_user_is_a_clear_error(sto
     assert as_other(lambda: store.lease_path(private).write_text("{}")) == 0
     with pytest.raises(StoreError) as err:
         LocalStore(store, stale_seconds=3600).build(ENV, info={}, build=_fill)
-    assert f"held by uid {OTHER}, not by you" in err.value.message
+    assert f"uid {OTHER}" in err.value.message and "not by you" in err.value.message
 
 
 def test_a_build_happens_in_a_scratch_directory_only_its_user_may_enter(store: StoreLayout) -> None:
@@ -455,7 +455,7 @@ def test_an_interpreter_archive_swapped_after_its_check_is_not_unpacked(
     other.replace(archive)  # what a member of the group can do in `artifacts/` after the check
     with pytest.raises(IntegrityError) as err:
         unpack_interpreter(store, interpreter, archive)
-    assert "changed after it was verified" in err.value.message
+    assert interpreter.artifact.filename in err.value.message
     assert unpacked(store, interpreter) is None
 
 
@@ -468,7 +468,7 @@ def _archive_with(dest: Path, exe: bytes) -> None:
 
 def test_a_private_copy_of_another_users_artifact_is_a_copy_and_is_verified(store: StoreLayout) -> None:
     from envlock.errors import IntegrityError
-    from envlock.store.artifacts import private_copy
+    from envlock.store.artifacts import ArtifactState, check_file, private_copy
     from envlock.store.trust import Trust
 
     data = b"package bytes\n"
@@ -486,7 +486,11 @@ def test_a_private_copy_of_another_users_artifact_is_a_copy_and_is_verified(stor
     folder.mkdir(mode=0o700)
     copy = private_copy(src, folder, art, Trust.of(store.root).trusts)
     assert copy.read_bytes() == data and copy.stat().st_ino != src.stat().st_ino
-    os.chown(src, os.getuid(), os.getgid())  # this user's own: a link, no bytes copied
+    # this user's own, read-only, and the very file this process just found right: a link, no bytes
+    # copied or hashed again
+    os.chown(src, os.getuid(), os.getgid())
+    src.chmod(0o444)
+    assert check_file(src, art) is ArtifactState.OK
     folder = store.root.parent / "private2"
     folder.mkdir(mode=0o700)
     linked = private_copy(src, folder, art, Trust.of(store.root).trusts)
@@ -497,3 +501,86 @@ def test_a_private_copy_of_another_users_artifact_is_a_copy_and_is_verified(stor
     folder.mkdir(mode=0o700)
     with pytest.raises(IntegrityError):
         private_copy(src, folder, art, Trust.of(store.root).trusts)
+
+
+@pytest.mark.parametrize("planted", ["symlink to /dev/zero", "fifo", "group-writable link"])
+def test_what_is_planted_in_place_of_an_artifact_is_never_followed_or_waited_on(
+    store: StoreLayout, planted: str
+) -> None:
+    """A member of the group may put a symlink (to an endless device), a FIFO or a hard link to a
+    file they may write where a store artifact is: checks and private copies neither hang, nor read
+    more than the locked size, nor link to a file someone else may change."""
+    from envlock.errors import IntegrityError
+    from envlock.store.artifacts import ArtifactState, check_file, private_copy
+    from envlock.store.trust import Trust
+
+    data = b"package bytes\n"
+    art = Artifact(
+        filename="pkg-1.0-h0_0.tar.bz2",
+        url="http://127.0.0.1:9/pkg.tar.bz2",
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    src = store.artifact_path(art.sha256, art.filename)
+    src.parent.mkdir(parents=True)
+    if planted == "fifo":
+        os.mkfifo(src)
+    elif planted == "symlink to /dev/zero":
+        src.symlink_to("/dev/zero")
+    else:
+        writable = store.root / "some-file"  # a trusted user's file that others may write
+        writable.write_bytes(data)
+        writable.chmod(0o666)
+        os.link(writable, src)
+    folder = store.root.parent / "private"
+    folder.mkdir(mode=0o700)
+    if planted == "group-writable link":
+        assert check_file(src, art) is ArtifactState.OK  # the bytes are right for now
+        copy = private_copy(src, folder, art, Trust.of(store.root).trusts)
+        assert copy.stat().st_ino != src.stat().st_ino  # a copy: later writes to it do not reach the build
+        return
+    assert check_file(src, art) is ArtifactState.CORRUPT
+    with pytest.raises(IntegrityError):
+        private_copy(src, folder, art, Trust.of(store.root).trusts)
+    assert not list(folder.iterdir()) or all(p.stat().st_size <= art.size for p in folder.iterdir())
+
+
+def test_a_link_to_a_trusted_users_file_in_place_of_the_lease_does_not_hold_the_build(
+    store: StoreLayout,
+) -> None:
+    """Another member hard-links a file of the store's owner that the group may write (and so keep
+    fresh) as the shared name's lease: no lease envlock makes, so the build does not wait for it."""
+    from envlock.store.local import LocalStore
+
+    fresh_forever = store.root / "some-log"
+    fresh_forever.write_text("log\n")
+    fresh_forever.chmod(0o666)
+    os.link(fresh_forever, store.lease_path(ENV))
+    outcome = LocalStore(store, stale_seconds=3600).build(ENV, info={}, build=_fill)
+    assert outcome.built and outcome.path == store.env_path(f"{ENV}-u{os.getuid()}")
+
+
+def test_a_base_image_another_user_put_in_the_image_cache_is_not_built_on(store: StoreLayout) -> None:
+    from envlock.image.build import _cached_base
+
+    digest = "sha256:" + "ab" * 32
+    bases = store.oci / "bases"
+    bases.mkdir(parents=True)
+    bases.chmod(0o1777)
+
+    def plant() -> None:
+        layout = bases / ("ab" * 32)
+        layout.mkdir()
+        (layout / "index.json").write_text('{"manifests": []}')
+        for made in (layout / "index.json", layout):
+            made.chmod(0o444 if made.is_file() else 0o555)
+
+    assert as_other(plant) == 0
+    assert _cached_base(store, digest) == bases / f"{'ab' * 32}-u{os.getuid()}"
+    # this user's own cached base, written before bases were sealed: sealed, then used
+    own = bases / ("cd" * 32)
+    own.mkdir()
+    (own / "index.json").write_text('{"manifests": []}')
+    (own / "index.json").chmod(0o666)
+    assert _cached_base(store, "sha256:" + "cd" * 32) == own
+    assert not (own / "index.json").stat().st_mode & 0o222
