@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from envlock.errors import IncompatibleNodeError, UsageError
+from envlock.errors import IncompatibleNodeError, StoreError, UsageError
 from envlock.image import config as cfg
 from envlock.image.base import (
     OCI_ARCH,
@@ -199,13 +199,7 @@ def resolve_base(req: ImageRequest, progress: Progress) -> Base:
             if not digest:  # an oci-archive: pinned by the digest of the manifest it holds
                 digest = find_manifest(tmp / "layout", "base", what="--base").digest
                 root = _cached_base(req.store, digest)
-            root.parent.mkdir(parents=True, exist_ok=True)
-            if not (root / "index.json").is_file():
-                from envlock.store.modes import remove_tree, seal_tree
-
-                remove_tree(root)
-                seal_tree(tmp / "layout", keep_root_writable=True)  # read-only before it is shared
-                (tmp / "layout").rename(root)
+            root = _place_base(req.store, root, tmp / "layout")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     desc = find_manifest(root, "base", what="--base")
@@ -238,6 +232,36 @@ def _cached_base(store: StoreLayout, digest: str) -> Path:
     private = bases / private_name(shared.name)
     check_private(private, shared=shared, why=why)
     return private
+
+
+def _place_base(store: StoreLayout, root: Path, fetched: Path) -> Path:
+    """Publish the base layout just `fetched` at `root` (sealed read-only first) and return where the
+    base now is: `root`, unless someone else put a layout there while this one was fetched that is
+    not fit to build on (another user's, or one they may write), then this user's private copy."""
+    from envlock.store.modes import remove_tree, seal_root, seal_tree
+    from envlock.store.trust import Trust, check_private, private_name
+
+    trust = Trust.of(store.root)
+    seal_tree(fetched, keep_root_writable=True)  # read-only before it is shared
+    private = root.with_name(private_name(root.name.removesuffix(private_name(""))))
+    why = "missing"
+    for place in dict.fromkeys((root, private)):
+        if place == private:
+            check_private(private, shared=root, why=why)
+        if not (place / "index.json").is_file():
+            place.parent.mkdir(parents=True, exist_ok=True)
+            remove_tree(place)  # this user's own leftover (another's stays, in the sticky bases/)
+            with contextlib.suppress(OSError):
+                fetched.rename(place)
+                seal_root(place)
+        why = _base_problem(place, trust) or ""
+        if not why:
+            return place
+    raise StoreError(
+        f"store: the base image could not be put in the image cache: {root} is {why}",
+        hint="ask the store's admin to remove it, or use a store of your own (--store / ENVLOCK_STORE)",
+        details={"path": str(root)},
+    )
 
 
 def _base_problem(root: Path, trust: Trust) -> str | None:

@@ -147,17 +147,16 @@ def gather_artifacts(
 def _private_copies(
     plan: InstallPlan, files: Sequence[LocalArtifact], folder: Path
 ) -> tuple[LocalArtifact, ...]:
-    """`files`, with the conda packages and toolkit archives among them moved to verified private
-    copies in `folder` (`store.artifacts.private_copy`): those are read by code that checks no hash
-    (rattler, the toolkit unpacker); wheels go to uv, which checks each one's sha256 as it reads it."""
+    """`files` as verified private copies in `folder` (`store.artifacts.private_copy`; a hard link
+    where the file is the very one this process verified): conda packages and toolkit archives are
+    read by code that checks no hash (rattler, the toolkit unpacker), and uv, which checks each
+    wheel's sha256, would still wait for ever on a FIFO put in a wheel's place in the group's store."""
     from dataclasses import replace
 
     from envlock.store.artifacts import in_threads, private_copy
     from envlock.store.trust import Trust
 
-    conda = {c.artifact.sha256 for c in plan.target.conda}
-    toolkit = set(plan.target.toolkit)
-    unchecked = [f for f in files if f.artifact.sha256 in conda or f.package in toolkit]
+    unchecked = list(files)
     if not unchecked:
         return tuple(files)
     try:
@@ -223,7 +222,7 @@ def apply_install(
             shas.add(plan.target.interpreter.artifact.sha256)
         return {"artifacts": sorted(shas)}
 
-    def build(dest: Path) -> None:
+    def build(dest: Path, final: Path) -> None:
         # Only the builder gets here. The empty environment (and the interpreter search) starts
         # first and runs while the files are chosen, the store's copies re-hashed and the network
         # client made; `ready()` comes before any download, so a node without the locked Python
@@ -249,6 +248,7 @@ def apply_install(
                     target=plan.target,
                     lock_content_hash=plan.lock.content_hash,
                     files=files,
+                    final=final,
                 )
             )
         finally:
@@ -291,7 +291,7 @@ def _check_found(plan: InstallPlan, path: Path) -> None:
 def _apply_prefix(
     plan: InstallPlan,
     store: LocalStore,
-    build: Callable[[Path], None],
+    build: Callable[[Path, Path], None],
     lease_info: Callable[[], dict[str, object]],
     stale: float,
 ) -> InstallResult:
@@ -323,7 +323,7 @@ def _apply_prefix(
             ) from exc
         scratch = plan.path.with_name(f".{plan.path.name}.envlock-{new_token(6)}")
         try:
-            build(scratch)
+            build(scratch, plan.path)
             store.publish_prefix(scratch, plan.path)
             _register_root(plan, plan.path)
         finally:

@@ -33,6 +33,9 @@ class MaterializeRequest:
     target: LockedTarget
     lock_content_hash: str
     files: tuple[LocalArtifact, ...]
+    # where the environment built in scratch will be published (None: where it is built); a conda
+    # prefix writes it into the files of its packages that name their prefix
+    final: Path | None = None
 
     def record(
         self,

@@ -11,12 +11,13 @@ installs the PyPI wheels into the prefix's own Python (`INSTALLER` says uv). Act
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from envlock.errors import IncompatibleNodeError, IntegrityError
+from envlock.errors import IncompatibleNodeError, IntegrityError, InternalError
 from envlock.lock.model import CondaPackage, LockedTarget
 
 if TYPE_CHECKING:
@@ -101,6 +102,7 @@ class CondaBuild:
             raise
         remover.start()
         try:
+            relocate_prefix(self.dest, request.final or self.dest)
             _restore_provenance(self.dest, by_sha)
             install_locked_wheels(self.dest, wheels)
             place_toolkit(self.dest, self.target, request.files)
@@ -115,6 +117,55 @@ class CondaBuild:
 
     def cancel(self) -> None:
         pass
+
+
+# Files rattler writes the install prefix into, besides those with a prefix placeholder: the entry
+# points it generates for noarch python packages (their `#!` line names the prefix's python).
+_ENTRY_POINTS = ("unix_python_entry_point", "windows_python_entry_point_script")
+
+
+def relocate_prefix(built: Path, final: Path) -> None:
+    """Put `final` where rattler wrote `built`, the scratch path it installed into: in every file
+    whose package marks a prefix placeholder (text: replaced; binary: replaced inside each C string
+    and padded with NUL bytes to its old length, as conda does, so `final` may not be longer) and in
+    the entry points it generated; the files' `sha256_in_prefix` in `conda-meta/` follow. Without this
+    a published prefix's scripts, pkg-config files and `_sysconfigdata` would name the scratch path,
+    which is gone once the prefix is renamed into place."""
+    import hashlib
+    import re
+
+    old, new = os.fsencode(str(built)), os.fsencode(str(final))
+    if old == new:
+        return
+    if len(new) > len(old):
+        raise InternalError(f"cannot relocate {built} to the longer path {final}")
+    binary = re.compile(re.escape(old) + rb"([^\0]*?)\0")
+    for record_path in sorted((built / "conda-meta").glob("*.json")):
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        entries = (record.get("paths_data") or {}).get("paths") or []
+        changed = False
+        for entry in entries:
+            placeholder = entry.get("prefix_placeholder")
+            if placeholder is None and entry.get("path_type") not in _ENTRY_POINTS:
+                continue
+            path = built / entry["_path"]
+            if path.is_symlink() or not path.is_file():
+                continue
+            data = path.read_bytes()
+            if placeholder is not None and entry.get("file_mode") == "binary":
+                moved = binary.sub(lambda m: new + m.group(1) + b"\0" * (len(old) - len(new) + 1), data)
+            else:
+                moved = data.replace(old, new)
+            if moved == data:
+                continue
+            mode = path.stat().st_mode
+            path.write_bytes(moved)
+            path.chmod(mode)
+            if "sha256_in_prefix" in entry:
+                entry["sha256_in_prefix"] = hashlib.sha256(moved).hexdigest()
+                changed = True
+        if changed:
+            record_path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _restore_provenance(prefix: Path, by_sha: dict[str, CondaPackage]) -> None:

@@ -235,6 +235,10 @@ def store_artifact(
             # Readable by whoever the umask allows (a group store: every member), writable by none;
             # a download's temporary file is private (0600) until here.
             tmp.chmod(artifact_mode())
+            if measured == artifact.sha256:
+                # the file this process wrote and hashed as it wrote it, in the sticky scratch/
+                # where nobody else renames it: its identity, for `private_copy`
+                _VERIFIED[artifact.sha256] = _identity(tmp.lstat())
             final.parent.mkdir(parents=True, exist_ok=True)
             adopt_group(tmp, final.parent)
             tmp.replace(final)
@@ -275,7 +279,12 @@ def private_copy(src: Path, folder: Path, artifact: Artifact, trusts: Callable[[
     of a trusted user (`trusts(uid)`) that nobody else may write, and which is the very file
     `check_file` found right in this process, unchanged; else a copy, hashed as it is written.
     IntegrityError when the bytes differ from the lock's."""
-    dest = folder / f"{artifact.sha256[:16]}-{artifact.filename}"
+    # under its own name (a wheel's name is read for its tags), in a folder of its own
+    dest = folder / artifact.sha256[:16] / artifact.filename
+    try:
+        dest.parent.mkdir(mode=0o700)
+    except OSError as exc:
+        raise store_error(exc, dest.parent, "make a folder for an artifact's copy") from exc
     with contextlib.suppress(OSError):
         os.link(src, dest)  # links `src` itself, never what a symlink there points to
         linked = dest.lstat()

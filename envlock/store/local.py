@@ -108,13 +108,14 @@ class LocalStore:
         name: str,
         *,
         info: LeaseInfo,
-        build: Callable[[Path], None],
+        build: Callable[[Path, Path], None],
         after_publish: Callable[[Path], None] | None = None,
         on_wait: Callable[[LeaseHolder | None], None] | None = None,
     ) -> BuildOutcome:
         """Build environment `name` unless someone has, or does while we wait for their lease.
 
-        `build(dir)` fills a scratch directory; it is published to `envs/<name>` by one rename, or to
+        `build(dir, final)` fills a scratch directory; it is published to `final`, `envs/<name>`, by one
+        rename (a conda prefix writes `final` into files that name their prefix), or to
         this user's private `envs/<name>-u<uid>` when someone this user does not trust holds that
         (`usable_env_name`; checked again when someone else publishes while this process waits).
         `after_publish(path)` runs while the lease is still held (to register roots before a GC can
@@ -164,7 +165,7 @@ class LocalStore:
                 lease.keep_fresh(scratch)
                 try:
                     env_dir = scratch / "env"
-                    build(env_dir)
+                    build(env_dir, final)
                     _pause_for_tests()
                     if not lease.still_held():
                         continue  # taken over while we built: the new holder publishes; wait for it
@@ -200,10 +201,11 @@ class LocalStore:
             st = self.layout.lease_path(name).lstat()
         except OSError:
             return None
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_mode & 0o022:
+        if not stat.S_ISREG(st.st_mode) or st.st_mode & 0o022:
             # no lease envlock makes: a link to some other file (whose owner may be trusted) that
-            # others may write, and so keep fresh for ever
-            return f"a file of uid {st.st_uid} that is no build lease (a link, or writable by others)"
+            # others may write, and so keep fresh for ever (one nobody else may write goes stale;
+            # a takeover links the lease for a moment, so the link count says nothing)
+            return f"a file of uid {st.st_uid} that is no build lease (writable by others)"
         mine = st.st_uid == current_uid()
         if mine if private else Trust.of(self.layout.root).trusts(st.st_uid):
             return None

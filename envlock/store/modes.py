@@ -99,10 +99,17 @@ def remove_tree(path: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         return
+    me = os.getuid()
     for dirpath, dirnames, _files in os.walk(path):
         for sub in (Path(dirpath), *(Path(dirpath) / d for d in dirnames)):
+            # through a descriptor of the directory itself: another user may swap an entry for a
+            # symlink between a look at it and a chmod by name (a scratch tree in a shared store)
             with contextlib.suppress(OSError):
-                mode = sub.lstat().st_mode
-                if stat.S_ISDIR(mode) and mode & stat.S_IRWXU != stat.S_IRWXU:
-                    sub.chmod(stat.S_IMODE(mode) | stat.S_IRWXU)
+                fd = os.open(sub, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:
+                    st = os.fstat(fd)
+                    if st.st_uid == me and st.st_mode & stat.S_IRWXU != stat.S_IRWXU:
+                        os.fchmod(fd, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+                finally:
+                    os.close(fd)
     shutil.rmtree(path, ignore_errors=True)

@@ -414,3 +414,39 @@ def test_a_conda_package_swapped_in_the_store_after_its_check_is_not_installed(
     assert "libenvlockdemo" in run.err and "changed after it was verified" in run.err
     envs = store / "v1" / "envs"
     assert not envs.exists() or not any(envs.iterdir())
+
+
+def test_files_that_name_their_prefix_name_the_published_one(
+    envlock: Envlock, write_spec: Callable[..., Path], tmp_path: Path
+) -> None:
+    """rattler writes the prefix it installs into (a scratch folder) into files with a prefix
+    placeholder; the published prefix's files name the published path, text and binary alike."""
+    ph = conda_fixtures.PREFIX_PLACEHOLDER
+    script = f"#!{ph}/bin/python\nprint('from {ph}/share')\n".encode()
+    binary = b"\x7fELF\0" + f"{ph}/lib/plugins".encode() + b"\0" + b"tail\0"
+    recipe = conda_fixtures.CondaRecipe(
+        name="prefixdemo",
+        version="1.0",
+        files={"bin/prefixdemo": script, "lib/prefixdemo.so": binary},
+        executable={"bin/prefixdemo"},
+        placeholders={"bin/prefixdemo": "text", "lib/prefixdemo.so": "binary"},
+    )
+    (tmp_path / "recipes").mkdir()
+    recipes = [*conda_fixtures.standard_recipes(tmp_path / "recipes"), recipe]
+    channel = conda_fixtures.build_channel(tmp_path / "channel", recipes)
+    spec = _spec(write_spec, channel, GPU, conda_deps=("python 3.11.*", "prefixdemo"), deps=())
+    assert envlock("solve", "-s", str(spec)).code == 0
+    lock, store = str(spec.with_name("envlock.lock")), tmp_path / "store"
+    run = run_envlock(["install", "-l", lock, "--json"], store=store, env=NODE)
+    assert run.returncode == 0, run.stderr
+    prefix = Path(json.loads(run.stdout)["path"])
+    text = (prefix / "bin" / "prefixdemo").read_text()
+    # (rattler writes a shebang longer than the kernel takes as a /bin/sh line that execs python)
+    assert f"{prefix}/bin/python" in text and f"print('from {prefix}/share')" in text
+    data = (prefix / "lib" / "prefixdemo.so").read_bytes()
+    assert len(data) == len(binary)  # padded in place, as conda does
+    assert data.startswith(b"\x7fELF\0" + f"{prefix}/lib/plugins".encode() + b"\0")
+    assert data.endswith(b"\0tail\0")
+    assert b"scratch" not in data and "scratch" not in text
+    verified = run_envlock(["verify", "-l", lock], store=store, env=NODE)
+    assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -22,7 +22,7 @@ def test_a_builder_whose_lease_was_taken_over_does_not_publish(tmp_path: Path) -
     store = LocalStore(layout, stale_seconds=0.4)
     attempts: list[int] = []
 
-    def build(env_dir: Path) -> None:
+    def build(env_dir: Path, final: Path) -> None:
         attempts.append(1)
         if len(attempts) == 1:
             # another node takes the lease over while this build runs (it then stops beating)
@@ -49,7 +49,7 @@ def test_scratch_of_a_live_builder_is_kept_and_a_dead_ones_removed(tmp_path: Pat
     os.utime(dead, (then, then))
     seen: list[bool] = []
 
-    def build(env_dir: Path) -> None:
+    def build(env_dir: Path, final: Path) -> None:
         seen.append(live.exists())
         seen.append(dead.exists())
         _fill(env_dir, "x")

@@ -310,7 +310,7 @@ def _plant_env(path: Path) -> None:
         made.chmod(0o555 if made.is_dir() else 0o444)
 
 
-def _fill(dest: Path) -> None:
+def _fill(dest: Path, final: Path | None = None) -> None:
     dest.mkdir()
     (dest / "envlock-env.json").write_text('{"genuine": true}\n')
 
@@ -334,7 +334,7 @@ def test_an_environment_another_user_publishes_during_a_build_is_not_used(store:
 
     shared = store.env_path(ENV)
 
-    def build_while_planted(dest: Path) -> None:
+    def build_while_planted(dest: Path, final: Path) -> None:
         if not shared.exists():  # the first attempt: someone wins the rename meanwhile
             assert as_other(lambda: _plant_env(shared)) == 0
         _fill(dest)
@@ -426,7 +426,7 @@ def test_a_build_happens_in_a_scratch_directory_only_its_user_may_enter(store: S
 
     modes: list[int] = []
 
-    def build(dest: Path) -> None:
+    def build(dest: Path, final: Path) -> None:
         modes.append(stat.S_IMODE(dest.parent.stat().st_mode))
         _fill(dest)
 
@@ -542,7 +542,7 @@ def test_what_is_planted_in_place_of_an_artifact_is_never_followed_or_waited_on(
     assert check_file(src, art) is ArtifactState.CORRUPT
     with pytest.raises(IntegrityError):
         private_copy(src, folder, art, Trust.of(store.root).trusts)
-    assert not list(folder.iterdir()) or all(p.stat().st_size <= art.size for p in folder.iterdir())
+    assert all(p.lstat().st_size <= art.size for p in folder.rglob("*") if not p.is_dir())
 
 
 def test_a_link_to_a_trusted_users_file_in_place_of_the_lease_does_not_hold_the_build(
@@ -584,3 +584,27 @@ def test_a_base_image_another_user_put_in_the_image_cache_is_not_built_on(store:
     (own / "index.json").chmod(0o666)
     assert _cached_base(store, "sha256:" + "cd" * 32) == own
     assert not (own / "index.json").stat().st_mode & 0o222
+
+
+def test_a_base_image_another_user_puts_in_place_while_one_is_fetched_is_not_built_on(
+    store: StoreLayout,
+) -> None:
+    from envlock.image.build import _place_base
+
+    bases = store.oci / "bases"
+    bases.mkdir(parents=True)
+    bases.chmod(0o1777)
+    shared = bases / ("ef" * 32)
+
+    def plant() -> None:  # during the fetch: a layout of their own at the name the digest gives
+        shared.mkdir()
+        (shared / "index.json").write_text('{"manifests": ["theirs"]}')
+
+    assert as_other(plant) == 0
+    fetched = store.root.parent / "fetched"
+    fetched.mkdir()
+    (fetched / "index.json").write_text('{"manifests": ["ours"]}')
+    placed = _place_base(store, shared, fetched)
+    assert placed == bases / f"{'ef' * 32}-u{os.getuid()}"
+    assert "ours" in (placed / "index.json").read_text()
+    assert not (placed / "index.json").stat().st_mode & 0o222  # sealed
