@@ -147,16 +147,20 @@ def gather_artifacts(
 def _private_copies(
     plan: InstallPlan, files: Sequence[LocalArtifact], folder: Path
 ) -> tuple[LocalArtifact, ...]:
-    """`files` as verified private copies in `folder` (`store.artifacts.private_copy`; a hard link
-    where the file is the very one this process verified): conda packages and toolkit archives are
-    read by code that checks no hash (rattler, the toolkit unpacker), and uv, which checks each
-    wheel's sha256, would still wait for ever on a FIFO put in a wheel's place in the group's store."""
+    """`files`, with the conda packages and toolkit archives among them moved to verified private
+    copies in `folder` (`store.artifacts.private_copy`; a hard link where the file is the very one
+    this process verified): those are read by code that checks no hash (rattler, the toolkit
+    unpacker). Wheels stay where they are: uv checks each one's sha256 as it reads it, and keys its
+    cache of unpacked wheels by their path, which a new folder per build would miss every time
+    (a FIFO someone puts in a wheel's place would still make uv wait: see docs/architecture.md §8)."""
     from dataclasses import replace
 
     from envlock.store.artifacts import in_threads, private_copy
     from envlock.store.trust import Trust
 
-    unchecked = list(files)
+    conda = {c.artifact.sha256 for c in plan.target.conda}
+    toolkit = set(plan.target.toolkit)
+    unchecked = [f for f in files if f.artifact.sha256 in conda or f.package in toolkit]
     if not unchecked:
         return tuple(files)
     try:

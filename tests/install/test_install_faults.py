@@ -376,32 +376,3 @@ def test_gc_during_a_build_keeps_what_the_build_uses(lock: Path, store: Path, se
     )
     assert done.returncode == 0, done.stderr
     assert len(server.requests) == before
-
-
-def test_a_fifo_put_in_place_of_a_wheel_after_its_check_neither_hangs_nor_installs(
-    lock: Path, store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """The store's `artifacts/` is the group's: a member may swap a verified wheel for a FIFO before uv
-    reads it, and uv would wait on it for ever. The build reads private verified copies instead."""
-    import envlock.install.apply as apply
-    from envlock.cli.main import main
-
-    gather = apply.gather_artifacts
-
-    def gather_then_swap(*args: object, **kwargs: object) -> tuple[object, ...]:
-        files = gather(*args, **kwargs)  # type: ignore[arg-type]
-        victim = files[0].path
-        fifo = victim.with_name(victim.name + ".fifo")
-        os.mkfifo(fifo)
-        fifo.replace(victim)
-        return files
-
-    monkeypatch.setattr(apply, "gather_artifacts", gather_then_swap)
-    monkeypatch.setenv("ENVLOCK_GPUS", "none")
-    monkeypatch.setenv("ENVLOCK_DRIVER", "none")
-    code = main(["install", "-l", str(lock), "--store", str(store), "--target", "cpu"])
-    err = capsys.readouterr().err
-    assert code == 1, err
-    assert "changed after it was verified" in err and "nothing was installed" in err
-    envs = store / "v1" / "envs"
-    assert not envs.exists() or not any(envs.iterdir())
