@@ -303,11 +303,16 @@ def private_copy(src: Path, folder: Path, artifact: Artifact, trusts: Callable[[
     except OSError as exc:
         raise store_error(exc, dest, "copy an artifact for the build") from exc
     if not right:
-        raise IntegrityError(
-            f"{artifact.filename}: the store's copy changed after it was verified (sha256 does not match "
-            "the lock)",
-            hint="someone replaced it in the store while this install ran; nothing was installed. "
-            "Run the install again (it fetches the file anew), and tell the store's admin",
-            details={"file": artifact.filename, "path": str(src)},
-        )
+        raise changed_since_check(artifact, src)
     return dest
+
+
+def changed_since_check(artifact: Artifact, path: Path) -> IntegrityError:
+    """The error for a store file whose bytes, read again for the build, are not the ones checked."""
+    return IntegrityError(
+        f"{artifact.filename}: the store's copy changed after it was verified (sha256 does not match "
+        "the lock)",
+        hint="someone replaced it in the store while this install ran; nothing was installed. "
+        "Run the install again (it fetches the file anew), and tell the store's admin",
+        details={"file": artifact.filename, "path": str(path)},
+    )

@@ -29,7 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from envlock.errors import IntegrityError
 from envlock.lock.model import Artifact, LockedInterpreter
-from envlock.store.artifacts import hash_file, open_artifact
+from envlock.store.artifacts import changed_since_check, hash_file, open_artifact
 from envlock.store.errors import store_error
 from envlock.store.layout import StoreLayout, new_token
 from envlock.store.modes import READONLY_DIR, seal_tree
@@ -125,13 +125,7 @@ def _extract(archive: Path, dest: Path, artifact: Artifact) -> None:
 
     data = _read_archive(archive, artifact)
     if hashlib.sha256(data).hexdigest() != artifact.sha256:
-        raise IntegrityError(
-            f"{archive.name}: the store's copy changed after it was verified "
-            "(sha256 does not match the lock)",
-            hint="someone replaced it in the store while this install ran; nothing was unpacked. Run the "
-            "install again (it fetches the file anew), and tell the store's admin",
-            details={"file": archive.name, "path": str(archive)},
-        )
+        raise changed_since_check(artifact, archive)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tar:
         members = tar.getmembers()
         for member in members:
