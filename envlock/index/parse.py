@@ -172,8 +172,16 @@ def _hashes_from_mapping(raw: Mapping[str, object]) -> tuple[tuple[str, str], ..
 
 
 def parse_json_page(body: bytes, *, url: str, version: Version | None = None) -> ParsedPage:
-    """Parse a PEP 691 project page (only the files of `version` when it is given)."""
+    """Parse a PEP 691 project page (only the files of `version` when it is given).
+
+    With `version`, a page in the usual shape has only that release's entries decoded
+    (`_release_only`); any other page is decoded whole.
+    """
     where = redact_url(url)
+    if version is not None:
+        found = _release_only(body, _ReleaseFilter(version), url=url, where=where)
+        if found is not None:
+            return found
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -203,6 +211,95 @@ def parse_json_page(body: bytes, *, url: str, version: Version | None = None) ->
         files.append(_json_file(raw, position=position, page_url=url, where=where))
     serial = meta.get("_last-serial")
     return ParsedPage(files=_of_release(files, version), serial=serial if isinstance(serial, int) else None)
+
+
+# A file entry's `"filename": "..."` member whose name may be of one release (`_release_names`),
+# and one whose value is not a plain string. A quote inside a JSON string is always escaped, so a
+# match is a key of the document, never text inside a value.
+_FILENAME_MEMBER = r'"filename": ?"([^"\\]*?-[vV]?(?:0*!)?{release}(?:\.0+)*(?!\.?[0-9])[^"\\]*)"'
+_ODD_FILENAME = re.compile(r'"filename"\s*:\s*(?:[^\s"]|"[^"\\]*\\)')
+_META_MEMBER = re.compile(r'"meta"\s*:\s*(?=\{)')
+_ENTRY_START_TRIES = 4  # `{`s tried backwards from a file name: nested hash objects come first
+
+
+def _release_only(body: bytes, keep: _ReleaseFilter, *, url: str, where: str) -> ParsedPage | None:
+    """The files of one release, decoding only their entries; None when the page is not in the
+    usual shape (then the caller decodes it whole, which also says what is wrong with it).
+
+    Big pages (torch, numpy: megabytes, tens of thousands of files) were mostly `json.loads` of
+    entries that are then thrown away. Here a pattern finds the file names that may be of the
+    release (its release numbers after a `-`, spelled as PEP 440 allows: leading zeros, trailing
+    `.0`s, an epoch `0!`), `keep` confirms each, and only those entries are decoded. The usual
+    shape: a JSON object (first and last byte, blanks aside) whose last `"meta"` key holds an
+    object, and every entry naming its file once as a string without escapes (`"filename": "..."`
+    or `"filename":"..."`) and its URL once (as many `"filename"` keys as `"url"` keys). The HTTP
+    layer has already checked that the body arrived whole; entries of other releases are not
+    checked.
+    """
+    if keep.version.epoch != 0:
+        return None
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    stripped = text.strip()
+    if not stripped.startswith("{") or not stripped.endswith("}"):
+        return None
+    # Every entry has a URL; one without a plain `"filename"` string (or with two) breaks the equality.
+    if text.count('"filename": "') + text.count('"filename":"') != text.count('"url"'):
+        return None
+    if "\\" in text and _ODD_FILENAME.search(text) is not None:
+        return None
+    meta_at = _META_MEMBER.match(text, max(text.rfind('"meta"'), 0))
+    if meta_at is None:
+        return None
+    decoder = json.JSONDecoder()
+    try:
+        meta, _ = decoder.raw_decode(text, meta_at.end())
+    except ValueError:
+        return None
+    if not isinstance(meta, dict):
+        return None
+    _check_api_version(meta.get("api-version"), url)
+    files = []
+    position, counted_to = 0, 0  # the entry's index in `files`, for error messages
+    for match in _release_names(keep.version).finditer(text):
+        if not keep(match.group(1)):
+            continue
+        entry = _entry_around(text, match, decoder)
+        if entry is None:
+            return None
+        position += text.count('"filename"', counted_to, match.start())
+        counted_to = match.start()
+        files.append(_json_file(entry, position=position, page_url=url, where=where))
+    serial = meta.get("_last-serial")
+    return ParsedPage(
+        files=_of_release(files, keep.version), serial=serial if isinstance(serial, int) else None
+    )
+
+
+def _release_names(version: Version) -> re.Pattern[str]:
+    """`_FILENAME_MEMBER` for the release numbers of `version` (trailing zeros dropped)."""
+    release = list(version.release)
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    return re.compile(_FILENAME_MEMBER.format(release=r"\.".join(f"0*{n}" for n in release)))
+
+
+def _entry_around(text: str, name: re.Match[str], decoder: json.JSONDecoder) -> dict[str, object] | None:
+    """The JSON object whose `filename` member is `name`: decoded from one of the `{` before it."""
+    start = name.start()
+    for _ in range(_ENTRY_START_TRIES):
+        start = text.rfind("{", 0, start)
+        if start < 0:
+            return None
+        try:
+            entry, end = decoder.raw_decode(text, start)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and end > name.end() and entry.get("filename") == name.group(1):
+            return entry
+    return None
 
 
 def _release_entries(
